@@ -1,0 +1,315 @@
+"""The `bytes2beats` command: generate, train, eval, info (and the GUI with no command).
+
+Every failure the user can cause ends as one line on stderr and exit status 1 or 2; heavy
+modules (torch) are imported inside the commands so that `--help` and the GUI start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bytes2beats import __version__
+
+
+class UserError(Exception):
+    """A problem the user can fix: printed as one line, exit status 1."""
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="a model name (see `bytes2beats info`) or a .safetensors path")
+    p.add_argument("--genre", help="the genre, for models that know genres")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bytes2beats",
+        description="Multi-track music ideas from a self-attention WGAN-GP, for your DAW.",
+    )
+    parser.add_argument("--version", action="version", version=f"bytes2beats {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write generated clips as MIDI files")
+    g.add_argument("--out", required=True, help="the .mid file (or, with --count, a folder)")
+    _add_model_options(g)
+    g.add_argument("--bars", type=int, default=None, help="bars per clip (default: the model's phrase, 4)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threshold", type=float, default=None,
+                   help="note probability that makes a note, 0-1 (default: the model's own)")
+    g.add_argument("--bpm", type=float, default=120.0)
+    g.add_argument("--count", type=int, default=1, help="write this many clips into the folder --out")
+    g.add_argument("--image", help="also save a pianoroll picture of the (first) clip here")
+
+    t = sub.add_parser("train", help="train a model on a folder of MIDI or LPD .npz files")
+    t.add_argument("--data", required=True, help="folder of songs (searched recursively)")
+    t.add_argument("--out", required=True, help="the model: a .safetensors path, or a name for your models folder")
+    t.add_argument("--tracks", type=int, choices=(5, 17), default=5, help="instrument families")
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--resume", help="a checkpoint.pt (or its run folder) to continue from")
+    t.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    t.add_argument("--run-dir", help="where logs, samples and checkpoints go (default: beside the model)")
+    t.add_argument("--steps-per-beat", type=int, default=4, help="time resolution (4: 16th notes)")
+    t.add_argument("--bars-per-phrase", type=int, default=4)
+    t.add_argument("--width", type=int, default=32, help="channels of the networks' narrowest layer")
+    t.add_argument("--transpose", type=int, default=0, help="augment by up to this many semitones")
+    t.add_argument("--n-critic", type=int, default=5)
+    t.add_argument("--g-lr", type=float, default=3e-4)
+    t.add_argument("--d-lr", type=float, default=6e-4)
+    t.add_argument("--gp-lambda", type=float, default=10.0)
+    t.add_argument("--no-attention", action="store_true", help="leave out self-attention (ablation)")
+    t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
+                   help="condition on the data's genre folders (auto: when there are several)")
+    t.add_argument("--steps-per-epoch", type=int, default=0, help="cap the batches of an epoch (0: all)")
+    t.add_argument("--checkpoint-every", type=int, default=20, help="epochs between checkpoints")
+    t.add_argument("--sample-every", type=int, default=10, help="epochs between sample pictures")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--cache-dir", help="phrase cache (default: the user cache folder)")
+
+    e = sub.add_parser("eval", help="measure a model's music against real data")
+    _add_model_options(e)
+    e.add_argument("--data", required=True, help="folder of songs to compare with")
+    e.add_argument("--samples", type=int, default=1000, help="generated phrases to measure")
+    e.add_argument("--json", help="write the figures here as JSON")
+    e.add_argument("--images", help="folder for the self-similarity matrices and a pianoroll sheet")
+    e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--cache-dir")
+
+    sub.add_parser("info", help="version, device and the models available")
+
+    from bytes2beats.cli_live import add_live_commands  # stream, ports
+    from bytes2beats.cli_gui import add_gui_command
+
+    add_live_commands(sub, _add_model_options)
+    add_gui_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: the desktop app
+        args = parser.parse_args(["gui"])
+    try:
+        return args.handler(args) if hasattr(args, "handler") else COMMANDS[args.command](args)
+    except UserError as error:
+        print(f"bytes2beats {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"bytes2beats {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _load_composer(args):
+    from bytes2beats.engine.generate import Composer
+    from bytes2beats.engine.model import ModelFileError
+
+    try:
+        return Composer.load(args.model, args.device)
+    except (FileNotFoundError, ModelFileError, ValueError) as error:
+        raise UserError(str(error)) from None
+
+
+def cmd_generate(args) -> int:
+    from bytes2beats.engine.music_io import MusicFileError, write_midi
+    from bytes2beats.engine.render import render_pianoroll
+
+    if args.count < 1:
+        raise UserError("--count must be 1 or more")
+    if args.bars is not None and not 1 <= args.bars <= 256:
+        raise UserError("--bars must be between 1 and 256")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise UserError("--threshold must be between 0 and 1")
+    if not 20 <= args.bpm <= 400:
+        raise UserError("--bpm must be between 20 and 400")
+    composer = _load_composer(args)
+    try:
+        clips = composer.generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    out = Path(args.out)
+    if args.count > 1:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot make folder {out} ({error.strerror})") from None
+        paths = [out / f"{composer.name}-seed{args.seed + k}.mid" for k in range(args.count)]
+    else:
+        paths = [out]
+    try:
+        for clip, path in zip(clips, paths):
+            write_midi(clip, path)
+            notes = sum(len(clip.notes(i)) for i in range(len(clip.tracks)))
+            playing = [t.name for i, t in enumerate(clip.tracks) if clip.rolls[i].any()]
+            print(f"{path}: {clip.n_bars:g} bars, {notes} notes ({', '.join(playing) or 'silent'})")
+    except MusicFileError as error:
+        raise UserError(str(error)) from None
+    if args.image:
+        render_pianoroll(clips[0]).save(args.image)
+    return 0
+
+
+def _init_distributed():
+    """Join torchrun's process group when launched by it; (rank, world) either way."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    import torch
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+    from bytes2beats.engine.device import describe_device, pick_device
+    from bytes2beats.engine.model import ModelConfig
+    from bytes2beats.engine.model_store import MODEL_SUFFIX, user_models_dir
+    from bytes2beats.engine.music_io import MusicFileError
+    from bytes2beats.engine.train import RunPaths, Trainer, TrainConfig, finish, read_checkpoint
+
+    rank, world = _init_distributed()
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    out = Path(args.out)
+    if out.suffix != MODEL_SUFFIX:
+        out = (user_models_dir() / f"{args.out}{MODEL_SUFFIX}") if os.sep not in args.out else out.with_suffix(MODEL_SUFFIX)
+    paths = RunPaths.for_model(out, args.run_dir)
+    model_cfg = ModelConfig(
+        track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
+        g_width=args.width, d_width=args.width, attention=not args.no_attention,
+    )
+    train_cfg = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
+        g_lr=args.g_lr, d_lr=args.d_lr, transpose=args.transpose, seed=args.seed,
+        steps_per_epoch=args.steps_per_epoch, checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+    )
+    resume = None
+    if args.resume:
+        resume = Path(args.resume)
+        if resume.is_dir():
+            resume = resume / "checkpoint.pt"
+        try:
+            state = read_checkpoint(resume)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        # A resumed run is the same run: its own configs win over today's flags, but for
+        # the number of epochs, which may be raised to train further.
+        model_cfg = ModelConfig.from_json(state["model_config"])
+        train_cfg = TrainConfig.from_json(state["train_config"])
+        train_cfg.epochs = args.epochs
+    spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
+                      model_cfg.lowest_pitch, model_cfg.n_pitches)
+    cache = Path(args.cache_dir) if args.cache_dir else _user_cache_dir()
+    say = (lambda text: print(text, file=sys.stderr)) if rank == 0 else (lambda text: None)
+    say(f"reading songs under {args.data} ...")
+    try:
+        phrases = build_phrases(args.data, spec, cache_dir=cache)
+    except MusicFileError as error:
+        raise UserError(str(error)) from None
+    report = phrases.report
+    if not resume:
+        want = args.genre_conditioned
+        if want == "yes" and len(phrases.genres) < 2:
+            raise UserError("--genre-conditioned yes needs a data folder with two or more genre folders")
+        if want == "yes" or (want == "auto" and len(phrases.genres) >= 2):
+            model_cfg.genres = list(phrases.genres)
+    elif model_cfg.genres and model_cfg.genres != phrases.genres:
+        raise UserError(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
+    train = phrases.split(validation=False)
+    if len(train) < train_cfg.batch_size * world:
+        raise UserError(f"only {len(train)} training phrases: fewer than one batch of {train_cfg.batch_size}")
+    say(f"{report['files_used']} of {report['files_found']} files used ({len(report['rejected'])} rejected), "
+        f"{len(train)} training phrases, {len(phrases) - len(train)} validation; "
+        f"genres: {', '.join(model_cfg.genres) or 'none'}; device: {describe_device(device)}")
+    trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
+    if resume:
+        try:
+            trainer.load_checkpoint(resume)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        say(f"resuming at epoch {trainer.epoch} from {resume}")
+    try:
+        finished = trainer.fit()
+    except KeyboardInterrupt:
+        say(f"\nstopped; the last checkpoint ({paths.checkpoint}) resumes with --resume")
+        return 130
+    except OSError as error:
+        raise UserError(str(error)) from None
+    if rank == 0 and finished:
+        try:
+            model = finish(trainer, train, str(args.data))
+        except OSError as error:
+            raise UserError(f"could not write the model {paths.model} ({error})") from None
+        say(f"model written to {model} (run folder {paths.folder})")
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def _user_cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("bytes2beats", appauthor=False))
+
+
+def cmd_eval(args) -> int:
+    from bytes2beats.engine.evaluate import evaluate, format_table
+    from bytes2beats.engine.music_io import MusicFileError
+
+    composer = _load_composer(args)
+    cache = Path(args.cache_dir) if args.cache_dir else _user_cache_dir()
+    try:
+        result = evaluate(composer, args.data, samples=args.samples, genre=args.genre,
+                          threshold=args.threshold, cache_dir=cache, images=args.images)
+    except (MusicFileError, ValueError) as error:
+        raise UserError(str(error)) from None
+    print(format_table(result))
+    if args.json:
+        import json
+
+        try:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        except OSError as error:
+            raise UserError(f"cannot write {args.json} ({error.strerror})") from None
+    return 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from bytes2beats.engine.device import describe_device, pick_device
+    from bytes2beats.engine.model_store import DEFAULT_MODEL, list_models, user_models_dir
+
+    print(f"bytes2beats {__version__} (torch {torch.__version__})")
+    print(f"device: {describe_device(pick_device('auto'))}")
+    print("models:")
+    entries = list_models()
+    for entry in entries:
+        mark = " (default)" if entry.name == DEFAULT_MODEL else ""
+        print(f"  {entry.name}{mark}  [{entry.source}] {entry.path}")
+    if not entries:
+        print("  none")
+    print(f"your models folder: {user_models_dir()}")
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "train": cmd_train, "eval": cmd_eval, "info": cmd_info}

@@ -1,0 +1,238 @@
+"""Training phrases from a folder of songs.
+
+A song (LPD `.npz` or MIDI) is merged into the model's instrument families, put on the
+model's grid, cut into phrases of `n_bars` bars, and a phrase is kept when enough of its
+tracks play (as MuseGAN does). Pitches are cropped to the model's range (MuseGAN's 84,
+C1-B7). The result is cached on disk, keyed by the files and the settings, so a second run
+starts at once. Songs, not phrases, are split into training and validation, by a hash of
+the file name, so the split never changes and no song leaks across it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .families import family_tracks, merge_to_families
+from .music_io import MusicFileError, find_music_files, read_music
+from .pianoroll import Multitrack, resample
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PhraseSpec:
+    """What a phrase is: the settings that the cache is keyed by."""
+
+    track_set: int = 5
+    steps_per_beat: int = 4
+    n_bars: int = 4
+    lowest_pitch: int = 24  # C1
+    n_pitches: int = 84  # up to B7
+    min_tracks: int = 0  # 0: auto, min(3, the most families any song of the folder has)
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_bars * 4 * self.steps_per_beat
+
+
+@dataclass
+class Phrases:
+    """Phrases as one array, with the song and genre each came from."""
+
+    rolls: np.ndarray  # (n, tracks, steps, pitches) bool
+    song: np.ndarray  # (n,) int: index into `files`
+    genre: np.ndarray  # (n,) int: index into `genres`, -1 when unlabelled
+    files: list[str]
+    genres: list[str]
+    validation_songs: np.ndarray  # (n_files,) bool
+    report: dict = field(default_factory=dict)
+
+    def split(self, validation: bool) -> Phrases:
+        """The training (False) or validation (True) phrases."""
+        keep = self.validation_songs[self.song] == validation
+        return Phrases(
+            self.rolls[keep], self.song[keep], self.genre[keep], self.files, self.genres,
+            self.validation_songs, self.report,
+        )
+
+    def __len__(self) -> int:
+        return len(self.rolls)
+
+
+def is_validation_song(path: str | Path, fraction: float = 0.1) -> bool:
+    """A fixed tenth of the songs, chosen by a hash of the file name."""
+    digest = hashlib.md5(Path(path).stem.encode()).digest()
+    return int.from_bytes(digest[:4], "little") / 2**32 < fraction
+
+
+def genre_of(path: Path, root: Path) -> str | None:
+    """The genre a song is filed under: its first folder below the data root, if any."""
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def song_phrases(mt: Multitrack, spec: PhraseSpec) -> tuple[np.ndarray, int]:
+    """Cut one song into phrases: ((n, tracks, steps, pitches) bool, families that play).
+
+    Phrases are not yet filtered by how many tracks play (see `min_tracks`).
+    """
+    merged = merge_to_families(mt, spec.track_set)
+    if merged.steps_per_beat != spec.steps_per_beat:
+        merged = resample(merged, spec.steps_per_beat)
+    rolls = merged.rolls[:, :, spec.lowest_pitch : spec.lowest_pitch + spec.n_pitches] > 0
+    n = rolls.shape[1] // spec.n_steps
+    families_present = int(rolls.any(axis=(1, 2)).sum())
+    # (tracks, n * steps, pitches) -> (n, tracks, steps, pitches)
+    cut = rolls[:, : n * spec.n_steps].reshape(len(merged.tracks), n, spec.n_steps, spec.n_pitches)
+    return cut.transpose(1, 0, 2, 3).copy(), families_present
+
+
+def _read_song(args: tuple[str, PhraseSpec]) -> tuple[str, np.ndarray | None, int, str | None]:
+    path, spec = args
+    try:
+        mt = read_music(path, steps_per_beat=spec.steps_per_beat)
+    except MusicFileError as error:
+        return path, None, 0, error.reason
+    except MemoryError:
+        return path, None, 0, "too large to read"
+    phrases, present = song_phrases(mt, spec)
+    if len(phrases) == 0:
+        return path, None, 0, f"too short (under {spec.n_bars} bars)"
+    return path, phrases, present, None
+
+
+def build_phrases(
+    folder: str | os.PathLike,
+    spec: PhraseSpec,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress=None,
+) -> Phrases:
+    """Phrases from every music file under `folder`, from the cache when it is fresh.
+
+    `progress(done, total, path, reason)` is called once per file (reason None when used).
+    Files that cannot be read are skipped and listed in `report["rejected"]`.
+    """
+    root = Path(folder)
+    files = find_music_files(root)
+    if not files:
+        raise MusicFileError(root, "no MIDI or .npz files in this folder")
+    cache_path = _cache_path(files, spec, cache_dir) if cache_dir else None
+    if cache_path and cache_path.exists():
+        cached = _load_cache(cache_path)
+        if cached is not None:
+            return cached
+
+    jobs = [(str(p), spec) for p in files]
+    results = []
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            for k, result in enumerate(pool.map(_read_song, jobs, chunksize=4)):
+                results.append(result)
+                if progress:
+                    progress(k + 1, len(jobs), result[0], result[3])
+    else:
+        for k, job in enumerate(jobs):
+            results.append(_read_song(job))
+            if progress:
+                progress(k + 1, len(jobs), results[-1][0], results[-1][3])
+
+    used = [(p, r, present) for p, r, present, reason in results if r is not None]
+    rejected = {p: reason for p, r, _, reason in results if r is None}
+    if not used:
+        raise MusicFileError(root, f"no usable songs among {len(files)} files ({_reasons(rejected)})")
+    min_tracks = spec.min_tracks or min(3, max(present for _, _, present in used))
+    genre_names = sorted({g for p, _, _ in used if (g := genre_of(Path(p), root))})
+    keep_rolls, song_ids, genre_ids, kept_files = [], [], [], []
+    for path, rolls, _ in used:
+        playing = rolls.any(axis=(2, 3)).sum(axis=1)  # (n,) tracks that play in each phrase
+        rolls = rolls[playing >= min_tracks]
+        if len(rolls) == 0:
+            rejected[path] = f"no phrase with {min_tracks} or more instruments playing"
+            continue
+        genre = genre_of(Path(path), root)
+        kept_files.append(path)
+        keep_rolls.append(rolls)
+        song_ids.append(np.full(len(rolls), len(kept_files) - 1))
+        genre_ids.append(np.full(len(rolls), genre_names.index(genre) if genre else -1))
+    if not keep_rolls:
+        raise MusicFileError(root, f"no usable phrases among {len(files)} files ({_reasons(rejected)})")
+    report = {
+        "files_found": len(files),
+        "files_used": len(kept_files),
+        "rejected": {str(Path(p).relative_to(root)): r for p, r in sorted(rejected.items())},
+        "min_tracks": min_tracks,
+        "tracks_playing": _tracks_playing(keep_rolls, spec),
+    }
+    phrases = Phrases(
+        rolls=np.concatenate(keep_rolls),
+        song=np.concatenate(song_ids),
+        genre=np.concatenate(genre_ids).astype(np.int64),
+        files=[str(Path(p).relative_to(root)) for p in kept_files],
+        genres=genre_names,
+        validation_songs=np.array([is_validation_song(p) for p in kept_files]),
+        report=report,
+    )
+    if cache_path:
+        _save_cache(cache_path, phrases, spec)
+    return phrases
+
+
+def _tracks_playing(keep_rolls: list[np.ndarray], spec: PhraseSpec) -> dict[str, int]:
+    """How many phrases each family plays in."""
+    counts = sum(r.any(axis=(2, 3)).sum(axis=0) for r in keep_rolls)
+    return {t.name: int(c) for t, c in zip(family_tracks(spec.track_set), counts)}
+
+
+def _reasons(rejected: dict[str, str]) -> str:
+    counts = Counter(rejected.values()).most_common(3)
+    return "; ".join(f"{n} {reason}" for reason, n in counts) or "none readable"
+
+
+def _cache_path(files: list[Path], spec: PhraseSpec, cache_dir) -> Path:
+    h = hashlib.sha1(json.dumps([CACHE_VERSION, asdict(spec)]).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return Path(cache_dir) / f"phrases-{h.hexdigest()[:16]}.npz"
+
+
+def _save_cache(path: Path, phrases: Phrases, spec: PhraseSpec) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.npz")
+    meta = {
+        "files": phrases.files, "genres": phrases.genres, "report": phrases.report,
+        "shape": list(phrases.rolls.shape), "spec": asdict(spec),
+    }
+    try:
+        # Bits, not bytes: the rolls are binary, and packing makes the cache 8x smaller.
+        np.savez(
+            tmp, bits=np.packbits(phrases.rolls.reshape(-1)), song=phrases.song, genre=phrases.genre,
+            validation_songs=phrases.validation_songs, meta=np.array(json.dumps(meta)),
+        )
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a cache is a convenience: failing to write one is no error
+
+
+def _load_cache(path: Path) -> Phrases | None:
+    try:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            shape = tuple(meta["shape"])
+            rolls = np.unpackbits(data["bits"], count=int(np.prod(shape))).astype(bool).reshape(shape)
+            return Phrases(
+                rolls, data["song"], data["genre"], meta["files"], meta["genres"],
+                data["validation_songs"], meta["report"],
+            )
+    except (OSError, ValueError, KeyError):
+        return None  # a broken cache is rebuilt

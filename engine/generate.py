@@ -1,0 +1,176 @@
+"""From noise to clips: sampling, binarization, regenerating one track, latent walks.
+
+An `Idea` is the noise behind a clip, kept as plain numpy so that the desktop can hold it,
+undo it and change one track of it. A `Composer` wraps a loaded generator and turns ideas
+into note probabilities and then into Multitracks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .device import pick_device
+from .model import Generator, ModelConfig, load_model
+from .model_store import resolve_model
+from .pianoroll import N_PITCHES, Multitrack
+
+
+@dataclass(frozen=True)
+class Idea:
+    """The noise behind a clip: one latent per phrase of `n_bars` bars."""
+
+    z_shared: np.ndarray  # (phrases, z_shared)
+    z_tracks: np.ndarray  # (phrases, tracks, z_track)
+    genre: int | None = None
+    seed: int = 0
+
+    @property
+    def n_phrases(self) -> int:
+        return len(self.z_shared)
+
+
+def _randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def walk(previous: np.ndarray, fresh: np.ndarray, variation: float) -> np.ndarray:
+    """One step of a latent walk: 0 keeps `previous`, 1 is `fresh`, and every step between
+    keeps the noise's N(0, 1) distribution (the weights' squares sum to one)."""
+    v = float(np.clip(variation, 0.0, 1.0))
+    return math.sqrt(1 - v * v) * previous + v * fresh
+
+
+class Composer:
+    """A loaded generator that makes clips."""
+
+    def __init__(self, generator: Generator, meta: dict | None = None, name: str = ""):
+        self.generator = generator.eval()
+        self.meta = meta or {}
+        self.name = name
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, device: str = "auto") -> Composer:
+        path = resolve_model(model)
+        generator, meta = load_model(path, pick_device(device))
+        return cls(generator, meta, path.stem)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.generator.cfg
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @property
+    def default_threshold(self) -> float:
+        return float(self.meta.get("threshold", self.config.threshold))
+
+    def genre_index(self, genre: str | None) -> int | None:
+        genres = self.config.genres
+        if genre is None:
+            return None if not genres else 0
+        if genre not in genres:
+            offered = ", ".join(genres) if genres else "none: it is not genre-conditioned"
+            raise ValueError(f"model {self.name!r} has no genre {genre!r} (genres: {offered})")
+        return genres.index(genre)
+
+    # -- ideas ---------------------------------------------------------------------------
+
+    def new_idea(self, seed: int, bars: int | None = None, genre: str | None = None,
+                 variation: float = 0.3) -> Idea:
+        """Noise for a clip of `bars` bars; phrases after the first walk from the one before."""
+        cfg = self.config
+        phrases = max(1, math.ceil((bars or cfg.n_bars) / cfg.n_bars))
+        rng = np.random.default_rng(seed)
+        shared = [_randn(rng, cfg.z_shared)]
+        tracks = [_randn(rng, cfg.n_tracks, cfg.z_track)]
+        for _ in range(phrases - 1):
+            shared.append(walk(shared[-1], _randn(rng, cfg.z_shared), variation))
+            tracks.append(walk(tracks[-1], _randn(rng, cfg.n_tracks, cfg.z_track), variation))
+        return Idea(np.stack(shared), np.stack(tracks), self.genre_index(genre), seed)
+
+    def regenerate_track(self, idea: Idea, track: int, seed: int) -> Idea:
+        """The same idea with new noise for one track: the other tracks come out unchanged."""
+        z_tracks = idea.z_tracks.copy()
+        rng = np.random.default_rng(seed)
+        z_tracks[:, track] = _randn(rng, idea.n_phrases, self.config.z_track)
+        return replace(idea, z_tracks=z_tracks)
+
+    def vary(self, idea: Idea, amount: float, seed: int) -> Idea:
+        """A small move in latent space (`amount` 0..1) away from an idea."""
+        rng = np.random.default_rng(seed)
+        return replace(
+            idea,
+            z_shared=walk(idea.z_shared, _randn(rng, *idea.z_shared.shape), amount),
+            z_tracks=walk(idea.z_tracks, _randn(rng, *idea.z_tracks.shape), amount),
+            seed=seed,
+        )
+
+    def interpolate(self, a: Idea, b: Idea, steps: int) -> list[Idea]:
+        """`steps` ideas from a to b along a spherical path (keeps the noise's scale)."""
+        out = []
+        for t in np.linspace(0.0, 1.0, steps):
+            angle = t * math.pi / 2
+            out.append(replace(
+                a,
+                z_shared=(math.cos(angle) * a.z_shared + math.sin(angle) * b.z_shared).astype(np.float32),
+                z_tracks=(math.cos(angle) * a.z_tracks + math.sin(angle) * b.z_tracks).astype(np.float32),
+            ))
+        return out
+
+    # -- the model -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def probabilities(self, ideas: list[Idea], batch_size: int = 64) -> list[np.ndarray]:
+        """Note probabilities per idea, each (tracks, bars * steps_per_bar, 128) float32."""
+        cfg = self.config
+        shared = np.concatenate([i.z_shared for i in ideas])
+        tracks = np.concatenate([i.z_tracks for i in ideas])
+        genres = np.concatenate([np.full(i.n_phrases, i.genre if i.genre is not None else 0) for i in ideas])
+        outputs = []
+        for start in range(0, len(shared), batch_size):
+            end = start + batch_size
+            genre = torch.as_tensor(genres[start:end], device=self.device) if cfg.genres else None
+            probs = self.generator(
+                torch.as_tensor(shared[start:end], device=self.device),
+                torch.as_tensor(tracks[start:end], device=self.device),
+                genre,
+            )  # (batch, T, S, P)
+            outputs.append(probs.float().cpu().numpy())
+        phrases = np.concatenate(outputs)
+        result, k = [], 0
+        for idea in ideas:
+            chunk = phrases[k : k + idea.n_phrases]  # (phrases, T, S, P)
+            k += idea.n_phrases
+            # (phrases, T, S, P) -> (T, phrases * S, P), then onto the full MIDI pitch range
+            joined = chunk.transpose(1, 0, 2, 3).reshape(cfg.n_tracks, -1, cfg.n_pitches)
+            full = np.zeros((cfg.n_tracks, joined.shape[1], N_PITCHES), dtype=np.float32)
+            full[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches] = joined
+            result.append(full)
+        return result
+
+    def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
+                bpm: float = 120.0, name: str = "") -> Multitrack:
+        """Binarize probabilities into a clip (notes where p >= threshold), cropped to `bars`."""
+        threshold = self.default_threshold if threshold is None else threshold
+        cfg = self.config
+        steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
+        probs = probabilities[:, :steps]
+        rolls = (probs >= threshold).astype(np.uint8)
+        return Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
+
+    def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
+                 threshold: float | None = None, bpm: float = 120.0, count: int = 1) -> list[Multitrack]:
+        """`count` clips from seeds seed, seed + 1, ..."""
+        ideas = [self.new_idea(seed + k, bars, genre) for k in range(count)]
+        probs = self.probabilities(ideas)
+        return [
+            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}")
+            for p, idea in zip(probs, ideas)
+        ]

@@ -1,0 +1,241 @@
+"""The self-attention WGAN-GP: config, generator, critic, and self-describing checkpoints.
+
+Read top to bottom. Shapes use B for the batch, T for tracks, S for time steps in a phrase
+(n_bars * 4 beats * steps_per_beat; 64 for four bars of 16ths) and P for pitches (84, seven
+octaves from C1). After the seed paper ("From Bytes to Beats", WGAN-GP with self-attention)
+and MuseGAN's hybrid generator (Dong et al., 2018).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .families import family_tracks
+from .pianoroll import BEATS_PER_BAR
+
+OCTAVE = 12
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved inside every checkpoint."""
+
+    track_set: int = 5  # 5 (LPD-5 families) or 17 (LPD-17)
+    steps_per_beat: int = 4
+    n_bars: int = 4
+    lowest_pitch: int = 24  # C1
+    n_pitches: int = 84  # seven octaves, C1-B7
+    z_shared: int = 64  # noise shared by all tracks: the song's "idea"
+    z_track: int = 32  # noise of one track: changing it regenerates that track alone
+    track_embedding: int = 16
+    genres: list[str] = field(default_factory=list)  # conditioning when non-empty
+    genre_embedding: int = 16
+    g_width: int = 64
+    d_width: int = 64
+    dropout: float = 0.3
+    attention: bool = True  # the seed paper's SelfAttention blocks; off for the ablation
+    threshold: float = 0.9  # default binarization threshold (the seed paper's)
+
+    @property
+    def n_tracks(self) -> int:
+        return self.track_set
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_bars * BEATS_PER_BAR * self.steps_per_beat
+
+    @property
+    def tracks(self):
+        return family_tracks(self.track_set)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention over the positions of a feature map.
+
+    Query, key and value are 1x1 convolutions; gamma starts at 0, so the block begins as
+    the identity and the network lets attention in as it learns to use it.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        inner = max(channels // 8, 1)
+        self.query = nn.Conv2d(channels, inner, 1)
+        self.key = nn.Conv2d(channels, inner, 1)
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q = self.query(x).flatten(2).transpose(1, 2)  # (n, h*w, c/8)
+        k = self.key(x).flatten(2)  # (n, c/8, h*w)
+        v = self.value(x).flatten(2)  # (n, c, h*w)
+        attention = torch.softmax(q @ k, dim=-1)  # (n, h*w, h*w): each position over all others
+        out = (v @ attention.transpose(1, 2)).view(n, c, h, w)  # (n, c, h, w)
+        return x + self.gamma * out
+
+
+def _up(cin: int, cout: int, kernel, stride=1, padding=0) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.PReLU(cout)
+    )
+
+
+class Generator(nn.Module):
+    """Noise to note probabilities: (B, z_shared) + (B, T, z_track) -> (B, T, S, P) in [0, 1].
+
+    Hybrid as in MuseGAN: one network, shared by all tracks and told which track it draws
+    by a learned embedding, turns [shared noise, the track's own noise, track, genre] into
+    that track's pianoroll. A track depends on the shared noise and its own noise only, so
+    new noise for one track regenerates it while every other track stays as it was.
+
+    Six transposed convolutions grow time and pitch in musical units: bars, beats, octaves,
+    a 3x3 layer over beats and octaves, then steps and pitch classes; self-attention after
+    the fourth, where a phrase is 16 beats by 7 octaves.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.g_width
+        self.track_embedding = nn.Embedding(cfg.n_tracks, cfg.track_embedding)
+        self.genre_embedding = nn.Embedding(len(cfg.genres), cfg.genre_embedding) if cfg.genres else None
+        z_in = cfg.z_shared + cfg.z_track + cfg.track_embedding + (cfg.genre_embedding if cfg.genres else 0)
+        octaves = cfg.n_pitches // OCTAVE
+        self.layers = nn.Sequential(
+            _up(z_in, 4 * w, (cfg.n_bars, 1)),  # (4w, bars, 1)
+            _up(4 * w, 4 * w, (BEATS_PER_BAR, 1), (BEATS_PER_BAR, 1)),  # (4w, beats, 1)
+            _up(4 * w, 2 * w, (1, octaves), (1, octaves)),  # (2w, beats, octaves)
+            _up(2 * w, 2 * w, 3, 1, 1),  # (2w, beats, octaves)
+        )
+        self.attention = SelfAttention(2 * w) if cfg.attention else nn.Identity()
+        # Only the last layer works at full resolution, and with one output channel: on a
+        # CPU the cost of a layer is mostly the size of its output.
+        self.to_notes = nn.Sequential(
+            _up(2 * w, w, (cfg.steps_per_beat, 1), (cfg.steps_per_beat, 1)),  # (w, S, octaves)
+            nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE)),  # (1, S, P)
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z_shared, z_tracks, genre=None) -> torch.Tensor:
+        cfg = self.cfg
+        b, t = z_tracks.shape[:2]
+        parts = [
+            z_shared.unsqueeze(1).expand(b, t, cfg.z_shared),  # (B, T, z_shared)
+            z_tracks,  # (B, T, z_track)
+            self.track_embedding.weight.unsqueeze(0).expand(b, t, cfg.track_embedding),
+        ]
+        if self.genre_embedding is not None:
+            g = self.genre_embedding(genre)  # (B, genre_embedding)
+            parts.append(g.unsqueeze(1).expand(b, t, cfg.genre_embedding))
+        x = torch.cat(parts, dim=2).view(b * t, -1, 1, 1)  # (B*T, z_in, 1, 1): tracks fold into the batch
+        x = self.layers(x)  # (B*T, 2w, beats, octaves)
+        x = self.attention(x)
+        x = self.to_notes(x)  # (B*T, 1, S, P)
+        return x.view(b, t, cfg.n_steps, cfg.n_pitches)  # (B, T, S, P)
+
+
+def _down(cin: int, cout: int, kernel, stride=1, padding=0) -> nn.Sequential:
+    # Layer norm (GroupNorm with one group normalizes each sample over C, H, W), not the
+    # seed paper's batch norm: the gradient penalty is taken per sample, and batch norm
+    # makes each sample's score depend on the rest of the batch, which the WGAN-GP paper
+    # (Gulrajani et al. 2017, section 4) shows invalidates the penalty.
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), nn.GroupNorm(1, cout), nn.PReLU(cout))
+
+
+class Critic(nn.Module):
+    """Pianorolls to one unbounded realness score: (B, T, S, P) -> (B,).
+
+    Tracks are input channels, so the critic judges how the instruments play together.
+    Five convolutions shrink pitch and time in musical units (pitch classes, beats, a 3x3
+    layer, bars, octaves); self-attention after the third; dropout; a linear score. With
+    genres, a projection term (Miyato & Koyama 2018) scores whether the music fits the genre.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.d_width
+        octaves = cfg.n_pitches // OCTAVE
+        self.layers = nn.Sequential(
+            _down(cfg.n_tracks, w, (1, OCTAVE), (1, OCTAVE)),  # (w, S, octaves)
+            _down(w, 2 * w, (cfg.steps_per_beat, 1), (cfg.steps_per_beat, 1)),  # (2w, beats, octaves)
+            _down(2 * w, 2 * w, 3, 1, 1),  # (2w, beats, octaves)
+        )
+        self.attention = SelfAttention(2 * w) if cfg.attention else nn.Identity()
+        self.to_bars = nn.Sequential(
+            _down(2 * w, 4 * w, (BEATS_PER_BAR, 1), (BEATS_PER_BAR, 1)),  # (4w, bars, octaves)
+            _down(4 * w, 4 * w, (1, octaves), (1, octaves)),  # (4w, bars, 1)
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
+        features = 4 * w * cfg.n_bars
+        self.score = nn.Linear(features, 1)
+        self.genre_projection = nn.Embedding(len(cfg.genres), features) if cfg.genres else None
+
+    def forward(self, x: torch.Tensor, genre=None) -> torch.Tensor:
+        x = self.layers(x)  # (B, 2w, beats, octaves)
+        x = self.attention(x)
+        x = self.to_bars(x)  # (B, 4w, bars, 1)
+        h = self.dropout(x.flatten(1))  # (B, 4w * bars)
+        score = self.score(h).squeeze(1)  # (B,)
+        if self.genre_projection is not None:
+            score = score + (self.genre_projection(genre) * h).sum(dim=1)
+        return score
+
+
+# ---------------------------------------------------------------------------------------
+# Checkpoints: safetensors weights with the config as JSON in the file's own metadata, so a
+# file rebuilds its model and loading never unpickles anything.
+
+
+def save_model(generator: Generator, path: str | Path, extra: dict | None = None) -> Path:
+    """Write a generator as `.safetensors` with its config (and `extra` notes) inside."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    metadata = {"config": generator.cfg.to_json(), "format": "bytes2beats-generator-1"}
+    metadata.update({k: json.dumps(v) for k, v in (extra or {}).items()})
+    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.part")
+    save_file(state, str(tmp), metadata=metadata)
+    tmp.replace(path)
+    return path
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be loaded; str() is one line."""
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """Rebuild a generator from its `.safetensors` file: (model in eval mode, metadata)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(str(path))
+        cfg = ModelConfig.from_json(metadata["config"])
+    except (OSError, SafetensorError, KeyError, ValueError, TypeError) as error:
+        raise ModelFileError(f"{path}: not a Bytes to Beats model ({str(error)[:100]})") from None
+    generator = Generator(cfg)
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: weights do not fit its config ({str(error)[:100]})") from None
+    extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("config", "format")}
+    return generator.to(device).eval(), extra

@@ -1,0 +1,420 @@
+"""WGAN-GP training: critic and generator steps, logs, samples, checkpoints that resume exactly.
+
+One epoch is one pass of the critic over the training phrases; the generator steps once
+every `n_critic` critic batches. Checkpoints are taken at epoch ends and hold everything a
+resumed run needs to continue as if never stopped: weights, optimizers, schedulers, the
+random state. Under `torchrun` the same loop runs DistributedDataParallel (NCCL on GPUs,
+gloo on CPUs); rank 0 alone logs and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .dataset import Phrases
+from .generate import Composer
+from .model import Critic, Generator, ModelConfig, save_model
+from .render import save_pianoroll_sheet
+
+CHECKPOINT_FORMAT = "bytes2beats-train-1"
+
+
+@dataclass
+class TrainConfig:
+    """Training settings, the seed paper's by default; saved in every checkpoint."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    n_critic: int = 5
+    gp_lambda: float = 10.0
+    g_lr: float = 3e-4
+    d_lr: float = 6e-4
+    beta1: float = 0.5
+    beta2: float = 0.9
+    lr_decay: float = 0.75
+    lr_decay_every: int = 25  # epochs
+    transpose: int = 0  # augmentation: shift pitched tracks by up to this many semitones
+    sample_every: int = 10  # epochs
+    checkpoint_every: int = 20  # epochs
+    seed: int = 0
+    steps_per_epoch: int = 0  # 0: a full pass over the data
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known})
+
+
+# ---------------------------------------------------------------------------------------
+# The losses
+
+
+def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Points on the segments between real and fake samples, one random mix per sample."""
+    if eps is None:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(scores: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """WGAN-GP's E[(||grad_x D(x)||_2 - 1)^2] at `points`, and the per-sample gradient norms."""
+    (grads,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    norms = grads.flatten(1).float().norm(2, dim=1)  # (B,)
+    return ((norms - 1) ** 2).mean(), norms
+
+
+def critic_loss(critic: nn.Module, real, fake, genre=None, gp_lambda: float = 10.0, eps=None) -> dict:
+    """E[D(fake)] - E[D(real)] + lambda * GP, with real, fake and interpolates in one pass.
+
+    One forward pass matters under DistributedDataParallel, which allows one per backward;
+    the critic's layer norm keeps the samples of the joined batch independent.
+    """
+    b = real.shape[0]
+    points = interpolates(real, fake, eps).requires_grad_(True)
+    genres = None if genre is None else genre.repeat(3)
+    scores = critic(torch.cat([real, fake, points]), genres).float()  # (3B,)
+    s_real, s_fake, s_points = scores[:b], scores[b : 2 * b], scores[2 * b :]
+    gp, _ = gradient_penalty(s_points, points)
+    wasserstein = s_real.mean() - s_fake.mean()
+    return {"loss": -wasserstein + gp_lambda * gp, "gp": gp, "wasserstein": wasserstein}
+
+
+# ---------------------------------------------------------------------------------------
+# Data on the device
+
+
+def transpose_batch(x: torch.Tensor, shifts: torch.Tensor, drum_track: int | None = 0) -> torch.Tensor:
+    """Shift each sample's pitched tracks by its own number of semitones (drums stay)."""
+    k = int(shifts.abs().max()) if len(shifts) else 0
+    if k == 0:
+        return x
+    padded = nn.functional.pad(x, (k, k))  # (B, T, S, P + 2k)
+    out = x.clone()
+    p = x.shape[-1]
+    pitched = [t for t in range(x.shape[1]) if t != drum_track]
+    for shift in shifts.unique().tolist():
+        rows = (shifts == shift).nonzero().squeeze(1)
+        start = k - shift  # shifting up by s reads from s below
+        out[rows[:, None], torch.tensor(pitched)] = padded[rows][:, pitched, :, start : start + p]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class RunPaths:
+    """Where a run writes: the model, and a run folder beside it."""
+
+    model: Path
+    folder: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "log.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.folder / "samples"
+
+    @classmethod
+    def for_model(cls, model: str | Path, folder: str | Path | None = None) -> RunPaths:
+        model = Path(model)
+        return cls(model, Path(folder) if folder else model.parent / f"{model.stem}-run")
+
+
+class Trainer:
+    """Holds the models, optimizers and data; `fit()` runs epochs until done or told to stop."""
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, phrases: Phrases, paths: RunPaths,
+                 device: torch.device, log: Callable[[str], None] | None = None):
+        self.model_cfg, self.cfg, self.paths, self.device = model_cfg, train_cfg, paths, device
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        self.say = log or (lambda text: print(text, file=sys.stderr))
+        torch.manual_seed(train_cfg.seed)
+        self.generator = Generator(model_cfg).to(device)
+        self.critic = Critic(model_cfg).to(device)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), train_cfg.g_lr, (train_cfg.beta1, train_cfg.beta2))
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), train_cfg.d_lr, (train_cfg.beta1, train_cfg.beta2))
+        self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
+        self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)
+        self.g_step, self.d_step = self.generator, self.critic
+        if self.distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_step = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
+            self.d_step = nn.parallel.DistributedDataParallel(self.critic, device_ids=ids)
+        # The data stays compact (bool) and on the device; batches become float there.
+        self.phrases = phrases
+        self.rolls = torch.as_tensor(phrases.rolls).to(device)
+        self.genres = torch.as_tensor(phrases.genre).clamp(min=0).to(device)
+        self.epoch = 0
+        self.elapsed = 0.0
+        self.amp = device.type == "cuda"
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def state(self) -> dict:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model_config": self.model_cfg.to_json(),
+            "train_config": json.dumps(asdict(self.cfg)),
+            "epoch": self.epoch,
+            "elapsed": self.elapsed,
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def save_checkpoint(self) -> None:
+        """Written beside, then renamed: a full disk or a kill leaves the last one whole."""
+        self.paths.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.paths.checkpoint.with_suffix(".pt.part")
+        try:
+            torch.save(self.state(), tmp)
+            os.replace(tmp, self.paths.checkpoint)
+        except (OSError, RuntimeError) as error:
+            tmp.unlink(missing_ok=True)
+            raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({error}); the previous one is kept") from None
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = read_checkpoint(path)
+        if ModelConfig.from_json(state["model_config"]) != self.model_cfg:
+            raise ValueError(f"{path}: checkpoint is of another model configuration")
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.epoch = int(state["epoch"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _noise(self, b: int):
+        cfg = self.model_cfg
+        return (torch.randn(b, cfg.z_shared, device=self.device),
+                torch.randn(b, cfg.n_tracks, cfg.z_track, device=self.device))
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _batch(self, index: torch.Tensor):
+        x = self.rolls[index].float()  # (B, T, S, P)
+        if self.cfg.transpose:
+            k = self.cfg.transpose
+            shifts = torch.randint(-k, k + 1, (len(index),), device=self.device)
+            x = transpose_batch(x, shifts)
+        genre = self.genres[index] if self.model_cfg.genres else None
+        return x, genre
+
+    def _critic_step(self, real, genre) -> dict:
+        with torch.no_grad(), self._autocast():
+            fake = self.generator(*self._noise(real.shape[0]), genre).float()
+        with self._autocast():
+            losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda)
+        self.opt_d.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        self.opt_d.step()
+        return losses
+
+    def _generator_step(self, b: int, genre) -> torch.Tensor:
+        self.critic.requires_grad_(False)
+        with self._autocast():
+            fake = self.g_step(*self._noise(b), genre)
+            # The bare critic, not its DDP wrapper: its gradients are not wanted here.
+            loss = -self.critic(fake.float(), genre).float().mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.critic.requires_grad_(True)
+        return loss
+
+    def steps_per_epoch(self) -> int:
+        full = len(self.rolls) // (self.cfg.batch_size * self.world)
+        return max(1, min(full, self.cfg.steps_per_epoch) if self.cfg.steps_per_epoch else full)
+
+    def run_epoch(self, on_batch: Callable[[int, int, dict], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> bool:
+        """One epoch; False when stopped part-way (the epoch then does not count)."""
+        self.generator.train()
+        self.critic.train()
+        order = torch.randperm(len(self.rolls), generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + self.epoch))
+        order = order.to(self.device)
+        n, b = self.steps_per_epoch(), self.cfg.batch_size
+        g_loss = None  # until the first generator step
+        for step in range(n):
+            if should_stop and should_stop():
+                return False
+            first = (step * self.world + self.rank) * b
+            real, genre = self._batch(order[first : first + b])
+            losses = self._critic_step(real, genre)
+            if (step + 1) % self.cfg.n_critic == 0:
+                g_loss = self._generator_step(b, genre)
+            if on_batch:
+                on_batch(step, n, {
+                    "epoch": self.epoch + 1, "batch": step + 1,
+                    "d_loss": losses["loss"].item(), "g_loss": None if g_loss is None else g_loss.item(),
+                    "gp": losses["gp"].item(), "wasserstein": losses["wasserstein"].item(),
+                })
+        self.sched_g.step()
+        self.sched_d.step()
+        self.epoch += 1
+        return True
+
+    def sample(self, count: int = 8, seed: int = 1234) -> list:
+        """Clips from fixed noise, so samples across epochs are comparable."""
+        threshold = calibrate_threshold(self.generator, self.phrases, samples=32)
+        composer = Composer(self.generator, {"threshold": threshold}, self.paths.model.stem)
+        clips = composer.generate(seed=seed, count=count)
+        self.generator.train()
+        return clips
+
+    def write_samples(self) -> Path:
+        self.paths.samples.mkdir(parents=True, exist_ok=True)
+        from .music_io import write_midi
+
+        clips = self.sample()
+        stem = self.paths.samples / f"epoch_{self.epoch:04d}"
+        write_midi(clips[0], stem.with_suffix(".mid"))
+        return save_pianoroll_sheet(clips, stem.with_suffix(".png"))
+
+    def fit(self, should_stop: Callable[[], bool] | None = None, show_progress: bool = True) -> bool:
+        """Train up to `cfg.epochs`; True when finished, False when stopped (checkpoint kept)."""
+        leader = self.rank == 0
+        if leader:
+            self.paths.folder.mkdir(parents=True, exist_ok=True)
+        log = open(self.paths.log, "a", encoding="utf-8") if leader else None
+        bar = ProgressBar(self.cfg.epochs, self.steps_per_epoch(), self.epoch) if leader and show_progress else None
+
+        def on_batch(step: int, n: int, record: dict) -> None:
+            if log:
+                record["time"] = round(self.elapsed + time.monotonic() - started, 3)
+                log.write(json.dumps(record) + "\n")
+            if bar:
+                bar.update(self.epoch, step + 1, record)
+
+        try:
+            while self.epoch < self.cfg.epochs:
+                started = time.monotonic()
+                finished = self.run_epoch(on_batch, should_stop)
+                self.elapsed += time.monotonic() - started
+                if not finished:
+                    return False
+                if leader:
+                    log.flush()
+                    if self.epoch % self.cfg.sample_every == 0 or self.epoch == self.cfg.epochs:
+                        self.write_samples()
+                    if self.epoch % self.cfg.checkpoint_every == 0 or self.epoch == self.cfg.epochs:
+                        self.save_checkpoint()
+            return True
+        finally:
+            if log:
+                log.close()
+            if bar:
+                bar.close()
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint, loaded without unpickling arbitrary objects."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0][:100]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a Bytes to Beats training checkpoint")
+    return state
+
+
+def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99) -> float:
+    """The threshold at which generated clips have as many active steps as the data.
+
+    A WGAN's sigmoid outputs are seldom exactly 0 or 1: a fixed threshold (the seed
+    paper's 0.9) can leave a model with too few notes or too many. Matching the data's
+    density is a single number, chosen once after training and stored with the model.
+    """
+    density = float(phrases.rolls[: 4096].mean())
+    composer = Composer(generator, {})
+    was_training = generator.training
+    probs = np.concatenate([
+        p[:, :, composer.config.lowest_pitch : composer.config.lowest_pitch + composer.config.n_pitches].ravel()
+        for p in composer.probabilities([composer.new_idea(seed + k) for k in range(samples)])
+    ])
+    generator.train(was_training)
+    return float(np.clip(np.quantile(probs, 1 - density), 0.05, 0.99))
+
+
+def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
+    """Write the trained generator with its calibrated threshold and a note of its training."""
+    threshold = calibrate_threshold(trainer.generator, phrases)
+    extra = {
+        "threshold": round(threshold, 4),
+        "trained": {
+            "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),
+            "data": data_note, "device": str(trainer.device), "train_config": asdict(trainer.cfg),
+        },
+    }
+    trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)
+    return save_model(trainer.generator, trainer.paths.model, extra)
+
+
+class ProgressBar:
+    """One terminal line: epoch, a bar, losses and the time left."""
+
+    def __init__(self, epochs: int, steps: int, start_epoch: int = 0, stream=sys.stderr):
+        self.epochs, self.steps, self.stream = epochs, steps, stream
+        self.start = time.monotonic()
+        self.done_at_start = start_epoch * steps
+        self.last = 0.0
+
+    def update(self, epoch: int, step: int, record: dict) -> None:
+        now = time.monotonic()
+        total = self.epochs * self.steps
+        done = epoch * self.steps + step
+        if now - self.last < 0.5 and done < total:
+            return
+        self.last = now
+        rate = (done - self.done_at_start) / max(now - self.start, 1e-6)
+        eta = (total - done) / rate if rate > 0 else 0
+        filled = int(30 * done / total)
+        self.stream.write(
+            f"\repoch {epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (30 - filled)}] "
+            f"D {record['d_loss']:+.3f} G {record['g_loss'] or 0:+.3f} W {record['wasserstein']:+.3f} "
+            f"ETA {int(eta // 60):d}:{int(eta % 60):02d} "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
