@@ -1,0 +1,55 @@
+"""Shared test set-up: offscreen Qt, the real data, and a real JACK server for MIDI ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep the tests' user models out of the real user's folder.
+os.environ.setdefault("BYTES2BEATS_USER_MODELS", str(Path(__file__).parent / ".user-models"))
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BYTES2BEATS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared data folder {SHARED_DATA} is not here")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A real JACK server with the dummy driver (period 64 at 48 kHz), for the whole session.
+
+    Yields the server's name; JACK_DEFAULT_SERVER is set so that clients find it.
+    """
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    name = f"b2b-test-{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    process = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    ready = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True)
+    if ready.returncode != 0:
+        process.kill()
+        pytest.fail(f"JACK server did not start: {ready.stdout} {ready.stderr}")
+    yield name
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    time.sleep(0.2)
