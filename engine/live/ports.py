@@ -1,0 +1,322 @@
+"""MIDI ports for live streaming: the API, outputs behind a small interface, and a lister.
+
+python-rtmidi does the work. Its wheels carry several MIDI APIs and pick ALSA first on
+Linux, so the API is chosen here: by name, or "auto" (the platform's own, then JACK).
+An output's `send` checks and locks, `_send` talks to rtmidi; every output remembers its
+sounding notes and the channels it used, so that `panic()` can silence exactly those.
+
+A port "lost" is one whose receiver went away (a connected port that disappeared) or whose
+send failed: sends to it are dropped until `check()` finds the receiver again and
+reconnects. Virtual ports are our own and are never lost while the MIDI system lives.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+import rtmidi
+
+VIRTUAL_PORT_NAME = "Bytes to Beats"
+
+API_IDS = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "winmm": rtmidi.API_WINDOWS_MM,
+}
+API_NAMES = {v: k for k, v in API_IDS.items()}
+
+NOTE_OFF, NOTE_ON, CONTROL_CHANGE, PROGRAM_CHANGE = 0x80, 0x90, 0xB0, 0xC0
+ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
+
+
+class PortError(Exception):
+    """A MIDI port that cannot be opened; str() is one line saying why."""
+
+
+def compiled_apis() -> list[str]:
+    """The MIDI APIs this python-rtmidi was built with, by our names."""
+    return [API_NAMES[a] for a in rtmidi.get_compiled_api() if a in API_NAMES]
+
+
+def api_order(api: str = "auto") -> list[str]:
+    """The APIs to try, in order: the named one, or for "auto" the platform's own, then JACK."""
+    if api != "auto":
+        if api not in API_IDS:
+            raise PortError(f"unknown MIDI API {api!r} (choose from auto, {', '.join(API_IDS)})")
+        if api not in compiled_apis():
+            raise PortError(f"this python-rtmidi has no {api} support (it has {', '.join(compiled_apis())})")
+        return [api]
+    preferred = {"darwin": ["coremidi", "jack"], "win32": ["winmm"]}.get(sys.platform, ["alsa", "jack"])
+    return [a for a in preferred if a in compiled_apis()]
+
+
+def _unavailable_reason(api: str) -> str | None:
+    """Why an API cannot work here, found without asking it (which prints C library noise)."""
+    if api == "alsa" and sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq"):
+        return "no ALSA sequencer here (/dev/snd/seq does not exist)"
+    return None
+
+
+def _open_rtmidi(kind: type, api: str, client_name: str):
+    reason = _unavailable_reason(api)
+    if reason:
+        raise PortError(f"{api}: {reason}")
+    try:
+        return kind(rtapi=API_IDS[api], name=client_name)
+    except rtmidi.RtMidiError as error:
+        raise PortError(f"{api}: {_one_line(error)}") from None
+
+
+def open_rtmidi(kind: type, api: str, client_name: str):
+    """An rtmidi MidiOut or MidiIn (`kind`) on the first API that works, and that API's name.
+
+    Raises PortError naming every API tried and why it failed.
+    """
+    reasons = []
+    for name in api_order(api):
+        try:
+            return _open_rtmidi(kind, name, client_name), name
+        except PortError as error:
+            reasons.append(str(error))
+    hint = " (is a JACK server running? see `bytes2beats ports`)" if "jack" in api_order(api) else ""
+    raise PortError(f"no MIDI system works: {'; '.join(reasons) or 'none compiled in'}{hint}")
+
+
+def find_port(names: list[str], wanted: str) -> int | None:
+    """The index of the port called `wanted`: an exact name first, else the first that contains
+    it, case-insensitive (JACK may rename a client that comes back to "name-01")."""
+    if wanted in names:
+        return names.index(wanted)
+    hits = [i for i, n in enumerate(names) if wanted.lower() in n.lower()]
+    return hits[0] if hits else None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class OutputPort:
+    """One MIDI output. `send` checks a message, locks, and tracks notes; `_send` sends.
+
+    Thread-safe: the scheduler, the GUI (mute) and the port watcher all call in.
+    """
+
+    name = "output"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._sounding: Counter[tuple[int, int]] = Counter()  # (channel, note) -> note-ons
+        self._channels: set[int] = set()
+        self.lost = False
+
+    def send(self, message: list[int] | tuple[int, ...]) -> bool:
+        """Send one MIDI message; False when it was not delivered (the port is lost)."""
+        if not message or not 0x80 <= message[0] <= 0xFF or any(not 0 <= b <= 0x7F for b in message[1:]):
+            raise ValueError(f"not a MIDI message: {list(message)}")
+        status = message[0]
+        with self._lock:
+            if status < 0xF0:
+                kind, channel = status & 0xF0, status & 0x0F
+                self._channels.add(channel)
+                if kind == NOTE_ON and message[2] > 0:
+                    self._sounding[(channel, message[1])] += 1
+                elif kind in (NOTE_ON, NOTE_OFF):
+                    key = (channel, message[1])
+                    if self._sounding[key] > 1:
+                        self._sounding[key] -= 1
+                    else:
+                        self._sounding.pop(key, None)
+            if self.lost:
+                return False
+            try:
+                self._send(list(message))
+            except (rtmidi.RtMidiError, OSError):
+                self.lost = True
+                return False
+            return True
+
+    def _send(self, message: list[int]) -> None:
+        raise NotImplementedError
+
+    @property
+    def sounding(self) -> set[tuple[int, int]]:
+        """(channel, note) of every note sent on and not yet off."""
+        with self._lock:
+            return set(self._sounding)
+
+    @property
+    def used_channels(self) -> set[int]:
+        with self._lock:
+            return set(self._channels)
+
+    def panic(self) -> None:
+        """A note-off for every sounding note, then All Notes Off (CC123) and All Sound Off
+        (CC120) on every channel used. Best effort: a lost port is tried all the same."""
+        with self._lock:
+            messages = [[NOTE_OFF | ch, note, 0] for ch, note in sorted(self._sounding)]
+            for ch in sorted(self._channels):
+                messages += [[CONTROL_CHANGE | ch, ALL_NOTES_OFF, 0], [CONTROL_CHANGE | ch, ALL_SOUND_OFF, 0]]
+            self._sounding.clear()
+            for message in messages:
+                try:
+                    self._send(message)
+                except (rtmidi.RtMidiError, OSError):
+                    pass
+
+    def check(self) -> str | None:
+        """Look for the receiver: "lost", "back" when that changed, else None."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class RtMidiOutput(OutputPort):
+    """An rtmidi output: a virtual port of our own, or a connection to someone's input port."""
+
+    def __init__(self, api: str = "auto", port_name: str = VIRTUAL_PORT_NAME, connect: str | None = None,
+                 client_name: str | None = None):
+        super().__init__()
+        self._midi, self.api = open_rtmidi(rtmidi.MidiOut, api, client_name or port_name)
+        self._port_name = port_name
+        self._wanted = connect  # what the user asked for: found again when the receiver returns
+        self.connect_to = connect
+        try:
+            if connect is None:
+                self._midi.open_virtual_port(port_name)
+            else:
+                names = self._midi.get_ports()
+                index = find_port(names, connect)
+                if index is None:
+                    listing = ", ".join(names) or "none"
+                    raise PortError(f"no MIDI input port {connect!r} on {self.api} (ports: {listing})")
+                self._midi.open_port(index, port_name)
+                self.connect_to = names[index]
+        except rtmidi.InvalidUseError as error:
+            raise PortError(f"{self.api}: {_one_line(error)}") from None
+        except (rtmidi.RtMidiError, NotImplementedError) as error:
+            self._midi.delete()
+            reason = "virtual ports are not supported (use loopMIDI and --connect)" \
+                if isinstance(error, NotImplementedError) else _one_line(error)
+            raise PortError(f"{self.api}: {reason}") from None
+        self.name = port_name if connect is None else f"{port_name} -> {self.connect_to}"
+
+    def _send(self, message: list[int]) -> None:
+        self._midi.send_message(message)
+
+    def check(self) -> str | None:
+        if self.connect_to is None:
+            return None
+        try:
+            names = self._midi.get_ports()
+        except rtmidi.RtMidiError:
+            names = []
+        index = find_port(names, self._wanted)
+        if index is None:
+            if not self.lost:
+                with self._lock:
+                    self.lost = True
+                return "lost"
+            return None
+        if self.lost:
+            with self._lock:
+                try:
+                    self._midi.close_port()
+                    self._midi.open_port(index, self._port_name)
+                except rtmidi.RtMidiError:
+                    return None
+                self.connect_to = names[index]
+                self.lost = False
+            return "back"
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._midi.close_port()
+            finally:
+                self._midi.delete()
+
+
+class OutputPorts:
+    """The outputs of a session and which track goes to which (one port, or one per track)."""
+
+    def __init__(self, ports: list[OutputPort], track_ports: list[int] | None = None):
+        if not ports:
+            raise ValueError("no output ports")
+        self.ports = ports
+        self.track_ports = track_ports
+
+    def for_track(self, track: int) -> OutputPort:
+        if self.track_ports is None:
+            return self.ports[0]
+        return self.ports[self.track_ports[track]]
+
+    @property
+    def main(self) -> OutputPort:
+        """The port for session-wide messages: MIDI clock, Start and Stop."""
+        return self.ports[0]
+
+    def panic(self) -> None:
+        for port in self.ports:
+            port.panic()
+
+    def close(self) -> None:
+        for port in self.ports:
+            port.close()
+
+
+def open_outputs(track_names: list[str], api: str = "auto", port_name: str = VIRTUAL_PORT_NAME,
+                 connect: str | None = None, per_track: bool = False) -> OutputPorts:
+    """The outputs for a stream: one virtual port `port_name` (or one per track, named
+    "<port_name> <track>"), or a connection to the existing input port `connect`."""
+    if per_track and connect is not None:
+        raise PortError("one port per track makes virtual ports; it cannot go with --connect")
+    if not per_track:
+        return OutputPorts([RtMidiOutput(api, port_name, connect)])
+    ports: list[OutputPort] = []
+    try:
+        for track in track_names:
+            ports.append(RtMidiOutput(api, f"{port_name} {track}"))
+    except PortError:
+        for port in ports:
+            port.close()
+        raise
+    return OutputPorts(ports, list(range(len(track_names))))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApiPorts:
+    """What one MIDI API sees: its output and input ports, or why it does not work."""
+
+    api: str
+    outputs: list[str]
+    inputs: list[str]
+    error: str | None = None
+
+
+def list_ports() -> list[ApiPorts]:
+    """Every compiled-in API with the ports it sees: `outputs` are ports we can send to
+    (others' inputs), `inputs` ports we can follow (others' outputs)."""
+    found = []
+    for api in compiled_apis():
+        try:
+            out = _open_rtmidi(rtmidi.MidiOut, api, "Bytes to Beats lister")
+            inp = _open_rtmidi(rtmidi.MidiIn, api, "Bytes to Beats lister")
+            found.append(ApiPorts(api, out.get_ports(), inp.get_ports()))
+            out.delete()
+            inp.delete()
+        except (PortError, rtmidi.RtMidiError) as error:
+            found.append(ApiPorts(api, [], [], str(error).removeprefix(f"{api}: ")))
+    return found

@@ -1,0 +1,88 @@
+"""The model: shapes, self-attention, the hybrid noise, self-describing checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.model import Critic, Generator, ModelConfig, ModelFileError, SelfAttention, load_model, save_model
+
+
+@pytest.mark.parametrize("track_set", [5, 17])
+def test_generator_and_critic_shapes(track_set):
+    cfg = ModelConfig(track_set=track_set, g_width=16, d_width=16)
+    g, d = Generator(cfg), Critic(cfg)
+    x = g(torch.randn(3, cfg.z_shared), torch.randn(3, track_set, cfg.z_track))
+    assert x.shape == (3, track_set, 64, 84)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    assert d(x).shape == (3,)
+
+
+def test_twelve_steps_a_beat_and_genres_fit_too():
+    cfg = ModelConfig(steps_per_beat=12, n_bars=2, genres=["rock", "pop"], g_width=16, d_width=16)
+    g, d = Generator(cfg), Critic(cfg)
+    genre = torch.tensor([0, 1])
+    x = g(torch.randn(2, cfg.z_shared), torch.randn(2, 5, cfg.z_track), genre)
+    assert x.shape == (2, 5, 2 * 48, 84)
+    assert d(x, genre).shape == (2,)
+
+
+def test_self_attention_starts_as_identity_and_learns_a_gamma():
+    block = SelfAttention(16)
+    x = torch.randn(2, 16, 4, 7)
+    assert torch.equal(block(x), x)
+    block.gamma.data.fill_(0.5)
+    assert not torch.equal(block(x), x)
+    gen = Generator(ModelConfig(g_width=16))
+    assert any(isinstance(m, SelfAttention) for m in gen.modules())
+    assert not any(isinstance(m, SelfAttention) for m in Generator(ModelConfig(g_width=16, attention=False)).modules())
+
+
+def test_regenerating_one_track_leaves_the_others_unchanged():
+    torch.manual_seed(0)
+    composer = Composer(Generator(ModelConfig(g_width=16)))
+    idea = composer.new_idea(seed=3, bars=8)
+    changed = composer.regenerate_track(idea, track=2, seed=99)
+    before, after = composer.probabilities([idea, changed])
+    assert before.shape == (5, 128, 128)
+    for t in range(5):
+        same = np.array_equal(before[t], after[t])
+        assert same == (t != 2)
+
+
+def test_generation_is_reproducible_by_seed():
+    torch.manual_seed(0)
+    composer = Composer(Generator(ModelConfig(g_width=16)))
+    a = composer.generate(seed=7, threshold=0.5)[0]
+    b = composer.generate(seed=7, threshold=0.5)[0]
+    c = composer.generate(seed=8, threshold=0.5)[0]
+    assert np.array_equal(a.rolls, b.rolls) and not np.array_equal(a.probabilities, c.probabilities)
+    lower = composer.to_clip(a.probabilities, threshold=0.3)
+    assert lower.rolls.sum() >= a.rolls.sum()
+
+
+def test_interpolation_runs_from_one_idea_to_the_other():
+    composer = Composer(Generator(ModelConfig(g_width=16)))
+    a, b = composer.new_idea(1), composer.new_idea(2)
+    path = composer.interpolate(a, b, 5)
+    assert np.allclose(path[0].z_shared, a.z_shared) and np.allclose(path[-1].z_shared, b.z_shared, atol=1e-6)
+
+
+def test_checkpoint_rebuilds_its_model_from_its_own_config(tmp_path):
+    cfg = ModelConfig(track_set=17, g_width=16, genres=["jazz", "rock"])
+    g = Generator(cfg).eval()
+    path = save_model(g, tmp_path / "m.safetensors", {"threshold": 0.42})
+    loaded, meta = load_model(path)
+    assert loaded.cfg == cfg and meta["threshold"] == 0.42
+    z = (torch.randn(1, cfg.z_shared), torch.randn(1, 17, cfg.z_track), torch.tensor([1]))
+    assert torch.equal(loaded(*z), g(*z))
+
+
+def test_a_file_that_is_not_a_model_is_one_line(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFileError) as caught:
+        load_model(bad)
+    assert "\n" not in str(caught.value)

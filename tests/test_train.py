@@ -1,0 +1,164 @@
+"""Training: the WGAN-GP losses, a short real run on real songs, exact resumption, DDP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.model import ModelConfig, load_model
+from bytes2beats.engine.train import (
+    RunPaths, Trainer, TrainConfig, critic_loss, gradient_penalty, interpolates, read_checkpoint, transpose_batch,
+)
+
+LPD = Path(__file__).parent / "fixtures" / "lpd"
+
+
+class LinearCritic(torch.nn.Module):
+    """D(x) = <w, x>: its gradient is w everywhere, so the penalty is (||w|| - 1)^2."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = w
+        self.seen = None
+
+    def forward(self, x, genre=None):
+        self.seen = x.detach()
+        return (x * self.w).flatten(1).sum(1)
+
+
+def test_gradient_penalty_is_taken_on_interpolates_and_its_norm_is_right():
+    real, fake = torch.rand(4, 5, 64, 84), torch.rand(4, 5, 64, 84)
+    w = torch.full((1, 5, 64, 84), 0.01)
+    critic = LinearCritic(w)
+    eps = torch.tensor([0.0, 0.25, 0.5, 1.0]).view(4, 1, 1, 1)
+    losses = critic_loss(critic, real, fake, gp_lambda=10.0, eps=eps)
+    points = critic.seen[8:]
+    assert torch.allclose(points, eps * real + (1 - eps) * fake)
+    norm = w.norm().item()
+    assert losses["gp"].item() == pytest.approx((norm - 1) ** 2, rel=1e-5)
+    wasserstein = (critic(real) - critic(fake)).mean().item()
+    assert losses["wasserstein"].item() == pytest.approx(wasserstein, abs=1e-4)
+    assert losses["loss"].item() == pytest.approx(-wasserstein + 10 * (norm - 1) ** 2, abs=1e-3)
+
+
+def test_penalty_norms_are_per_sample():
+    x = torch.randn(3, 2, 4, 12, requires_grad=True)
+    scale = torch.tensor([1.0, 2.0, 3.0]).view(3, 1, 1, 1)
+    scores = (x * scale).flatten(1).sum(1)  # sample k's gradient is scale_k everywhere
+    _, norms = gradient_penalty(scores, x)
+    expected = scale.flatten() * (2 * 4 * 12) ** 0.5
+    assert torch.allclose(norms, expected)
+    p = interpolates(torch.zeros(2, 1, 1, 1), torch.ones(2, 1, 1, 1))
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_transposition_moves_pitched_tracks_and_leaves_drums():
+    x = torch.zeros(2, 3, 4, 84)
+    x[:, :, 0, 40] = 1
+    out = transpose_batch(x, torch.tensor([2, -3]))
+    assert out[0, 0, 0, 40] == 1 and out[0, 1, 0, 42] == 1 and out[0, 2, 0, 42] == 1
+    assert out[1, 1, 0, 37] == 1 and out[1, 1].sum() == 1
+
+
+@pytest.fixture(scope="module")
+def phrases(tmp_path_factory):
+    spec = PhraseSpec()
+    return build_phrases(LPD, spec, cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+
+
+def test_phrases_from_real_songs_with_genres_and_a_fixed_split(phrases, tmp_path):
+    assert phrases.rolls.shape[1:] == (5, 64, 84) and len(phrases) > 50
+    assert phrases.genres == ["pop", "rock"]
+    assert set(phrases.genre.tolist()) == {0, 1}
+    # One of the six real songs never has three families playing at once: it is reported.
+    assert phrases.report["files_found"] == 6 and phrases.report["files_used"] == 5
+    assert list(phrases.report["rejected"].values()) == ["no phrase with 3 or more instruments playing"]
+    # Phrases keep the ones where three or more families play.
+    assert (phrases.rolls.any(axis=(2, 3)).sum(axis=1) >= 3).all()
+    train, val = phrases.split(False), phrases.split(True)
+    assert len(train) + len(val) == len(phrases)
+    assert not set(train.song.tolist()) & set(val.song.tolist())
+
+
+def test_a_second_build_comes_from_the_cache(tmp_path):
+    spec = PhraseSpec(n_bars=2)
+    first = build_phrases(LPD / "rock", spec, cache_dir=tmp_path, workers=1)
+    assert len(list(tmp_path.glob("phrases-*.npz"))) == 1
+    second = build_phrases(LPD / "rock", spec, cache_dir=tmp_path, workers=1, progress=lambda *a: pytest.fail("read again"))
+    assert (first.rolls == second.rolls).all() and first.files == second.files
+
+
+def _trainer(phrases, folder, epochs):
+    cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres)
+    tcfg = TrainConfig(epochs=epochs, batch_size=8, steps_per_epoch=3, n_critic=2, transpose=2, sample_every=1, checkpoint_every=1)
+    return Trainer(cfg, tcfg, phrases, RunPaths.for_model(folder / "m.safetensors"), torch.device("cpu"), log=lambda s: None)
+
+
+def test_a_short_real_run_resumes_exactly(phrases, tmp_path):
+    straight = _trainer(phrases, tmp_path / "a", epochs=2)
+    assert straight.fit(show_progress=False)
+    assert (tmp_path / "a" / "m-run" / "samples" / "epoch_0002.png").exists()
+    lines = (tmp_path / "a" / "m-run" / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and '"wasserstein"' in lines[0] and '"gp"' in lines[0]
+
+    first = _trainer(phrases, tmp_path / "b", epochs=1)
+    assert first.fit(show_progress=False)
+    resumed = _trainer(phrases, tmp_path / "b", epochs=2)
+    resumed.load_checkpoint(first.paths.checkpoint)
+    assert resumed.epoch == 1
+    assert resumed.fit(show_progress=False)
+    for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(straight.critic.state_dict().values(), resumed.critic.state_dict().values()):
+        assert torch.equal(a, b)
+    state = read_checkpoint(resumed.paths.checkpoint)
+    assert state["epoch"] == 2
+
+
+def test_stopping_midway_keeps_the_last_checkpoint_whole(phrases, tmp_path):
+    trainer = _trainer(phrases, tmp_path, epochs=3)
+    calls = []
+    assert not trainer.fit(should_stop=lambda: len(calls) > 4 or calls.append(1), show_progress=False)
+    assert read_checkpoint(trainer.paths.checkpoint)["epoch"] == 1
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "bytes2beats", *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_train_command_end_to_end_then_generate(tmp_path):
+    model = tmp_path / "tiny.safetensors"
+    run = _cli("train", "--data", str(LPD / "rock"), "--out", str(model), "--epochs", "1", "--batch-size", "8",
+               "--steps-per-epoch", "2", "--width", "8", "--cache-dir", str(tmp_path / "cache"))
+    assert run.returncode == 0, run.stderr[-800:]
+    generator, meta = load_model(model)
+    assert 0 < meta["threshold"] < 1 and meta["trained"]["epochs"] == 1
+    run = _cli("generate", "--model", str(model), "--out", str(tmp_path / "clip.mid"), "--bars", "8")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "clip.mid").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_with_gloo(tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed beside this Python")
+    model = tmp_path / "ddp.safetensors"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "bytes2beats", "train",
+         "--data", str(LPD), "--out", str(model), "--epochs", "2", "--batch-size", "4", "--steps-per-epoch", "2",
+         "--width", "8", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--checkpoint-every", "1"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert model.exists()
+    assert read_checkpoint(tmp_path / "ddp-run" / "checkpoint.pt")["epoch"] == 2
+    assert shutil.which("true")
