@@ -1,7 +1,177 @@
-"""`bytes2beats stream` and `bytes2beats ports` (live MIDI): filled in by the streaming work."""
+"""`bytes2beats stream` and `bytes2beats ports`: live MIDI to a DAW.
+
+The engine's `live` package does the work; this module turns flags into a LiveSession,
+prints its events one line each, and makes Ctrl-C (and SIGTERM) a clean stop: note-offs,
+then CC123 and CC120 on every channel used.
+"""
 
 from __future__ import annotations
+
+import argparse
+
+APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
+DEFAULT_BARS = 8
 
 
 def add_live_commands(sub, add_model_options) -> None:
     """Register the live commands; each sets `handler` to its function."""
+    s = sub.add_parser(
+        "stream", help="play generated bars into your DAW over a MIDI port, in time",
+        description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
+                    "(or one per track), or an existing port (--connect). Ctrl-C stops cleanly.",
+    )
+    add_model_options(s)
+    s.add_argument("--clip", help="loop this MIDI file instead of generating")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--bpm", type=float, default=120.0, help="tempo of the internal clock (default 120)")
+    length = s.add_mutually_exclusive_group()
+    length.add_argument("--bars", type=int, default=DEFAULT_BARS, help=f"bars to play (default {DEFAULT_BARS})")
+    length.add_argument("--forever", action="store_true", help="play until Ctrl-C")
+    s.add_argument("--port-name", default=None, help="name of the virtual output (default 'Bytes to Beats')")
+    s.add_argument("--per-track-ports", action="store_true", help="one virtual output per track")
+    s.add_argument("--connect", metavar="PORT", help="send to this existing input port (see `bytes2beats ports`)")
+    s.add_argument("--api", choices=APIS, default="auto", help="MIDI system (default: auto)")
+    s.add_argument("--mute", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to mute")
+    s.add_argument("--solo", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to solo")
+    s.add_argument("--sync", choices=("internal", "external"), default="internal",
+                   help="external: follow MIDI clock, Start, Stop, Continue and Song Position from the DAW")
+    s.add_argument("--sync-port", metavar="PORT",
+                   help="with --sync external: follow this output port (default: a virtual input "
+                        "'<port name> sync')")
+    s.add_argument("--clock-out", action="store_true", help="send MIDI clock with Start and Stop")
+    s.add_argument("--variation", type=float, default=0.3,
+                   help="0: loop the same phrase; small: a latent walk; 1: fresh each phrase (default 0.3)")
+    s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
+    s.add_argument("--no-program-changes", action="store_true", help="leave the DAW's instruments alone")
+    s.add_argument("--quiet", action="store_true", help="print only problems")
+    s.set_defaults(handler=cmd_stream)
+
+    p = sub.add_parser("ports", help="list the MIDI systems and the ports they see")
+    p.set_defaults(handler=cmd_ports)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from bytes2beats.cli import UserError
+
+    if not 20 <= args.bpm <= 400:
+        raise UserError("--bpm must be between 20 and 400")
+    if not args.forever and args.bars < 1:
+        raise UserError("--bars must be 1 or more")
+    if not 0.0 <= args.variation <= 1.0:
+        raise UserError("--variation must be between 0 and 1")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise UserError("--threshold must be between 0 and 1")
+    if args.clock_out and args.sync == "external":
+        raise UserError("--clock-out sends our clock; it cannot go with --sync external")
+    if args.sync_port and args.sync != "external":
+        raise UserError("--sync-port needs --sync external")
+    if args.per_track_ports and args.connect:
+        raise UserError("--per-track-ports makes virtual ports; it cannot go with --connect")
+
+
+def _source(args: argparse.Namespace):
+    from bytes2beats.cli import UserError
+    from bytes2beats.engine.live import ClipLoop, ModelStream
+
+    if args.clip:
+        from bytes2beats.engine.music_io import MusicFileError, read_music
+
+        try:
+            return ClipLoop(read_music(args.clip))
+        except (MusicFileError, ValueError) as error:
+            raise UserError(str(error)) from None
+    from bytes2beats.engine.generate import Composer
+    from bytes2beats.engine.model import ModelFileError
+
+    try:
+        composer = Composer.load(args.model, args.device)
+        return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold)
+    except (FileNotFoundError, ModelFileError, ValueError) as error:
+        raise UserError(str(error)) from None
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    import signal
+    import sys
+    import threading
+
+    from bytes2beats.cli import UserError
+    from bytes2beats.engine.live import (
+        VIRTUAL_PORT_NAME,
+        LiveSession,
+        PortError,
+        SyncInput,
+        open_outputs,
+    )
+
+    _check(args)
+    source = _source(args)
+    names = [t.name for t in source.tracks]
+    port_name = args.port_name or VIRTUAL_PORT_NAME
+    ports = sync = None
+    try:
+        ports = open_outputs(names, args.api, port_name, args.connect, args.per_track_ports)
+        if args.sync == "external":  # on the API the output found
+            sync = SyncInput(getattr(ports.main, "api", args.api), f"{port_name} sync", args.sync_port)
+    except PortError as error:
+        if ports is not None:
+            ports.close()
+        raise UserError(str(error)) from None
+
+    def say(event) -> None:
+        if args.quiet and event.kind not in ("error", "late", "port lost", "port back"):
+            return
+        where = f" {event.bar}" if event.kind == "bar" else ""
+        detail = f": {event.detail}" if event.detail else ""
+        print(f"{event.kind}{where}{detail}", flush=True)
+
+    session = LiveSession(source, ports, bpm=args.bpm, bars=None if args.forever else args.bars,
+                          sync=sync, clock_out=args.clock_out,
+                          program_changes=not args.no_program_changes, on_event=say)
+    try:
+        for track in args.mute:
+            session.mute(track)
+        for track in args.solo:
+            session.solo(track)
+    except KeyError as error:
+        session.close()
+        raise UserError(error.args[0]) from None
+
+    def interrupt(signum, frame):  # SIGTERM ends like Ctrl-C: through the finally below
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+    api = getattr(ports.main, "api", args.api)
+    target = ", ".join(p.name for p in ports.ports)
+    if not args.quiet:
+        length = "until Ctrl-C" if args.forever else f"{args.bars} bars"
+        clock = f"following the clock on '{sync.name}'" if sync else f"{args.bpm:g} BPM"
+        print(f"streaming to {target} ({api}), {clock}, {length}", file=sys.stderr, flush=True)
+    try:
+        session.start()
+        session.wait()
+    finally:
+        session.close()
+    if session.failure is not None:
+        raise UserError(f"streaming stopped: {session.failure}")
+    return 0
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from bytes2beats.engine.live import api_order, list_ports
+
+    auto = api_order("auto")
+    for entry in list_ports():
+        mark = " (tried first by auto)" if auto and entry.api == auto[0] else ""
+        if entry.error:
+            print(f"{entry.api}: not available: {entry.error}")
+            continue
+        print(f"{entry.api}{mark}:")
+        print("  inputs to send to (--connect):")
+        for name in entry.outputs or ["(none)"]:
+            print(f"    {name}")
+        print("  outputs to follow (--sync-port):")
+        for name in entry.inputs or ["(none)"]:
+            print(f"    {name}")
+    return 0

@@ -12,7 +12,9 @@ reconnects. Virtual ports are our own and are never lost while the MIDI system l
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 import threading
 from collections import Counter
@@ -62,12 +64,32 @@ def _unavailable_reason(api: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the C libraries' own stderr lines (libjack's "Cannot connect to server
+    socket"...) while an API is tried: the PortError says it in one line instead."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            sys.stderr.flush()
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _open_rtmidi(kind: type, api: str, client_name: str):
     reason = _unavailable_reason(api)
     if reason:
         raise PortError(f"{api}: {reason}")
     try:
-        return kind(rtapi=API_IDS[api], name=client_name)
+        with _quiet_stderr():
+            return kind(rtapi=API_IDS[api], name=client_name)
     except rtmidi.RtMidiError as error:
         raise PortError(f"{api}: {_one_line(error)}") from None
 
@@ -97,7 +119,8 @@ def find_port(names: list[str], wanted: str) -> int | None:
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    text = re.sub(r"^\w+::\w+: ", "", str(error))  # "MidiOutJack::initialize: ..." -> "..."
+    return " ".join(text.split()) or type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------
@@ -116,6 +139,7 @@ class OutputPort:
         self._sounding: Counter[tuple[int, int]] = Counter()  # (channel, note) -> note-ons
         self._channels: set[int] = set()
         self.lost = False
+        self._lost_said = False
 
     def send(self, message: list[int] | tuple[int, ...]) -> bool:
         """Send one MIDI message; False when it was not delivered (the port is lost)."""
@@ -172,7 +196,10 @@ class OutputPort:
                     pass
 
     def check(self) -> str | None:
-        """Look for the receiver: "lost", "back" when that changed, else None."""
+        """Look for the receiver: "lost" or "back" when that changed, else None."""
+        if self.lost and not self._lost_said:  # a send failed
+            self._lost_said = True
+            return "lost"
         return None
 
     def close(self) -> None:
@@ -214,18 +241,18 @@ class RtMidiOutput(OutputPort):
 
     def check(self) -> str | None:
         if self.connect_to is None:
-            return None
+            return super().check()
         try:
             names = self._midi.get_ports()
         except rtmidi.RtMidiError:
             names = []
         index = find_port(names, self._wanted)
         if index is None:
-            if not self.lost:
-                with self._lock:
-                    self.lost = True
-                return "lost"
-            return None
+            with self._lock:
+                self.lost = True
+            return super().check()
+        if self.lost and not self._lost_said:  # a send failed: say so before reconnecting
+            return super().check()
         if self.lost:
             with self._lock:
                 try:
@@ -234,7 +261,7 @@ class RtMidiOutput(OutputPort):
                 except rtmidi.RtMidiError:
                     return None
                 self.connect_to = names[index]
-                self.lost = False
+                self.lost = self._lost_said = False
             return "back"
         return None
 

@@ -1,0 +1,94 @@
+"""One generated clip as the desktop holds it, and the undo history of clips.
+
+Plain Python (no Qt): a `ClipState` keeps the noise (`Idea`) and the note probabilities a
+model made from it, so that re-binarizing at another threshold needs no model run and
+regenerating one track keeps the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_serial = itertools.count(1)
+
+
+@dataclass(eq=False)
+class ClipState:
+    """A clip: its model, noise and probabilities, plus the threshold, bars and tempo it is shown at.
+
+    `composer` is the engine's Composer that made it (kept, so that regenerating a track of an
+    older clip uses the model that made it). `threshold` and `bpm` change in place: a clip
+    remembers the settings it was last heard with, wherever it is listed.
+    """
+
+    composer: Any
+    idea: Any
+    probabilities: np.ndarray  # (tracks, steps, 128) float32
+    threshold: float
+    bars: int
+    bpm: float
+    model: str
+    genre: str | None
+    label: str
+    serial: int = field(default_factory=lambda: next(_serial))
+    created: float = field(default_factory=time.time)
+
+    @property
+    def seed(self) -> int:
+        return int(self.idea.seed)
+
+    @property
+    def title(self) -> str:
+        return f"#{self.serial} {self.label}"
+
+    def to_multitrack(self):
+        """The clip binarized at its threshold (no model run: numpy only)."""
+        return self.composer.to_clip(
+            self.probabilities, self.threshold, self.bars, self.bpm,
+            name=f"{self.model}-seed{self.seed}",
+        )
+
+
+class ClipHistory:
+    """Undo and redo across generations: a list of clips and a cursor into it."""
+
+    def __init__(self, limit: int = 200):
+        self.limit = limit
+        self._clips: list[ClipState] = []
+        self._cursor = -1
+
+    @property
+    def current(self) -> ClipState | None:
+        return self._clips[self._cursor] if self._cursor >= 0 else None
+
+    def push(self, clip: ClipState) -> None:
+        """Make `clip` current; whatever could be redone is dropped."""
+        del self._clips[self._cursor + 1 :]
+        self._clips.append(clip)
+        if len(self._clips) > self.limit:
+            del self._clips[0]
+        self._cursor = len(self._clips) - 1
+
+    def can_undo(self) -> bool:
+        return self._cursor > 0
+
+    def can_redo(self) -> bool:
+        return self._cursor < len(self._clips) - 1
+
+    def undo(self) -> ClipState | None:
+        if self.can_undo():
+            self._cursor -= 1
+        return self.current
+
+    def redo(self) -> ClipState | None:
+        if self.can_redo():
+            self._cursor += 1
+        return self.current
+
+    def __len__(self) -> int:
+        return len(self._clips)

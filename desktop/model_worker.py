@@ -1,0 +1,161 @@
+"""Model work off the GUI thread: loading models and turning noise into clips.
+
+Every job runs on one background thread (a QThreadPool of one, so jobs keep their order and
+the model is never used by two threads at once) and reports back through signals, which Qt
+delivers on the GUI thread. torch is imported here, inside the jobs, so the window opens
+before it is loaded. Errors come back as messages, never as exceptions in the GUI.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from .clip_state import ClipState
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    composer: Any
+    device: str  # a description for the status bar, e.g. "CPU (2 threads)"
+    seconds: float
+
+
+@dataclass
+class JobResult:
+    kind: str  # "generate", "variation", "regenerate"
+    state: ClipState
+    seconds: float  # the model's time, for the status bar
+    track: int | None = None
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Job(QRunnable):
+    def __init__(self, work: Callable[[], Any], signals: _Signals):
+        super().__init__()
+        self.work = work
+        self.signals = signals
+
+    def run(self) -> None:
+        try:
+            result = self.work()
+        except Exception as error:  # every failure becomes a message for the user
+            traceback.print_exc()
+            self.signals.failed.emit(_one_line(error))
+        else:
+            self.signals.done.emit(result)
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class ModelWorker(QObject):
+    """Runs model jobs in the background. Connect to the signals; call the methods."""
+
+    modelLoaded = Signal(object)  # LoadedModel
+    clipReady = Signal(object)  # JobResult
+    failed = Signal(str)  # a one-line message
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, device: str = "auto"):
+        super().__init__(parent)
+        self.device = device
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._pending = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def _submit(self, work: Callable[[], Any], on_done) -> None:
+        signals = _Signals(self)
+        signals.done.connect(on_done)
+        signals.failed.connect(self.failed)
+        signals.done.connect(lambda _r, s=signals: self._finished(s))
+        signals.failed.connect(lambda _m, s=signals: self._finished(s))
+        self._pending += 1
+        if self._pending == 1:
+            self.busyChanged.emit(True)
+        self.pool.start(_Job(work, signals))
+
+    def _finished(self, signals: _Signals) -> None:
+        signals.deleteLater()
+        self._pending -= 1
+        if self._pending == 0:
+            self.busyChanged.emit(False)
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self.pool.waitForDone(msecs)
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def load(self, model: str) -> None:
+        device = self.device
+
+        def work() -> LoadedModel:
+            start = time.perf_counter()
+            from bytes2beats.engine.device import describe_device
+            from bytes2beats.engine.generate import Composer
+
+            composer = Composer.load(model, device)
+            return LoadedModel(composer.name, composer, describe_device(composer.device),
+                               time.perf_counter() - start)
+
+        self._submit(work, self.modelLoaded)
+
+    def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
+                 threshold: float, bpm: float) -> None:
+        def work() -> JobResult:
+            start = time.perf_counter()
+            idea = composer.new_idea(seed, bars, genre)
+            probs = composer.probabilities([idea])[0]
+            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}")
+            return JobResult("generate", state, time.perf_counter() - start)
+
+        self._submit(work, self.clipReady)
+
+    def vary(self, base: ClipState, amount: float, seed: int) -> None:
+        def work() -> JobResult:
+            start = time.perf_counter()
+            idea = base.composer.vary(base.idea, amount, seed)
+            probs = base.composer.probabilities([idea])[0]
+            state = ClipState(base.composer, idea, probs, base.threshold, base.bars, base.bpm,
+                              base.model, base.genre, f"variation of #{base.serial}")
+            return JobResult("variation", state, time.perf_counter() - start)
+
+        self._submit(work, self.clipReady)
+
+    def regenerate(self, base: ClipState, track: int, seed: int) -> None:
+        def work() -> JobResult:
+            start = time.perf_counter()
+            composer = base.composer
+            idea = composer.regenerate_track(base.idea, track, seed)
+            fresh = composer.probabilities([idea])[0]
+            # Only the chosen track takes the new probabilities: the others stay exactly as
+            # they were, whatever the model shares between tracks.
+            probs = base.probabilities.copy()
+            probs[track] = fresh[track]
+            name = composer.config.tracks[track].name
+            state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm,
+                              base.model, base.genre, f"{name} regenerated (#{base.serial})")
+            return JobResult("regenerate", state, time.perf_counter() - start, track)
+
+        self._submit(work, self.clipReady)
+
+
+def random_seed() -> int:
+    return int(np.random.default_rng().integers(0, 2**31 - 1))

@@ -1,0 +1,282 @@
+"""The pianoroll canvas: every track in its own color, a bar/beat grid, named pitches, a playhead.
+
+Drawing follows pyqtgraph's customGraphicsItem example: each track's notes are drawn once
+into a QPicture when the clip changes, and `paint()` only replays it, so zooming, scrolling
+and repaints cost little (an 8-bar, 5-track clip redraws in a few milliseconds; see
+bench/canvas_redraw.py). Mute and solo change an item's opacity, with no redraw at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
+
+from bytes2beats.engine.pianoroll import Multitrack
+
+from .clip_document import ClipDocument
+from .pianoroll_layout import LANE_GAP, PianorollLayout
+from .theme import Theme, track_qcolor
+
+SHADES = 6  # alpha steps for shading notes by probability or velocity
+
+
+class PictureItem(pg.GraphicsObject):
+    """A QPicture replayed on paint: draw once with `begin()`/`end()`, paint many times."""
+
+    def __init__(self):
+        super().__init__()
+        self.picture = QPicture()
+        self._bounds = QRectF()
+
+    def begin(self) -> QPainter:
+        self.prepareGeometryChange()
+        self.picture = QPicture()
+        return QPainter(self.picture)
+
+    def end(self, painter: QPainter, bounds: QRectF) -> None:
+        painter.end()
+        self._bounds = bounds
+        self.update()
+
+    def paint(self, painter, *args) -> None:
+        painter.drawPicture(0, 0, self.picture)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+
+def note_shades(mt: Multitrack, track: int, notes: list) -> np.ndarray:
+    """A 0..1 strength per note: its mean probability above the threshold, else its velocity."""
+    if not notes:
+        return np.zeros(0)
+    starts, ends, pitches, velocities = (np.array(c) for c in zip(*notes))
+    if mt.probabilities is None:
+        return np.where(velocities <= 1, 1.0, velocities / 127.0)
+    probs = mt.probabilities[track]
+    values = np.array([probs[s:e, p].mean() for s, e, p in zip(starts, ends, pitches)])
+    low = float(values.min())
+    span = float(values.max()) - low
+    return np.ones_like(values) if span < 1e-6 else (values - low) / span
+
+
+def draw_notes(item: PictureItem, mt: Multitrack, track: int, lane, color: QColor, outline: QColor) -> int:
+    """Draw one track's notes into its item, brighter where the model was surer. Returns the count."""
+    notes = mt.notes(track)
+    shades = note_shades(mt, track, notes)
+    painter = item.begin()
+    pen = QPen(outline)
+    pen.setCosmetic(True)
+    pen.setWidthF(0.8)
+    painter.setPen(pen)
+    buckets: list[list[QRectF]] = [[] for _ in range(SHADES)]
+    for (start, end, pitch, _), shade in zip(notes, shades):
+        if lane.low <= pitch <= lane.high:
+            rect = QRectF(start, lane.y(pitch) + 0.08, end - start, 0.84)
+            buckets[min(SHADES - 1, int(shade * SHADES))].append(rect)
+    for k, rects in enumerate(buckets):
+        if rects:
+            fill = QColor(color)
+            fill.setAlphaF(0.45 + 0.55 * (k + 1) / SHADES)
+            painter.setBrush(QBrush(fill))
+            painter.drawRects(rects)
+    item.end(painter, QRectF(0, lane.base, mt.n_steps, lane.height))
+    return len(notes)
+
+
+def draw_grid(item: PictureItem, mt: Multitrack, layout: PianorollLayout, theme: Theme) -> None:
+    """Lane backgrounds with shaded black-key rows, beat and bar lines, lane separators."""
+    painter = item.begin()
+    painter.setPen(Qt.PenStyle.NoPen)
+    steps = mt.n_steps
+    lanes = layout.lanes[:1] if layout.overlay else layout.lanes
+    for lane in lanes:
+        painter.setBrush(theme.lane)
+        painter.drawRect(QRectF(0, lane.base, steps, lane.height))
+        if not lane.is_drum:
+            painter.setBrush(theme.black_key)
+            for p in range(lane.low, lane.high + 1):
+                if p % 12 in (1, 3, 6, 8, 10):
+                    painter.drawRect(QRectF(0, lane.y(p), steps, 1))
+    for step in range(0, steps + 1, mt.steps_per_beat):
+        strong = step % mt.steps_per_bar == 0
+        pen = QPen(theme.bar_line if strong else theme.beat_line)
+        pen.setCosmetic(True)
+        pen.setWidthF(1.4 if strong else 0.7)
+        painter.setPen(pen)
+        for lane in lanes:
+            painter.drawLine(QPointF(step, lane.base), QPointF(step, lane.top))
+    item.end(painter, QRectF(0, 0, steps, layout.height + LANE_GAP))
+
+
+class PitchAxis(pg.AxisItem):
+    """Note names on pitched lanes, General MIDI drum names on the drum lane."""
+
+    def __init__(self):
+        super().__init__("left")
+        self.layout: PianorollLayout | None = None
+        self.setWidth(118)
+
+    def tickValues(self, minVal, maxVal, size):
+        if self.layout is None:
+            return []
+        major, minor = self.layout.ticks(maxVal - minVal, size)
+        return [(1.0, [v for v in major if minVal <= v <= maxVal]),
+                (0.5, [v for v in minor if minVal <= v <= maxVal])]
+
+    def tickStrings(self, values, scale, spacing):
+        return [self.layout.label(v) if self.layout else "" for v in values]
+
+
+class BarAxis(pg.AxisItem):
+    """Bar numbers at bar lines, beat ticks between them."""
+
+    def __init__(self):
+        super().__init__("bottom")
+        self.steps_per_beat = 4
+
+    def tickValues(self, minVal, maxVal, size):
+        beat, bar = self.steps_per_beat, 4 * self.steps_per_beat
+        first = max(0, int(minVal // bar))
+        bars = [b * bar for b in range(first, int(maxVal // bar) + 1)]
+        beats = [s for s in range(int(minVal // beat) * beat, int(maxVal) + 1, beat) if s % bar]
+        return [(bar, bars), (beat, beats if size / max(maxVal - minVal, 1) * beat > 6 else [])]
+
+    def tickStrings(self, values, scale, spacing):
+        bar = 4 * self.steps_per_beat
+        return [str(int(v // bar) + 1) if v % bar == 0 else "" for v in values]
+
+
+class PianorollView(pg.PlotWidget):
+    """The canvas. Takes the ClipDocument and redraws when its clip or mix changes."""
+
+    def __init__(self, document: ClipDocument, theme: Theme, parent=None):
+        self.pitch_axis, self.bar_axis = PitchAxis(), BarAxis()
+        super().__init__(parent, axisItems={"left": self.pitch_axis, "bottom": self.bar_axis})
+        self.document = document
+        self.theme = theme
+        self.overlay = False
+        self.layout_: PianorollLayout | None = None
+        self._layout_key = None
+        self.note_items: list[PictureItem] = []
+        self.lane_labels: list[pg.TextItem] = []
+        self.grid_item = PictureItem()
+        self.grid_item.setZValue(-10)
+        self.addItem(self.grid_item)
+        self.playhead = pg.InfiniteLine(angle=90, movable=False)
+        self.playhead.setZValue(100)
+        self.playhead.hide()
+        self.addItem(self.playhead)
+        self.message = pg.TextItem(anchor=(0.5, 0.5))
+        self.addItem(self.message)
+        plot = self.getPlotItem()
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.showGrid(False, False)
+        self.setToolTip("The clip: scroll to zoom, drag to move, double-click to see it all.\n"
+                        "Brighter notes are the ones the model was surer of.")
+        self.apply_theme(theme)
+        self.show_message("Loading the model…")
+        document.clipChanged.connect(self.redraw)
+        document.mixChanged.connect(self.update_mix)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        for axis in (self.pitch_axis, self.bar_axis):
+            axis.setPen(theme.axis)
+            axis.setTextPen(theme.text)
+        pen = pg.mkPen(theme.playhead, width=2)
+        self.playhead.setPen(pen)
+        self.message.setColor(theme.text)
+        if self.document.multitrack is not None:
+            self.redraw()
+
+    def set_overlay(self, overlay: bool) -> None:
+        self.overlay = overlay
+        self._layout_key = None
+        self.redraw()
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        if text and self.document.multitrack is None:
+            self.message.setPos(0.5, 0.5)
+            self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+
+    def redraw(self) -> None:
+        """Draw the document's clip again (a new clip, threshold, focus or theme)."""
+        mt = self.document.multitrack
+        if mt is None:
+            return
+        self.message.hide()
+        focus = self.document.focus
+        layout = PianorollLayout(mt.rolls, mt.tracks, self.overlay, focus)
+        key = (self.overlay, mt.n_steps, [(lane.low, lane.high) for lane in layout.lanes])
+        self.layout_ = layout
+        self.pitch_axis.layout = layout
+        self.bar_axis.steps_per_beat = mt.steps_per_beat
+        while len(self.note_items) < len(mt.tracks):
+            item = PictureItem()
+            self.note_items.append(item)
+            self.addItem(item)
+        for k, item in enumerate(self.note_items):
+            item.setVisible(k < len(mt.tracks))
+        for i in range(len(mt.tracks)):
+            draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i), self.theme.outline)
+        draw_grid(self.grid_item, mt, layout, self.theme)
+        self._place_lane_labels(mt, layout)
+        if key != self._layout_key:  # a new shape: show all of it; otherwise keep the zoom
+            self._layout_key = key
+            self.getViewBox().setLimits(xMin=-1, xMax=mt.n_steps + 1, yMin=-2, yMax=layout.height + 2,
+                                        minXRange=4, minYRange=6)
+            self.fit()
+        self.update_mix()
+        self.pitch_axis.picture = None  # labels follow the new layout
+        self.pitch_axis.update()
+
+    def _place_lane_labels(self, mt: Multitrack, layout: PianorollLayout) -> None:
+        for label in self.lane_labels:
+            self.removeItem(label)
+        self.lane_labels = []
+        lanes = [layout.lane_of(self.document.focus)] if layout.overlay else layout.lanes
+        for lane in lanes:
+            label = pg.TextItem(lane.name, color=track_qcolor(lane.track), anchor=(0, 0))
+            label.setPos(0.2, lane.top)
+            label.setZValue(50)
+            self.addItem(label)
+            self.lane_labels.append(label)
+
+    def update_mix(self) -> None:
+        """Mute, solo and focus as opacity: no note is drawn again."""
+        doc = self.document
+        for i, item in enumerate(self.note_items[: doc.track_count()]):
+            opacity = 1.0 if doc.audible(i) else 0.18
+            if self.overlay:
+                opacity *= 1.0 if i == doc.focus else 0.35
+                item.setZValue(10 if i == doc.focus else 1)
+            item.setOpacity(opacity)
+        if self.overlay and self.layout_ is not None and self.layout_.focus != doc.focus:
+            self.redraw()
+
+    def fit(self) -> None:
+        if self.layout_ is not None and self.document.multitrack is not None:
+            self.setRange(xRange=(0, self.document.multitrack.n_steps), yRange=(0, self.layout_.height),
+                          padding=0.01)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.fit()
+        event.accept()
+
+    # -- the playhead --------------------------------------------------------------------
+
+    def set_playhead(self, step: float | None) -> None:
+        """Put the playhead at a step (fractions allowed); None hides it."""
+        if step is None:
+            self.playhead.hide()
+        else:
+            self.playhead.setValue(step)
+            self.playhead.show()

@@ -1,0 +1,137 @@
+"""`bytes2beats eval`: a model's music against its data, metric by metric, side by side."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .dataset import PhraseSpec, build_phrases
+from .generate import Composer
+from .metrics import measure, self_similarity, shuffled_tracks
+from .render import save_pianoroll_sheet
+
+MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
+
+
+def generated_phrases(composer: Composer, samples: int, genre: str | None, threshold: float | None,
+                      seed: int = 10_000) -> np.ndarray:
+    """`samples` generated phrases, binarized, cropped to the model's pitch range: (n, T, S, P) bool."""
+    cfg = composer.config
+    genre_index = composer.genre_index(genre)
+    ideas = [composer.new_idea(seed + k) for k in range(samples)]
+    if genre_index is not None:
+        ideas = [type(i)(i.z_shared, i.z_tracks, genre_index, i.seed) for i in ideas]
+    threshold = composer.default_threshold if threshold is None else threshold
+    probs = composer.probabilities(ideas, batch_size=128)
+    low = cfg.lowest_pitch
+    return np.stack([p[:, :, low : low + cfg.n_pitches] >= threshold for p in probs])
+
+
+def nearest_overlap(generated: np.ndarray, training: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """For each generated phrase, the largest share of its notes found in one training phrase."""
+    g = torch.as_tensor(generated.reshape(len(generated), -1), dtype=torch.float32)
+    g_notes = g.sum(1).clamp(min=1)
+    best = torch.zeros(len(g))
+    for start in range(0, len(training), chunk):
+        t = torch.as_tensor(training[start : start + chunk].reshape(-1, g.shape[1]), dtype=torch.float32)
+        shared = g @ t.T  # (generated, chunk): active cells in common
+        best = torch.maximum(best, (shared / g_notes[:, None]).max(1).values)
+    return best.numpy()
+
+
+def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, genre: str | None = None,
+             threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
+             images: str | os.PathLike | None = None, novelty_samples: int = 200) -> dict:
+    """Metrics of generated, training and validation phrases; optional images."""
+    cfg = composer.config
+    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    phrases = build_phrases(data, spec, cache_dir=cache_dir)
+    if genre is not None and genre in phrases.genres:
+        keep = phrases.genre == phrases.genres.index(genre)
+        phrases.rolls, phrases.song, phrases.genre = phrases.rolls[keep], phrases.song[keep], phrases.genre[keep]
+    train, validation = phrases.split(False), phrases.split(True)
+    rng = np.random.default_rng(0)
+
+    def sample(rolls: np.ndarray) -> np.ndarray:
+        if len(rolls) <= MAX_DATA_PHRASES:
+            return rolls
+        return rolls[np.sort(rng.choice(len(rolls), MAX_DATA_PHRASES, replace=False))]
+
+    fake = generated_phrases(composer, samples, genre, threshold)
+    names = [t.name for t in cfg.tracks]
+    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
+    steps_per_bar = 4 * cfg.steps_per_beat
+    sets = {"generated": fake, "training": sample(train.rolls), "validation": sample(validation.rolls)}
+    result = {
+        "model": composer.name,
+        "genre": genre,
+        "threshold": composer.default_threshold if threshold is None else threshold,
+        "data": str(data),
+        "resolution": {"steps_per_bar": steps_per_bar, "bars": cfg.n_bars, "pitches": cfg.n_pitches},
+        "sets": {name: measure(x, names, drum, steps_per_bar, cfg.lowest_pitch) for name, x in sets.items() if len(x)},
+    }
+    if len(validation):
+        shuffled = measure(shuffled_tracks(sets["validation"]), names, drum, steps_per_bar, cfg.lowest_pitch)
+        result["TD_shuffled_validation"] = shuffled["TD"]
+    overlap = nearest_overlap(fake[:novelty_samples], train.rolls)
+    result["novelty"] = {
+        "samples": int(len(overlap)),
+        "max_overlap": round(float(overlap.max()), 4),
+        "median_overlap": round(float(np.median(overlap)), 4),
+        "over_90_percent": int((overlap > 0.9).sum()),
+        "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist(),
+    }
+    if images:
+        folder = Path(images)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, x in sets.items():
+            if len(x):
+                _save_matrix(self_similarity(x, steps_per_bar, cfg.lowest_pitch), folder / f"self_similarity_{name}.png")
+        clips = [composer.to_clip(p, threshold) for p in composer.probabilities([composer.new_idea(10_000 + k) for k in range(16)])]
+        save_pianoroll_sheet(clips, folder / "generated_sheet.png")
+    return result
+
+
+def _save_matrix(matrix: np.ndarray, path: Path, cell: int = 48) -> None:
+    from PIL import Image
+
+    gray = (255 * np.clip(matrix, 0, 1)).astype(np.uint8)
+    Image.fromarray(gray.repeat(cell, 0).repeat(cell, 1)).save(path)
+
+
+def format_table(result: dict) -> str:
+    """The metrics as a plain-text table: one row per metric and track, one column per set."""
+    sets = result["sets"]
+    columns = list(sets)
+    rows = [("metric", *columns)]
+    first = sets[columns[0]]
+    for metric, value in first.items():
+        if metric == "phrases":
+            rows.append(("phrases", *(str(sets[c]["phrases"]) for c in columns)))
+        elif isinstance(value, dict):
+            for key in value:
+                rows.append((f"{metric} {key}", *(_fmt(sets[c][metric].get(key)) for c in columns)))
+        else:
+            rows.append((metric, *(_fmt(sets[c][metric]) for c in columns)))
+    if "TD_shuffled_validation" in result:
+        rows.append(("TD baseline: validation, tracks shuffled", *([""] * len(columns))))
+        for pair, v in result["TD_shuffled_validation"].items():
+            rows.append((f"  TD {pair}", _fmt(v), *([""] * (len(columns) - 1))))
+    novelty = result["novelty"]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.append(
+        f"novelty: nearest training phrase shares at most {100 * novelty['max_overlap']:.1f}% of a generated phrase's "
+        f"notes (median {100 * novelty['median_overlap']:.1f}%, {novelty['over_90_percent']} of {novelty['samples']} over 90%)"
+    )
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

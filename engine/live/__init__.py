@@ -1,0 +1,35 @@
+"""Live streaming of generated bars to a DAW over MIDI ports, in time.
+
+The GUI and the `bytes2beats stream` command use this much:
+
+    ports = open_outputs(track_names, api="auto", port_name="Bytes to Beats")
+    session = LiveSession(ModelStream(composer, seed=0, variation=0.3), ports, bpm=120,
+                          on_event=print)
+    session.start(); session.mute("Drums"); session.set_bpm(100); ...; session.close()
+
+Nothing here imports Qt. `on_event` is called on the session's own thread.
+"""
+
+from .clock import TICKS_PER_BEAT, BeatClock
+from .ports import (
+    VIRTUAL_PORT_NAME,
+    ApiPorts,
+    OutputPort,
+    OutputPorts,
+    PortError,
+    RtMidiOutput,
+    api_order,
+    compiled_apis,
+    list_ports,
+    open_outputs,
+)
+from .scheduler import BarScheduler, LiveEvent
+from .session import LiveSession
+from .sources import ClipLoop, ModelStream, Phrase, to_phrase
+from .sync import SyncInput
+
+__all__ = [
+    "TICKS_PER_BEAT", "VIRTUAL_PORT_NAME", "ApiPorts", "BarScheduler", "BeatClock", "ClipLoop",
+    "LiveEvent", "LiveSession", "ModelStream", "OutputPort", "OutputPorts", "Phrase", "PortError",
+    "RtMidiOutput", "SyncInput", "api_order", "compiled_apis", "list_ports", "open_outputs", "to_phrase",
+]

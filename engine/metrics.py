@@ -1,0 +1,184 @@
+"""Objective measures of multitrack music, over phrases of shape (n, tracks, steps, pitches).
+
+From MuseGAN (Dong et al., AAAI 2018): EB, UPC, QN, DP, TD. From the seed paper: the
+polyphonic rate and the self-similarity matrix. Plus the in-scale rate and pitch ranges.
+Every function takes binary numpy arrays and plain numbers, so that generated music and
+real data go through exactly the same code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
+
+
+def bars_of(phrases: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """(n, T, S, P) -> (n * bars, T, steps_per_bar, P)."""
+    n, t, s, p = phrases.shape
+    bars = s // steps_per_bar
+    # (n, T, bars, steps_per_bar, P) -> (n, bars, T, steps_per_bar, P) -> (n * bars, T, steps_per_bar, P)
+    return phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p).swapaxes(1, 2).reshape(
+        n * bars, t, steps_per_bar, p
+    )
+
+
+def chroma(x: np.ndarray, lowest_pitch: int) -> np.ndarray:
+    """Pitch classes used: (..., P) -> (..., 12), summing octaves."""
+    p = x.shape[-1]
+    pad = (-p) % 12
+    classes = np.concatenate([x, np.zeros(x.shape[:-1] + (pad,), x.dtype)], axis=-1)
+    classes = classes.reshape(x.shape[:-1] + (-1, 12)).sum(axis=-2)
+    return np.roll(classes, lowest_pitch % 12, axis=-1)  # so that index 0 is C
+
+
+def empty_bars(bars: np.ndarray) -> np.ndarray:
+    """EB: percent of bars in which a track plays nothing, per track."""
+    return 100.0 * (~bars.any(axis=(2, 3))).mean(axis=0)
+
+
+def used_pitch_classes(bars: np.ndarray, lowest_pitch: int) -> np.ndarray:
+    """UPC: pitch classes used per non-empty bar, per track."""
+    used = (chroma(bars.any(axis=2), lowest_pitch) > 0).sum(axis=-1).astype(float)  # (bars, T)
+    playing = bars.any(axis=(2, 3))
+    return _masked_mean(used, playing)
+
+
+def note_lengths(roll: np.ndarray) -> np.ndarray:
+    """Lengths in steps of the notes (runs along time) of rolls shaped (..., S, P)."""
+    x = roll.reshape(-1, roll.shape[-2], roll.shape[-1]).swapaxes(1, 2).reshape(-1, roll.shape[-2])  # (rows, S)
+    padded = np.pad(x.astype(np.int8), ((0, 0), (1, 1)))
+    edges = np.diff(padded, axis=1)
+    starts = np.argwhere(edges == 1)
+    ends = np.argwhere(edges == -1)
+    return ends[:, 1] - starts[:, 1]
+
+
+def qualified_notes(phrases: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """QN: percent of notes at least a 32nd long (3 steps at 48 a bar), per track."""
+    min_steps = max(1, math.ceil(3 * steps_per_bar / 48))
+    out = []
+    for t in range(phrases.shape[1]):
+        lengths = note_lengths(phrases[:, t])
+        out.append(100.0 * (lengths >= min_steps).mean() if len(lengths) else np.nan)
+    return np.array(out)
+
+
+def drum_pattern(drums: np.ndarray, steps_per_bar: int) -> float:
+    """DP: percent of drum hits on a 16th-note grid (MuseGAN's 8- or 16-beat patterns)."""
+    onsets = drums & ~np.pad(drums, ((0, 0), (1, 0), (0, 0)))[:, :-1]  # (n, S, P): hits, not holds
+    step = steps_per_bar // 16 if steps_per_bar >= 16 else 1
+    positions = np.nonzero(onsets)[1]
+    if len(positions) == 0:
+        return float("nan")
+    return 100.0 * float(np.mean(positions % step == 0))
+
+
+def tonal_centroid(chromas: np.ndarray) -> np.ndarray:
+    """Harte et al. (2006): (..., 12) chroma -> (..., 6) point on the tonal torus."""
+    k = np.arange(12)
+    basis = np.stack([
+        np.sin(k * 7 * np.pi / 6), np.cos(k * 7 * np.pi / 6),  # fifths
+        np.sin(k * 3 * np.pi / 2), np.cos(k * 3 * np.pi / 2),  # minor thirds
+        0.5 * np.sin(k * 2 * np.pi / 3), 0.5 * np.cos(k * 2 * np.pi / 3),  # major thirds
+    ])  # (6, 12)
+    total = chromas.sum(axis=-1, keepdims=True)
+    normed = np.divide(chromas, total, out=np.zeros_like(chromas, dtype=float), where=total > 0)
+    return normed @ basis.T
+
+
+def tonal_distance(bars: np.ndarray, a: int, b: int, lowest_pitch: int) -> float:
+    """TD between tracks a and b: mean distance of their bars' tonal centroids where both play."""
+    ca = chroma(bars[:, a].sum(axis=1).astype(float), lowest_pitch)  # (bars, 12)
+    cb = chroma(bars[:, b].sum(axis=1).astype(float), lowest_pitch)
+    both = (ca.sum(-1) > 0) & (cb.sum(-1) > 0)
+    if not both.any():
+        return float("nan")
+    return float(np.linalg.norm(tonal_centroid(ca[both]) - tonal_centroid(cb[both]), axis=-1).mean())
+
+
+def polyphonic_rate(phrases: np.ndarray) -> np.ndarray:
+    """Mean number of notes sounding per step where any sounds, per track (the seed paper's)."""
+    counts = phrases.sum(axis=3).astype(float)  # (n, T, S)
+    return _masked_mean(counts.transpose(0, 2, 1).reshape(-1, phrases.shape[1]),
+                        counts.transpose(0, 2, 1).reshape(-1, phrases.shape[1]) > 0)
+
+
+def in_scale_rate(phrases: np.ndarray, pitched: list[int], lowest_pitch: int) -> float:
+    """Percent of pitched notes (active steps) in the major scale that fits each phrase best."""
+    c = chroma(phrases[:, pitched].sum(axis=(1, 2)).astype(float), lowest_pitch)  # (n, 12)
+    scales = np.stack([np.roll(MAJOR, k) for k in range(12)]).astype(float)  # (12 keys, 12)
+    inside = (c @ scales.T).max(axis=1)  # (n,)
+    total = c.sum(axis=1)
+    keep = total > 0
+    return float(100.0 * inside[keep].sum() / total[keep].sum()) if keep.any() else float("nan")
+
+
+def pitch_range(phrases: np.ndarray) -> np.ndarray:
+    """Mean span in semitones between a phrase's lowest and highest note, per track."""
+    used = phrases.any(axis=2)  # (n, T, P)
+    playing = used.any(axis=2)
+    p = used.shape[2]
+    lowest = np.argmax(used, axis=2)
+    highest = p - 1 - np.argmax(used[:, :, ::-1], axis=2)
+    return _masked_mean((highest - lowest).astype(float), playing)
+
+
+def self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
+    """Mean bar-by-bar self-similarity: cosine similarity of bars' chroma-and-rhythm vectors."""
+    n, t, s, p = phrases.shape
+    bars = s // steps_per_bar
+    x = phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
+    features = np.concatenate([
+        chroma(x.any(axis=3), lowest_pitch).reshape(n, t, bars, -1),  # harmony per track
+        x.any(axis=4).reshape(n, t, bars, -1),  # rhythm per track
+    ], axis=3).transpose(0, 2, 1, 3).reshape(n, bars, -1).astype(float)  # (n, bars, features)
+    norms = np.linalg.norm(features, axis=2, keepdims=True)
+    unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
+    return (unit @ unit.transpose(0, 2, 1)).mean(axis=0)  # (bars, bars)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    total = (values * mask).sum(axis=0)
+    count = mask.sum(axis=0)
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
+def measure(phrases: np.ndarray, track_names: list[str], drum_track: int | None, steps_per_bar: int,
+            lowest_pitch: int) -> dict:
+    """All the per-set metrics of a set of phrases, as a JSON-ready dict."""
+    bars = bars_of(phrases, steps_per_bar)
+    pitched = [t for t in range(len(track_names)) if t != drum_track]
+    per_track = lambda values: {track_names[t]: _num(values[t]) for t in range(len(track_names))}  # noqa: E731
+    result = {
+        "phrases": int(len(phrases)),
+        "EB": per_track(empty_bars(bars)),
+        "UPC": {track_names[t]: _num(v) for t, v in zip(pitched, used_pitch_classes(bars, lowest_pitch)[pitched])},
+        "QN": {track_names[t]: _num(v) for t, v in zip(pitched, qualified_notes(phrases, steps_per_bar)[pitched])},
+        "polyphonic_rate": per_track(polyphonic_rate(phrases)),
+        "pitch_range": per_track(pitch_range(phrases)),
+        "in_scale": _num(in_scale_rate(phrases, pitched, lowest_pitch)),
+        "TD": {
+            f"{track_names[a]}-{track_names[b]}": _num(tonal_distance(bars, a, b, lowest_pitch))
+            for i, a in enumerate(pitched) for b in pitched[i + 1 :]
+        },
+    }
+    if drum_track is not None:
+        result["DP"] = _num(drum_pattern(phrases[:, drum_track], steps_per_bar))
+    return result
+
+
+def shuffled_tracks(phrases: np.ndarray, seed: int = 0) -> np.ndarray:
+    """MuseGAN's TD baseline: each track taken from a different random phrase."""
+    rng = np.random.default_rng(seed)
+    out = phrases.copy()
+    for t in range(phrases.shape[1]):
+        out[:, t] = phrases[rng.permutation(len(phrases)), t]
+    return out
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else round(x, 4)
