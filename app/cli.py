@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("info", help="version, device and the models available")
 
-    from bytes2beats.cli_live import add_live_commands  # stream, ports
     from bytes2beats.cli_gui import add_gui_command
+    from bytes2beats.cli_live import add_live_commands  # stream, ports
 
     add_live_commands(sub, _add_model_options)
     add_gui_command(sub)
@@ -171,13 +171,12 @@ def _init_distributed():
 
 def cmd_train(args) -> int:
     import torch
-
     from bytes2beats.engine.dataset import PhraseSpec, build_phrases
     from bytes2beats.engine.device import describe_device, pick_device
     from bytes2beats.engine.model import ModelConfig
     from bytes2beats.engine.model_store import MODEL_SUFFIX, user_models_dir
     from bytes2beats.engine.music_io import MusicFileError
-    from bytes2beats.engine.train import RunPaths, Trainer, TrainConfig, finish, read_checkpoint
+    from bytes2beats.engine.train import RunPaths, TrainConfig, Trainer, finish, read_checkpoint
 
     rank, world = _init_distributed()
     try:
@@ -245,13 +244,20 @@ def cmd_train(args) -> int:
         except ValueError as error:
             raise UserError(str(error)) from None
         say(f"resuming at epoch {trainer.epoch} from {resume}")
+    # SIGTERM (a cancel from the app, a shutdown) stops between two batches, like Ctrl-C.
+    import signal
+
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     try:
-        finished = trainer.fit()
+        finished = trainer.fit(should_stop=lambda: bool(stop_requested))
     except KeyboardInterrupt:
-        say(f"\nstopped; the last checkpoint ({paths.checkpoint}) resumes with --resume")
-        return 130
+        finished = False
     except OSError as error:
         raise UserError(str(error)) from None
+    if not finished:
+        say(f"\nstopped at epoch {trainer.epoch}; the last checkpoint ({paths.checkpoint}) resumes with --resume")
+        return 143 if stop_requested else 130
     if rank == 0 and finished:
         try:
             model = finish(trainer, train, str(args.data))
@@ -295,7 +301,6 @@ def cmd_eval(args) -> int:
 
 def cmd_info(args) -> int:
     import torch
-
     from bytes2beats.engine.device import describe_device, pick_device
     from bytes2beats.engine.model_store import DEFAULT_MODEL, list_models, user_models_dir
 

@@ -16,12 +16,10 @@ import statistics
 import time
 
 import torch
-
 from bytes2beats.engine.device import describe_device, pick_device
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.model import ModelConfig
+from bytes2beats.engine.model import Critic, Generator, ModelConfig
 from bytes2beats.engine.train import critic_loss
-from bytes2beats.engine.model import Critic, Generator
 
 
 def timed(fn, repeats: int, sync) -> list[float]:

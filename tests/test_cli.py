@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mido
 import pytest
-
 from bytes2beats import __version__
 from bytes2beats.engine.model import Generator, ModelConfig, save_model
 from bytes2beats.engine.model_store import shipped_models_dir

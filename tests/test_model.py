@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.model import Critic, Generator, ModelConfig, ModelFileError, SelfAttention, load_model, save_model
+from bytes2beats.engine.model import (
+    Critic,
+    Generator,
+    ModelConfig,
+    ModelFileError,
+    SelfAttention,
+    load_model,
+    save_model,
+)
 
 
 @pytest.mark.parametrize("track_set", [5, 17])

@@ -10,10 +10,15 @@ import mido
 import numpy as np
 import pretty_midi
 import pytest
-
 from bytes2beats.engine.families import family_tracks, merge_to_families
 from bytes2beats.engine.music_io import (
-    MusicFileError, assign_channels, read_folder, read_midi, read_music, read_npz, write_midi,
+    MusicFileError,
+    assign_channels,
+    read_folder,
+    read_midi,
+    read_music,
+    read_npz,
+    write_midi,
 )
 from bytes2beats.engine.pianoroll import Multitrack, Track, notes_to_roll, resample
 

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.model import ModelConfig, load_model
 from bytes2beats.engine.train import (
-    RunPaths, Trainer, TrainConfig, critic_loss, gradient_penalty, interpolates, read_checkpoint, transpose_batch,
+    RunPaths,
+    TrainConfig,
+    Trainer,
+    critic_loss,
+    gradient_penalty,
+    interpolates,
+    read_checkpoint,
+    transpose_batch,
 )
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
