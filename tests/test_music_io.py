@@ -167,3 +167,14 @@ def test_musescore_reads_a_written_file(tmp_path):
     for name in ("MELODY", "BRIDGE", "PIANO"):
         assert name in text
     assert text.count("<note") >= 30
+
+
+def test_a_type0_file_reads_with_the_same_notes(tmp_path):
+    source = mido.MidiFile(FIXTURES / "pop909" / "002.mid")
+    single = mido.MidiFile(type=0, ticks_per_beat=source.ticks_per_beat)
+    single.tracks.append(mido.merge_tracks(source.tracks))
+    single.save(tmp_path / "type0.mid")
+    as_type1 = read_midi(FIXTURES / "pop909" / "002.mid", 4)
+    as_type0 = read_midi(tmp_path / "type0.mid", 4)
+    assert mido.MidiFile(tmp_path / "type0.mid").type == 0
+    assert np.array_equal(as_type0.rolls.any(axis=0), as_type1.rolls.any(axis=0))
