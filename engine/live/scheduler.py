@@ -13,6 +13,7 @@ Lock order: the scheduler's condition, then a port's lock; never the other way r
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,8 @@ SPIN_NS = 2_000_000  # wake this long before an event and spin to its time
 MAX_WAIT_S = 0.05  # wake at least this often to queue the next phrase
 LOOKAHEAD_TICKS = TICKS_PER_BAR  # queue the next phrase one bar before it is due
 LATE_TICKS = TICKS_PER_BEAT // 2  # no new phrase this close to its start: play the last again
-PREROLL_NS = 100_000_000  # the first bar starts this long after the first phrase is ready
+PREROLL_NS = 100_000_000
+REALTIME_PRIORITY = 10  # SCHED_FIFO: above ordinary threads, below JACK's own (usually 70+)  # the first bar starts this long after the first phrase is ready
 
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 
@@ -67,11 +69,13 @@ class BarScheduler:
     external : follow MIDI clock given to `external_message` instead of the internal clock
     clock_out : send MIDI clock (24 a beat) with Start and Stop on the first port
     program_changes : send each pitched track's program at the start
+    realtime : ask the OS for a realtime priority for this thread (see `raise_priority`)
     """
 
     def __init__(self, ports: OutputPorts, tracks: list[Track], next_phrase: Callable[[], Phrase | None],
                  emit: Callable[[LiveEvent], None], *, bpm: float = 120.0, bars: int | None = None,
-                 external: bool = False, clock_out: bool = False, program_changes: bool = True):
+                 external: bool = False, clock_out: bool = False, program_changes: bool = True,
+                 realtime: bool = True):
         self.ports = ports
         self.tracks = tracks
         self.channels = assign_channels(tracks)
@@ -99,6 +103,8 @@ class BarScheduler:
         self._follower = ClockFollower()
         self._song_tick = 0
         self._armed = False
+        self.realtime = realtime
+        self.priority = "not started"
         self._thread = threading.Thread(target=self._run, name="b2b-live-clock", daemon=True)
 
     # -- control, from any thread --------------------------------------------------------
@@ -206,6 +212,7 @@ class BarScheduler:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        self.priority = raise_priority() if self.realtime else "normal"
         try:
             if not self.external:
                 self._start_internal()
@@ -364,3 +371,24 @@ class BarScheduler:
             if self.ports.for_track(track) is port and not self.tracks[track].is_drum:
                 port.send([PROGRAM_CHANGE | channel, self.tracks[track].program])
 
+
+
+def raise_priority() -> str:
+    """Ask the OS to run the calling thread before ordinary work: SCHED_FIFO where allowed
+    (Linux with rtprio granted, as audio setups usually do; root), else a lower nice
+    value, else nothing. Returns what was granted, in words. The thread only ever spins
+    for SPIN_NS at a time, so a realtime priority cannot starve the machine."""
+    tid = threading.get_native_id()
+    if hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+            return f"SCHED_FIFO {REALTIME_PRIORITY}"
+        except (PermissionError, OSError):
+            pass
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, -10)
+            return "nice -10"
+        except (PermissionError, OSError):
+            pass
+    return "normal"

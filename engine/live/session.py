@@ -15,6 +15,7 @@ event over to its own thread (a Qt signal does) before touching widgets.
 from __future__ import annotations
 
 import atexit
+import gc
 import queue
 import threading
 import time
@@ -42,11 +43,16 @@ class LiveSession:
     program_changes : send the tracks' programs at the start
     on_event : called with each LiveEvent on the session's event thread
     lookahead_phrases : phrases made ahead of the one queued on the clock (at least 1)
+    realtime : ask for a realtime priority for the clock's thread (granted or not: see
+        `session.scheduler.priority`)
+    freeze_gc : `gc.freeze()` at start, so that a full garbage collection (which holds
+        the GIL, and so the clock, for as long as it takes) need not walk torch's heap
     """
 
     def __init__(self, source, ports: OutputPorts, *, bpm: float = 120.0, bars: int | None = None,
                  sync: SyncInput | None = None, clock_out: bool = False, program_changes: bool = True,
-                 on_event: Callable[[LiveEvent], None] | None = None, lookahead_phrases: int = 1):
+                 on_event: Callable[[LiveEvent], None] | None = None, lookahead_phrases: int = 1,
+                 realtime: bool = True, freeze_gc: bool = True):
         if bars is not None and bars < 1:
             raise ValueError("bars must be 1 or more")
         if clock_out and sync is not None:
@@ -66,7 +72,9 @@ class LiveSession:
         self.scheduler = BarScheduler(
             ports, self.tracks, self._take_phrase, self._queue_event, bpm=bpm, bars=bars,
             external=sync is not None, clock_out=clock_out, program_changes=program_changes,
+            realtime=realtime,
         )
+        self.freeze_gc = freeze_gc
         self._worker = threading.Thread(target=self._work, name="b2b-live-worker", daemon=True)
         self._notifier = threading.Thread(target=self._notify, name="b2b-live-events", daemon=True)
         self._started = False
@@ -79,6 +87,12 @@ class LiveSession:
         if self._started:
             raise RuntimeError("a LiveSession starts once; make a new one to play again")
         self._started = True
+        if self.freeze_gc:
+            # A full collection of the heap torch builds stops every thread for 100+ ms
+            # (measured: 132 ms on the test machine): move what exists now out of the
+            # collector's reach, so that later collections only look at new objects.
+            gc.collect()
+            gc.freeze()
         atexit.register(self.close)
         self._notifier.start()
         self._worker.start()
