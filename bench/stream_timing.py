@@ -22,18 +22,15 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 
 import numpy as np
 from bytes2beats.engine.live import LiveSession, ModelStream, open_outputs
 from bytes2beats.engine.live.clock import TICKS_PER_CLOCK, ns_per_tick
-from bytes2beats.engine.live.monitor import read_arrivals
+from bytes2beats.engine.live.monitor import MonitorProcess
 from bytes2beats.engine.live.sources import TICKS_PER_BAR
 from bytes2beats.engine.music_io import assign_channels
-
-MONITOR = [sys.executable, "-m", "bytes2beats.engine.live.monitor", "--api", "jack", "--name", "b2b bench"]
 
 
 @contextmanager
@@ -55,30 +52,10 @@ def jack_server(name: str | None):
         server.wait(15)
 
 
-class Receiver:
-    """The monitor process and the arrivals it reports."""
-
-    def __init__(self):
-        self.process = subprocess.Popen(MONITOR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        ready = json.loads(self.process.stdout.readline())
-        if "ready" not in ready:
-            raise RuntimeError(f"the monitor did not start: {ready}")
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
-        self._reader.start()
-
-    def close(self) -> list[tuple[int, list[int]]]:
-        """Stop the monitor; every arrival as (monotonic ns, message)."""
-        self.process.stdin.close()
-        self.process.wait(10)
-        self._reader.join(5)
-        return read_arrivals(self.lines)
-
-
 def stream(composer, bars: int, bpm: float, clock_out: bool, variation: float, threshold,
            realtime: bool = True):
     """Play `bars` bars to a fresh receiver; the phrases played, t0 and the arrivals."""
-    receiver = Receiver()
+    receiver = MonitorProcess("b2b bench", api="jack")
     source = ModelStream(composer, seed=1, variation=variation, threshold=threshold)
     phrases = []
     made = source.next_phrase

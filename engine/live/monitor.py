@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 import threading
 
@@ -34,6 +35,57 @@ def read_arrivals(lines) -> list[tuple[int, list[int]]]:
     if offset is None:
         return [(r["t"], r["msg"]) for r in records]
     return [(int(r["chain"] + offset), r["msg"]) for r in records]
+
+
+class MonitorProcess:
+    """The monitor run in another process; `close()` returns every arrival.
+
+    Parameters are the monitor's: `name` of its virtual input ("<name>:in"), or `connect`
+    to follow an output port; `api` (default "auto").
+    """
+
+    def __init__(self, name: str = "b2b monitor", connect: str | None = None, api: str = "auto",
+                 timeout: float = 10.0):
+        command = [sys.executable, "-m", "bytes2beats.engine.live.monitor", "--api", api, "--name", name]
+        if connect:
+            command += ["--connect", connect]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        first = self._first_line(timeout)
+        if "ready" not in first:
+            self.process.kill()
+            raise RuntimeError(f"the monitor did not start: {first}")
+        self.port = first["ready"]
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self._reader.start()
+
+    def _first_line(self, timeout: float) -> dict:
+        box: list[str] = []
+        reader = threading.Thread(target=lambda: box.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        return json.loads(box[0]) if box and box[0] else {"error": "no answer"}
+
+    def arrivals_so_far(self) -> list[tuple[int, list[int]]]:
+        """Arrivals read until now, stamped with the online estimate (see read_arrivals)."""
+        return read_arrivals(list(self.lines))
+
+    def close(self) -> list[tuple[int, list[int]]]:
+        """Stop the monitor; every arrival as (monotonic ns, message)."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(5)
+        return read_arrivals(self.lines)
+
+    def kill(self) -> None:
+        """Go away at once, as a crashed receiver does."""
+        self.process.kill()
+        self.process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -146,26 +146,27 @@ class OutputPort:
         if not message or not 0x80 <= message[0] <= 0xFF or any(not 0 <= b <= 0x7F for b in message[1:]):
             raise ValueError(f"not a MIDI message: {list(message)}")
         status = message[0]
+        kind, channel = status & 0xF0, status & 0x0F
+        ends = status < 0xF0 and (kind == NOTE_OFF or (kind == NOTE_ON and message[2] == 0))
         with self._lock:
             if status < 0xF0:
-                kind, channel = status & 0xF0, status & 0x0F
                 self._channels.add(channel)
                 if kind == NOTE_ON and message[2] > 0:
                     self._sounding[(channel, message[1])] += 1
-                elif kind in (NOTE_ON, NOTE_OFF):
-                    key = (channel, message[1])
-                    if self._sounding[key] > 1:
-                        self._sounding[key] -= 1
-                    else:
-                        self._sounding.pop(key, None)
-            if self.lost:
-                return False
-            try:
-                self._send(list(message))
-            except (rtmidi.RtMidiError, OSError):
-                self.lost = True
-                return False
-            return True
+            if not self.lost:
+                try:
+                    self._send(list(message))
+                except (rtmidi.RtMidiError, OSError):
+                    self.lost = True
+                    return False  # the note stays "sounding": panic() will try its note-off
+            # A note-off that raised anything else leaves the note sounding, for panic().
+            if ends:
+                key = (channel, message[1])
+                if self._sounding[key] > 1:
+                    self._sounding[key] -= 1
+                else:
+                    self._sounding.pop(key, None)
+            return not self.lost
 
     def _send(self, message: list[int]) -> None:
         raise NotImplementedError
@@ -223,6 +224,7 @@ class RtMidiOutput(OutputPort):
                 names = self._midi.get_ports()
                 index = find_port(names, connect)
                 if index is None:
+                    self._midi.delete()
                     listing = ", ".join(names) or "none"
                     raise PortError(f"no MIDI input port {connect!r} on {self.api} (ports: {listing})")
                 self._midi.open_port(index, port_name)
@@ -235,17 +237,28 @@ class RtMidiOutput(OutputPort):
                 if isinstance(error, NotImplementedError) else _one_line(error)
             raise PortError(f"{self.api}: {reason}") from None
         self.name = port_name if connect is None else f"{port_name} -> {self.connect_to}"
+        # A second client only for looking up the receiver, so that the watcher thread
+        # never holds up a send, nor uses the sending client while it closes.
+        self._probe_lock = threading.Lock()
+        self._probe = None
+        if connect is not None:
+            self._probe = open_rtmidi(rtmidi.MidiOut, self.api, f"{client_name or port_name} probe")[0]
 
     def _send(self, message: list[int]) -> None:
+        if self._midi is None:
+            raise OSError("the port is closed")
         self._midi.send_message(message)
 
     def check(self) -> str | None:
         if self.connect_to is None:
             return super().check()
-        try:
-            names = self._midi.get_ports()
-        except rtmidi.RtMidiError:
-            names = []
+        with self._probe_lock:  # never the send lock: listing ports takes up to a millisecond
+            if self._probe is None:
+                return None
+            try:
+                names = self._probe.get_ports()
+            except rtmidi.RtMidiError:
+                names = []
         index = find_port(names, self._wanted)
         if index is None:
             with self._lock:
@@ -255,10 +268,12 @@ class RtMidiOutput(OutputPort):
             return super().check()
         if self.lost:
             with self._lock:
+                if self._midi is None:
+                    return None
                 try:
                     self._midi.close_port()
-                    self._midi.open_port(index, self._port_name)
-                except rtmidi.RtMidiError:
+                    self._midi.open_port(self._midi.get_ports().index(names[index]), self._port_name)
+                except (rtmidi.RtMidiError, ValueError):
                     return None
                 self.connect_to = names[index]
                 self.lost = self._lost_said = False
@@ -266,11 +281,19 @@ class RtMidiOutput(OutputPort):
         return None
 
     def close(self) -> None:
+        with self._probe_lock:
+            if self._probe is not None:
+                self._probe.delete()
+                self._probe = None
         with self._lock:
+            if self._midi is None:
+                return
             try:
                 self._midi.close_port()
             finally:
                 self._midi.delete()
+                self._midi = None
+                self.lost = True
 
 
 class OutputPorts:

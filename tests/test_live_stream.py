@@ -1,0 +1,321 @@
+"""Live streaming over real JACK MIDI ports, received by a monitor in another process.
+
+The monitor (`python -m bytes2beats.engine.live.monitor`) stamps every arrival with the
+machine-wide monotonic clock, so arrivals compare directly with the session's schedule.
+Tolerances are loose (a shared 2-core machine may be training a model meanwhile); the
+strict figures are the benchmark's (bench/stream_timing.py, docs/streaming.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+import torch
+from bytes2beats.engine.families import family_tracks
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.live import (
+    ClipLoop,
+    LiveSession,
+    ModelStream,
+    RtMidiOutput,
+    list_ports,
+    open_outputs,
+)
+from bytes2beats.engine.live.clock import TICKS_PER_BEAT, ns_per_tick
+from bytes2beats.engine.live.monitor import MonitorProcess
+from bytes2beats.engine.live.ports import OutputPorts
+from bytes2beats.engine.live.sources import TICKS_PER_BAR
+from bytes2beats.engine.model import Generator, ModelConfig
+from bytes2beats.engine.pianoroll import Multitrack
+
+pytestmark = pytest.mark.jack
+
+DRUMS, PIANO, BASS, STRINGS = 9, 0, 2, 3  # channels: drums on 10, the others in track order
+KICK, PIANO_NOTE, BASS_NOTE, STRINGS_NOTE = 36, 60, 40, 67
+_names = itertools.count()
+
+
+def one_bar_clip() -> Multitrack:
+    """A kick on every beat, a bass note on each beat, piano and strings held all bar."""
+    rolls = np.zeros((5, 16, 128), np.uint8)
+    for step in range(0, 16, 4):
+        rolls[0, step, KICK] = 100
+        rolls[3, step : step + 2, BASS_NOTE] = 90
+    rolls[1, :, PIANO_NOTE] = 80
+    rolls[4, :, STRINGS_NOTE] = 70
+    return Multitrack(family_tracks(5), rolls, steps_per_beat=4)
+
+
+@pytest.fixture
+def monitor(jack_server):
+    receiver = MonitorProcess(f"mon{next(_names)}", api="jack")
+    yield receiver
+    receiver.close()
+
+
+def start(source, monitor, **options) -> tuple[LiveSession, list]:
+    ports = open_outputs([t.name for t in source.tracks], "jack", f"B2B test {next(_names)}",
+                         connect=monitor.port)
+    events: list = []
+    session = LiveSession(source, ports, on_event=events.append, **options)
+    session.start()
+    return session, events
+
+
+def wait_for(events, kind, timeout=5.0, **fields):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in list(events):
+            if event.kind == kind and all(getattr(event, k) == v for k, v in fields.items()):
+                return event
+        time.sleep(0.005)
+    raise AssertionError(f"no {kind} {fields} event within {timeout} s; got {[e.kind for e in events]}")
+
+
+def note_ons(arrivals, channel=None, pitch=None):
+    return [(t, m) for t, m in arrivals if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2] > 0
+            and (channel is None or m[0] & 0x0F == channel) and (pitch is None or m[1] == pitch)]
+
+
+def note_offs(arrivals, channel, pitch):
+    return [t for t, m in arrivals if len(m) == 3 and m[0] & 0x0F == channel and m[1] == pitch
+            and (m[0] & 0xF0 == 0x80 or (m[0] & 0xF0 == 0x90 and m[2] == 0))]
+
+
+def assert_nothing_left_sounding(arrivals, channels):
+    """Every note-on has its note-off (without counting on CC123), and the panic came last."""
+    sounding: dict[tuple[int, int], int] = {}
+    for _, m in arrivals:
+        if len(m) == 3 and m[0] & 0xF0 in (0x80, 0x90):
+            key = (m[0] & 0x0F, m[1])
+            sounding[key] = sounding.get(key, 0) + (1 if m[0] & 0xF0 == 0x90 and m[2] > 0 else -1)
+            sounding[key] = max(sounding[key], 0)
+    assert {k: v for k, v in sounding.items() if v} == {}
+    tail = [m for _, m in arrivals if m[0] & 0xF0 == 0xB0]
+    for channel in channels:
+        assert [0xB0 | channel, 123, 0] in tail and [0xB0 | channel, 120, 0] in tail
+    last_note = max(i for i, (_, m) in enumerate(arrivals) if m[0] & 0xF0 in (0x80, 0x90))
+    first_cc = min(i for i, (_, m) in enumerate(arrivals) if m[0] & 0xF0 == 0xB0)
+    assert first_cc > last_note
+
+
+def test_notes_arrive_on_time_in_another_process(monitor):
+    session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240, bars=3)
+    assert session.wait(10)
+    session.close()
+    arrivals = monitor.close()
+    t0 = next(e.time_ns for e in events if e.kind == "started")
+    assert [e.bar for e in events if e.kind == "bar"] == [0, 1, 2]
+    assert events[-1].kind == "stopped" and "finished" in events[-1].detail
+
+    step = ns_per_tick(240)
+    errors = []
+    for channel, pitch, starts in ((DRUMS, KICK, range(0, 16, 4)), (BASS, BASS_NOTE, range(0, 16, 4)),
+                                   (PIANO, PIANO_NOTE, [0]), (STRINGS, STRINGS_NOTE, [0])):
+        got = [t for t, _ in note_ons(arrivals, channel, pitch)]
+        expected = [t0 + (bar * TICKS_PER_BAR + s * TICKS_PER_BEAT // 4) * step
+                    for bar in range(3) for s in starts]
+        assert len(got) == len(expected), (channel, pitch)
+        errors += [a - e for a, e in zip(sorted(got), expected)]
+    errors_ms = np.array(errors) / 1e6
+    assert errors_ms.min() > -0.5  # never early
+    assert np.median(errors_ms) < 3 and errors_ms.max() < 20
+    programs = [m for _, m in arrivals if m[0] & 0xF0 == 0xC0]
+    assert programs == [[0xC0, 0], [0xC1, 24], [0xC2, 32], [0xC3, 48]]  # pitched tracks, drums none
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+def test_mute_and_solo_act_at_once(monitor):
+    session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240)
+    wait_for(events, "bar", bar=0)
+    time.sleep(0.5)
+    t_mute = time.monotonic_ns()
+    session.mute("piano")
+    time.sleep(1.0)
+    t_solo = time.monotonic_ns()
+    session.solo("Drums")
+    time.sleep(1.0)
+    t_back = time.monotonic_ns()
+    session.solo("Drums", False)
+    session.mute("Piano", False)
+    time.sleep(1.2)
+    session.close()
+    arrivals = monitor.close()
+
+    piano_off = [t for t in note_offs(arrivals, PIANO, PIANO_NOTE) if t >= t_mute]
+    assert piano_off and piano_off[0] - t_mute < 20e6  # the held note ends now, not at the bar's end
+    assert not [t for t, _ in note_ons(arrivals, PIANO) if t_mute < t < t_back]
+    strings_off = [t for t in note_offs(arrivals, STRINGS, STRINGS_NOTE) if t >= t_solo]
+    assert strings_off and strings_off[0] - t_solo < 20e6
+    soloed = note_ons([(t, m) for t, m in arrivals if t_solo < t < t_back])
+    assert soloed and all(m[0] & 0x0F == DRUMS for _, m in soloed)
+    assert [t for t, _ in note_ons(arrivals, PIANO) if t > t_back]  # back at the next bar
+    assert session.muted == set() and session.soloed == set()
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+def test_tempo_changes_at_the_next_beat(monitor):
+    session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=120)
+    started = wait_for(events, "started")
+    wait_for(events, "bar", bar=0)
+    time.sleep(max(0.0, (started.time_ns + 0.7e9 - time.monotonic_ns()) / 1e9))  # during beat 1
+    t_change = time.monotonic_ns()
+    session.set_bpm(240)
+    time.sleep(1.6)
+    session.close()
+    arrivals = monitor.close()
+    assert wait_for(events, "tempo").detail == "240"
+    kicks = np.array([t for t, _ in note_ons(arrivals, DRUMS, KICK)])
+    before, after = kicks[kicks < t_change], kicks[kicks > t_change]
+    assert np.allclose(np.diff(before) / 1e6, 500, atol=5)
+    assert abs(after[0] - (started.time_ns + 2 * 500e6)) < 5e6  # beat 2 where 120 BPM put it
+    assert len(after) >= 5 and np.allclose(np.diff(after) / 1e6, 250, atol=5)
+    assert session.bpm == 240
+
+
+def test_stop_in_the_middle_of_notes_leaves_nothing_sounding(monitor):
+    session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=120)
+    wait_for(events, "bar", bar=0)
+    time.sleep(0.6)
+    t_stop = time.monotonic_ns()
+    session.stop()
+    session.close()
+    time.sleep(0.1)
+    arrivals = monitor.close()
+    for channel, pitch in ((PIANO, PIANO_NOTE), (STRINGS, STRINGS_NOTE)):
+        offs = [t for t in note_offs(arrivals, channel, pitch) if t >= t_stop]
+        assert offs and offs[0] - t_stop < 50e6
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+    assert events[-1].kind == "stopped"
+
+
+class FailingPort(RtMidiOutput):
+    """A real port whose 30th message raises, as a bug in the stream would."""
+
+    def _send(self, message):
+        self.count = getattr(self, "count", 0) + 1
+        if self.count == 30:
+            raise RuntimeError("boom")
+        super()._send(message)
+
+
+def test_an_exception_on_the_clock_thread_still_silences(monitor):
+    port = FailingPort("jack", f"B2B fail {next(_names)}", connect=monitor.port)
+    events: list = []
+    session = LiveSession(ClipLoop(one_bar_clip()), OutputPorts([port]), bpm=240, on_event=events.append)
+    session.start()
+    assert session.wait(5)
+    session.close()
+    arrivals = monitor.close()
+    assert "RuntimeError: boom" in (session.failure or "")
+    assert [e.kind for e in events][-2:] == ["error", "stopped"]
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+class BrokenSource(ClipLoop):
+    """A source that fails on its fourth phrase, as a model can."""
+
+    calls = 0
+
+    def next_phrase(self):
+        self.calls += 1
+        if self.calls == 4:
+            raise MemoryError("out of memory")
+        return super().next_phrase()
+
+
+def test_a_failing_source_stops_with_a_message_and_silence(monitor):
+    session, events = start(BrokenSource(one_bar_clip()), monitor, bpm=240)
+    assert session.wait(8)
+    session.close()
+    arrivals = monitor.close()
+    assert "MemoryError: out of memory" in session.failure
+    assert note_ons(arrivals)
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+def test_a_receiver_that_goes_away_and_comes_back(jack_server):
+    name = f"mon-lost{next(_names)}"
+    first = MonitorProcess(name, api="jack")
+    session, events = start(ClipLoop(one_bar_clip()), first, bpm=240)
+    started = wait_for(events, "started")
+    wait_for(events, "bar", bar=1)
+    first.kill()
+    lost = wait_for(events, "port lost", timeout=3)
+    time.sleep(0.5)
+    second = MonitorProcess(name, api="jack")
+    back = wait_for(events, "port back", timeout=3)
+    time.sleep(1.0)
+    session.close()
+    arrivals = second.close()
+
+    bars = [e.bar for e in events if e.kind == "bar"]
+    assert bars == list(range(len(bars)))  # the clock went on through the loss
+    kicks = [t for t, _ in note_ons(arrivals, DRUMS, KICK) if t > back.time_ns]
+    assert len(kicks) >= 3
+    beat = 250e6
+    phases = [((t - started.time_ns) % beat) / 1e6 for t in kicks]
+    assert all(p < 10 or p > 240 for p in phases), phases  # still on the original grid
+    assert lost.detail and back.detail
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+def test_midi_clock_out_with_start_and_stop(monitor):
+    session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240, bars=1, clock_out=True)
+    assert session.wait(5)
+    session.close()
+    arrivals = monitor.close()
+    realtime = [(t, m[0]) for t, m in arrivals if len(m) == 1]
+    kinds = [k for _, k in realtime]
+    assert kinds[0] == 0xFA and kinds[-1] == 0xFC
+    pulses = np.array([t for t, k in realtime if k == 0xF8])
+    # 96 pulses span the bar. A receiver that misses its JACK cycle (JACK2 runs clients
+    # asynchronously; the monitor is an ordinary process on a busy machine) loses that
+    # cycle's events, so one lost pulse is allowed here; their times must still fit.
+    assert round((pulses[-1] - pulses[0]) / (250e6 / 24)) + 1 == 4 * 24
+    assert len(pulses) >= 4 * 24 - 1
+    # Arrivals fall on JACK cycles (1.33 ms), so single intervals are 9.3 or 10.7 ms: the mean.
+    assert (pulses[-1] - pulses[0]) / (4 * 24 - 1) / 1e6 == pytest.approx(250 / 24, abs=0.05)
+    first_kick = note_ons(arrivals, DRUMS, KICK)[0][0]
+    assert abs(first_kick - pulses[0]) < 2e6
+
+
+def test_the_model_makes_phrases_while_playing(monitor):
+    torch.manual_seed(0)
+    composer = Composer(Generator(ModelConfig(g_width=8, d_width=8)), name="random")
+    probs = composer.probabilities([composer.new_idea(0)])[0]
+    composer.meta["threshold"] = float(np.quantile(probs[probs > 0], 0.999))
+    source = ModelStream(composer, seed=0, variation=0.5)
+    made = []
+    original = source.next_phrase
+    source.next_phrase = lambda: made.append(original()) or made[-1]
+    session, events = start(source, monitor, bpm=400, bars=8)
+    assert session.wait(15)
+    session.close()
+    arrivals = monitor.close()
+    assert not [e for e in events if e.kind == "late"]
+    assert len(made) >= 2 and made[0].notes != made[1].notes
+    expected = sum(1 for phrase in made[:2] for note in phrase.notes)
+    assert len(note_ons(arrivals)) == expected
+    assert_nothing_left_sounding(arrivals, sorted({m[0] & 0x0F for _, m in note_ons(arrivals)}))
+
+
+def test_one_port_per_track(jack_server):
+    name = f"B2B pt{next(_names)}"
+    ports = open_outputs([t.name for t in family_tracks(5)], "jack", name, per_track=True)
+    try:
+        jack = next(p for p in list_ports() if p.api == "jack")
+        assert f"{name} Drums:{name} Drums" in jack.inputs
+        drums_only = MonitorProcess(f"mon{next(_names)}", connect=f"{name} Drums", api="jack")
+        session = LiveSession(ClipLoop(one_bar_clip()), ports, bpm=240, bars=1)
+        session.start()
+        assert session.wait(5)
+        session.close()
+        arrivals = drums_only.close()
+    finally:
+        ports.close()
+    assert len(note_ons(arrivals)) == 4
+    assert {m[0] & 0x0F for _, m in arrivals if m[0] < 0xF0} == {DRUMS}
