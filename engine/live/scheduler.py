@@ -193,6 +193,8 @@ class BarScheduler:
             self._cond.notify_all()
 
     def _external_pulse(self, t_ns: int) -> None:
+        # Between pulses, times come from the tempo; an event on the next pulse's own tick
+        # waits for that pulse (the horizon), so nothing plays past where the DAW stopped.
         smoothed, bpm = self._follower.pulse(t_ns)
         if bpm is not None:
             self.clock.bpm = bpm
@@ -201,13 +203,13 @@ class BarScheduler:
             self._armed = False
             self._follower.reset()
             self._follower.pulse(t_ns)
-            self.clock.anchor(self._song_tick, t_ns, self.clock.bpm, self._song_tick + TICKS_PER_CLOCK)
+            self.clock.anchor(self._song_tick, t_ns, self.clock.bpm, self._song_tick + TICKS_PER_CLOCK - 1)
             self._restart_at(self._song_tick)
             self._emit(LiveEvent("sync started", self._song_tick // TICKS_PER_BAR, t_ns,
                                  f"{self.clock.bpm:.1f}"))
         elif self.clock.running:
             self._song_tick += TICKS_PER_CLOCK
-            self.clock.anchor(self._song_tick, smoothed, self.clock.bpm, self._song_tick + TICKS_PER_CLOCK)
+            self.clock.anchor(self._song_tick, smoothed, self.clock.bpm, self._song_tick + TICKS_PER_CLOCK - 1)
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -216,6 +218,10 @@ class BarScheduler:
         try:
             if not self.external:
                 self._start_internal()
+            elif self.program_changes:
+                with self._cond:
+                    for port in self.ports.ports:
+                        self._send_programs(port)
             while True:
                 with self._cond:
                     if self._stopping:
