@@ -105,7 +105,7 @@ def open_rtmidi(kind: type, api: str, client_name: str):
             return _open_rtmidi(kind, name, client_name), name
         except PortError as error:
             reasons.append(str(error))
-    hint = " (is a JACK server running? see `bytes2beats ports`)" if "jack" in api_order(api) else ""
+    hint = " (start a JACK server, or see `bytes2beats ports`)" if "jack" in api_order(api) else ""
     raise PortError(f"no MIDI system works: {'; '.join(reasons) or 'none compiled in'}{hint}")
 
 

@@ -1,0 +1,128 @@
+"""`bytes2beats stream` and `bytes2beats ports` as a user meets them: real processes, real
+JACK ports, one-line errors, and Ctrl-C that leaves nothing sounding."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from bytes2beats.engine.families import family_tracks
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.live.monitor import MonitorProcess
+from bytes2beats.engine.model import Generator, ModelConfig, save_model
+from bytes2beats.engine.music_io import write_midi
+from bytes2beats.engine.pianoroll import Multitrack
+
+_names = itertools.count()
+
+
+def cli(*args, timeout=60, env=None):
+    return subprocess.run([sys.executable, "-m", "bytes2beats", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture
+def loop_file(tmp_path):
+    rolls = np.zeros((5, 16, 128), np.uint8)
+    for step in range(0, 16, 4):
+        rolls[0, step, 36] = 100
+    rolls[1, :, 60] = 80  # held piano: sounding whenever Ctrl-C comes
+    return write_midi(Multitrack(family_tracks(5), rolls, steps_per_beat=4), tmp_path / "loop.mid")
+
+
+@pytest.fixture
+def monitor(jack_server):
+    receiver = MonitorProcess(f"mon-cli{next(_names)}", api="jack")
+    yield receiver
+    receiver.close()
+
+
+def panicked(arrivals, channel) -> bool:
+    tail = [m for _, m in arrivals]
+    return [0xB0 | channel, 123, 0] in tail and [0xB0 | channel, 120, 0] in tail
+
+
+def test_ports_lists_each_api_and_what_it_sees(monitor):
+    run = cli("ports")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    if not os.path.exists("/dev/snd/seq"):
+        assert any(line.startswith("alsa: not available: no ALSA sequencer") for line in lines)
+    assert any(line.startswith("jack") for line in lines)
+    assert f"    {monitor.port}" in lines
+
+
+def test_no_midi_system_is_one_clear_line(loop_file):
+    env = dict(os.environ, JACK_DEFAULT_SERVER="b2b-nobody-runs-this")
+    run = cli("stream", "--clip", str(loop_file), env=env)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("bytes2beats stream: no MIDI system works")
+    assert "JACK server not running" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--api", "alsa"], "alsa"),
+    (["--variation", "2"], "--variation must be between 0 and 1"),
+    (["--clock-out", "--sync", "external"], "--clock-out"),
+    (["--connect", "no such port", "--api", "jack"], "no MIDI input port 'no such port'"),
+    (["--mute", "Kazoo", "--api", "jack"], "no track 'Kazoo'"),
+])
+def test_user_errors_are_one_line(args, message, loop_file, jack_server):
+    run = cli("stream", "--clip", str(loop_file), *args)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.count("\n") == 1 and message in run.stderr
+
+
+@pytest.mark.jack
+def test_stream_a_clip_for_two_bars(loop_file, monitor):
+    run = cli("stream", "--clip", str(loop_file), "--bars", "2", "--bpm", "240", "--api", "jack",
+              "--connect", monitor.port)
+    assert run.returncode == 0, run.stderr
+    arrivals = monitor.close()
+    assert "bar 0" in run.stdout and "bar 1" in run.stdout and "stopped: finished (2 bars)" in run.stdout
+    kicks = [m for _, m in arrivals if m[0] == 0x99 and m[2] > 0]
+    assert len(kicks) == 8
+    assert panicked(arrivals, 9) and panicked(arrivals, 0)
+
+
+@pytest.mark.jack
+def test_ctrl_c_stops_with_note_offs_and_panic(loop_file, monitor):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--forever", "--bpm", "240",
+         "--api", "jack", "--connect", monitor.port],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for line in process.stdout:
+        if line.startswith("bar 1"):
+            break
+    time.sleep(0.3)  # in the middle of the held piano note
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    arrivals = monitor.close()
+    assert process.returncode == 130, err
+    piano = [m for _, m in arrivals if m[0] & 0x0F == 0 and m[0] & 0xF0 in (0x80, 0x90)]
+    assert piano[-1][0] == 0x80  # the held note got its note-off
+    assert panicked(arrivals, 9) and panicked(arrivals, 0)
+
+
+@pytest.mark.jack
+def test_stream_from_a_model_with_mute_and_variation(tmp_path, monitor):
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(g_width=8, d_width=8))
+    composer = Composer(generator)
+    probs = composer.probabilities([composer.new_idea(0)])[0]
+    threshold = float(np.quantile(probs[probs > 0], 0.999))
+    model = save_model(generator, tmp_path / "tiny.safetensors", {"threshold": threshold})
+    run = cli("stream", "--model", str(model), "--bars", "4", "--bpm", "400", "--api", "jack",
+              "--connect", monitor.port, "--mute", "Drums", "--variation", "1", "--seed", "3")
+    assert run.returncode == 0, run.stderr
+    arrivals = monitor.close()
+    notes = [m for _, m in arrivals if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert notes and not [m for m in notes if m[0] & 0x0F == 9]  # drums muted
