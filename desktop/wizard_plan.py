@@ -1,0 +1,142 @@
+"""What the training wizard's pages share: the plan of one training run, and plain helpers.
+
+No Qt here: the pages read and write a `TrainingPlan`; the helpers name a model, check a
+name, estimate the time and rename a finished model with its run folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bytes2beats.engine.model_store import MODEL_SUFFIX, list_models
+from bytes2beats.engine.training_job import JobSpec, TrainingJob
+
+# Seconds per critic step on the CPU (generator steps included), measured on this project's
+# 2-core machine with other work beside it: a real 1,700-batch run at width 32, batch 32
+# averaged 0.60 s (its log.jsonl "time" column). Short timed runs of 10 steps gave width 64
+# about 2.7 times width 32, and small widths and batches little faster than width 32 (fixed
+# costs dominate), hence half fixed, half growing with batch x width^2.
+CPU_SECONDS_PER_STEP = 0.6
+REFERENCE_WIDTH, REFERENCE_BATCH = 32, 32
+
+
+@dataclass
+class ScanResult:
+    """What the scan found: the phrases (engine's Phrases) or why there are none."""
+
+    phrases: object | None  # engine.dataset.Phrases
+    error: str | None
+    rejected: dict[str, str] = field(default_factory=dict)  # file (relative) -> reason
+    files_found: int = 0
+    previews: list = field(default_factory=list)  # PIL images of a few real phrases
+    devices: list[tuple[str, str]] = field(default_factory=list)  # (--device value, description)
+
+    @property
+    def training_phrases(self) -> int:
+        if self.phrases is None:
+            return 0
+        return int((~self.phrases.validation_songs[self.phrases.song]).sum())
+
+
+@dataclass
+class TrainingPlan:
+    """The wizard's shared state: each page writes its part in its validatePage()."""
+
+    models_dir: Path
+    cache_dir: Path
+    data_folder: Path | None = None
+    use_genres: bool = True
+    scan: ScanResult | None = None
+    spec: JobSpec | None = None
+    job: TrainingJob | None = None
+
+    @property
+    def genres(self) -> list[str]:
+        return list(self.scan.phrases.genres) if self.scan and self.scan.phrases is not None else []
+
+
+def slug(text: str) -> str:
+    """A file-name-safe model name: letters, digits, '-' and '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")[:40]
+
+
+def taken_names(models_dir: Path) -> set[str]:
+    """Names in use: every model the picker lists, and every run folder of ours."""
+    names = {entry.name for entry in list_models()}
+    if models_dir.is_dir():
+        names |= {p.name.removesuffix("-run") for p in models_dir.glob("*-run")}
+        names |= {p.stem for p in models_dir.glob(f"*{MODEL_SUFFIX}")}
+    return names
+
+
+def draft_model_name(data_folder: Path, models_dir: Path) -> str:
+    """A free name from the data folder's: 'pop909', else 'pop909-2', 'pop909-3', ..."""
+    base = slug(data_folder.name) or "my-model"
+    taken = taken_names(models_dir)
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def check_model_name(name: str, models_dir: Path, current: str | None = None) -> str | None:
+    """Why `name` cannot be used (one sentence), or None when it can."""
+    if not name:
+        return "Give the model a name."
+    if slug(name) != name:
+        return "Use letters, digits, '-' and '_' only (no spaces), at most 40 characters."
+    if name != current and name in taken_names(models_dir):
+        return f"A model named {name!r} already exists: choose another name."
+    return None
+
+
+def rename_model(job: TrainingJob, name: str) -> TrainingJob:
+    """Move a finished model and its run folder to a new name; the job, found again there.
+
+    engine/training_job.py has no rename, so the run's record (job.json) is rewritten here
+    through the job's own `_update` (reported as a wanted engine change).
+    """
+    spec = job.spec
+    old_model = Path(spec.model)
+    new_model = old_model.with_name(f"{name}{MODEL_SUFFIX}")
+    if new_model == old_model:
+        return job
+    spec.model = str(new_model)
+    new_folder = spec.run_folder
+    if new_model.exists() or new_folder.exists():
+        raise FileExistsError(f"{new_model.name} or {new_folder.name} already exists")
+    old_model.rename(new_model)  # the model first: the picker sees it at once
+    shutil.move(str(job.folder), str(new_folder))
+    moved = TrainingJob(new_folder)
+    moved._update(spec=asdict(spec))
+    return moved
+
+
+def steps_per_epoch(training_phrases: int, batch_size: int, cap: int = 0) -> int:
+    """Batches in one epoch, as engine/train.py counts them."""
+    full = training_phrases // max(1, batch_size)
+    return max(1, min(full, cap) if cap else full)
+
+
+def seconds_per_step(width: int, batch_size: int) -> float:
+    """The CPU time of one critic step (see CPU_SECONDS_PER_STEP)."""
+    work = (batch_size / REFERENCE_BATCH) * (width / REFERENCE_WIDTH) ** 2
+    return CPU_SECONDS_PER_STEP * (0.5 + 0.5 * work)
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '12 min', '3 h 20 min', '2 days 4 h'."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h"

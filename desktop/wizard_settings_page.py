@@ -1,0 +1,183 @@
+"""Page 3 of the training wizard: the settings, the seed paper's by default, and the time it takes.
+
+Each setting has one plain sentence beside it. This is the wizard's commit page: its
+validatePage() starts the training process, and there is no going back past it.
+"""
+
+from __future__ import annotations
+
+from bytes2beats.engine.model_store import MODEL_SUFFIX
+from bytes2beats.engine.training_job import JobSpec, TrainingJob
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
+
+from .wizard_data_page import ERROR_STYLE, note
+from .wizard_plan import (
+    TrainingPlan,
+    draft_model_name,
+    format_duration,
+    seconds_per_step,
+    steps_per_epoch,
+)
+
+RESOLUTIONS = [(4, "16th notes (4 steps a beat)"), (8, "32nd notes (8 a beat)"),
+               (12, "16ths and triplets (12 a beat)")]
+
+
+def spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def real_spin(low: float, high: float, value: float, decimals: int, step: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+class SettingsPage(QWizardPage):
+    def __init__(self, plan: TrainingPlan, parent=None):
+        super().__init__(parent)
+        self.plan = plan
+        self.setTitle("How to train")
+        self.setSubTitle("The seed paper's settings are filled in; they suit most folders of songs.")
+        self.setCommitPage(True)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
+
+        defaults = JobSpec(data="", model="")
+        self.tracks = QComboBox()
+        self.tracks.addItem("5 families: drums, piano, guitar, bass, strings", 5)
+        self.tracks.addItem("17 families: drums and the 16 General MIDI groups", 17)
+        self.bars = spin(1, 16, defaults.bars_per_phrase)
+        self.resolution = QComboBox()
+        for value, text in RESOLUTIONS:
+            self.resolution.addItem(text, value)
+        self.epochs = spin(1, 100_000, defaults.epochs)
+        self.batch = spin(1, 4096, defaults.batch_size)
+        self.g_lr = real_spin(1e-6, 1e-1, defaults.g_lr, 6, 1e-4)
+        self.d_lr = real_spin(1e-6, 1e-1, defaults.d_lr, 6, 1e-4)
+        self.n_critic = spin(1, 50, defaults.n_critic)
+        self.gp_lambda = real_spin(0.0, 1000.0, defaults.gp_lambda, 1, 1.0)
+        self.transpose = spin(0, 12, defaults.transpose)
+        self.device = QComboBox()
+        self.width = spin(4, 512, defaults.width, 4)
+        self.steps_cap = spin(0, 1_000_000, defaults.steps_per_epoch)
+        self.sample_every = spin(1, 1000, 1)
+        self.estimate = QLabel()
+        self.estimate.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        rows = [
+            ("Instruments", self.tracks, "The tracks the model writes. The paper uses 5."),
+            ("Bars per phrase", self.bars, "How long one idea is. The paper's 4 bars loop well in a DAW."),
+            ("Resolution", self.resolution, "The shortest note. 16ths are the paper's; finer costs time."),
+            ("Epochs", self.epochs, "Passes over your phrases. More is better, up to a point; 100 is the paper's."),
+            ("Batch size", self.batch, "Phrases per step. 64 is the paper's; smaller fits small folders."),
+            ("Generator rate", self.g_lr, "How big a step the generator takes. 0.0003, as in the paper."),
+            ("Critic rate", self.d_lr, "The critic learns twice as fast (0.0006). Both shrink by a quarter every 25 epochs."),
+            ("Critic steps", self.n_critic, "Critic updates per generator update: WGAN-GP's 5."),
+            ("Gradient penalty λ", self.gp_lambda, "How firmly the critic is kept smooth. WGAN-GP's 10."),
+            ("Transpose up to", self.transpose, "Augmentation: shift songs by up to this many semitones. 0 is off (the paper)."),
+            ("Device", self.device, "Where training runs. A GPU is many times faster than the CPU."),
+            ("Network width", self.width, "Channels of the narrowest layer. 32 is quick; 64 is the shipped models'."),
+            ("Steps per epoch", self.steps_cap, "0 passes over all phrases; a number caps each epoch for a quick look."),
+            ("Sample every", self.sample_every, "Epochs between sample pianorolls on the next page."),
+        ]
+        grid = QGridLayout()
+        grid.setColumnStretch(2, 1)
+        grid.setVerticalSpacing(4)
+        for k, (label, widget, sentence) in enumerate(rows):
+            grid.addWidget(QLabel(label), k, 0)
+            grid.addWidget(widget, k, 1)
+            grid.addWidget(note(sentence), k, 2)
+            for signal in ("valueChanged", "currentIndexChanged"):
+                if hasattr(widget, signal):
+                    getattr(widget, signal).connect(self.update_estimate)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addSpacing(8)
+        layout.addWidget(self.estimate)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        self.device.clear()
+        for value, text in self.plan.scan.devices or [("auto", "Automatic")]:
+            self.device.addItem(text, value)
+        self.update_estimate()
+
+    # -- the estimate --------------------------------------------------------------------
+
+    def estimated_training_phrases(self) -> int:
+        """The scan's count, scaled when the phrase length differs from the scan's 4 bars."""
+        return int(self.plan.scan.training_phrases * 4 / self.bars.value())
+
+    def update_estimate(self) -> None:
+        if self.plan.scan is None:
+            return
+        self.error.hide()
+        phrases = self.estimated_training_phrases()
+        steps = steps_per_epoch(phrases, self.batch.value(), self.steps_cap.value())
+        total = self.epochs.value() * steps
+        per_step = seconds_per_step(self.width.value(), self.batch.value()) * self.resolution.currentData() / 4
+        device = self.device.currentData() or "auto"
+        gpu = device.startswith(("cuda", "mps")) or (device == "auto" and "CPU" not in self.device.currentText())
+        cpu_time = (f"{format_duration(total * per_step)} — {total:,} steps ({self.epochs.value()} epochs "
+                    f"× {steps} steps of about {per_step:.1f} s)")
+        if gpu:
+            text = (f"<b>Estimated time on a CPU: {cpu_time}.</b> On the GPU it is far less: the next "
+                    "page shows the real time left once training runs.")
+        else:
+            text = f"<b>Estimated time on this CPU: {cpu_time}.</b>"
+        self.estimate.setText(text + " Training runs by itself: you can close this window and keep working.")
+
+    # -- starting ------------------------------------------------------------------------
+
+    def validatePage(self) -> bool:
+        phrases = self.estimated_training_phrases()
+        if phrases < self.batch.value():
+            self._fail(f"Only about {phrases} phrases to train on: choose a batch size of {max(1, phrases)} "
+                       "or less, or add songs.")
+            return False
+        plan = self.plan
+        genres = plan.use_genres and len(plan.genres) >= 2
+        name = draft_model_name(plan.data_folder, plan.models_dir)
+        spec = JobSpec(
+            data=str(plan.data_folder), model=str(plan.models_dir / f"{name}{MODEL_SUFFIX}"),
+            tracks=self.tracks.currentData(), epochs=self.epochs.value(), batch_size=self.batch.value(),
+            steps_per_beat=self.resolution.currentData(), bars_per_phrase=self.bars.value(),
+            width=self.width.value(), n_critic=self.n_critic.value(), g_lr=self.g_lr.value(),
+            d_lr=self.d_lr.value(), gp_lambda=self.gp_lambda.value(), transpose=self.transpose.value(),
+            device=self.device.currentData() or "auto", steps_per_epoch=self.steps_cap.value(),
+            sample_every=self.sample_every.value(), checkpoint_every=1,  # a crash loses one epoch at most
+            extra=["--cache-dir", str(plan.cache_dir), "--genre-conditioned", "yes" if genres else "no"],
+        )
+        try:
+            plan.models_dir.mkdir(parents=True, exist_ok=True)
+            plan.job = TrainingJob.start(spec)
+        except OSError as error:
+            self._fail(f"Training could not start: {error}")
+            return False
+        plan.spec = spec
+        return True
+
+    def _fail(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()

@@ -1,0 +1,373 @@
+"""Page 4 of the training wizard: the training process, watched.
+
+The process (engine/training_job.py) runs apart from the app; this page only reads its run
+folder: a QTimer polls the log for loss curves and the time left, and the samples folder
+for the newest pianoroll. Pause, continue, cancel and resume are signals to the process.
+Closing the wizard leaves it running; a process that died is found here and offered to
+resume from its last checkpoint. Anything that reads a checkpoint (torch) runs off the GUI
+thread.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from bytes2beats.engine.training_job import TrainingJob
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from .wizard_background import BackgroundCall
+from .wizard_data_page import ERROR_STYLE, note
+from .wizard_phrase_picture import clip_picture, families_html, to_pixmap
+from .wizard_plan import TrainingPlan, format_duration
+
+POLL_MS = 500
+SAMPLE_PORT_NAME = "Bytes to Beats sample"
+CURVES = [("d_loss", "critic loss", (231, 76, 60)), ("g_loss", "generator loss", (52, 152, 219)),
+          ("wasserstein", "Wasserstein estimate", (46, 204, 113))]
+
+
+def job_outcome(job: TrainingJob) -> tuple[str, int | None]:
+    """(state, epoch of the last checkpoint or None): reads the checkpoint, so off the GUI thread."""
+    from bytes2beats.engine.train import read_checkpoint
+
+    state = job.state()
+    try:
+        epoch = int(read_checkpoint(job.checkpoint)["epoch"]) if job.checkpoint.exists() else None
+    except ValueError:
+        epoch = None
+    return state, epoch
+
+
+def play_clip_file(path: Path, call: BackgroundCall):
+    """Play one sample .mid once on a virtual MIDI port: the live session playing it."""
+    from bytes2beats.engine.live import ClipLoop, LiveSession, open_outputs
+    from bytes2beats.engine.music_io import read_music
+
+    clip = read_music(path, steps_per_beat=4)
+    ports = open_outputs([t.name for t in clip.tracks], port_name=SAMPLE_PORT_NAME)
+    session = LiveSession(ClipLoop(clip), ports, bpm=clip.tempo, bars=max(1, math.ceil(clip.n_bars)))
+    session.start()
+    if call.cancelled:  # stopped before it began: nobody else will close it
+        session.close()
+    return session
+
+
+class TrainingPage(QWizardPage):
+    stateChanged = Signal(str)  # 'running', 'paused', 'finished', 'cancelled', 'stopped'
+
+    def __init__(self, plan: TrainingPlan, parent=None):
+        super().__init__(parent)
+        self.plan = plan
+        self.setTitle("Training")
+        self.state = ""
+        self.offset = 0
+        self.records: dict[str, list[float]] = {key: [] for key, _, _ in CURVES}
+        self.epochs: list[int] = []
+        self.batches: list[int] = []
+        self.times: list[float] = []
+        self.sample_path: Path | None = None
+        self.checker: BackgroundCall | None = None
+        self.player: BackgroundCall | None = None
+        self.session = None
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
+
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "critic steps")
+        self.plot.setMinimumHeight(200)
+        self.plot.getPlotItem().setDownsampling(auto=True, mode="peak")
+        self.plot.getPlotItem().setClipToView(True)
+        self.curves = {key: self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=1.5))
+                       for key, name, color in CURVES}
+
+        self.sample = QLabel("The first sample comes at the end of the first epoch.")
+        self.sample.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sample.setMinimumSize(300, 200)
+        self.sample_caption = QLabel()
+        self.sample_caption.setWordWrap(True)
+        self.play_button = QPushButton("Play on MIDI port")
+        self.play_button.setToolTip(f"Send the sample's first clip to the virtual MIDI port "
+                                    f"{SAMPLE_PORT_NAME!r}: connect your DAW or synth to it")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_play)
+
+        self.pause_button = QPushButton("Pause")
+        self.continue_button = QPushButton("Continue")
+        self.cancel_button = QPushButton("Cancel training")
+        self.resume_button = QPushButton("Resume from checkpoint")
+        self.pause_button.clicked.connect(self.pause)
+        self.continue_button.clicked.connect(self.unpause)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button.clicked.connect(self.resume)
+
+        controls = QHBoxLayout()
+        for button in (self.pause_button, self.continue_button, self.cancel_button, self.resume_button):
+            controls.addWidget(button)
+        controls.addStretch(1)
+        sample_box = QVBoxLayout()
+        sample_box.addWidget(self.sample, 1)
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(self.sample_caption, 1)
+        caption_row.addWidget(self.play_button)
+        sample_box.addLayout(caption_row)
+        middle = QGridLayout()
+        middle.addWidget(self.plot, 0, 0)
+        middle.addLayout(sample_box, 0, 1)
+        middle.setColumnStretch(0, 3)
+        middle.setColumnStretch(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.bar)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(controls)
+        layout.addWidget(note("You can close this window: training goes on by itself, and the main "
+                              "window shows it in its status bar."))
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+
+    # -- life ----------------------------------------------------------------------------
+
+    @property
+    def job(self) -> TrainingJob:
+        return self.plan.job
+
+    def initializePage(self) -> None:
+        spec = self.job.spec
+        self.setSubTitle(f"Training “{Path(spec.model).stem}”: {spec.epochs} epochs on {spec.data}")
+        self.poll()
+        self.timer.start()
+
+    def isComplete(self) -> bool:
+        return self.state == "finished"
+
+    def shutdown(self) -> None:
+        """The wizard closes: stop watching and playing; the training process goes on."""
+        self.timer.stop()
+        self._stop_playing()
+
+    # -- polling -------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        records, self.offset = self.job.read_log(self.offset)
+        if records:
+            self._add(records)
+        self._show_sample()
+        if self.job.is_alive():
+            self._set_state(self.job.state())  # cheap while alive: job.json only
+            self._show_progress()
+        elif self.state in ("", "running", "paused") and self.checker is None:
+            # It ended: finished, cancelled or died? Reading the checkpoint needs torch.
+            self.checker = BackgroundCall(lambda call, job=self.job: job_outcome(job))
+            self.checker.done.connect(self.on_outcome)
+            self.checker.failed.connect(self.on_outcome_failed)
+            self.checker.start()
+
+    def on_outcome(self, outcome) -> None:
+        self.checker = None
+        state, epoch = outcome
+        records, self.offset = self.job.read_log(self.offset)
+        if records:
+            self._add(records)
+        self._show_sample()
+        self._set_state(state, epoch)
+
+    def on_outcome_failed(self, message: str) -> None:
+        self.checker = None
+        self._set_state("stopped", None, message)
+
+    def _add(self, records: list[dict]) -> None:
+        for record in records:
+            for key in self.records:
+                value = record.get(key)
+                self.records[key].append(np.nan if value is None else float(value))
+            self.epochs.append(int(record["epoch"]))
+            self.batches.append(int(record["batch"]))
+            self.times.append(float(record.get("time", 0.0)))
+        x = np.arange(1, len(self.epochs) + 1)
+        for key, curve in self.curves.items():
+            curve.setData(x, np.asarray(self.records[key]), connect="finite")
+
+    def steps_per_epoch(self) -> int | None:
+        """Known from the log once an epoch has ended (its last batch number)."""
+        if not self.epochs:
+            return None
+        last = self.epochs[-1]
+        done = [b for e, b in zip(self.epochs, self.batches) if e < last]
+        return max(done) if done else None
+
+    def _show_progress(self) -> None:
+        spec = self.job.spec
+        if not self.epochs:
+            self.bar.setRange(0, 0)
+            self.status.setText(f"Starting: {self.job.exit_message() or 'loading'} …")
+            return
+        epoch, batch = self.epochs[-1], self.batches[-1]
+        per_epoch = self.steps_per_epoch()
+        text = f"Epoch {epoch} of {spec.epochs}, step {batch}" + (f" of {per_epoch}" if per_epoch else "")
+        text += f" · {format_duration(self.times[-1])} spent"
+        if per_epoch:
+            total = spec.epochs * per_epoch
+            done = (epoch - 1) * per_epoch + batch
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+            window = min(len(self.times) - 1, 50)
+            if window >= 1:
+                rate = (self.times[-1] - self.times[-1 - window]) / window  # seconds a step, lately
+                if rate > 0:
+                    text += f" · about {format_duration((total - done) * rate)} left"
+        else:
+            self.bar.setRange(0, spec.epochs)
+            self.bar.setValue(epoch - 1)
+            text += " · the time left is known after the first epoch"
+        if self.state == "paused":
+            text = "Paused. " + text
+        self.status.setText(text)
+
+    def _show_sample(self) -> None:
+        """The newest sample's first clip (the one Play sends), drawn like the real phrases."""
+        samples = [p for p in self.job.samples() if p.with_suffix(".mid").exists()]
+        if not samples or samples[-1] == self.sample_path:
+            return
+        from bytes2beats.engine.families import family_tracks
+        from bytes2beats.engine.music_io import MusicFileError, read_music
+
+        track_set = self.job.spec.tracks
+        try:
+            clip = read_music(samples[-1].with_suffix(".mid"), steps_per_beat=self.job.spec.steps_per_beat)
+        except MusicFileError:
+            return  # still being written: the next poll takes it
+        self.sample_path = samples[-1]
+        picture, playing = clip_picture(clip, track_set)
+        self.sample.setPixmap(to_pixmap(picture).scaled(
+            self.sample.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        self.sample.setToolTip(f"All samples of this epoch: {self.sample_path}")
+        epoch = self.sample_path.stem.removeprefix("epoch_").lstrip("0") or "0"
+        names = [t.name for t in family_tracks(track_set)]
+        self.sample_caption.setText(f"A sample after epoch {epoch}: {families_html(names, playing)}")
+        self.play_button.setEnabled(True)
+
+    # -- states --------------------------------------------------------------------------
+
+    def _set_state(self, state: str, checkpoint_epoch: int | None = None, error: str = "") -> None:
+        changed = state != self.state
+        self.state = state
+        alive = state in ("running", "paused")
+        self.pause_button.setVisible(state == "running")
+        self.continue_button.setVisible(state == "paused")
+        self.cancel_button.setVisible(alive)
+        self.resume_button.setVisible(state in ("cancelled", "stopped"))
+        if alive:
+            self.message.hide()
+        else:
+            self.timer.stop()
+            self._show_ending(state, checkpoint_epoch, error)
+        if changed:
+            self.completeChanged.emit()
+            self.stateChanged.emit(state)
+
+    def _show_ending(self, state: str, checkpoint_epoch: int | None, error: str) -> None:
+        spec = self.job.spec
+        kept = (f"Its last checkpoint (epoch {checkpoint_epoch}) is kept: Resume continues from there."
+                if checkpoint_epoch else "No checkpoint was written yet: Resume starts from the beginning.")
+        self.message.setStyleSheet("" if state in ("finished", "cancelled") else ERROR_STYLE)
+        if state == "finished":
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1)
+            self.status.setText(f"Done: {spec.epochs} epochs" +
+                                (f" in {format_duration(self.times[-1])}" if self.times else "") + ".")
+            text = f"“{Path(spec.model).stem}” is trained. Next: see how its music compares with yours, and name it."
+        elif state == "cancelled":
+            text = f"Training was cancelled. {kept}"
+        else:
+            reason = error or self.job.exit_message() or "the process ended without a word"
+            text = f"Training stopped: {reason}\n{kept}"
+        self.message.setText(text)
+        self.message.show()
+
+    # -- the buttons ---------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self.job.pause()
+        self._set_state("paused")
+        self._show_progress()
+
+    def unpause(self) -> None:
+        self.job.unpause()
+        self._set_state("running")
+        self._show_progress()
+
+    def cancel(self) -> None:
+        self.job.cancel()  # SIGTERM: it stops between two batches, within a second
+        self.poll()
+
+    def resume(self) -> None:
+        try:
+            self.plan.job = self.job.resume()
+        except OSError as error:
+            self._set_state("stopped", None, f"could not start again ({error})")
+            return
+        self._set_state("running")
+        self.timer.start()
+        self.poll()
+
+    def toggle_play(self) -> None:
+        if self.session is not None or self.player is not None:
+            self._stop_playing()
+            return
+        path = self.sample_path.with_suffix(".mid")
+        self.player = BackgroundCall(lambda call: play_clip_file(path, call))
+        self.player.done.connect(self.on_playing)
+        self.player.failed.connect(self.on_play_failed)
+        self.player.start()
+        self.play_button.setText("Stop")
+
+    def on_playing(self, session) -> None:
+        self.player = None
+        self.session = session
+        QTimer.singleShot(200, self._check_playing)
+
+    def _check_playing(self) -> None:
+        if self.session is None:
+            return
+        if self.session.playing:
+            QTimer.singleShot(200, self._check_playing)
+        else:
+            self._stop_playing()
+
+    def on_play_failed(self, message: str) -> None:
+        self.player = None
+        self.play_button.setText("Play on MIDI port")
+        self.sample_caption.setText(f"Cannot play: {message}")
+
+    def _stop_playing(self) -> None:
+        if self.player is not None:
+            self.player.cancel()
+            self.player = None
+        if self.session is not None:
+            self.session.close()  # note-offs and all-notes-off, then the port closes
+            self.session = None
+        self.play_button.setText("Play on MIDI port")
