@@ -55,7 +55,11 @@ class TrainingPlan:
 
     @property
     def genres(self) -> list[str]:
-        return list(self.scan.phrases.genres) if self.scan and self.scan.phrases is not None else []
+        """The genre folders that have phrases (the engine also lists those whose songs all failed)."""
+        if self.scan is None or self.scan.phrases is None:
+            return []
+        phrases = self.scan.phrases
+        return [g for i, g in enumerate(phrases.genres) if (phrases.genre == i).any()]
 
 
 def slug(text: str) -> str:

@@ -220,7 +220,7 @@ class ScanPage(QWizardPage):
             f"Instrument families (phrases each plays in): {families}.",
             f"A phrase counts when at least {report['min_tracks']} instruments play in it.",
         ]
-        genres = [html.escape(g) for g in phrases.genres]
+        genres = [html.escape(g) for g in self.plan.genres]
         if self.plan.use_genres and len(genres) >= 2:
             lines.append(f"Genres, from the sub-folders: <b>{', '.join(genres)}</b>.")
         elif self.plan.use_genres and genres:

@@ -1,0 +1,273 @@
+"""The training wizard, driven with qtbot: real songs, the real engine, real training processes.
+
+Offscreen Qt (conftest). Each test has its own models folder (BYTES2BEATS_USER_MODELS) and
+phrase cache; any training process a test leaves running is cancelled at its end. Set
+BYTES2BEATS_SCREENSHOTS=docs/screenshots to save a picture of each page on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from bytes2beats.desktop.training_wizard import FINISH, SCAN, SETTINGS, TRAINING, TrainingWizard
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.train import read_checkpoint
+from bytes2beats.engine.training_job import find_jobs
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWizard
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SCREENSHOTS = os.environ.get("BYTES2BEATS_SCREENSHOTS")
+TRAINING_TIMEOUT_MS = 180_000  # a tiny run takes seconds; the machine may be busy with others
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("BYTES2BEATS_USER_MODELS", str(folder))
+    yield folder
+    for job in find_jobs(folder):
+        if job.is_alive():
+            job.cancel(wait=5)
+
+
+def song_folder(tmp_path: Path, *groups: tuple[str, list[Path]]) -> Path:
+    data = tmp_path / "songs"
+    data.mkdir()
+    for sub, files in groups:
+        (data / sub).mkdir(exist_ok=True)
+        for f in files:
+            shutil.copy(f, data / sub / f.name)
+    return data
+
+
+def open_wizard(qtbot, tmp_path: Path, **options) -> TrainingWizard:
+    wizard = TrainingWizard(cache_dir=tmp_path / "cache", **options)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def screenshot(wizard: TrainingWizard, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        wizard.grab().save(str(Path(SCREENSHOTS) / f"wizard-{name}.png"))
+
+
+def click(qtbot, wizard: TrainingWizard, which: QWizard.WizardButton) -> None:
+    qtbot.mouseClick(wizard.button(which), Qt.MouseButton.LeftButton)
+
+
+def scan(qtbot, wizard: TrainingWizard, folder: Path, genres: bool = True) -> None:
+    """Choose the folder and read it: returns when the scan has found phrases or failed."""
+    wizard.data_page.folder_edit.setText(str(folder))
+    wizard.data_page.genres_box.setChecked(genres)
+    screenshot(wizard, "1-data")
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == SCAN
+    page = wizard.scan_page
+    qtbot.waitUntil(lambda: page.isComplete() or page.error.isVisible(), timeout=60_000)
+
+
+def start_training(qtbot, wizard: TrainingWizard, epochs: int) -> None:
+    """Tiny settings on the settings page, then Start training."""
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == SETTINGS
+    page = wizard.settings_page
+    page.width.setValue(8)
+    page.batch.setValue(8)
+    page.epochs.setValue(epochs)
+    page.steps_cap.setValue(2)
+    page.device.setCurrentIndex(page.device.findData("cpu"))
+    assert "Estimated time on this CPU" in page.estimate.text()
+    screenshot(wizard, "3-settings")
+    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    assert wizard.currentId() == TRAINING, page.error.text()
+    assert wizard.job is not None and wizard.job.folder.parent == wizard.plan.models_dir
+
+
+def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, models):
+    data = song_folder(tmp_path, ("pop", sorted((FIXTURES / "pop909").glob("*.mid"))[:2]),
+                       ("pop", [FIXTURES / "bad" / "corrupt-header.mid"]),
+                       ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
+    wizard = open_wizard(qtbot, tmp_path)
+    scan(qtbot, wizard, data)
+
+    page = wizard.scan_page
+    report = wizard.plan.scan.phrases.report
+    assert report["files_found"] == 7
+    rows = {page.rejected.topLevelItem(i).text(0): page.rejected.topLevelItem(i).text(1)
+            for i in range(page.rejected.topLevelItemCount())}
+    assert rows["pop/corrupt-header.mid"].startswith("not a readable MIDI file")
+    # POP909 songs are piano alone: beside full-band LPD songs they have too few instruments.
+    assert "instruments playing" in rows["pop/001.mid"]
+    assert "7</b> music files found" in page.summary.text() and "One sub-folder only (rock)" in page.summary.text()
+    assert page.preview_grid.count() == 2 * 3  # three real phrases, each with its caption
+    screenshot(wizard, "2-scan")
+
+    start_training(qtbot, wizard, epochs=2)
+    training = wizard.training_page
+    qtbot.waitUntil(lambda: training.state in ("finished", "stopped"), timeout=TRAINING_TIMEOUT_MS)
+    assert training.state == "finished", training.message.text()
+    assert len(training.epochs) == 4  # 2 epochs x 2 steps, each a point of the curves
+    assert training.play_button.isEnabled() and "epoch 2" in training.sample_caption.text()
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    screenshot(wizard, "4-training-done")
+
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == FINISH
+    finish = wizard.finish_page
+    qtbot.waitUntil(lambda: finish.call is None, timeout=120_000)
+    table = finish.table.toPlainText()
+    assert table.startswith("metric") and "generated" in table and "novelty" in table
+    assert finish.name.text() == "songs"  # the data folder's name, until changed
+    screenshot(wizard, "5-finish")
+
+    finish.name.setText("my songs")  # a space: refused, with a reason
+    assert finish.error.isVisible() and "letters, digits" in finish.error.text()
+    finish.name.setText("my-songs")
+    with qtbot.waitSignal(wizard.model_ready, timeout=5000) as ready:
+        click(qtbot, wizard, QWizard.WizardButton.FinishButton)
+    path = Path(ready.args[0])
+    assert path == models / "my-songs.safetensors" and path.exists()
+    assert not (models / "songs.safetensors").exists()
+    assert [job.folder.name for job in find_jobs(models)] == ["my-songs-run"]
+    assert find_jobs(models)[0].state() == "finished"
+    composer = Composer.load(path, "cpu")
+    assert composer.config.genres == []  # pop had no usable song: one genre, so no conditioning
+    assert len(composer.generate(seed=1)[0].tracks) == 5
+
+
+@pytest.mark.slow
+def test_training_pauses_cancels_survives_a_kill_and_a_closed_window(qtbot, tmp_path, models):
+    data = song_folder(tmp_path, ("pop", sorted((FIXTURES / "pop909").glob("*.mid"))))
+    wizard = open_wizard(qtbot, tmp_path)
+    scan(qtbot, wizard, data, genres=False)
+    assert wizard.plan.scan.phrases.report["files_used"] == 3  # piano songs alone: all used
+    start_training(qtbot, wizard, epochs=1000)
+    page, job = wizard.training_page, wizard.job
+    qtbot.waitUntil(lambda: job.checkpoint.exists() and len(page.epochs) >= 6, timeout=TRAINING_TIMEOUT_MS)
+    assert page.state == "running" and "Epoch" in page.status.text() and "left" in page.status.text()
+    screenshot(wizard, "4-training")
+
+    page.pause_button.click()
+    assert job.state() == "paused" and page.continue_button.isVisible() and not page.pause_button.isVisible()
+    page.continue_button.click()
+    assert job.state() == "running" and page.pause_button.isVisible()
+
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: page.state == "cancelled", timeout=30_000)
+    kept = read_checkpoint(job.checkpoint)["epoch"]
+    assert page.resume_button.isVisible() and f"checkpoint (epoch {kept}) is kept" in page.message.text()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+    page.resume_button.click()
+    qtbot.waitUntil(lambda: page.state == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: read_checkpoint(job.checkpoint)["epoch"] > kept, timeout=TRAINING_TIMEOUT_MS)
+
+    os.kill(wizard.job.pid, signal.SIGKILL)  # a crash, as the wizard sees one
+    qtbot.waitUntil(lambda: page.state == "stopped", timeout=30_000)
+    assert page.message.text().startswith("Training stopped") and page.resume_button.isVisible()
+    screenshot(wizard, "4-training-stopped")
+    page.resume_button.click()
+    qtbot.waitUntil(lambda: page.state == "running", timeout=10_000)
+
+    click(qtbot, wizard, QWizard.WizardButton.CancelButton)  # "Close": the process goes on
+    assert not wizard.isVisible() and not page.timer.isActive()
+    (running,) = find_jobs(models)
+    assert running.is_alive() and running.state() == "running"
+
+    again = open_wizard(qtbot, tmp_path, job=running)  # as the main window's status bar would
+    assert again.currentId() == TRAINING
+    qtbot.waitUntil(lambda: len(again.training_page.epochs) > len(page.epochs), timeout=30_000)
+    again.training_page.cancel_button.click()
+    qtbot.waitUntil(lambda: again.training_page.state == "cancelled", timeout=30_000)
+    assert not running.is_alive()
+
+
+def bad_folder(tmp_path: Path, kind: str) -> Path:
+    folder = tmp_path / kind
+    folder.mkdir()
+    if kind == "no-midi":
+        (folder / "notes.txt").write_text("not music")
+        (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    elif kind == "unreadable":
+        for f in (FIXTURES / "bad").glob("*.mid"):
+            shutil.copy(f, folder)
+    return folder
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("empty", "This folder is empty"),
+    ("no-midi", "No MIDI (.mid) or LPD (.npz) files here: the folder holds 2 other file(s)"),
+    ("unreadable", "None of the 9 music files can be used"),
+])
+def test_a_folder_without_usable_songs_gets_a_clear_message(qtbot, tmp_path, models, kind, message):
+    wizard = open_wizard(qtbot, tmp_path)
+    scan(qtbot, wizard, bad_folder(tmp_path, kind))
+    page = wizard.scan_page
+    assert page.error.isVisible() and page.error.text().startswith(message)
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    if kind == "unreadable":  # every file listed with its own reason
+        reasons = {page.rejected.topLevelItem(i).text(0): page.rejected.topLevelItem(i).text(1)
+                   for i in range(page.rejected.topLevelItemCount())}
+        assert len(reasons) == 9
+        assert reasons["three-four.mid"] == "not in 4/4 (time signature 3/4)"
+        assert reasons["not-midi.mid"].startswith("not a readable MIDI file")
+        screenshot(wizard, "2-scan-unreadable")
+    click(qtbot, wizard, QWizard.WizardButton.BackButton)  # back to choose another folder
+    assert wizard.currentId() == 0
+
+
+def test_a_folder_that_does_not_exist_is_refused_on_the_first_page(qtbot, tmp_path, models):
+    wizard = open_wizard(qtbot, tmp_path)
+    wizard.data_page.folder_edit.setText(str(tmp_path / "nowhere"))
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == 0
+    assert "is not a folder" in wizard.data_page.error.text()
+
+
+def test_a_disk_that_fills_during_a_checkpoint_is_shown_and_the_last_checkpoint_kept(
+        qtbot, tmp_path, monkeypatch):
+    import torch
+    from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+    from bytes2beats.engine.model import ModelConfig
+    from bytes2beats.engine.train import RunPaths, TrainConfig, Trainer
+
+    data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
+    # A checkpoint of the tiny model, to size a disk with room for one, not for a second beside it.
+    phrases = build_phrases(data, PhraseSpec(), cache_dir=tmp_path / "cache", workers=1)
+    probe = Trainer(ModelConfig(g_width=8, d_width=8), TrainConfig(batch_size=8), phrases,
+                    RunPaths.for_model(tmp_path / "probe" / "m.safetensors"), torch.device("cpu"), lambda s: None)
+    probe.save_checkpoint()
+    kib = (probe.paths.checkpoint.stat().st_size * 3 // 2) // 1024 + 96  # + samples, logs
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    monkeypatch.setenv("BYTES2BEATS_USER_MODELS", str(disk))
+    try:
+        wizard = open_wizard(qtbot, tmp_path)
+        scan(qtbot, wizard, data, genres=False)
+        start_training(qtbot, wizard, epochs=3)
+        page = wizard.training_page
+        qtbot.waitUntil(lambda: page.state in ("stopped", "finished"), timeout=TRAINING_TIMEOUT_MS)
+        assert page.state == "stopped"
+        text = page.message.text()
+        assert "could not write checkpoint" in text and "the previous one is kept" in text
+        assert "last checkpoint (epoch 1) is kept" in text
+        assert read_checkpoint(wizard.job.checkpoint)["epoch"] == 1
+        assert not list(wizard.job.folder.glob("*.part"))
+        screenshot(wizard, "4-training-disk-full")
+        wizard.close()
+    finally:
+        for job in find_jobs(disk):
+            if job.is_alive():
+                job.cancel(wait=5)
+        subprocess.run(["umount", str(disk)], capture_output=True)
