@@ -216,13 +216,13 @@ def test_an_exception_on_the_clock_thread_still_silences(monitor):
 
 
 class BrokenSource(ClipLoop):
-    """A source that fails on its fourth phrase, as a model can."""
+    """A source that fails on its seventh phrase (a few bars in), as a model can."""
 
     calls = 0
 
     def next_phrase(self):
         self.calls += 1
-        if self.calls == 4:
+        if self.calls == 7:
             raise MemoryError("out of memory")
         return super().next_phrase()
 

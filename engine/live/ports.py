@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import rtmidi
 
+from .priority import prioritized_new_threads
+
 VIRTUAL_PORT_NAME = "Bytes to Beats"
 
 API_IDS = {
@@ -88,7 +90,7 @@ def _open_rtmidi(kind: type, api: str, client_name: str):
     if reason:
         raise PortError(f"{api}: {reason}")
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(), prioritized_new_threads():  # the backend's threads start here
             return kind(rtapi=API_IDS[api], name=client_name)
     except rtmidi.RtMidiError as error:
         raise PortError(f"{api}: {_one_line(error)}") from None

@@ -13,7 +13,6 @@ Lock order: the scheduler's condition, then a port's lock; never the other way r
 from __future__ import annotations
 
 import heapq
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,14 +22,14 @@ from ..music_io import assign_channels
 from ..pianoroll import Track
 from .clock import TICKS_PER_BEAT, TICKS_PER_CLOCK, BeatClock, ClockFollower
 from .ports import NOTE_OFF, NOTE_ON, PROGRAM_CHANGE, OutputPorts
+from .priority import raise_priority
 from .sources import TICKS_PER_BAR, Phrase
 
 SPIN_NS = 2_000_000  # wake this long before an event and spin to its time
 MAX_WAIT_S = 0.05  # wake at least this often to queue the next phrase
 LOOKAHEAD_TICKS = TICKS_PER_BAR  # queue the next phrase one bar before it is due
 LATE_TICKS = TICKS_PER_BEAT // 2  # no new phrase this close to its start: play the last again
-PREROLL_NS = 100_000_000
-REALTIME_PRIORITY = 10  # SCHED_FIFO: above ordinary threads, below JACK's own (usually 70+)  # the first bar starts this long after the first phrase is ready
+PREROLL_NS = 100_000_000  # the first bar starts this long after the first phrase is ready
 
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 
@@ -378,23 +377,3 @@ class BarScheduler:
                 port.send([PROGRAM_CHANGE | channel, self.tracks[track].program])
 
 
-
-def raise_priority() -> str:
-    """Ask the OS to run the calling thread before ordinary work: SCHED_FIFO where allowed
-    (Linux with rtprio granted, as audio setups usually do; root), else a lower nice
-    value, else nothing. Returns what was granted, in words. The thread only ever spins
-    for SPIN_NS at a time, so a realtime priority cannot starve the machine."""
-    tid = threading.get_native_id()
-    if hasattr(os, "sched_setscheduler"):
-        try:
-            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-            return f"SCHED_FIFO {REALTIME_PRIORITY}"
-        except (PermissionError, OSError):
-            pass
-    if hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, -10)
-            return "nice -10"
-        except (PermissionError, OSError):
-            pass
-    return "normal"
