@@ -65,8 +65,11 @@ def scan_folder(folder: Path, cache_dir: Path, call: BackgroundCall) -> ScanResu
     try:
         phrases = build_phrases(folder, PhraseSpec(), cache_dir=cache_dir, progress=progress)
     except MusicFileError as error:
-        return ScanResult(None, f"None of the {len(music)} music files can be used ({error.reason}). "
-                                "Each is listed below with its reason.", rejected, len(music))
+        if not rejected:  # from the cache or a failure of its own: say what the engine said
+            return ScanResult(None, f"None of the {len(music)} music files can be used: {error.reason}.",
+                              rejected, len(music))
+        return ScanResult(None, f"None of the {len(music)} music files can be used: each is listed "
+                                "below with its reason.", rejected, len(music))
     return ScanResult(phrases, None, dict(phrases.report["rejected"]), len(music),
                       preview_pictures(phrases), available_devices())
 

@@ -97,7 +97,7 @@ class SettingsPage(QWizardPage):
             ("Transpose up to", self.transpose, "Augmentation: shift songs by up to this many semitones. 0 is off (the paper)."),
             ("Device", self.device, "Where training runs. A GPU is many times faster than the CPU."),
             ("Network width", self.width, "Channels of the narrowest layer. 32 is quick; 64 is the shipped models'."),
-            ("Steps per epoch", self.steps_cap, "0 passes over all phrases; a number caps each epoch for a quick look."),
+            ("Steps per epoch", self.steps_cap, "0 uses every phrase; a number caps each epoch, for a quick trial."),
             ("Sample every", self.sample_every, "Epochs between sample pianorolls on the next page."),
         ]
         grid = QGridLayout()
@@ -105,6 +105,7 @@ class SettingsPage(QWizardPage):
         grid.setVerticalSpacing(4)
         for k, (label, widget, sentence) in enumerate(rows):
             grid.addWidget(QLabel(label), k, 0)
+            widget.setMaximumWidth(330)
             grid.addWidget(widget, k, 1)
             grid.addWidget(note(sentence), k, 2)
             for signal in ("valueChanged", "currentIndexChanged"):

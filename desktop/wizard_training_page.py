@@ -64,6 +64,18 @@ def play_clip_file(path: Path, call: BackgroundCall):
     return session
 
 
+def why_it_stopped(last_line: str) -> str:
+    """The reason to show for a process that died, from the last line it wrote."""
+    if last_line.startswith("bytes2beats train: "):  # the command's own one-line error
+        reason = last_line.removeprefix("bytes2beats train: ")
+        if "could not write" in reason:
+            reason += ". Is the disk full? Free some space, then resume."
+        return reason
+    if not last_line or last_line.startswith("epoch "):  # its progress line: it was cut off
+        return "the training process ended unexpectedly (it was killed, or the computer stopped)."
+    return f"the training process crashed: {last_line}"
+
+
 class TrainingPage(QWizardPage):
     stateChanged = Signal(str)  # 'running', 'paused', 'finished', 'cancelled', 'stopped'
 
@@ -303,8 +315,9 @@ class TrainingPage(QWizardPage):
         elif state == "cancelled":
             text = f"Training was cancelled. {kept}"
         else:
-            reason = error or self.job.exit_message() or "the process ended without a word"
-            text = f"Training stopped: {reason}\n{kept}"
+            text = f"Training stopped: {error or why_it_stopped(self.job.exit_message())}\n{kept}"
+        if state != "finished" and self.epochs:
+            self.status.setText(f"Stopped in epoch {self.epochs[-1]} of {spec.epochs}.")
         self.message.setText(text)
         self.message.show()
 
