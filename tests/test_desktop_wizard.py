@@ -15,6 +15,14 @@ from pathlib import Path
 
 import pytest
 from bytes2beats.desktop.training_wizard import FINISH, SCAN, SETTINGS, TRAINING, TrainingWizard
+from bytes2beats.desktop.wizard_plan import (
+    CPU_SECONDS_PER_STEP,
+    check_model_name,
+    draft_model_name,
+    format_duration,
+    seconds_per_step,
+)
+from bytes2beats.desktop.wizard_training_page import why_it_stopped
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.train import read_checkpoint
 from bytes2beats.engine.training_job import find_jobs
@@ -144,6 +152,23 @@ def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, model
     assert composer.config.genres == []  # pop had no usable song: one genre, so no conditioning
     assert len(composer.generate(seed=1)[0].tracks) == 5
 
+
+
+def test_names_times_and_reasons(tmp_path, models):
+    models.mkdir()
+    (models / "songs.safetensors").write_bytes(b"")
+    (models / "songs-2-run").mkdir()
+    assert draft_model_name(tmp_path / "songs", models) == "songs-3"
+    assert draft_model_name(tmp_path / "My Songs!", models) == "My-Songs"
+    assert check_model_name("songs", models) == "A model named 'songs' already exists: choose another name."
+    assert check_model_name("songs", models, current="songs") is None
+    assert check_model_name("", models) and check_model_name("a b", models)
+    assert [format_duration(s) for s in (5, 600, 7500, 200_000)] == ["5 s", "10 min", "2 h 05 min", "2 days 7 h"]
+    assert seconds_per_step(32, 32) == pytest.approx(CPU_SECONDS_PER_STEP)
+    assert why_it_stopped("bytes2beats train: could not write checkpoint x (No space)").endswith(
+        "Is the disk full? Free some space, then resume.")
+    assert why_it_stopped("epoch 3/100 [###...] D +1.0").startswith("the training process ended unexpectedly")
+    assert why_it_stopped("RuntimeError: boom") == "the training process crashed: RuntimeError: boom"
 
 @pytest.mark.slow
 def test_training_pauses_cancels_survives_a_kill_and_a_closed_window(qtbot, tmp_path, models):
@@ -275,3 +300,37 @@ def test_a_disk_that_fills_during_a_checkpoint_is_shown_and_the_last_checkpoint_
             if job.is_alive():
                 job.cancel(wait=5)
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.jack
+def test_a_sample_plays_on_the_midi_port_and_stops_with_all_notes_off(qtbot, tmp_path, models, jack_server):
+    import rtmidi
+    from bytes2beats.desktop.wizard_training_page import SAMPLE_PORT_NAME
+
+    data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
+    wizard = open_wizard(qtbot, tmp_path)
+    scan(qtbot, wizard, data, genres=False)
+    start_training(qtbot, wizard, epochs=1)
+    page = wizard.training_page
+    qtbot.waitUntil(lambda: page.state == "finished", timeout=TRAINING_TIMEOUT_MS)
+
+    # A real JACK MIDI input, connected to the wizard's port once that is open.
+    listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "wizard test")
+    received: list[list[int]] = []
+
+    def take() -> list[list[int]]:
+        while (message := listener.get_message()) is not None:
+            received.append(message[0])
+        return received
+
+    page.play_button.click()
+    qtbot.waitUntil(lambda: any(SAMPLE_PORT_NAME in p for p in listener.get_ports()), timeout=10_000)
+    listener.open_port(next(i for i, p in enumerate(listener.get_ports()) if SAMPLE_PORT_NAME in p))
+    qtbot.waitUntil(lambda: any(m[0] & 0xF0 == 0x90 and m[2] > 0 for m in take()), timeout=10_000)
+    assert page.play_button.text() == "Stop"
+
+    page.play_button.click()
+    assert page.session is None and page.play_button.text() == "Play on MIDI port"
+    qtbot.waitUntil(lambda: any(m[0] & 0xF0 == 0xB0 and m[1] == 123 for m in take()), timeout=5000)
+    listener.close_port()
+    wizard.close()
