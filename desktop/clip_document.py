@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Signal
-
 from bytes2beats.engine.pianoroll import Multitrack
+from PySide6.QtCore import QObject, Signal
 
 from .clip_state import ClipHistory, ClipState
 
@@ -132,6 +131,14 @@ class ClipDocument(QObject):
         if mt is None:
             raise ValueError("there is no clip yet: generate one first")
         indices = [track] if track is not None else [i for i in range(len(mt.tracks)) if self.audible(i)]
+        if not indices:
+            raise ValueError("every track is muted: unmute one to export")
         tracks = [replace(mt.tracks[i], program=self.program(i)) for i in indices]
         name = mt.name if track is None else f"{mt.name}-{mt.tracks[track].name.lower()}"
         return Multitrack(tracks, mt.rolls[indices].copy(), mt.steps_per_beat, mt.tempo, name)
+
+    def playback_multitrack(self) -> Multitrack:
+        """Every track, with the chosen instruments (playback mutes by itself, live)."""
+        mt = self.multitrack
+        tracks = [replace(t, program=self.program(i)) for i, t in enumerate(mt.tracks)]
+        return replace(mt, tracks=tracks)

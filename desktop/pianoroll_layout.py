@@ -1,8 +1,8 @@
 """Where each track's pitches sit on the canvas: stacked lanes, or one shared pitch axis.
 
 Plain Python: the canvas asks a layout for the y of a (track, pitch) and for the label of
-a y; lanes are fitted to whole octaves around the notes so they stay put while the
-threshold moves, and the drum lane spans the General MIDI percussion keys it uses.
+a y; lanes are fitted to whole octaves around the notes, and the drum lane spans the
+General MIDI percussion keys it uses.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ def pitch_span(roll: np.ndarray, is_drum: bool) -> tuple[int, int]:
     if is_drum:
         low = int(active.min()) if active.size else 36
         high = int(active.max()) if active.size else 51
-        low, high = max(DRUM_LOW, min(low, 36)), min(DRUM_HIGH, max(high, 51))
-        return low, high
+        return max(DRUM_LOW, min(low, 36)), min(DRUM_HIGH, max(high, 51))
     if not active.size:
         return 48, 71
     low = int(active.min()) // 12 * 12
@@ -76,14 +75,15 @@ class PianorollLayout:
         self.focus = focus
         spans = [pitch_span(rolls[i], t.is_drum) for i, t in enumerate(tracks)]
         self.lanes: list[Lane] = []
+        self._label_lane: Lane | None = None
         if overlay:
             low = min((s[0] for s in spans), default=48)
             high = max((s[1] for s in spans), default=71)
-            focused = tracks[focus] if tracks else None
             for i, track in enumerate(tracks):
                 self.lanes.append(Lane(i, track.name, False, low, high, 0.0))
-            self._label_lane = Lane(focus, focused.name if focused else "", bool(focused and focused.is_drum),
-                                    low, high, 0.0)
+            if tracks:
+                focused = tracks[focus]
+                self._label_lane = Lane(focus, focused.name, focused.is_drum, low, high, 0.0)
         else:
             base = 0.0
             for i in reversed(range(len(tracks))):  # the last track at the bottom
@@ -92,7 +92,6 @@ class PianorollLayout:
                 self.lanes.append(lane)
                 base = lane.top + LANE_GAP
             self.lanes.reverse()
-            self._label_lane = None
 
     @property
     def height(self) -> float:
@@ -103,20 +102,30 @@ class PianorollLayout:
 
     def label_lanes(self) -> list[Lane]:
         """The lanes whose rows the pitch axis names (one in overlay mode)."""
-        return [self._label_lane] if self.overlay else self.lanes
+        if self.overlay:
+            return [self._label_lane] if self._label_lane else []
+        return self.lanes
 
-    def ticks(self, rows_visible: float, pixels: float) -> tuple[list[float], list[float]]:
-        """(major, minor) tick positions on the pitch axis: row centres, by zoom."""
+    def ticks(self, rows_visible: float, pixels: float, min_gap: float = 13.0) -> tuple[list[float], list[float]]:
+        """(labelled, unlabelled) tick positions on the pitch axis, at row centres.
+
+        Every row is named when rows are tall enough; otherwise the Cs (or the main drums, in
+        order of importance), keeping labels at least `min_gap` pixels apart.
+        """
         per_row = pixels / max(rows_visible, 1.0)
-        major, minor = [], []
+        major: list[float] = []
+        minor: list[float] = []
         for lane in self.label_lanes():
-            if per_row >= 11:
+            if per_row >= min_gap:
                 major += [lane.y(p) + 0.5 for p in range(lane.low, lane.high + 1)]
-            else:
-                major += [lane.y(p) + 0.5 for p in lane.major_pitches()]
-                if per_row >= 4 and not lane.is_drum:
-                    minor += [lane.y(p) + 0.5 for p in range(lane.low, lane.high + 1) if p % 12 == 7]
-        return major, minor
+                continue
+            kept: list[float] = []
+            for p in lane.major_pitches():
+                y = lane.y(p) + 0.5
+                if all(abs(y - k) * per_row >= min_gap for k in kept):
+                    kept.append(y)
+            major += kept
+        return sorted(major), minor
 
     def label(self, y: float) -> str:
         for lane in self.label_lanes():

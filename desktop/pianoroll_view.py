@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from bytes2beats.engine.pianoroll import Multitrack
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
-
-from bytes2beats.engine.pianoroll import Multitrack
 
 from .clip_document import ClipDocument
 from .pianoroll_layout import LANE_GAP, PianorollLayout
@@ -54,8 +53,10 @@ def note_shades(mt: Multitrack, track: int, notes: list) -> np.ndarray:
     starts, ends, pitches, velocities = (np.array(c) for c in zip(*notes))
     if mt.probabilities is None:
         return np.where(velocities <= 1, 1.0, velocities / 127.0)
-    probs = mt.probabilities[track]
-    values = np.array([probs[s:e, p].mean() for s, e, p in zip(starts, ends, pitches)])
+    # Mean probability over each note's steps, from a running sum along time: (steps + 1, 128)
+    running = np.zeros((mt.n_steps + 1, mt.probabilities.shape[2]), dtype=np.float64)
+    np.cumsum(mt.probabilities[track, : mt.n_steps], axis=0, out=running[1:])
+    values = (running[ends, pitches] - running[starts, pitches]) / (ends - starts)
     low = float(values.min())
     span = float(values.max()) - low
     return np.ones_like(values) if span < 1e-6 else (values - low) / span
@@ -239,16 +240,20 @@ class PianorollView(pg.PlotWidget):
         self.pitch_axis.update()
 
     def _place_lane_labels(self, mt: Multitrack, layout: PianorollLayout) -> None:
-        for label in self.lane_labels:
-            self.removeItem(label)
-        self.lane_labels = []
         lanes = [layout.lane_of(self.document.focus)] if layout.overlay else layout.lanes
-        for lane in lanes:
-            label = pg.TextItem(lane.name, color=track_qcolor(lane.track), anchor=(0, 0))
-            label.setPos(0.2, lane.top)
+        while len(self.lane_labels) < len(lanes):
+            label = pg.TextItem(anchor=(0, 0))
             label.setZValue(50)
             self.addItem(label)
             self.lane_labels.append(label)
+        for k, label in enumerate(self.lane_labels):
+            label.setVisible(k < len(lanes))
+            if k < len(lanes):
+                lane = lanes[k]
+                if label.textItem.toPlainText() != lane.name:
+                    label.setText(lane.name)
+                label.setColor(track_qcolor(lane.track))
+                label.setPos(0.2, lane.top)
 
     def update_mix(self) -> None:
         """Mute, solo and focus as opacity: no note is drawn again."""

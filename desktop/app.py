@@ -1,0 +1,77 @@
+"""Starting the desktop app: the QApplication, the window, and `--screenshot`.
+
+Only Qt and the window's own modules load before the window shows; torch loads with the
+first model, on the worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+SCREENSHOT_TIMEOUT_MS = 120_000
+
+
+def _headless() -> bool:
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith("linux")
+
+
+def run(args) -> int:
+    """Open the window and run until it closes; with `args.screenshot`, save a picture and quit."""
+    started = time.perf_counter()
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot and _headless():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Bytes to Beats")
+    app.setApplicationName("Bytes to Beats")
+    app.setDesktopFileName("bytes2beats")
+    _set_icon(app)
+
+    from .main_window import MainWindow
+
+    window = MainWindow(model=getattr(args, "model", None), device=getattr(args, "device", None) or "auto")
+    window.show()
+    if os.environ.get("BYTES2BEATS_STARTUP_TIMING"):
+        QTimer.singleShot(0, lambda: print(f"window shown after {time.perf_counter() - started:.2f} s "
+                                           "(from the GUI module's start)", flush=True))
+    if not screenshot:
+        return app.exec()
+
+    outcome = {"status": 1}
+
+    def save() -> None:
+        app.processEvents()
+        path = Path(screenshot)
+        if window.grab().save(str(path)):
+            print(f"screenshot saved to {path}")
+            outcome["status"] = 0
+        else:
+            print(f"error: could not save a picture to {path}", file=sys.stderr)
+        window.close()
+
+    def failed(message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+        window.close()
+
+    window.document.clipChanged.connect(lambda: QTimer.singleShot(300, save))
+    window.worker.failed.connect(failed)
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: failed("no clip after two minutes"))
+    if window.toolbar.model.count() == 0:
+        QTimer.singleShot(0, lambda: failed("no model found to generate with"))
+    app.exec()
+    return outcome["status"]
+
+
+def _set_icon(app) -> None:
+    from bytes2beats import resources
+    from PySide6.QtGui import QIcon
+
+    icon = Path(resources.__file__).parent / "bytes2beats.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))

@@ -1,0 +1,105 @@
+"""The toolbar: model, genre, seed, Generate, Variation, threshold, bars, BPM, Play, Export, drag."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QWidget,
+)
+
+from .drag_export import DragHandle
+
+SLIDER_STEPS = 1000  # the threshold slider moves in thousandths
+
+
+def _labelled(toolbar: QToolBar, text: str, widget: QWidget, tip: str) -> None:
+    label = QLabel(f" {text} ")
+    label.setToolTip(tip)
+    widget.setToolTip(tip)
+    toolbar.addWidget(label)
+    toolbar.addWidget(widget)
+
+
+class GenerateToolbar(QToolBar):
+    """Widgets only: the window connects them to the document and the worker."""
+
+    thresholdChanged = Signal(float)
+    seedEntered = Signal(int)
+
+    def __init__(self, actions: dict[str, QAction], drag_handle: DragHandle, parent=None):
+        super().__init__("Generate", parent)
+        self.setObjectName("generate-toolbar")
+        self.setMovable(False)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+
+        self.model = QComboBox()
+        self.model.setMinimumContentsLength(10)
+        _labelled(self, "Model", self.model, "The trained model that writes the music")
+        self.genre = QComboBox()
+        _labelled(self, "Genre", self.genre, "The genre to ask for (models trained on several genres)")
+        self.addSeparator()
+
+        self.addAction(actions["generate"])
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setMinimumWidth(110)
+        _labelled(self, "Seed", self.seed, "The seed of the current clip: type one and press Enter to generate it again")
+        self.seed.lineEdit().returnPressed.connect(lambda: self.seedEntered.emit(self.seed.value()))
+        self.addAction(actions["variation"])
+        self.addSeparator()
+
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(1, SLIDER_STEPS - 1)
+        self.threshold.setMinimumWidth(120)
+        self.threshold_label = QLabel("0.500")
+        self.threshold_label.setMinimumWidth(40)
+        _labelled(self, "Threshold", self.threshold,
+                  "How sure the model must be to write a note: lower for more notes, higher for fewer.\n"
+                  "Changes the clip at once, without running the model again.")
+        self.addWidget(self.threshold_label)
+        self.threshold.valueChanged.connect(self._threshold_moved)
+
+        self.bars = QSpinBox()
+        self.bars.setRange(1, 64)
+        self.bars.setValue(8)
+        _labelled(self, "Bars", self.bars, "Bars per clip, used by the next Generate")
+        self.bpm = QDoubleSpinBox()
+        self.bpm.setRange(20.0, 300.0)
+        self.bpm.setDecimals(1)
+        self.bpm.setValue(120.0)
+        self.bpm.setKeyboardTracking(False)
+        _labelled(self, "BPM", self.bpm, "Tempo for playback and for the exported file")
+        self.addSeparator()
+
+        self.addAction(actions["play"])
+        self.addAction(actions["export"])
+        self.drag_handle = drag_handle
+        drag_handle.setText(" ⠿ Drag MIDI ")
+        self.addWidget(drag_handle)
+        self.addSeparator()
+        self.addAction(actions["overlay"])
+
+    def _threshold_moved(self, value: int) -> None:
+        threshold = value / SLIDER_STEPS
+        self.threshold_label.setText(f"{threshold:.3f}")
+        self.thresholdChanged.emit(threshold)
+
+    def set_threshold(self, threshold: float) -> None:
+        """Show a threshold without emitting a change."""
+        self.threshold.blockSignals(True)
+        self.threshold.setValue(round(threshold * SLIDER_STEPS))
+        self.threshold.blockSignals(False)
+        self.threshold_label.setText(f"{threshold:.3f}")
+
+    def set_seed(self, seed: int) -> None:
+        self.seed.blockSignals(True)
+        self.seed.setValue(seed)
+        self.seed.blockSignals(False)

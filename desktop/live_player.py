@@ -1,0 +1,138 @@
+"""Play/Stop: the current clip looped to a MIDI port through the engine's LiveSession.
+
+The session keeps time on its own threads; this object only starts and stops it, passes
+on mute, solo and tempo, and turns the session's events into Qt signals (delivered on
+the GUI thread). Every way out of playback goes through `stop()`, which sends note-offs
+and panic (the session does).
+"""
+
+from __future__ import annotations
+
+from bytes2beats.engine.pianoroll import Multitrack
+from PySide6.QtCore import QObject, QTimer, Signal
+
+SYNC_MODES = {"internal": "Internal clock", "clock-out": "Internal clock, send MIDI clock",
+              "external": "Follow the DAW's MIDI clock"}
+APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
+
+
+class LivePlayer(QObject):
+    """Loops a clip to the virtual port "Bytes to Beats" (or the one named) while playing."""
+
+    playingChanged = Signal(bool)
+    portState = Signal(str)  # words for the status bar
+    event = Signal(object)  # engine LiveEvent, on the GUI thread
+    failed = Signal(str)
+    position = Signal(float)  # the playhead, in steps into the clip
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session = None
+        self.loop = None
+        self.api = "auto"
+        self.port_name = None
+        self.sync_mode = "internal"
+        self._steps = (4, 1)  # (steps per beat, steps in the clip)
+        self._timer = QTimer(self)
+        self._timer.setInterval(33)
+        self._timer.timeout.connect(self._tick)
+        self.event.connect(self._on_event)
+
+    @property
+    def playing(self) -> bool:
+        return self.session is not None
+
+    def start(self, clip: Multitrack, muted: set[int], soloed: set[int]) -> bool:
+        """Start looping `clip`; False (and `failed`) when no port could be opened."""
+        if self.session is not None:
+            return True
+        try:
+            from bytes2beats.engine.live import (
+                VIRTUAL_PORT_NAME,
+                ClipLoop,
+                LiveSession,
+                SyncInput,
+                open_outputs,
+            )
+
+            name = self.port_name or VIRTUAL_PORT_NAME
+            ports = open_outputs(clip.track_names, api=self.api, port_name=name)
+            sync = SyncInput(api=self.api) if self.sync_mode == "external" else None
+            self.loop = ClipLoop(clip)
+            self.session = LiveSession(self.loop, ports, bpm=clip.tempo, sync=sync,
+                                       clock_out=self.sync_mode == "clock-out",
+                                       on_event=self.event.emit, freeze_gc=False)
+            for track in muted:
+                self.session.mute(track)
+            for track in soloed:
+                self.session.solo(track)
+            self.session.start()
+        except Exception as error:  # no MIDI system, no server, a port refused: a message
+            self._drop()
+            self.portState.emit("MIDI: not connected")
+            self.failed.emit(f"Cannot play: {error}")
+            return False
+        self._steps = (clip.steps_per_beat, clip.n_steps)
+        self._timer.start()
+        port = ports.ports[0]
+        self.portState.emit(f"MIDI: {getattr(port, 'name', name)} ({getattr(port, 'api', self.api)})")
+        self.playingChanged.emit(True)
+        return True
+
+    def stop(self) -> None:
+        if self.session is None:
+            return
+        self._drop()
+        self.position.emit(-1.0)
+        self.portState.emit("MIDI: stopped")
+        self.playingChanged.emit(False)
+
+    def _drop(self) -> None:
+        self._timer.stop()
+        session, self.session, self.loop = self.session, None, None
+        if session is not None:
+            try:
+                session.close()
+            except Exception as error:
+                self.failed.emit(f"Stopping playback: {error}")
+
+    def set_clip(self, clip: Multitrack) -> None:
+        """Play another clip from the next loop on (the same tracks), or restart for new ones."""
+        if self.session is None:
+            return
+        if [t.name for t in clip.tracks] != [t.name for t in self.loop.tracks]:
+            muted, soloed = self.session.muted, self.session.soloed
+            self.stop()
+            self.start(clip, muted, soloed)
+            return
+        from bytes2beats.engine.live import to_phrase
+
+        self.loop.phrase = to_phrase(clip)
+        self._steps = (clip.steps_per_beat, clip.n_steps)
+
+    def set_mix(self, muted: set[int], soloed: set[int]) -> None:
+        if self.session is None:
+            return
+        for track in range(len(self.session.tracks)):
+            self.session.mute(track, track in muted)
+            self.session.solo(track, track in soloed)
+
+    def set_bpm(self, bpm: float) -> None:
+        if self.session is not None:
+            self.session.set_bpm(bpm)
+
+    def _tick(self) -> None:
+        if self.session is None:
+            return
+        beats = self.session.position()
+        if beats is not None:
+            steps_per_beat, n_steps = self._steps
+            self.position.emit((beats * steps_per_beat) % max(1, n_steps))
+
+    def _on_event(self, event) -> None:
+        if event.kind in ("port lost", "port back"):
+            self.portState.emit(f"MIDI: {event.kind} ({event.detail})")
+        elif event.kind == "error":
+            self.failed.emit(f"Playback stopped: {event.detail}")
+        if event.kind in ("stopped", "error") and self.session is not None:
+            self.stop()

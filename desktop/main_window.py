@@ -1,0 +1,387 @@
+"""The main window: canvas in the middle, tracks and recent clips at the sides, toolbar on top.
+
+It wires views to the ClipDocument, sends model work to the ModelWorker and playback to
+the LivePlayer, and turns every failure into a message. Nothing here runs the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bytes2beats.engine.model_store import DEFAULT_MODEL, list_models
+from bytes2beats.engine.music_io import MusicFileError, write_midi
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+)
+
+from .clip_document import ClipDocument
+from .clip_list import ClipList
+from .drag_export import DragHandle, prune_drag_folder
+from .generate_toolbar import GenerateToolbar
+from .live_player import APIS, SYNC_MODES, LivePlayer
+from .model_worker import JobResult, LoadedModel, ModelWorker, random_seed
+from .pianoroll_view import PianorollView
+from .theme import apply_system_theme
+from .track_panel import TrackPanel
+
+VARIATION_AMOUNT = 0.25
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, model: str | None = None,
+                 device: str = "auto", generate_on_load: bool = True):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle("Bytes to Beats")
+        self.resize(1320, 800)
+        self.document = ClipDocument(self)
+        self.worker = ModelWorker(self, device)
+        self.player = LivePlayer(self)
+        self.composer = None
+        self.model_name = None
+        self.generate_on_load = generate_on_load
+        self.last_error: str | None = None
+        self._theme_mode = str(self.settings.value("view/theme", "system"))
+        self.theme = apply_system_theme(QApplication.instance(), None if self._theme_mode == "system" else self._theme_mode)
+
+        self._make_actions()
+        self.canvas = PianorollView(self.document, self.theme)
+        self.setCentralWidget(self.canvas)
+        self.clip_handle = DragHandle(lambda: self.document.export_multitrack(),
+                                      tooltip="Drag the clip (its audible tracks) into your DAW as a .mid file")
+        self.toolbar = GenerateToolbar(self.actions, self.clip_handle, self)
+        self.addToolBar(self.toolbar)
+        self.tracks = TrackPanel(self.document)
+        self.clips = ClipList(self.document)
+        docks = [self._dock("Tracks", self.tracks, Qt.DockWidgetArea.LeftDockWidgetArea),
+                 self._dock("Clips", self.clips, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self.resizeDocks(docks, [360, 190], Qt.Orientation.Horizontal)
+        self._make_menus()
+        self._make_status_bar()
+        self._connect()
+        self._restore_settings()
+        self._fill_models(model)
+        prune_drag_folder()
+        QTimer.singleShot(0, self.load_selected_model)  # after the window shows
+
+    # -- building ------------------------------------------------------------------------
+
+    def _action(self, key: str, text: str, shortcut, tip: str, slot, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _make_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        self._action("generate", "Generate", "G", "A new clip from a new seed", self.generate)
+        self._action("variation", "Variation", "V", "A clip a small step away from this one", self.vary)
+        self._action("play", "Play", "Space", "Loop the clip to the MIDI port", self.toggle_play)
+        self._action("export", "Export…", "Ctrl+E", "Save the clip as a MIDI file", self.export)
+        self._action("undo", "Undo", QKeySequence.StandardKey.Undo, "Back to the clip before", self.document.undo)
+        self._action("redo", "Redo", "Ctrl+Shift+Z", "Forward to the clip after", self.document.redo)
+        self._action("mute", "Mute focused track", "M", "Mute or unmute the focused track",
+                     lambda: self.document.toggle_mute(self.document.focus))
+        self._action("solo", "Solo focused track", "S", "Solo or unsolo the focused track",
+                     lambda: self.document.toggle_solo(self.document.focus))
+        self._action("regenerate", "Regenerate focused track", "R", "New notes for the focused track alone",
+                     lambda: self.regenerate(self.document.focus))
+        self._action("ab", "A/B", "Tab", "Switch between clip A and clip B", self.document.toggle_ab)
+        self._action("overlay", "Overlay", "O", "Overlay all tracks on one pitch axis, the focused one on top",
+                     self._set_overlay, checkable=True)
+        self._action("fit", "Show whole clip", "F", "Zoom to the whole clip", lambda: self.canvas.fit())
+        self._action("quit", "Quit", QKeySequence.StandardKey.Quit, "Close Bytes to Beats", self.close)
+        for key in ("generate", "variation", "regenerate", "export", "undo", "redo", "ab"):
+            self.actions[key].setEnabled(False)
+
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        a = self.actions
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([a["export"], a["quit"]])
+        edit = bar.addMenu("&Edit")
+        edit.addActions([a["undo"], a["redo"]])
+        clip = bar.addMenu("&Clip")
+        clip.addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
+        view = bar.addMenu("&View")
+        view.addActions([a["overlay"], a["fit"]])
+        themes = view.addMenu("Theme")
+        group = QActionGroup(self)
+        for mode in ("system", "light", "dark"):
+            action = themes.addAction(mode.capitalize())
+            action.setCheckable(True)
+            action.setChecked(mode == self._theme_mode)
+            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
+            group.addAction(action)
+        play = bar.addMenu("&Playback")
+        play.addAction(a["play"])
+        self._choice_menu(play.addMenu("MIDI API"), {api: api for api in APIS}, "midi/api", "auto",
+                          lambda v: setattr(self.player, "api", v))
+        self._choice_menu(play.addMenu("Sync"), SYNC_MODES, "midi/sync", "internal",
+                          lambda v: setattr(self.player, "sync_mode", v))
+
+    def _choice_menu(self, menu, choices: dict[str, str], key: str, default: str, apply) -> None:
+        current = str(self.settings.value(key, default))
+        apply(current)
+        group = QActionGroup(self)
+        for value, text in choices.items():
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(value == current)
+            action.triggered.connect(lambda _=False, v=value: (apply(v), self.settings.setValue(key, v)))
+            group.addAction(action)
+        menu.setToolTipsVisible(True)
+        menu.setToolTip("Takes effect at the next Play")
+
+    def _make_status_bar(self) -> None:
+        self.device_label = QLabel("Device: loading…")
+        self.device_label.setToolTip("Where the model runs")
+        self.time_label = QLabel("")
+        self.time_label.setToolTip("How long the model took for the last clip")
+        self.port_label = QLabel("MIDI: stopped")
+        self.port_label.setToolTip("The MIDI port clips play to")
+        for label in (self.device_label, self.time_label, self.port_label):
+            self.statusBar().addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        doc, bar = self.document, self.toolbar
+        self.worker.modelLoaded.connect(self._model_loaded)
+        self.worker.clipReady.connect(self._clip_ready)
+        self.worker.failed.connect(self.show_error)
+        self.worker.busyChanged.connect(self._busy_changed)
+        self.player.failed.connect(self.show_error)
+        self.player.portState.connect(self.port_label.setText)
+        self.player.playingChanged.connect(self._playing_changed)
+        self.player.position.connect(lambda s: self.canvas.set_playhead(None if s < 0 else s))
+        self.tracks.regenerateRequested.connect(self.regenerate)
+        self.tracks.failed.connect(self.show_error)
+        self.clip_handle.failed.connect(self.show_error)
+        doc.clipChanged.connect(self._clip_changed)
+        doc.mixChanged.connect(lambda: self.player.set_mix(self._muted(), self._soloed()))
+        doc.historyChanged.connect(self._history_changed)
+        bar.thresholdChanged.connect(doc.set_threshold)
+        bar.seedEntered.connect(self.generate_seed)
+        bar.bpm.valueChanged.connect(self._bpm_changed)
+        bar.model.activated.connect(lambda _i: self.load_selected_model())
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(lambda _s: self._theme_mode == "system" and self.set_theme("system"))
+
+    # -- settings ------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if s.value("window/geometry") is not None:
+            self.restoreGeometry(s.value("window/geometry"))
+            self.restoreState(s.value("window/state"))
+        self.toolbar.bars.setValue(int(s.value("clip/bars", 8)))
+        self.toolbar.bpm.setValue(float(s.value("clip/bpm", 120.0)))
+        self.actions["overlay"].setChecked(s.value("view/overlay", "false") in (True, "true"))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("clip/bars", self.toolbar.bars.value())
+        s.setValue("clip/bpm", self.toolbar.bpm.value())
+        s.setValue("view/overlay", self.actions["overlay"].isChecked())
+        s.setValue("view/theme", self._theme_mode)
+        if self.model_name:
+            s.setValue("model/name", self.toolbar.model.currentData())
+        if self.toolbar.genre.currentText():
+            s.setValue("model/genre", self.toolbar.genre.currentText())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.player.stop()
+        self.save_settings()
+        self.worker.wait(10_000)
+        super().closeEvent(event)
+
+    # -- models --------------------------------------------------------------------------
+
+    def _fill_models(self, requested: str | None) -> None:
+        combo = self.toolbar.model
+        for entry in list_models():
+            combo.addItem(f"{entry.name} ({entry.source})", str(entry.path))
+        wanted = requested or self.settings.value("model/name") or DEFAULT_MODEL
+        index = combo.findData(str(wanted))
+        if index < 0:
+            index = next((i for i in range(combo.count()) if combo.itemText(i).startswith(f"{wanted} (")), -1)
+        if index < 0 and requested and Path(requested).is_file():
+            combo.addItem(f"{Path(requested).stem} (file)", str(Path(requested)))
+            index = combo.count() - 1
+        if index < 0 and combo.count():
+            index = 0
+        combo.setCurrentIndex(index)
+
+    def load_selected_model(self) -> None:
+        path = self.toolbar.model.currentData()
+        if not path:
+            self.device_label.setText("Device: no model")
+            self.canvas.show_message("No model found. Train one: bytes2beats train --data FOLDER --out NAME")
+            self.show_error("No model found: train one with `bytes2beats train`, or pass --model FILE")
+            return
+        self.actions["generate"].setEnabled(False)
+        self.statusBar().showMessage(f"Loading model {Path(path).stem}…")
+        self.worker.load(path)
+
+    def _model_loaded(self, loaded: LoadedModel) -> None:
+        self.composer = loaded.composer
+        self.model_name = loaded.name
+        self.device_label.setText(f"Device: {loaded.device}")
+        self.statusBar().showMessage(f"Model {loaded.name} loaded in {loaded.seconds:.1f} s", 4000)
+        genres = list(self.composer.config.genres)
+        combo = self.toolbar.genre
+        combo.clear()
+        combo.addItems(genres or ["(any)"])
+        combo.setEnabled(bool(genres))
+        saved = self.settings.value("model/genre")
+        if saved in genres:
+            combo.setCurrentText(saved)
+        self.toolbar.set_threshold(self.composer.default_threshold)
+        self._busy_changed(self.worker.busy)
+        if self.generate_on_load and self.document.state is None:
+            self.generate()
+
+    # -- model work ----------------------------------------------------------------------
+
+    def _genre(self) -> str | None:
+        return self.toolbar.genre.currentText() if self.composer and self.composer.config.genres else None
+
+    def generate(self) -> None:
+        self.generate_seed(random_seed())
+
+    def generate_seed(self, seed: int) -> None:
+        if self.composer is None:
+            self.statusBar().showMessage("The model is still loading…", 3000)
+            return
+        self.toolbar.set_seed(seed)
+        threshold = self.toolbar.threshold.value() / 1000 if self.document.state else self.composer.default_threshold
+        self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
+                             threshold, self.toolbar.bpm.value())
+
+    def vary(self) -> None:
+        if self.document.state is not None:
+            self.worker.vary(self.document.state, VARIATION_AMOUNT, random_seed())
+
+    def regenerate(self, track: int) -> None:
+        if self.document.state is not None and 0 <= track < self.document.track_count():
+            self.worker.regenerate(self.document.state, track, random_seed())
+
+    def _clip_ready(self, result: JobResult) -> None:
+        self.document.push(result.state)
+        self.time_label.setText(f"Generated in {result.seconds * 1000:.0f} ms")
+
+    def _busy_changed(self, busy: bool) -> None:
+        ready = self.composer is not None and not busy
+        self.actions["generate"].setEnabled(ready)
+        has_clip = self.document.state is not None
+        for key in ("variation", "regenerate"):
+            self.actions[key].setEnabled(ready and has_clip)
+        self.tracks.set_busy(busy)
+        if busy:
+            self.statusBar().showMessage("The model is working…")
+        else:
+            self.statusBar().clearMessage()
+
+    # -- the document --------------------------------------------------------------------
+
+    def _clip_changed(self) -> None:
+        state = self.document.state
+        self.toolbar.set_seed(state.seed)
+        self.toolbar.set_threshold(state.threshold)
+        self.actions["export"].setEnabled(True)
+        self._busy_changed(self.worker.busy)
+        if self.player.playing:
+            self.player.set_clip(self.document.playback_multitrack())
+
+    def _history_changed(self) -> None:
+        doc = self.document
+        self.actions["undo"].setEnabled(doc.history.can_undo())
+        self.actions["redo"].setEnabled(doc.history.can_redo())
+        self.actions["ab"].setEnabled(all(doc.slots.values()))
+
+    def _bpm_changed(self, bpm: float) -> None:
+        self.document.set_bpm(bpm)
+        self.player.set_bpm(bpm)
+
+    def _set_overlay(self, overlay: bool) -> None:
+        self.canvas.set_overlay(overlay)
+
+    def _muted(self) -> set[int]:
+        return set(self.document.muted)
+
+    def _soloed(self) -> set[int]:
+        return set(self.document.soloed)
+
+    def set_theme(self, mode: str) -> None:
+        self._theme_mode = mode
+        self.theme = apply_system_theme(QApplication.instance(), None if mode == "system" else mode)
+        self.canvas.apply_theme(self.theme)
+        self.tracks.refresh()
+
+    # -- play and export -----------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        if self.player.playing:
+            self.player.stop()
+        elif self.document.multitrack is None:
+            self.statusBar().showMessage("Nothing to play yet: generate a clip first", 3000)
+        else:
+            self.player.start(self.document.playback_multitrack(), self._muted(), self._soloed())
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.actions["play"].setText("Stop" if playing else "Play")
+        if not playing:
+            self.canvas.set_playhead(None)
+
+    def export(self, path: str | None = None) -> Path | None:
+        """Write the clip's audible tracks to a type-1 .mid (asks where unless `path` is given)."""
+        if self.document.multitrack is None:
+            return None
+        if not path:
+            folder = str(self.settings.value("export/folder", str(Path.home())))
+            name = f"{self.document.multitrack.name}.mid"
+            path, _ = QFileDialog.getSaveFileName(self, "Export MIDI", str(Path(folder) / name),
+                                                  "MIDI files (*.mid *.midi)")
+            if not path:
+                return None
+        try:
+            written = write_midi(self.document.export_multitrack(), path)
+        except (MusicFileError, ValueError) as error:
+            self.show_error(str(error))
+            return None
+        self.settings.setValue("export/folder", str(written.parent))
+        self.statusBar().showMessage(f"Exported {written}", 5000)
+        return written
+
+    def show_error(self, message: str) -> None:
+        """Every failure ends here: the status bar and a message box that does not block."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 8000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Bytes to Beats", message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
