@@ -157,6 +157,13 @@ class SettingsPage(QWizardPage):
             self._fail(f"Only about {phrases} phrases to train on: choose a batch size of {max(1, phrases)} "
                        "or less, or add songs.")
             return False
+        steps = steps_per_epoch(phrases, self.batch.value(), self.steps_cap.value())
+        if steps < self.n_critic.value():
+            # engine/train.py steps the generator every n_critic critic steps of an epoch.
+            self._fail(f"An epoch has only {steps} steps, fewer than the {self.n_critic.value()} critic steps "
+                       "per generator step: the generator would never learn. Raise the steps per epoch, "
+                       "lower the batch size or the critic steps, or add songs.")
+            return False
         plan = self.plan
         genres = plan.use_genres and len(plan.genres) >= 2
         name = draft_model_name(plan.data_folder, plan.models_dir)

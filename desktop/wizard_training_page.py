@@ -85,7 +85,7 @@ class TrainingPage(QWizardPage):
         self.setTitle("Training")
         self.state = ""
         self.offset = 0
-        self.records: dict[str, list[float]] = {key: [] for key, _, _ in CURVES}
+        self.points: dict[str, tuple[list[int], list[float]]] = {key: ([], []) for key, _, _ in CURVES}
         self.epochs: list[int] = []
         self.batches: list[int] = []
         self.times: list[float] = []
@@ -213,15 +213,16 @@ class TrainingPage(QWizardPage):
 
     def _add(self, records: list[dict]) -> None:
         for record in records:
-            for key in self.records:
-                value = record.get(key)
-                self.records[key].append(np.nan if value is None else float(value))
             self.epochs.append(int(record["epoch"]))
             self.batches.append(int(record["batch"]))
             self.times.append(float(record.get("time", 0.0)))
-        x = np.arange(1, len(self.epochs) + 1)
+            for key, (xs, ys) in self.points.items():
+                if record.get(key) is not None:  # no generator loss before its first step
+                    xs.append(len(self.epochs))
+                    ys.append(float(record[key]))
         for key, curve in self.curves.items():
-            curve.setData(x, np.asarray(self.records[key]), connect="finite")
+            xs, ys = self.points[key]
+            curve.setData(np.asarray(xs), np.asarray(ys))
 
     def steps_per_epoch(self) -> int | None:
         """Known from the log once an epoch has ended (its last batch number)."""

@@ -92,6 +92,10 @@ def start_training(qtbot, wizard: TrainingWizard, epochs: int, shots: bool = Fal
     page.batch.setValue(8)
     page.epochs.setValue(epochs)
     page.steps_cap.setValue(2)
+    page.n_critic.setValue(5)  # more than an epoch's steps: refused, with the reason
+    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    assert wizard.currentId() == SETTINGS and "the generator would never learn" in page.error.text()
+    page.n_critic.setValue(2)  # a generator step at the end of each 2-step epoch
     page.device.setCurrentIndex(page.device.findData("cpu"))
     assert "Estimated time on this CPU" in page.estimate.text()
     if shots:
@@ -125,6 +129,7 @@ def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, model
     qtbot.waitUntil(lambda: training.state in ("finished", "stopped"), timeout=TRAINING_TIMEOUT_MS)
     assert training.state == "finished", training.message.text()
     assert len(training.epochs) == 4  # 2 epochs x 2 steps, each a point of the curves
+    assert training.points["g_loss"][0] == [2, 4]  # a generator step ends each 2-step epoch
     assert training.play_button.isEnabled() and "epoch 2" in training.sample_caption.text()
     assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     screenshot(wizard, "4-training-done")
@@ -270,8 +275,10 @@ def test_a_disk_that_fills_during_a_checkpoint_is_shown_and_the_last_checkpoint_
     data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
     # A checkpoint of the tiny model, to size a disk with room for one, not for a second beside it.
     phrases = build_phrases(data, PhraseSpec(), cache_dir=tmp_path / "cache", workers=1)
-    probe = Trainer(ModelConfig(g_width=8, d_width=8), TrainConfig(batch_size=8), phrases,
-                    RunPaths.for_model(tmp_path / "probe" / "m.safetensors"), torch.device("cpu"), lambda s: None)
+    probe = Trainer(ModelConfig(g_width=8, d_width=8), TrainConfig(batch_size=8, steps_per_epoch=2, n_critic=2),
+                    phrases, RunPaths.for_model(tmp_path / "probe" / "m.safetensors"), torch.device("cpu"),
+                    lambda s: None)
+    probe.run_epoch()  # both optimizers stepped: their state is in the checkpoint too
     probe.save_checkpoint()
     kib = (probe.paths.checkpoint.stat().st_size * 3 // 2) // 1024 + 96  # + samples, logs
     disk = tmp_path / "disk"
