@@ -31,6 +31,7 @@ class LivePlayer(QObject):
         self.loop = None
         self.api = "auto"
         self.port_name = None
+        self.connect_to: str | None = None  # an existing input port to connect to, else a virtual port
         self.sync_mode = "internal"
         self._steps = (4, 1)  # (steps per beat, steps in the clip)
         self._timer = QTimer(self)
@@ -56,7 +57,7 @@ class LivePlayer(QObject):
             )
 
             name = self.port_name or VIRTUAL_PORT_NAME
-            ports = open_outputs(clip.track_names, api=self.api, port_name=name)
+            ports = open_outputs(clip.track_names, api=self.api, port_name=name, connect=self.connect_to)
             sync = SyncInput(api=self.api) if self.sync_mode == "external" else None
             self.loop = ClipLoop(clip)
             self.session = LiveSession(self.loop, ports, bpm=clip.tempo, sync=sync,

@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._fill_models(model)
         prune_drag_folder()
-        QTimer.singleShot(0, self.load_selected_model)  # after the window shows
+        QTimer.singleShot(50, self.load_selected_model)  # once the window has painted
 
     # -- building ------------------------------------------------------------------------
 
@@ -279,7 +279,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The model is still loading…", 3000)
             return
         self.toolbar.set_seed(seed)
-        threshold = self.toolbar.threshold.value() / 1000 if self.document.state else self.composer.default_threshold
+        state = self.document.state
+        same_model = state is not None and state.composer is self.composer
+        threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
                              threshold, self.toolbar.bpm.value())
 

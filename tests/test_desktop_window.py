@@ -1,0 +1,221 @@
+"""The desktop window on the real engine and a real model, offscreen (pytest-qt).
+
+The model is the shipped `models/rock.safetensors` when present; until it lands, a
+throwaway one trained for a few steps (made here once if /tmp does not have it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+from bytes2beats.desktop.main_window import MainWindow
+from bytes2beats.engine.render import TRACK_COLORS
+from PIL import Image
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "models" / "rock.safetensors"
+THROWAWAY = Path("/tmp/gui-model.safetensors")
+MODEL_WAIT_MS = 90_000
+
+
+@pytest.fixture(scope="session")
+def model_path(shared_data) -> Path:
+    if SHIPPED.is_file():
+        return SHIPPED
+    if not THROWAWAY.is_file():
+        subprocess.run(
+            [sys.executable, "-m", "bytes2beats", "train", "--data", str(shared_data / "lpd" / "rock"),
+             "--out", str(THROWAWAY), "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8"],
+            check=True, capture_output=True, timeout=600,
+        )
+    return THROWAWAY
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, model_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, model=str(model_path), device="cpu", generate_on_load=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
+    yield win
+    win.player.stop()
+    win.worker.wait(30_000)
+
+
+def generate(qtbot, win, seed=None):
+    with qtbot.waitSignal(win.document.clipChanged, timeout=MODEL_WAIT_MS):
+        if seed is None:
+            win.actions["generate"].trigger()
+        else:
+            win.generate_seed(seed)
+    qtbot.waitUntil(lambda: not win.worker.busy)
+    return win.document.multitrack
+
+
+def note_count(mt) -> int:
+    return sum(len(mt.notes(i)) for i in range(len(mt.tracks)))
+
+
+def test_generate_shows_a_clip_with_its_seed(qtbot, window):
+    mt = generate(qtbot, window, seed=1234)
+    assert window.toolbar.seed.value() == 1234
+    assert mt.n_bars == window.toolbar.bars.value() == 8
+    assert note_count(mt) > 0
+    assert len(window.tracks.rows) == len(mt.tracks)
+    assert window.time_label.text().startswith("Generated in")
+    assert "CPU" in window.device_label.text()
+    # the same seed makes the same clip
+    again = generate(qtbot, window, seed=1234)
+    assert np.array_equal(again.rolls, mt.rolls)
+
+
+def test_mute_with_the_button_and_the_key(qtbot, window):
+    generate(qtbot, window, seed=1)
+    row = window.tracks.row(1)
+    qtbot.mouseClick(row.mute, Qt.MouseButton.LeftButton)
+    assert window.document.muted == {1}
+    assert window.canvas.note_items[1].opacity() < 0.5
+    assert window.canvas.note_items[0].opacity() == 1.0
+    exported = window.document.export_multitrack()
+    assert "Piano" not in exported.track_names and len(exported.tracks) == len(window.document.multitrack.tracks) - 1
+    # M mutes the focused track: focus the bass by clicking its row, then press M
+    qtbot.mouseClick(window.tracks.row(3), Qt.MouseButton.LeftButton)
+    assert window.document.focus == 3
+    window.actions["mute"].trigger()
+    assert window.document.muted == {1, 3}
+    window.actions["solo"].trigger()
+    assert window.document.soloed == {3}
+    assert not window.document.audible(0)
+
+
+def test_regenerate_one_track_keeps_the_others(qtbot, window):
+    before = generate(qtbot, window, seed=7).copy()
+    with qtbot.waitSignal(window.document.clipChanged, timeout=MODEL_WAIT_MS):
+        qtbot.mouseClick(window.tracks.row(3).regenerate, Qt.MouseButton.LeftButton)
+    after = window.document.multitrack
+    for i in range(len(after.tracks)):
+        if i != 3:
+            assert after.notes(i) == before.notes(i), f"track {i} changed"
+    assert not np.array_equal(after.rolls[3], before.rolls[3])
+    assert window.document.state.label.startswith("Bass regenerated")
+
+
+def test_threshold_rebinarizes_at_once_without_the_model(qtbot, window):
+    mt = generate(qtbot, window, seed=3)
+    probs = window.document.state.probabilities
+    calls = []
+    composer = window.document.state.composer
+    original = composer.probabilities
+    composer.probabilities = lambda *a, **k: calls.append(a) or original(*a, **k)
+    try:
+        lower = max(0.001, window.document.state.threshold - 0.02)
+        window.toolbar.threshold.setValue(round(lower * 1000))  # as a drag of the slider does
+        lowered = window.document.multitrack  # changed synchronously: no job, no waiting
+        assert window.document.state.threshold == pytest.approx(round(lower * 1000) / 1000)
+        assert note_count(lowered) != note_count(mt)
+        assert np.array_equal(lowered.rolls > 0, probs[:, : mt.n_steps] >= window.document.state.threshold)
+        assert calls == [] and not window.worker.busy
+    finally:
+        composer.probabilities = original
+
+
+def test_undo_and_redo_across_generations(qtbot, window):
+    first = generate(qtbot, window, seed=11).copy()
+    second = generate(qtbot, window, seed=12).copy()
+    assert window.actions["undo"].isEnabled() and not window.actions["redo"].isEnabled()
+    window.actions["undo"].trigger()
+    assert np.array_equal(window.document.multitrack.rolls, first.rolls)
+    assert window.toolbar.seed.value() == 11
+    window.actions["redo"].trigger()
+    assert np.array_equal(window.document.multitrack.rolls, second.rolls)
+    assert window.actions["undo"].shortcut().toString() == "Ctrl+Z"
+    assert window.actions["redo"].shortcut().toString() == "Ctrl+Shift+Z"
+
+
+def test_recent_clips_and_ab(qtbot, window):
+    generate(qtbot, window, seed=21)
+    a = window.document.state
+    window.clips.set_a.click()
+    generate(qtbot, window, seed=22)
+    b = window.document.state
+    window.clips.set_b.click()
+    assert window.clips.list.count() == 2
+    window.actions["ab"].trigger()
+    assert window.document.state is a
+    window.actions["ab"].trigger()
+    assert window.document.state is b
+    window.clips.list.itemClicked.emit(window.clips.list.item(1))
+    assert window.document.state is a
+
+
+def test_export_writes_a_type1_file_with_the_chosen_instrument(qtbot, window, tmp_path):
+    generate(qtbot, window, seed=5)
+    window.tracks.row(2).instrument.setCurrentIndex(30)  # Distortion Guitar
+    path = window.export(str(tmp_path / "clip.mid"))
+    midi = mido.MidiFile(path)
+    assert midi.type == 1
+    names = [t.name for t in midi.tracks]
+    assert "Guitar" in names
+    guitar = midi.tracks[names.index("Guitar")]
+    assert [m.program for m in guitar if m.type == "program_change"] == [30]
+    assert sum(m.type == "note_on" for t in midi.tracks for m in t) > 0
+
+
+def test_errors_become_messages(qtbot, window, tmp_path):
+    generate(qtbot, window, seed=5)
+    window.export(str(tmp_path / "no-such-folder" / "clip.mid"))
+    assert "does not exist" in window.last_error
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    window.toolbar.model.addItem("broken (file)", str(broken))
+    window.toolbar.model.setCurrentIndex(window.toolbar.model.count() - 1)
+    with qtbot.waitSignal(window.worker.failed, timeout=MODEL_WAIT_MS):
+        window.load_selected_model()
+    assert window.last_error
+    assert window.isVisible()
+
+
+def test_settings_are_kept(qtbot, window):
+    window.toolbar.bars.setValue(4)
+    window.toolbar.bpm.setValue(96.0)
+    window.close()
+    settings = window.settings
+    assert int(settings.value("clip/bars")) == 4
+    assert float(settings.value("clip/bpm")) == 96.0
+
+
+def test_screenshot_command_shows_notes(tmp_path, model_path):
+    shot = tmp_path / "window.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "gui", "--model", str(model_path),
+                          "--screenshot", str(shot)], env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    assert Image.open(shot).size[0] >= 1000
+    # every track's color appears on many pixels (the notes, shaded from 45% to full strength)
+    for color in TRACK_COLORS[:5]:
+        close = np.abs(pixels - np.array(color)).sum(axis=1) < 60
+        assert close.sum() > 150, f"too few pixels of {color}"
+
+
+def test_window_opens_within_three_seconds(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "BYTES2BEATS_STARTUP_TIMING": "exit"}
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "gui"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    elapsed = time.perf_counter() - start
+    assert "window shown" in run.stdout, run.stderr[-2000:]
+    print(f"command to window shown: {elapsed:.2f} s")
+    assert elapsed < 3.0
