@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from bytes2beats.engine.pianoroll import Multitrack
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
 
 from .clip_document import ClipDocument
@@ -46,11 +46,14 @@ class PictureItem(pg.GraphicsObject):
         return self._bounds
 
 
-def note_shades(mt: Multitrack, track: int, notes: list) -> np.ndarray:
-    """A 0..1 strength per note: its mean probability above the threshold, else its velocity."""
-    if not notes:
+def note_shades(mt: Multitrack, track: int, notes: np.ndarray) -> np.ndarray:
+    """A 0..1 strength per note: its mean probability (spread over the clip's range), else its velocity.
+
+    `notes` is an (n, 4) array of (start, end, pitch, velocity).
+    """
+    if not len(notes):
         return np.zeros(0)
-    starts, ends, pitches, velocities = (np.array(c) for c in zip(*notes))
+    starts, ends, pitches, velocities = notes.T
     if mt.probabilities is None:
         return np.where(velocities <= 1, 1.0, velocities / 127.0)
     # Mean probability over each note's steps, from a running sum along time: (steps + 1, 128)
@@ -62,26 +65,27 @@ def note_shades(mt: Multitrack, track: int, notes: list) -> np.ndarray:
     return np.ones_like(values) if span < 1e-6 else (values - low) / span
 
 
-def draw_notes(item: PictureItem, mt: Multitrack, track: int, lane, color: QColor, outline: QColor) -> int:
-    """Draw one track's notes into its item, brighter where the model was surer. Returns the count."""
-    notes = mt.notes(track)
-    shades = note_shades(mt, track, notes)
+def draw_notes(item: PictureItem, mt: Multitrack, track: int, lane, color: QColor) -> int:
+    """Draw one track's notes into its item, brighter where the model was surer. Returns the count.
+
+    No outlines (strokes cost more than fills to replay): a small gap keeps repeated notes apart.
+    """
+    notes = np.array(mt.notes(track), dtype=np.int64).reshape(-1, 4)
+    notes = notes[(notes[:, 2] >= lane.low) & (notes[:, 2] <= lane.high)]
+    buckets = np.minimum(SHADES - 1, (note_shades(mt, track, notes) * SHADES).astype(int))
+    xs = notes[:, 0].astype(float) + 0.04
+    widths = (notes[:, 1] - notes[:, 0]).astype(float) - 0.12
+    ys = lane.base + (notes[:, 2] - lane.low) + 0.1
     painter = item.begin()
-    pen = QPen(outline)
-    pen.setCosmetic(True)
-    pen.setWidthF(0.8)
-    painter.setPen(pen)
-    buckets: list[list[QRectF]] = [[] for _ in range(SHADES)]
-    for (start, end, pitch, _), shade in zip(notes, shades):
-        if lane.low <= pitch <= lane.high:
-            rect = QRectF(start, lane.y(pitch) + 0.08, end - start, 0.84)
-            buckets[min(SHADES - 1, int(shade * SHADES))].append(rect)
-    for k, rects in enumerate(buckets):
-        if rects:
+    painter.setPen(Qt.PenStyle.NoPen)
+    for k in range(SHADES):
+        chosen = buckets == k
+        if chosen.any():
             fill = QColor(color)
-            fill.setAlphaF(0.45 + 0.55 * (k + 1) / SHADES)
+            fill.setAlphaF(0.4 + 0.6 * (k + 1) / SHADES)
             painter.setBrush(QBrush(fill))
-            painter.drawRects(rects)
+            painter.drawRects([QRectF(x, y, w, 0.8) for x, y, w in
+                               zip(xs[chosen].tolist(), ys[chosen].tolist(), widths[chosen].tolist())])
     item.end(painter, QRectF(0, lane.base, mt.n_steps, lane.height))
     return len(notes)
 
@@ -109,6 +113,19 @@ def draw_grid(item: PictureItem, mt: Multitrack, layout: PianorollLayout, theme:
         for lane in lanes:
             painter.drawLine(QPointF(step, lane.base), QPointF(step, lane.top))
     item.end(painter, QRectF(0, 0, steps, layout.height + LANE_GAP))
+
+
+def fits(layout: PianorollLayout, mt: Multitrack) -> bool:
+    """Whether every note of the clip falls inside its track's lane."""
+    for lane in layout.lanes:
+        rows = np.flatnonzero(mt.rolls[lane.track].any(axis=0))
+        if rows.size and (rows[0] < lane.low or rows[-1] > lane.high):
+            return False
+    return True
+
+
+def key_of(layout: PianorollLayout) -> tuple:
+    return (layout.overlay, tuple((lane.low, lane.high, lane.base) for lane in layout.lanes))
 
 
 class PitchAxis(pg.AxisItem):
@@ -160,6 +177,9 @@ class PianorollView(pg.PlotWidget):
         self.overlay = False
         self.layout_: PianorollLayout | None = None
         self._layout_key = None
+        self._grid_key = None
+        self._layout_identity = None
+        self._labels_key = None
         self.note_items: list[PictureItem] = []
         self.lane_labels: list[pg.TextItem] = []
         self.grid_item = PictureItem()
@@ -179,7 +199,13 @@ class PianorollView(pg.PlotWidget):
                         "Brighter notes are the ones the model was surer of.")
         self.apply_theme(theme)
         self.show_message("Loading the model…")
-        document.clipChanged.connect(self.redraw)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self.redraw)
+        # Redraw on the next turn of the event loop: a burst of changes (a slider dragged)
+        # draws once, and the GUI thread's work comes in short pieces.
+        document.clipChanged.connect(self._redraw_timer.start)
         document.mixChanged.connect(self.update_mix)
 
     # -- drawing -------------------------------------------------------------------------
@@ -198,7 +224,7 @@ class PianorollView(pg.PlotWidget):
 
     def set_overlay(self, overlay: bool) -> None:
         self.overlay = overlay
-        self._layout_key = None
+        self._layout_key = self._grid_key = None
         self.redraw()
 
     def show_message(self, text: str) -> None:
@@ -214,9 +240,13 @@ class PianorollView(pg.PlotWidget):
         if mt is None:
             return
         self.message.hide()
-        focus = self.document.focus
-        layout = PianorollLayout(mt.rolls, mt.tracks, self.overlay, focus)
-        key = (self.overlay, mt.n_steps, [(lane.low, lane.high) for lane in layout.lanes])
+        layout = self._layout_for(mt)
+        labels = (key_of(layout), layout.focus if layout.overlay else None)
+        if labels != self._labels_key:
+            self._labels_key = labels
+            self.pitch_axis.picture = None  # labels follow the new lanes
+            self.pitch_axis.update()
+        key = (mt.n_steps, key_of(layout))
         self.layout_ = layout
         self.pitch_axis.layout = layout
         self.bar_axis.steps_per_beat = mt.steps_per_beat
@@ -227,8 +257,11 @@ class PianorollView(pg.PlotWidget):
         for k, item in enumerate(self.note_items):
             item.setVisible(k < len(mt.tracks))
         for i in range(len(mt.tracks)):
-            draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i), self.theme.outline)
-        draw_grid(self.grid_item, mt, layout, self.theme)
+            draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i))
+        grid_key = (key_of(layout), mt.n_steps, mt.steps_per_beat, self.theme.dark)
+        if grid_key != self._grid_key:  # the grid only changes with the lanes
+            self._grid_key = grid_key
+            draw_grid(self.grid_item, mt, layout, self.theme)
         self._place_lane_labels(mt, layout)
         if key != self._layout_key:  # a new shape: show all of it; otherwise keep the zoom
             self._layout_key = key
@@ -236,8 +269,17 @@ class PianorollView(pg.PlotWidget):
                                         minXRange=4, minYRange=6)
             self.fit()
         self.update_mix()
-        self.pitch_axis.picture = None  # labels follow the new layout
-        self.pitch_axis.update()
+
+    def _layout_for(self, mt: Multitrack) -> PianorollLayout:
+        """The lanes of this clip: kept while only the threshold moves (so the zoom stays put),
+        unless notes come up outside them."""
+        serial = self.document.state.serial if self.document.state else None
+        identity = (serial, self.overlay, self.document.focus, self.theme.dark)
+        old = self.layout_
+        if old is not None and identity == self._layout_identity and fits(old, mt):
+            return old
+        self._layout_identity = identity
+        return PianorollLayout(mt.rolls, mt.tracks, self.overlay, self.document.focus)
 
     def _place_lane_labels(self, mt: Multitrack, layout: PianorollLayout) -> None:
         lanes = [layout.lane_of(self.document.focus)] if layout.overlay else layout.lanes
