@@ -34,7 +34,7 @@ from bytes2beats.engine.music_io import assign_channels
 
 
 @contextmanager
-def jack_server(name: str | None):
+def jack_server(name: str | None, realtime: bool = False):
     if name:
         os.environ["JACK_DEFAULT_SERVER"] = name
         yield name
@@ -42,7 +42,8 @@ def jack_server(name: str | None):
     name = f"b2b-bench-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
+    mode = ["--realtime"] if realtime else ["--no-realtime"]
+    server = subprocess.Popen(["jackd", "-n", name, *mode, "-d", "dummy", "-r", "48000", "-p", "64"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         subprocess.run(["jack_wait", "-w", "-t", "10"], check=True, capture_output=True)
@@ -67,7 +68,15 @@ def stream(composer, bars: int, bpm: float, clock_out: bool, variation: float, t
 
     source.next_phrase = recording_next_phrase
     events = []
+    sent = {"pulses": 0}
     ports = open_outputs([t.name for t in source.tracks], "jack", "Bytes to Beats bench", connect="b2b bench")
+    main_send = ports.main._send
+
+    def counting_send(message):  # how many pulses left us, to tell a loss on the way from ours
+        sent["pulses"] += message == [0xF8]
+        main_send(message)
+
+    ports.main._send = counting_send
     session = LiveSession(source, ports, bpm=bpm, bars=bars, clock_out=clock_out, on_event=events.append,
                           realtime=realtime)
     session.start()
@@ -78,6 +87,7 @@ def stream(composer, bars: int, bpm: float, clock_out: bool, variation: float, t
     arrivals = receiver.close()
     late = [e for e in events if e.kind == "late"]
     t0 = next(e.time_ns for e in events if e.kind == "started")
+    stream.pulses_sent = sent["pulses"]
     return phrases, t0, arrivals, late, [t.is_drum for t in source.tracks], priority
 
 
@@ -106,10 +116,18 @@ def note_errors(phrases, t0, arrivals, bpm, tracks_drum, bars):
 
 
 def clock_errors(t0, arrivals, bpm):
-    """(arrival - scheduled) in ns of each MIDI clock pulse, in order, with its tick."""
-    pulses = [t for t, msg in arrivals if msg == [0xF8]]
-    step = ns_per_tick(bpm)
-    return [(k * TICKS_PER_CLOCK, t - (t0 + k * TICKS_PER_CLOCK * step)) for k, t in enumerate(pulses)]
+    """(tick, arrival - scheduled in ns) of each MIDI clock pulse that arrived.
+
+    Each arrival is matched to the nearest scheduled pulse, so a pulse lost on the way
+    (counted apart) does not shift the ones after it.
+    """
+    interval = TICKS_PER_CLOCK * ns_per_tick(bpm)
+    matched = []
+    for t, msg in arrivals:
+        if msg == [0xF8]:
+            k = round((t - t0) / interval)
+            matched.append((k * TICKS_PER_CLOCK, t - (t0 + k * interval)))
+    return matched
 
 
 def figures(errors_ns) -> dict:
@@ -128,15 +146,21 @@ def main() -> int:
     parser.add_argument("--drift-minutes", type=float, default=0.0)
     parser.add_argument("--server", help="use this running JACK server instead of starting one")
     parser.add_argument("--json", help="write the figures here")
-    parser.add_argument("--no-realtime", action="store_true", help="leave the clock thread at normal priority")
+    parser.add_argument("--no-realtime", action="store_true",
+                        help="leave our threads (clock, MIDI system) at normal priority")
+    parser.add_argument("--jack-realtime", action="store_true",
+                        help="start the JACK server realtime (as on a user's machine), not --no-realtime as the tests do")
     args = parser.parse_args()
+    if args.no_realtime:
+        os.environ["BYTES2BEATS_NO_REALTIME"] = "1"  # the monitor process inherits it
 
     from bytes2beats.engine.generate import Composer
 
     composer = Composer.load(args.model, "cpu")
     result = {"bpm": args.bpm, "bars": args.bars, "model": composer.name, "cpus": os.cpu_count(),
               "load_average": os.getloadavg()}
-    with jack_server(args.server):
+    result["jack_server"] = args.server or ("realtime" if args.jack_realtime else "no-realtime")
+    with jack_server(args.server, args.jack_realtime):
         phrases, t0, arrivals, late, drums, priority = stream(
             composer, args.bars, args.bpm, False, args.variation, args.threshold, not args.no_realtime)
         result["clock_thread_priority"] = priority
@@ -158,14 +182,16 @@ def main() -> int:
             last = [e for tick, e in pulses if last_bar <= tick < last_bar + TICKS_PER_BAR]
             start = next((e for tick, e in pulses if tick == last_bar), None)
             result["drift"] = {
-                "minutes": bars * 4 / args.bpm, "bars": bars, "pulses": len(pulses),
+                "minutes": bars * 4 / args.bpm, "bars": bars, "pulses_scheduled": bars * 96,
+                "pulses_sent": stream.pulses_sent, "pulses_arrived": len(pulses),
                 "first_bar_median_ms": float(np.median(first) / 1e6),
                 "last_bar_median_ms": float(np.median(last) / 1e6),
                 "last_bar_start_ms": None if start is None else start / 1e6,
                 "all_pulses": figures([e for _, e in pulses]),
             }
             d = result["drift"]
-            print(f"drift over {d['minutes']:.1f} min ({bars} bars, {len(pulses)} clock pulses): last bar starts "
+            print(f"drift over {d['minutes']:.1f} min ({bars} bars; clock pulses: {bars * 96} scheduled, "
+                  f"{stream.pulses_sent} sent, {len(pulses)} arrived): last bar starts "
                   f"{d['last_bar_start_ms']:.2f} ms after its scheduled time; pulse error median first bar "
                   f"{d['first_bar_median_ms']:.2f} ms, last bar {d['last_bar_median_ms']:.2f} ms; all pulses p99 "
                   f"{d['all_pulses']['p99_ms']:.2f} ms, max {d['all_pulses']['max_ms']:.2f} ms")

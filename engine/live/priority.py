@@ -6,7 +6,8 @@ The MIDI systems' own threads (libjack's process thread, which moves our events 
 of each JACK cycle) are created inside rtmidi, with an explicit ordinary policy when the
 JACK server is not realtime: `prioritized_new_threads()` raises them once they exist. A
 JACK client that misses its cycle loses that cycle's incoming events (JACK2 runs clients
-asynchronously), so this matters on a busy machine.
+asynchronously), so this matters on a busy machine. The environment variable
+BYTES2BEATS_NO_REALTIME turns all of it off.
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ import os
 import threading
 
 REALTIME_PRIORITY = 10  # SCHED_FIFO: above ordinary threads, below JACK's own (usually 70+)
+NO_REALTIME_ENV = "BYTES2BEATS_NO_REALTIME"  # set (to anything) to leave every priority alone
+
+
+def _wanted() -> bool:
+    return not os.environ.get(NO_REALTIME_ENV)
 
 
 def raise_priority() -> str:
     """Raise the calling thread's priority as far as allowed; what was granted, in words."""
+    if not _wanted():
+        return f"normal ({NO_REALTIME_ENV} is set)"
     tid = threading.get_native_id()
     if hasattr(os, "sched_setscheduler"):
         try:
@@ -47,8 +55,10 @@ def _thread_ids() -> set[int]:
 def prioritized_new_threads():
     """Threads started inside this block (the MIDI system's, made inside rtmidi) get a
     raised priority, where the OS allows; Linux only, elsewhere nothing changes."""
-    before = _thread_ids()
+    before = _thread_ids() if _wanted() else None
     yield
+    if before is None:
+        return
     for tid in _thread_ids() - before:
         try:
             os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
