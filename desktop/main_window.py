@@ -61,8 +61,9 @@ class MainWindow(QMainWindow):
         self.tracks = TrackPanel(self.document)
         self.clips = ClipList(self.document)
         docks = [self._dock("Tracks", self.tracks, Qt.DockWidgetArea.LeftDockWidgetArea),
-                 self._dock("Clips", self.clips, Qt.DockWidgetArea.RightDockWidgetArea)]
-        self.resizeDocks(docks, [360, 190], Qt.Orientation.Horizontal)
+                 self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)]
+        self.resizeDocks(docks[:1], [370], Qt.Orientation.Horizontal)
+        self.resizeDocks(docks, [260, 400], Qt.Orientation.Vertical)
         self._make_menus()
         self._make_status_bar()
         self._connect()
