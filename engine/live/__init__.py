@@ -2,15 +2,17 @@
 
 The GUI and the `bytes2beats stream` command use this much:
 
-    ports = open_outputs(track_names, api="auto", port_name="Bytes to Beats")
-    session = LiveSession(ModelStream(composer, seed=0, variation=0.3), ports, bpm=120,
-                          on_event=print)
+    source = ModelStream(composer, seed=0, variation=0.3)      # or ClipLoop(clip)
+    ports = open_outputs([t.name for t in source.tracks], api="auto")  # PortError: one line
+    session = LiveSession(source, ports, bpm=120, on_event=print)
     session.start(); session.mute("Drums"); session.set_bpm(100); ...; session.close()
 
-Nothing here imports Qt. `on_event` is called on the session's own thread.
+Nothing here imports Qt. `on_event` is called on the session's own thread, not the
+caller's. docs/streaming.md has the design and the measured timing.
 """
 
 from .clock import TICKS_PER_BEAT, BeatClock
+from .inputs import StampedInput
 from .ports import (
     VIRTUAL_PORT_NAME,
     ApiPorts,
@@ -31,5 +33,5 @@ from .sync import SyncInput
 __all__ = [
     "TICKS_PER_BEAT", "VIRTUAL_PORT_NAME", "ApiPorts", "BarScheduler", "BeatClock", "ClipLoop",
     "LiveEvent", "LiveSession", "ModelStream", "OutputPort", "OutputPorts", "Phrase", "PortError",
-    "RtMidiOutput", "SyncInput", "api_order", "compiled_apis", "list_ports", "open_outputs", "to_phrase",
+    "RtMidiOutput", "StampedInput", "SyncInput", "api_order", "compiled_apis", "list_ports", "open_outputs", "to_phrase",
 ]

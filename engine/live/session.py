@@ -66,7 +66,6 @@ class LiveSession:
         self._ready: queue.Queue = queue.Queue(maxsize=max(1, lookahead_phrases))
         self._outbox: queue.SimpleQueue[LiveEvent | None] = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._done = threading.Event()
         self._muted: set[int] = set()
         self._soloed: set[int] = set()
         self.scheduler = BarScheduler(
@@ -110,7 +109,6 @@ class LiveSession:
             self._outbox.put(None)
             if threading.current_thread() is not self._notifier:
                 self._notifier.join(timeout)
-        self._done.set()
 
     def close(self) -> None:
         """Stop, then close the ports and the sync input."""
@@ -236,8 +234,10 @@ class LiveSession:
         for port in self.ports.ports if self.ports else []:
             change = port.check()
             if change == "lost":
+                port.panic()  # best effort: a port that errored may still reach its receiver
                 self._queue_event(LiveEvent("port lost", None, time.monotonic_ns(), port.name))
             elif change == "back":
+                port.panic()  # whatever it heard before it went, it hears silence first
                 self.scheduler.resend_setup(port)
                 self._queue_event(LiveEvent("port back", None, time.monotonic_ns(), port.name))
 
