@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from .clip_document import ClipDocument
 from .clip_list import ClipList
-from .drag_export import DragHandle, prune_drag_folder
+from .drag_export import DragHandle, prune_drag_folder, write_drag_file
+from .fluidsynth_preview import FluidSynthPreview
 from .generate_toolbar import GenerateToolbar
 from .live_player import APIS, SYNC_MODES, LivePlayer
 from .model_worker import JobResult, LoadedModel, ModelWorker, random_seed
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self.document = ClipDocument(self)
         self.worker = ModelWorker(self, device)
         self.player = LivePlayer(self)
+        self.preview = FluidSynthPreview.find(self)  # None without FluidSynth and a soundfont
         self.composer = None
         self.model_name = None
         self.generate_on_load = generate_on_load
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self._action("overlay", "Overlay", "O", "Overlay all tracks on one pitch axis, the focused one on top",
                      self._set_overlay, checkable=True)
         self._action("fit", "Show whole clip", "F", "Zoom to the whole clip", lambda: self.canvas.fit())
+        self._action("preview", "Preview", "P", "Hear the clip through FluidSynth (no DAW needed)", self.toggle_preview)
         self._action("quit", "Quit", QKeySequence.StandardKey.Quit, "Close Bytes to Beats", self.close)
         for key in ("generate", "variation", "regenerate", "export", "undo", "redo", "ab"):
             self.actions[key].setEnabled(False)
@@ -138,6 +141,11 @@ class MainWindow(QMainWindow):
             group.addAction(action)
         play = bar.addMenu("&Playback")
         play.addAction(a["play"])
+        a["preview"].setVisible(self.preview is not None)
+        play.addAction(a["preview"])
+        self.port_menu = play.addMenu("Send to")
+        self.port_menu.setToolTip("A virtual port your DAW connects to, or another program's input")
+        self.port_menu.aboutToShow.connect(self._fill_port_menu)
         self._choice_menu(play.addMenu("MIDI API"), {api: api for api in APIS}, "midi/api", "auto",
                           lambda v: setattr(self.player, "api", v))
         self._choice_menu(play.addMenu("Sync"), SYNC_MODES, "midi/sync", "internal",
@@ -155,6 +163,27 @@ class MainWindow(QMainWindow):
             group.addAction(action)
         menu.setToolTipsVisible(True)
         menu.setToolTip("Takes effect at the next Play")
+
+    def _fill_port_menu(self) -> None:
+        """The virtual port, and the inputs the chosen MIDI API sees now (asked when opened)."""
+        from bytes2beats.engine.live import VIRTUAL_PORT_NAME, PortError, api_order, list_ports
+
+        menu = self.port_menu
+        menu.clear()
+        group = QActionGroup(menu)
+        choices: list[tuple[str, str | None]] = [(f"Virtual port “{VIRTUAL_PORT_NAME}”", None)]
+        try:
+            apis = api_order(self.player.api)
+            choices += [(f"{port} ({found.api})", port) for found in list_ports() if found.api in apis
+                        for port in found.outputs if not port.startswith(VIRTUAL_PORT_NAME)]
+        except PortError as error:
+            menu.addAction(str(error)).setEnabled(False)
+        for text, port in choices:
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(port == self.player.connect_to)
+            action.triggered.connect(lambda _=False, p=port: setattr(self.player, "connect_to", p))
+            group.addAction(action)
 
     def _make_status_bar(self) -> None:
         self.device_label = QLabel("Device: loading…")
@@ -175,6 +204,10 @@ class MainWindow(QMainWindow):
         self.player.failed.connect(self.show_error)
         self.player.portState.connect(self.port_label.setText)
         self.player.playingChanged.connect(self._playing_changed)
+        if self.preview is not None:
+            self.preview.failed.connect(self.show_error)
+            self.preview.playingChanged.connect(
+                lambda on: self.actions["preview"].setText("Stop preview" if on else "Preview"))
         self.player.position.connect(lambda s: self.canvas.set_playhead(None if s < 0 else s))
         self.tracks.regenerateRequested.connect(self.regenerate)
         self.tracks.failed.connect(self.show_error)
@@ -217,6 +250,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.stop()
+        if self.preview is not None:
+            self.preview.stop()
         self.save_settings()
         self.worker.wait(10_000)
         super().closeEvent(event)
@@ -355,6 +390,19 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to play yet: generate a clip first", 3000)
         else:
             self.player.start(self.document.playback_multitrack(), self._muted(), self._soloed())
+
+    def toggle_preview(self) -> None:
+        if self.preview is None:
+            return
+        if self.preview.playing:
+            self.preview.stop()
+            return
+        try:
+            path = write_drag_file(self.document.export_multitrack())
+        except (MusicFileError, ValueError) as error:
+            self.show_error(str(error))
+            return
+        self.preview.play(path)
 
     def _playing_changed(self, playing: bool) -> None:
         self.actions["play"].setText("Stop" if playing else "Play")

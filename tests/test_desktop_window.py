@@ -257,3 +257,44 @@ def test_gui_stays_responsive_while_the_model_works(qtbot, window):
           f"{worst_cpu * 1000:.1f} ms of its own CPU")
     assert worst_cpu < 0.050
     assert worst_wall < 0.250
+
+
+def test_keyboard_shortcuts(qtbot, window):
+    window.activateWindow()
+    qtbot.waitActive(window)
+    window.canvas.setFocus()
+    with qtbot.waitSignal(window.document.clipChanged, timeout=MODEL_WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_G)
+    qtbot.waitUntil(lambda: not window.worker.busy)
+    focus = window.document.focus
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert focus in window.document.muted
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert focus in window.document.soloed
+    first = window.document.state
+    with qtbot.waitSignal(window.document.clipChanged, timeout=MODEL_WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_G)
+    qtbot.waitUntil(lambda: not window.worker.busy)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.state is first
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.document.state is not first
+    assert all(a.toolTip() for a in window.actions.values())
+
+
+def test_preview_renders_the_clip_with_fluidsynth(qtbot, window, tmp_path):
+    import wave
+
+    from bytes2beats.desktop.drag_export import write_drag_file
+
+    if window.preview is None:
+        pytest.skip("FluidSynth or a GM soundfont is not installed (the Preview action is hidden)")
+    assert window.actions["preview"].isVisible()
+    generate(qtbot, window, seed=8)
+    wav = tmp_path / "preview.wav"
+    with qtbot.waitSignal(window.preview.playingChanged, timeout=120_000,
+                          check_params_cb=lambda playing: not playing):
+        window.preview.play(write_drag_file(window.document.export_multitrack(), tmp_path), wav)
+    with wave.open(str(wav)) as audio:
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
+    assert np.sqrt(np.mean(samples.astype(float) ** 2)) > 100  # sound, not silence
