@@ -26,9 +26,10 @@ from .clip_list import ClipList
 from .drag_export import DragHandle, prune_drag_folder, write_drag_file
 from .fluidsynth_preview import FluidSynthPreview
 from .generate_toolbar import GenerateToolbar
-from .live_player import APIS, SYNC_MODES, LivePlayer
+from .live_player import LivePlayer
 from .model_worker import JobResult, LoadedModel, ModelWorker, random_seed
 from .pianoroll_view import PianorollView
+from .playback_menu import PlaybackMenu
 from .theme import apply_system_theme
 from .track_panel import TrackPanel
 
@@ -139,51 +140,9 @@ class MainWindow(QMainWindow):
             action.setChecked(mode == self._theme_mode)
             action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
             group.addAction(action)
-        play = bar.addMenu("&Playback")
-        play.addAction(a["play"])
         a["preview"].setVisible(self.preview is not None)
-        play.addAction(a["preview"])
-        self.port_menu = play.addMenu("Send to")
-        self.port_menu.setToolTip("A virtual port your DAW connects to, or another program's input")
-        self.port_menu.aboutToShow.connect(self._fill_port_menu)
-        self._choice_menu(play.addMenu("MIDI API"), {api: api for api in APIS}, "midi/api", "auto",
-                          lambda v: setattr(self.player, "api", v))
-        self._choice_menu(play.addMenu("Sync"), SYNC_MODES, "midi/sync", "internal",
-                          lambda v: setattr(self.player, "sync_mode", v))
-
-    def _choice_menu(self, menu, choices: dict[str, str], key: str, default: str, apply) -> None:
-        current = str(self.settings.value(key, default))
-        apply(current)
-        group = QActionGroup(self)
-        for value, text in choices.items():
-            action = menu.addAction(text)
-            action.setCheckable(True)
-            action.setChecked(value == current)
-            action.triggered.connect(lambda _=False, v=value: (apply(v), self.settings.setValue(key, v)))
-            group.addAction(action)
-        menu.setToolTipsVisible(True)
-        menu.setToolTip("Takes effect at the next Play")
-
-    def _fill_port_menu(self) -> None:
-        """The virtual port, and the inputs the chosen MIDI API sees now (asked when opened)."""
-        from bytes2beats.engine.live import VIRTUAL_PORT_NAME, PortError, api_order, list_ports
-
-        menu = self.port_menu
-        menu.clear()
-        group = QActionGroup(menu)
-        choices: list[tuple[str, str | None]] = [(f"Virtual port “{VIRTUAL_PORT_NAME}”", None)]
-        try:
-            apis = api_order(self.player.api)
-            choices += [(f"{port} ({found.api})", port) for found in list_ports() if found.api in apis
-                        for port in found.outputs if not port.startswith(VIRTUAL_PORT_NAME)]
-        except PortError as error:
-            menu.addAction(str(error)).setEnabled(False)
-        for text, port in choices:
-            action = menu.addAction(text)
-            action.setCheckable(True)
-            action.setChecked(port == self.player.connect_to)
-            action.triggered.connect(lambda _=False, p=port: setattr(self.player, "connect_to", p))
-            group.addAction(action)
+        self.playback_menu = PlaybackMenu(self.player, self.settings, [a["play"], a["preview"]], self)
+        bar.addMenu(self.playback_menu)
 
     def _make_status_bar(self) -> None:
         self.device_label = QLabel("Device: loading…")

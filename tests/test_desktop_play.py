@@ -68,3 +68,14 @@ def test_play_without_a_midi_system_is_a_message(qtbot, window, monkeypatch):  #
     assert not window.player.playing
     assert window.last_error and window.last_error.startswith("Cannot play")
     assert window.actions["play"].text() == "Play"
+
+
+def test_send_to_menu_offers_the_receivers_input(qtbot, window, monitor):  # noqa: F811
+    window.player.api = "jack"
+    window.playback_menu.fill_port_menu()
+    actions = window.playback_menu.port_menu.actions()
+    assert actions[0].text().startswith("Virtual port") and actions[0].isChecked()
+    ours = [a for a in actions if monitor.port in a.text()]
+    assert ours, [a.text() for a in actions]
+    ours[0].trigger()
+    assert window.player.connect_to == monitor.port
