@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
 
     def _clip_changed(self) -> None:
         state = self.document.state
+        self.setWindowTitle(f"{state.title} – {state.model} – Bytes to Beats")
         self.toolbar.set_seed(state.seed)
         self.toolbar.set_threshold(state.threshold)
         self.actions["export"].setEnabled(True)

@@ -27,10 +27,11 @@ MODEL_WAIT_MS = 90_000
 
 
 @pytest.fixture(scope="session")
-def model_path(shared_data) -> Path:
+def model_path(request) -> Path:
     if SHIPPED.is_file():
         return SHIPPED
     if not THROWAWAY.is_file():
+        shared_data = request.getfixturevalue("shared_data")
         subprocess.run(
             [sys.executable, "-m", "bytes2beats", "train", "--data", str(shared_data / "lpd" / "rock"),
              "--out", str(THROWAWAY), "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8"],
