@@ -22,6 +22,15 @@ def run(args) -> int:
     """Open the window and run until it closes; with `args.screenshot`, save a picture and quit."""
     started = time.perf_counter()
     screenshot = getattr(args, "screenshot", None)
+    model = getattr(args, "model", None)
+    if model:
+        from bytes2beats.engine.model_store import resolve_model
+
+        try:
+            model = str(resolve_model(model))
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if screenshot and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
@@ -35,7 +44,7 @@ def run(args) -> int:
 
     from .main_window import MainWindow
 
-    window = MainWindow(model=getattr(args, "model", None), device=getattr(args, "device", None) or "auto")
+    window = MainWindow(model=model, device=getattr(args, "device", None) or "auto")
     window.show()
     timing = os.environ.get("BYTES2BEATS_STARTUP_TIMING")
     if timing:  # a probe for the start-up time: "exit" quits as soon as the window is shown

@@ -299,3 +299,13 @@ def test_preview_renders_the_clip_with_fluidsynth(qtbot, window, tmp_path):
     with wave.open(str(wav)) as audio:
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
     assert np.sqrt(np.mean(samples.astype(float) ** 2)) > 100  # sound, not silence
+
+
+@pytest.mark.parametrize("model, message", [("/tmp/no-such-model.safetensors", "does not exist"),
+                                            ("no-such-name", "no model named")])
+def test_gui_with_a_missing_model_is_one_line(tmp_path, model, message):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "gui", "--model", model, "--screenshot",
+                          str(tmp_path / "x.png")], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert message in run.stderr and "Traceback" not in run.stderr
