@@ -309,3 +309,22 @@ def test_gui_with_a_missing_model_is_one_line(tmp_path, model, message):
                           str(tmp_path / "x.png")], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_dark_theme_and_overlay(qtbot, window):
+    generate(qtbot, window, seed=40)
+    window.set_theme("dark")
+    try:
+        qtbot.waitUntil(lambda: window.palette().color(window.backgroundRole()).lightness() < 100)
+        assert window.canvas.theme.dark and window.canvas.backgroundBrush().color().lightness() < 60
+        assert window.settings.value("view/theme", "system") in ("system", "dark")
+    finally:
+        window.set_theme("light")
+    window.actions["overlay"].setChecked(True)
+    qtbot.waitUntil(lambda: window.canvas.layout_.overlay)
+    window.document.set_focus(3)
+    items = window.canvas.note_items
+    assert items[3].zValue() > items[0].zValue() and items[3].opacity() > items[0].opacity()
+    assert window.canvas.pitch_axis.layout.label_lanes()[0].name == "Bass"
+    window.document.set_focus(0)  # the drum track in focus: drum names on the axis
+    assert window.canvas.layout_.label_lanes()[0].is_drum
