@@ -2,7 +2,7 @@
 
 The process (engine/training_job.py) runs apart from the app; this page only reads its run
 folder: a QTimer polls the log for loss curves and the time left, and the samples folder
-for the newest pianoroll. Pause, continue, cancel and resume are signals to the process.
+for the newest pianoroll (wizard_sample_view, which also plays it on a MIDI port). Pause, continue, cancel and resume are signals to the process.
 Closing the wizard leaves it running; a process that died is found here and offered to
 resume from its last checkpoint. Anything that reads a checkpoint (torch) runs off the GUI
 thread.
@@ -10,13 +10,12 @@ thread.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from bytes2beats.engine.training_job import TrainingJob
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -29,11 +28,10 @@ from PySide6.QtWidgets import (
 
 from .wizard_background import BackgroundCall
 from .wizard_data_page import ERROR_STYLE, note
-from .wizard_phrase_picture import clip_picture, families_html, to_pixmap
 from .wizard_plan import TrainingPlan, format_duration
+from .wizard_sample_view import SampleView
 
 POLL_MS = 500
-SAMPLE_PORT_NAME = "Bytes to Beats sample"
 CURVES = [("d_loss", "critic loss", (231, 76, 60)), ("g_loss", "generator loss", (52, 152, 219)),
           ("wasserstein", "Wasserstein estimate", (46, 204, 113))]
 
@@ -48,20 +46,6 @@ def job_outcome(job: TrainingJob) -> tuple[str, int | None]:
     except ValueError:
         epoch = None
     return state, epoch
-
-
-def play_clip_file(path: Path, call: BackgroundCall):
-    """Play one sample .mid once on a virtual MIDI port: the live session playing it."""
-    from bytes2beats.engine.live import ClipLoop, LiveSession, open_outputs
-    from bytes2beats.engine.music_io import read_music
-
-    clip = read_music(path, steps_per_beat=4)
-    ports = open_outputs([t.name for t in clip.tracks], port_name=SAMPLE_PORT_NAME)
-    session = LiveSession(ClipLoop(clip), ports, bpm=clip.tempo, bars=max(1, math.ceil(clip.n_bars)))
-    session.start()
-    if call.cancelled:  # stopped before it began: nobody else will close it
-        session.close()
-    return session
 
 
 def why_it_stopped(last_line: str) -> str:
@@ -89,10 +73,7 @@ class TrainingPage(QWizardPage):
         self.epochs: list[int] = []
         self.batches: list[int] = []
         self.times: list[float] = []
-        self.sample_path: Path | None = None
-        self.checker: BackgroundCall | None = None
-        self.player: BackgroundCall | None = None
-        self.session = None
+        self.checker: BackgroundCall | None = None  # finds out how a process that ended, ended
 
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -112,16 +93,7 @@ class TrainingPage(QWizardPage):
         self.curves = {key: self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=1.5))
                        for key, name, color in CURVES}
 
-        self.sample = QLabel("The first sample comes at the end of the first epoch.")
-        self.sample.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.sample.setMinimumSize(300, 200)
-        self.sample_caption = QLabel()
-        self.sample_caption.setWordWrap(True)
-        self.play_button = QPushButton("Play on MIDI port")
-        self.play_button.setToolTip(f"Send the sample's first clip to the virtual MIDI port "
-                                    f"{SAMPLE_PORT_NAME!r}: connect your DAW or synth to it")
-        self.play_button.setEnabled(False)
-        self.play_button.clicked.connect(self.toggle_play)
+        self.samples = SampleView()
 
         self.pause_button = QPushButton("Pause")
         self.continue_button = QPushButton("Continue")
@@ -136,15 +108,9 @@ class TrainingPage(QWizardPage):
         for button in (self.pause_button, self.continue_button, self.cancel_button, self.resume_button):
             controls.addWidget(button)
         controls.addStretch(1)
-        sample_box = QVBoxLayout()
-        sample_box.addWidget(self.sample, 1)
-        caption_row = QHBoxLayout()
-        caption_row.addWidget(self.sample_caption, 1)
-        caption_row.addWidget(self.play_button)
-        sample_box.addLayout(caption_row)
         middle = QGridLayout()
         middle.addWidget(self.plot, 0, 0)
-        middle.addLayout(sample_box, 0, 1)
+        middle.addWidget(self.samples, 0, 1)
         middle.setColumnStretch(0, 3)
         middle.setColumnStretch(1, 2)
 
@@ -179,7 +145,7 @@ class TrainingPage(QWizardPage):
     def shutdown(self) -> None:
         """The wizard closes: stop watching and playing; the training process goes on."""
         self.timer.stop()
-        self._stop_playing()
+        self.samples.stop()
 
     # -- polling -------------------------------------------------------------------------
 
@@ -187,7 +153,7 @@ class TrainingPage(QWizardPage):
         records, self.offset = self.job.read_log(self.offset)
         if records:
             self._add(records)
-        self._show_sample()
+        self.samples.show_newest(self.job)
         if self.job.is_alive():
             self._set_state(self.job.state())  # cheap while alive: job.json only
             self._show_progress()
@@ -204,7 +170,7 @@ class TrainingPage(QWizardPage):
         records, self.offset = self.job.read_log(self.offset)
         if records:
             self._add(records)
-        self._show_sample()
+        self.samples.show_newest(self.job)
         self._set_state(state, epoch)
 
     def on_outcome_failed(self, message: str) -> None:
@@ -259,29 +225,6 @@ class TrainingPage(QWizardPage):
         if self.state == "paused":
             text = "Paused. " + text
         self.status.setText(text)
-
-    def _show_sample(self) -> None:
-        """The newest sample's first clip (the one Play sends), drawn like the real phrases."""
-        samples = [p for p in self.job.samples() if p.with_suffix(".mid").exists()]
-        if not samples or samples[-1] == self.sample_path:
-            return
-        from bytes2beats.engine.families import family_tracks
-        from bytes2beats.engine.music_io import MusicFileError, read_music
-
-        track_set = self.job.spec.tracks
-        try:
-            clip = read_music(samples[-1].with_suffix(".mid"), steps_per_beat=self.job.spec.steps_per_beat)
-        except MusicFileError:
-            return  # still being written: the next poll takes it
-        self.sample_path = samples[-1]
-        picture, playing = clip_picture(clip, track_set)
-        self.sample.setPixmap(to_pixmap(picture).scaled(
-            self.sample.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
-        self.sample.setToolTip(f"All samples of this epoch: {self.sample_path}")
-        epoch = self.sample_path.stem.removeprefix("epoch_").lstrip("0") or "0"
-        names = [t.name for t in family_tracks(track_set)]
-        self.sample_caption.setText(f"A sample after epoch {epoch}: {families_html(names, playing)}")
-        self.play_button.setEnabled(True)
 
     # -- states --------------------------------------------------------------------------
 
@@ -347,41 +290,3 @@ class TrainingPage(QWizardPage):
         self._set_state("running")
         self.timer.start()
         self.poll()
-
-    def toggle_play(self) -> None:
-        if self.session is not None or self.player is not None:
-            self._stop_playing()
-            return
-        path = self.sample_path.with_suffix(".mid")
-        self.player = BackgroundCall(lambda call: play_clip_file(path, call))
-        self.player.done.connect(self.on_playing)
-        self.player.failed.connect(self.on_play_failed)
-        self.player.start()
-        self.play_button.setText("Stop")
-
-    def on_playing(self, session) -> None:
-        self.player = None
-        self.session = session
-        QTimer.singleShot(200, self._check_playing)
-
-    def _check_playing(self) -> None:
-        if self.session is None:
-            return
-        if self.session.playing:
-            QTimer.singleShot(200, self._check_playing)
-        else:
-            self._stop_playing()
-
-    def on_play_failed(self, message: str) -> None:
-        self.player = None
-        self.play_button.setText("Play on MIDI port")
-        self.sample_caption.setText(f"Cannot play: {message}")
-
-    def _stop_playing(self) -> None:
-        if self.player is not None:
-            self.player.cancel()
-            self.player = None
-        if self.session is not None:
-            self.session.close()  # note-offs and all-notes-off, then the port closes
-            self.session = None
-        self.play_button.setText("Play on MIDI port")

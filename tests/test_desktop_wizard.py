@@ -130,7 +130,7 @@ def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, model
     assert training.state == "finished", training.message.text()
     assert len(training.epochs) == 4  # 2 epochs x 2 steps, each a point of the curves
     assert training.points["g_loss"][0] == [2, 4]  # a generator step ends each 2-step epoch
-    assert training.play_button.isEnabled() and "epoch 2" in training.sample_caption.text()
+    assert training.samples.play_button.isEnabled() and "epoch 2" in training.samples.caption.text()
     assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     screenshot(wizard, "4-training-done")
 
@@ -312,7 +312,7 @@ def test_a_disk_that_fills_during_a_checkpoint_is_shown_and_the_last_checkpoint_
 @pytest.mark.jack
 def test_a_sample_plays_on_the_midi_port_and_stops_with_all_notes_off(qtbot, tmp_path, models, jack_server):
     import rtmidi
-    from bytes2beats.desktop.wizard_training_page import SAMPLE_PORT_NAME
+    from bytes2beats.desktop.wizard_sample_view import SAMPLE_PORT_NAME
 
     data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
     wizard = open_wizard(qtbot, tmp_path)
@@ -330,14 +330,14 @@ def test_a_sample_plays_on_the_midi_port_and_stops_with_all_notes_off(qtbot, tmp
             received.append(message[0])
         return received
 
-    page.play_button.click()
+    page.samples.play_button.click()
     qtbot.waitUntil(lambda: any(SAMPLE_PORT_NAME in p for p in listener.get_ports()), timeout=10_000)
     listener.open_port(next(i for i, p in enumerate(listener.get_ports()) if SAMPLE_PORT_NAME in p))
     qtbot.waitUntil(lambda: any(m[0] & 0xF0 == 0x90 and m[2] > 0 for m in take()), timeout=10_000)
-    assert page.play_button.text() == "Stop"
+    assert page.samples.play_button.text() == "Stop"
 
-    page.play_button.click()
-    assert page.session is None and page.play_button.text() == "Play on MIDI port"
+    page.samples.play_button.click()
+    assert page.samples.session is None and page.samples.play_button.text() == "Play on MIDI port"
     qtbot.waitUntil(lambda: any(m[0] & 0xF0 == 0xB0 and m[1] == 123 for m in take()), timeout=5000)
     listener.close_port()
     wizard.close()
