@@ -33,8 +33,10 @@ def run(args) -> int:
             return 1
     if screenshot and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(_quiet_offscreen_notes)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Bytes to Beats")
@@ -75,6 +77,12 @@ def run(args) -> int:
         QTimer.singleShot(0, lambda: failed("no model found to generate with"))
     app.exec()
     return outcome["status"]
+
+
+def _quiet_offscreen_notes(kind, context, message: str) -> None:
+    """Qt's messages on stderr, less the offscreen platform's note that it has no window manager."""
+    if "propagateSizeHints" not in message:
+        print(message, file=sys.stderr)
 
 
 def _report_startup(started: float, leave: bool) -> None:

@@ -6,6 +6,7 @@ the LivePlayer, and turns every failure into a message. Nothing here runs the mo
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from bytes2beats.engine.model_store import DEFAULT_MODEL, list_models
@@ -244,6 +245,9 @@ class MainWindow(QMainWindow):
         self.worker.load(path)
 
     def _model_loaded(self, loaded: LoadedModel) -> None:
+        # torch's many objects out of the cyclic collector's reach: a full collection that
+        # walks them all holds every thread, the GUI's included, for 100 ms and more.
+        gc.freeze()
         self.composer = loaded.composer
         self.model_name = loaded.name
         self.device_label.setText(f"Device: {loaded.device}")

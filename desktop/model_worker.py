@@ -57,15 +57,24 @@ class _Job(QRunnable):
         try:
             result = self.work()
         except Exception as error:  # every failure becomes a message for the user
-            traceback.print_exc()
+            if os.environ.get("BYTES2BEATS_DEBUG") or not _expected(error):
+                traceback.print_exc()
             self.signals.failed.emit(_one_line(error))
         else:
             self.signals.done.emit(result)
 
 
+def _expected(error: Exception) -> bool:
+    """Failures the user can cause and fix (a wrong device, a broken or missing model file)."""
+    return isinstance(error, (ValueError, OSError)) or type(error).__name__ in ("ModelFileError", "MusicFileError")
+
+
 def _one_line(error: Exception) -> str:
+    """The message for people: the reason alone for expected failures, else with its type."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    return text[0] if _expected(error) else f"{type(error).__name__}: {text[0]}"
 
 
 class ModelWorker(QObject):

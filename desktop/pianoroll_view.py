@@ -202,10 +202,9 @@ class PianorollView(pg.PlotWidget):
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(0)
-        self._redraw_timer.timeout.connect(self.redraw)
-        # Redraw on the next turn of the event loop: a burst of changes (a slider dragged)
-        # draws once, and the GUI thread's work comes in short pieces.
-        document.clipChanged.connect(self._redraw_timer.start)
+        self._redraw_timer.timeout.connect(self._draw_step)
+        self._steps = None
+        document.clipChanged.connect(self._schedule_redraw)
         document.mixChanged.connect(self.update_mix)
 
     # -- drawing -------------------------------------------------------------------------
@@ -222,6 +221,11 @@ class PianorollView(pg.PlotWidget):
         if self.document.multitrack is not None:
             self.redraw()
 
+    @property
+    def redraw_pending(self) -> bool:
+        """A change waits for the next turn of the event loop to be drawn."""
+        return self._steps is not None
+
     def set_overlay(self, overlay: bool) -> None:
         self.overlay = overlay
         self._layout_key = self._grid_key = None
@@ -235,7 +239,29 @@ class PianorollView(pg.PlotWidget):
             self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def redraw(self) -> None:
-        """Draw the document's clip again (a new clip, threshold, focus or theme)."""
+        """Draw the document's clip again, all at once (a new theme, overlay, or a benchmark)."""
+        self._steps = None
+        self._redraw_timer.stop()
+        for _ in self._draw_steps():
+            pass
+
+    def _schedule_redraw(self) -> None:
+        """Draw the new clip on the next turns of the event loop, a track per turn, so that the
+        GUI thread's work comes in pieces of a few ms; a newer change restarts the drawing."""
+        self._steps = self._draw_steps()
+        self._redraw_timer.start()
+
+    def _draw_step(self) -> None:
+        if self._steps is None:
+            return
+        try:
+            next(self._steps)
+        except StopIteration:
+            self._steps = None
+        else:
+            self._redraw_timer.start()
+
+    def _draw_steps(self):
         mt = self.document.multitrack
         if mt is None:
             return
@@ -256,8 +282,6 @@ class PianorollView(pg.PlotWidget):
             self.addItem(item)
         for k, item in enumerate(self.note_items):
             item.setVisible(k < len(mt.tracks))
-        for i in range(len(mt.tracks)):
-            draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i))
         grid_key = (key_of(layout), mt.n_steps, mt.steps_per_beat, self.theme.dark)
         if grid_key != self._grid_key:  # the grid only changes with the lanes
             self._grid_key = grid_key
@@ -269,6 +293,9 @@ class PianorollView(pg.PlotWidget):
                                         minXRange=4, minYRange=6)
             self.fit()
         self.update_mix()
+        for i in range(len(mt.tracks)):
+            yield
+            draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i))
 
     def _layout_for(self, mt: Multitrack) -> PianorollLayout:
         """The lanes of this clip: kept while only the threshold moves (so the zoom stays put),

@@ -59,7 +59,7 @@ def generate(qtbot, win, seed=None):
             win.actions["generate"].trigger()
         else:
             win.generate_seed(seed)
-    qtbot.waitUntil(lambda: not win.worker.busy)
+    qtbot.waitUntil(lambda: not win.worker.busy and not win.canvas.redraw_pending)
     return win.document.multitrack
 
 
