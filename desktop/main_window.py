@@ -110,6 +110,8 @@ class MainWindow(QMainWindow):
                      self._set_overlay, checkable=True)
         self._action("fit", "Show whole clip", "F", "Zoom to the whole clip", lambda: self.canvas.fit())
         self._action("preview", "Preview", "P", "Hear the clip through FluidSynth (no DAW needed)", self.toggle_preview)
+        self._action("train", "Train a model…", None, "Train your own model on a folder of songs",
+                     self.open_training_wizard)
         self._action("quit", "Quit", QKeySequence.StandardKey.Quit, "Close Bytes to Beats", self.close)
         for key in ("generate", "variation", "regenerate", "export", "undo", "redo", "ab"):
             self.actions[key].setEnabled(False)
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         edit.addActions([a["undo"], a["redo"]])
         clip = bar.addMenu("&Clip")
         clip.addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
+        tools = bar.addMenu("&Tools")
+        tools.addAction(a["train"])
         view = bar.addMenu("&View")
         view.addActions([a["overlay"], a["fit"]])
         themes = view.addMenu("Theme")
@@ -232,6 +236,22 @@ class MainWindow(QMainWindow):
         if index < 0 and combo.count():
             index = 0
         combo.setCurrentIndex(index)
+
+    def open_training_wizard(self) -> None:
+        from .training_wizard import TrainingWizard  # imported when asked for: it is big
+
+        wizard = TrainingWizard(self)
+        wizard.model_ready.connect(self.refresh_models)
+        wizard.show()
+
+    def refresh_models(self, select: str | None = None) -> None:
+        """List the models again (a new one was trained), and load `select` if given."""
+        combo = self.toolbar.model
+        current = select or combo.currentData()
+        combo.clear()
+        self._fill_models(current)
+        if select:
+            self.load_selected_model()
 
     def load_selected_model(self) -> None:
         path = self.toolbar.model.currentData()

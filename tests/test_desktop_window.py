@@ -328,3 +328,21 @@ def test_dark_theme_and_overlay(qtbot, window):
     assert window.canvas.pitch_axis.layout.label_lanes()[0].name == "Bass"
     window.document.set_focus(0)  # the drum track in focus: drum names on the axis
     assert window.canvas.layout_.label_lanes()[0].is_drum
+
+
+def test_a_newly_trained_model_joins_the_picker(qtbot, window, tmp_path, monkeypatch, model_path):
+    import shutil as sh
+
+    from PySide6.QtWidgets import QWizard
+
+    monkeypatch.setenv("BYTES2BEATS_USER_MODELS", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    mine = Path(sh.copy(model_path, tmp_path / "models" / "mine.safetensors"))
+    with qtbot.waitSignal(window.worker.modelLoaded, timeout=MODEL_WAIT_MS):
+        window.refresh_models(str(mine))  # as the training wizard's model_ready does
+    assert window.toolbar.model.currentText() == "mine (user)"
+    assert window.model_name == "mine"
+    window.actions["train"].trigger()
+    wizards = [w for w in window.findChildren(QWizard) if w.isVisible()]
+    assert wizards
+    wizards[0].close()
