@@ -30,7 +30,7 @@ class ClipList(QWidget):
         self.set_b = QPushButton("Set B")
         self.set_b.setToolTip("Keep the current clip as B, to compare with A")
         self.toggle = QPushButton("A ⇄ B")
-        self.toggle.setToolTip("Switch between clip A and clip B (Tab)")
+        self.toggle.setToolTip("Switch between clip A and clip B (B)")
         self.set_a.clicked.connect(lambda: document.store_slot("A"))
         self.set_b.clicked.connect(lambda: document.store_slot("B"))
         self.toggle.clicked.connect(document.toggle_ab)

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
                      lambda: self.document.toggle_solo(self.document.focus))
         self._action("regenerate", "Regenerate focused track", "R", "New notes for the focused track alone",
                      lambda: self.regenerate(self.document.focus))
-        self._action("ab", "A/B", "Tab", "Switch between clip A and clip B", self.document.toggle_ab)
+        self._action("ab", "A/B", "B", "Switch between clip A and clip B", self.document.toggle_ab)
         self._action("overlay", "Overlay", "O", "Overlay all tracks on one pitch axis, the focused one on top",
                      self._set_overlay, checkable=True)
         self._action("fit", "Show whole clip", "F", "Zoom to the whole clip", lambda: self.canvas.fit())

@@ -79,3 +79,18 @@ def test_send_to_menu_offers_the_receivers_input(qtbot, window, monitor):  # noq
     assert ours, [a.text() for a in actions]
     ours[0].trigger()
     assert window.player.connect_to == monitor.port
+
+
+def test_play_with_midi_clock_out(qtbot, window, monitor):  # noqa: F811
+    generate(qtbot, window, seed=2)
+    window.player.api = "jack"
+    window.player.connect_to = monitor.port
+    window.player.sync_mode = "clock-out"
+    window.actions["play"].trigger()
+    assert window.player.playing, window.last_error
+    qtbot.wait(1500)
+    window.actions["play"].trigger()
+    arrivals = monitor.close()
+    statuses = [m[0] for _, m in arrivals if m]
+    assert 0xFA in statuses and 0xFC in statuses  # Start, then Stop
+    assert statuses.count(0xF8) >= 24  # at least a beat of clock pulses
