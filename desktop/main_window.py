@@ -12,12 +12,11 @@ from pathlib import Path
 from bytes2beats.engine.model_store import DEFAULT_MODEL, list_models
 from bytes2beats.engine.music_io import MusicFileError, write_midi
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
 )
@@ -30,9 +29,10 @@ from .generate_toolbar import GenerateToolbar
 from .live_player import LivePlayer
 from .model_worker import JobResult, LoadedModel, ModelWorker, random_seed
 from .pianoroll_view import PianorollView
-from .playback_menu import PlaybackMenu
+from .status_bar import StatusBar
 from .theme import apply_system_theme
 from .track_panel import TrackPanel
+from .window_actions import make_actions, make_menus
 
 VARIATION_AMOUNT = 0.25
 
@@ -52,10 +52,10 @@ class MainWindow(QMainWindow):
         self.model_name = None
         self.generate_on_load = generate_on_load
         self.last_error: str | None = None
-        self._theme_mode = str(self.settings.value("view/theme", "system"))
-        self.theme = apply_system_theme(QApplication.instance(), None if self._theme_mode == "system" else self._theme_mode)
+        self.theme_mode = str(self.settings.value("view/theme", "system"))
+        self.theme = apply_system_theme(QApplication.instance(), None if self.theme_mode == "system" else self.theme_mode)
 
-        self._make_actions()
+        self.actions = make_actions(self)
         self.canvas = PianorollView(self.document, self.theme)
         self.setCentralWidget(self.canvas)
         self.clip_handle = DragHandle(lambda: self.document.export_multitrack(),
@@ -68,8 +68,10 @@ class MainWindow(QMainWindow):
                  self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)]
         self.resizeDocks(docks[:1], [370], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [260, 400], Qt.Orientation.Vertical)
-        self._make_menus()
-        self._make_status_bar()
+        self.playback_menu = make_menus(self)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.device_label, self.time_label, self.port_label = self.status.device, self.status.time, self.status.port
         self._connect()
         self._restore_settings()
         self._fill_models(model)
@@ -78,44 +80,6 @@ class MainWindow(QMainWindow):
 
     # -- building ------------------------------------------------------------------------
 
-    def _action(self, key: str, text: str, shortcut, tip: str, slot, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        self.addAction(action)
-        self.actions[key] = action
-        return action
-
-    def _make_actions(self) -> None:
-        self.actions: dict[str, QAction] = {}
-        self._action("generate", "Generate", "G", "A new clip from a new seed", self.generate)
-        self._action("variation", "Variation", "V", "A clip a small step away from this one", self.vary)
-        self._action("play", "Play", "Space", "Loop the clip to the MIDI port", self.toggle_play)
-        self._action("export", "Export…", "Ctrl+E", "Save the clip as a MIDI file", self.export)
-        self._action("undo", "Undo", QKeySequence.StandardKey.Undo, "Back to the clip before", self.document.undo)
-        self._action("redo", "Redo", "Ctrl+Shift+Z", "Forward to the clip after", self.document.redo)
-        self._action("mute", "Mute focused track", "M", "Mute or unmute the focused track",
-                     lambda: self.document.toggle_mute(self.document.focus))
-        self._action("solo", "Solo focused track", "S", "Solo or unsolo the focused track",
-                     lambda: self.document.toggle_solo(self.document.focus))
-        self._action("regenerate", "Regenerate focused track", "R", "New notes for the focused track alone",
-                     lambda: self.regenerate(self.document.focus))
-        self._action("ab", "A/B", "B", "Switch between clip A and clip B", self.document.toggle_ab)
-        self._action("overlay", "Overlay", "O", "Overlay all tracks on one pitch axis, the focused one on top",
-                     self._set_overlay, checkable=True)
-        self._action("fit", "Show whole clip", "F", "Zoom to the whole clip", lambda: self.canvas.fit())
-        self._action("preview", "Preview", "P", "Hear the clip through FluidSynth (no DAW needed)", self.toggle_preview)
-        self._action("train", "Train a model…", None, "Train your own model on a folder of songs",
-                     self.open_training_wizard)
-        self._action("quit", "Quit", QKeySequence.StandardKey.Quit, "Close Bytes to Beats", self.close)
-        for key in ("generate", "variation", "regenerate", "export", "undo", "redo", "ab"):
-            self.actions[key].setEnabled(False)
-
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
@@ -123,41 +87,6 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        a = self.actions
-        file_menu = bar.addMenu("&File")
-        file_menu.addActions([a["export"], a["quit"]])
-        edit = bar.addMenu("&Edit")
-        edit.addActions([a["undo"], a["redo"]])
-        clip = bar.addMenu("&Clip")
-        clip.addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
-        tools = bar.addMenu("&Tools")
-        tools.addAction(a["train"])
-        view = bar.addMenu("&View")
-        view.addActions([a["overlay"], a["fit"]])
-        themes = view.addMenu("Theme")
-        group = QActionGroup(self)
-        for mode in ("system", "light", "dark"):
-            action = themes.addAction(mode.capitalize())
-            action.setCheckable(True)
-            action.setChecked(mode == self._theme_mode)
-            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
-            group.addAction(action)
-        a["preview"].setVisible(self.preview is not None)
-        self.playback_menu = PlaybackMenu(self.player, self.settings, [a["play"], a["preview"]], self)
-        bar.addMenu(self.playback_menu)
-
-    def _make_status_bar(self) -> None:
-        self.device_label = QLabel("Device: loading…")
-        self.device_label.setToolTip("Where the model runs")
-        self.time_label = QLabel("")
-        self.time_label.setToolTip("How long the model took for the last clip")
-        self.port_label = QLabel("MIDI: stopped")
-        self.port_label.setToolTip("The MIDI port clips play to")
-        for label in (self.device_label, self.time_label, self.port_label):
-            self.statusBar().addPermanentWidget(label)
 
     def _connect(self) -> None:
         doc, bar = self.document, self.toolbar
@@ -185,7 +114,7 @@ class MainWindow(QMainWindow):
         bar.model.activated.connect(lambda _i: self.load_selected_model())
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):
-            hints.colorSchemeChanged.connect(lambda _s: self._theme_mode == "system" and self.set_theme("system"))
+            hints.colorSchemeChanged.connect(lambda _s: self.theme_mode == "system" and self.set_theme("system"))
 
     # -- settings ------------------------------------------------------------------------
 
@@ -205,7 +134,7 @@ class MainWindow(QMainWindow):
         s.setValue("clip/bars", self.toolbar.bars.value())
         s.setValue("clip/bpm", self.toolbar.bpm.value())
         s.setValue("view/overlay", self.actions["overlay"].isChecked())
-        s.setValue("view/theme", self._theme_mode)
+        s.setValue("view/theme", self.theme_mode)
         if self.model_name:
             s.setValue("model/name", self.toolbar.model.currentData())
         if self.toolbar.genre.currentText():
@@ -350,9 +279,6 @@ class MainWindow(QMainWindow):
         self.document.set_bpm(bpm)
         self.player.set_bpm(bpm)
 
-    def _set_overlay(self, overlay: bool) -> None:
-        self.canvas.set_overlay(overlay)
-
     def _muted(self) -> set[int]:
         return set(self.document.muted)
 
@@ -360,7 +286,7 @@ class MainWindow(QMainWindow):
         return set(self.document.soloed)
 
     def set_theme(self, mode: str) -> None:
-        self._theme_mode = mode
+        self.theme_mode = mode
         self.theme = apply_system_theme(QApplication.instance(), None if mode == "system" else mode)
         self.canvas.apply_theme(self.theme)
         self.tracks.refresh()
