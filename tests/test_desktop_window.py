@@ -19,6 +19,7 @@ from bytes2beats.desktop.main_window import MainWindow
 from bytes2beats.engine.render import TRACK_COLORS
 from PIL import Image
 from PySide6.QtCore import QSettings, QStandardPaths, Qt
+from PySide6.QtWidgets import QWidget
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "rock.safetensors"
@@ -346,3 +347,21 @@ def test_a_newly_trained_model_joins_the_picker(qtbot, window, tmp_path, monkeyp
     wizards = [w for w in window.findChildren(QWizard) if w.isVisible()]
     assert wizards
     wizards[0].close()
+
+
+def test_every_control_has_a_tooltip(qtbot, window):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QComboBox,
+        QListWidget,
+    )
+
+    generate(qtbot, window, seed=50)
+    kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QAbstractSlider, QListWidget)
+    missing = [f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+               for w in window.findChildren(QWidget) if isinstance(w, kinds) and w.isVisible()
+               and not w.toolTip() and not (isinstance(w, QAbstractSlider) and w.parent().inherits("QAbstractScrollArea"))
+               and w.objectName() not in ("qt_toolbar_ext_button", "qt_dockwidget_closebutton", "qt_dockwidget_floatbutton")]
+    assert missing == []
