@@ -206,6 +206,7 @@ class PianorollView(pg.PlotWidget):
         self._steps = None
         document.clipChanged.connect(self._schedule_redraw)
         document.mixChanged.connect(self.update_mix)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     # -- drawing -------------------------------------------------------------------------
 
@@ -340,6 +341,24 @@ class PianorollView(pg.PlotWidget):
         if self.layout_ is not None and self.document.multitrack is not None:
             self.setRange(xRange=(0, self.document.multitrack.n_steps), yRange=(0, self.layout_.height),
                           padding=0.01)
+
+    def track_at(self, y: float) -> int | None:
+        """The track whose lane holds the height `y` (in view coordinates), if any."""
+        if self.layout_ is None or self.layout_.overlay:
+            return None
+        for lane in self.layout_.lanes:
+            if lane.base <= y < lane.top:
+                return lane.track
+        return None
+
+    def _clicked(self, event) -> None:
+        """A click on a lane focuses its track (M and S act on it)."""
+        if event.double() or self.layout_ is None:
+            return
+        point = self.getViewBox().mapSceneToView(event.scenePos())
+        track = self.track_at(point.y())
+        if track is not None:
+            self.document.set_focus(track)
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.fit()

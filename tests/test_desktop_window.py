@@ -18,7 +18,7 @@ import pytest
 from bytes2beats.desktop.main_window import MainWindow
 from bytes2beats.engine.render import TRACK_COLORS
 from PIL import Image
-from PySide6.QtCore import QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QPointF, QSettings, QStandardPaths, Qt
 from PySide6.QtWidgets import QWidget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -365,3 +365,14 @@ def test_every_control_has_a_tooltip(qtbot, window):
                and not w.toolTip() and not (isinstance(w, QAbstractSlider) and w.parent().inherits("QAbstractScrollArea"))
                and w.objectName() not in ("qt_toolbar_ext_button", "qt_dockwidget_closebutton", "qt_dockwidget_floatbutton")]
     assert missing == []
+
+
+def test_clicking_a_lane_focuses_its_track(qtbot, window):
+    generate(qtbot, window, seed=60)
+    canvas = window.canvas
+    bass = canvas.layout_.lane_of(3)
+    scene_point = canvas.getViewBox().mapViewToScene(QPointF(8.0, (bass.base + bass.top) / 2))
+    view_point = canvas.mapFromScene(scene_point)
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point)
+    qtbot.waitUntil(lambda: window.document.focus == 3)
+    assert window.tracks.row(3).lineWidth() == 2  # the row shows the focus
