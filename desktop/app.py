@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 SCREENSHOT_TIMEOUT_MS = 120_000
+SCREENSHOT_SIZE = (1400, 860)
 
 
 def _headless() -> bool:
@@ -47,6 +48,9 @@ def run(args) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=model, device=getattr(args, "device", None) or "auto")
+    if screenshot:  # the same picture whatever the user's saved window
+        window.keep_settings = False
+        window.resize(SCREENSHOT_SIZE[0], SCREENSHOT_SIZE[1])
     window.show()
     timing = os.environ.get("BYTES2BEATS_STARTUP_TIMING")
     if timing:  # a probe for the start-up time: "exit" quits as soon as the window is shown

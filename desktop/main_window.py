@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.model_name = None
         self.generate_on_load = generate_on_load
         self.last_error: str | None = None
+        self.keep_settings = True  # False: leave the saved settings as they were (screenshots)
         self.theme_mode = str(self.settings.value("view/theme", "system"))
         self.theme = apply_system_theme(QApplication.instance(), None if self.theme_mode == "system" else self.theme_mode)
 
@@ -145,7 +146,8 @@ class MainWindow(QMainWindow):
         self.player.stop()
         if self.preview is not None:
             self.preview.stop()
-        self.save_settings()
+        if self.keep_settings:
+            self.save_settings()
         self.worker.wait(10_000)
         super().closeEvent(event)
 
