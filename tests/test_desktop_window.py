@@ -204,7 +204,7 @@ def test_screenshot_command_shows_notes(tmp_path, model_path):
                           "--screenshot", str(shot)], env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
-    assert Image.open(shot).size[0] >= 1000
+    assert Image.open(shot).size == (1400, 860)
     # every track's color appears on many pixels (the notes, shaded from 45% to full strength)
     for color in TRACK_COLORS[:5]:
         close = np.abs(pixels - np.array(color)).sum(axis=1) < 60
