@@ -30,11 +30,7 @@ from bytes2beats.desktop.main_window import MainWindow
 window = MainWindow(settings=QSettings(sys.argv[2], QSettings.Format.IniFormat), model=sys.argv[1], device="cpu")
 window.setGeometry(0, 0, 1400, 760)
 window.show()
-reported = []
 def report():
-    if reported:
-        return
-    reported.append(1)
     mt = window.document.multitrack
     def centre(widget):
         point = widget.mapToGlobal(widget.rect().center())
@@ -42,8 +38,10 @@ def report():
     print(json.dumps({"clip": centre(window.clip_handle), "bass": centre(window.tracks.row(3).handle),
                       "tracks": [t.name for t in mt.tracks if mt.rolls[mt.track_index(t.name)].any()],
                       "notes": sum(len(mt.notes(i)) for i in range(len(mt.tracks))),
-                      "bass_notes": len(mt.notes(3))}), flush=True)
+                      "bass_notes": len(mt.notes(3)), "seed": window.document.state.seed,
+                      "muted": sorted(window.document.muted)}), flush=True)
 window.document.clipChanged.connect(lambda: QTimer.singleShot(800, report))
+window.document.mixChanged.connect(report)
 app.exec()
 '''
 
@@ -122,6 +120,16 @@ def _line(process: subprocess.Popen, timeout: float) -> str:
     raise AssertionError(f"no report within {timeout} s")
 
 
+def _until(process: subprocess.Popen, wanted, timeout: float) -> dict:
+    """Read the app's reports until one is `wanted`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = json.loads(_line(process, max(0.1, deadline - time.monotonic())))
+        if wanted(report):
+            return report
+    raise AssertionError("the app never reported what was wanted")
+
+
 def drag(env, start, end) -> None:
     def xdo(*args):
         subprocess.run(["xdotool", *map(str, args)], env=env, check=True)
@@ -162,6 +170,14 @@ def test_drag_the_clip_and_one_track_into_another_process(xvfb, tmp_path, model_
         bass = json.loads(_line(target, 30))
         assert bass["type"] == 1 and bass["tracks"] == ["Bass"]
         assert bass["notes"] == app["bass_notes"]
+
+        # the keyboard, through the X server: G generates a new clip, M mutes the focused track
+        subprocess.run(["xdotool", "search", "--name", "Bytes to Beats", "windowfocus", "--sync"],
+                       env=env, check=True, timeout=10)
+        subprocess.run(["xdotool", "key", "g"], env=env, check=True)
+        _until(source, lambda r: r["seed"] != app["seed"], 60)
+        subprocess.run(["xdotool", "key", "m"], env=env, check=True)
+        _until(source, lambda r: r["muted"] == [3], 10)  # the focused track: the bass, whose grip was pressed
     finally:
         for process in (source, target):
             process.terminate()
