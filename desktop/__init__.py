@@ -1,0 +1,13 @@
+"""The desktop app (PySide6 + pyqtgraph): one module per window, widget or dialog.
+
+The main window, as the data flows:
+- `clip_state`: a generated clip (noise, probabilities, threshold) and the undo history, no Qt;
+- `clip_document`: the open clip, its mix, recent clips and A/B, with the signals views follow;
+- `model_worker`: model work on a background thread, reporting by signals (torch loads there);
+- `live_player`: Play/Stop through the engine's LiveSession, events back as signals;
+- views: `pianoroll_view` (with `pianoroll_layout` and `gm_names`), `track_panel`,
+  `generate_toolbar`, `clip_list`, `status_bar`, `playback_menu`, `drag_export`,
+  `fluidsynth_preview`, `theme`; `window_actions` holds the actions and menus;
+- `main_window` wires them; `app` starts it all (and `--screenshot`).
+The training wizard is `training_wizard` and its `wizard_*` pages.
+"""
