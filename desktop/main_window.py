@@ -56,12 +56,12 @@ class MainWindow(QMainWindow):
         self.theme_mode = str(self.settings.value("view/theme", "system"))
         self.theme = apply_system_theme(QApplication.instance(), None if self.theme_mode == "system" else self.theme_mode)
 
-        self.actions = make_actions(self)
+        self.commands = make_actions(self)  # by name: "generate", "play", "undo"… (not QWidget.actions())
         self.canvas = PianorollView(self.document, self.theme)
         self.setCentralWidget(self.canvas)
         self.clip_handle = DragHandle(lambda: self.document.export_multitrack(),
                                       tooltip="Drag the clip (its audible tracks) into your DAW as a .mid file")
-        self.toolbar = GenerateToolbar(self.actions, self.clip_handle, self)
+        self.toolbar = GenerateToolbar(self.commands, self.clip_handle, self)
         self.addToolBar(self.toolbar)
         self.tracks = TrackPanel(self.document)
         self.clips = ClipList(self.document)
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         if self.preview is not None:
             self.preview.failed.connect(self.show_error)
             self.preview.playingChanged.connect(
-                lambda on: self.actions["preview"].setText("Stop preview" if on else "Preview"))
+                lambda on: self.commands["preview"].setText("Stop preview" if on else "Preview"))
         self.player.position.connect(lambda s: self.canvas.set_playhead(None if s < 0 else s))
         self.tracks.regenerateRequested.connect(self.regenerate)
         self.tracks.failed.connect(self.show_error)
@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
             self.restoreState(s.value("window/state"))
         self.toolbar.bars.setValue(int(s.value("clip/bars", 8)))
         self.toolbar.bpm.setValue(float(s.value("clip/bpm", 120.0)))
-        self.actions["overlay"].setChecked(s.value("view/overlay", "false") in (True, "true"))
+        self.commands["overlay"].setChecked(s.value("view/overlay", "false") in (True, "true"))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/state", self.saveState())
         s.setValue("clip/bars", self.toolbar.bars.value())
         s.setValue("clip/bpm", self.toolbar.bpm.value())
-        s.setValue("view/overlay", self.actions["overlay"].isChecked())
+        s.setValue("view/overlay", self.commands["overlay"].isChecked())
         s.setValue("view/theme", self.theme_mode)
         if self.model_name:
             s.setValue("model/name", self.toolbar.model.currentData())
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
             self.canvas.show_message("No model found. Train one: bytes2beats train --data FOLDER --out NAME")
             self.show_error("No model found: train one with `bytes2beats train`, or pass --model FILE")
             return
-        self.actions["generate"].setEnabled(False)
+        self.commands["generate"].setEnabled(False)
         self.statusBar().showMessage(f"Loading model {Path(path).stem}…")
         self.worker.load(path)
 
@@ -249,10 +249,10 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self, busy: bool) -> None:
         ready = self.composer is not None and not busy
-        self.actions["generate"].setEnabled(ready)
+        self.commands["generate"].setEnabled(ready)
         has_clip = self.document.state is not None
         for key in ("variation", "regenerate"):
-            self.actions[key].setEnabled(ready and has_clip)
+            self.commands[key].setEnabled(ready and has_clip)
         self.tracks.set_busy(busy)
         if busy:
             self.statusBar().showMessage("The model is working…")
@@ -266,16 +266,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{state.title} – {state.model} – Bytes to Beats")
         self.toolbar.set_seed(state.seed)
         self.toolbar.set_threshold(state.threshold)
-        self.actions["export"].setEnabled(True)
+        self.commands["export"].setEnabled(True)
         self._busy_changed(self.worker.busy)
         if self.player.playing:
             self.player.set_clip(self.document.playback_multitrack())
 
     def _history_changed(self) -> None:
         doc = self.document
-        self.actions["undo"].setEnabled(doc.history.can_undo())
-        self.actions["redo"].setEnabled(doc.history.can_redo())
-        self.actions["ab"].setEnabled(all(doc.slots.values()))
+        self.commands["undo"].setEnabled(doc.history.can_undo())
+        self.commands["redo"].setEnabled(doc.history.can_redo())
+        self.commands["ab"].setEnabled(all(doc.slots.values()))
 
     def _bpm_changed(self, bpm: float) -> None:
         self.document.set_bpm(bpm)
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         self.preview.play(path)
 
     def _playing_changed(self, playing: bool) -> None:
-        self.actions["play"].setText("Stop" if playing else "Play")
+        self.commands["play"].setText("Stop" if playing else "Play")
         if not playing:
             self.canvas.set_playhead(None)
 

@@ -53,7 +53,7 @@ def make_actions(window) -> dict[str, QAction]:
 
 def make_menus(window) -> PlaybackMenu:
     """File, Edit, Clip, Tools, View and Playback; returns the Playback menu."""
-    bar, a = window.menuBar(), window.actions
+    bar, a = window.menuBar(), window.commands
     bar.addMenu("&File").addActions([a["export"], a["quit"]])
     bar.addMenu("&Edit").addActions([a["undo"], a["redo"]])
     bar.addMenu("&Clip").addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])

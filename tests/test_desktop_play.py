@@ -33,9 +33,9 @@ def test_play_reaches_jack_and_mute_silences_the_drums(qtbot, window, monitor): 
     assert window.document.multitrack.notes(0), "the clip needs drum hits for this test"
     window.player.api = "jack"
     window.player.connect_to = monitor.port
-    window.actions["play"].trigger()
+    window.commands["play"].trigger()
     assert window.player.playing, window.last_error
-    assert window.actions["play"].text() == "Stop"
+    assert window.commands["play"].text() == "Stop"
     assert window.port_label.text().startswith("MIDI: ")
     qtbot.waitUntil(lambda: window.canvas.playhead.isVisible(), timeout=5000)
     qtbot.wait(2000)
@@ -46,8 +46,8 @@ def test_play_reaches_jack_and_mute_silences_the_drums(qtbot, window, monitor): 
     muted_at = time.monotonic_ns()
     window.document.toggle_mute(0)  # as the M button does
     qtbot.wait(2500)
-    window.actions["play"].trigger()
-    assert not window.player.playing and window.actions["play"].text() == "Play"
+    window.commands["play"].trigger()
+    assert not window.player.playing and window.commands["play"].text() == "Play"
     assert not window.canvas.playhead.isVisible()
     arrivals = monitor.close()
 
@@ -64,10 +64,10 @@ def test_play_without_a_midi_system_is_a_message(qtbot, window, monkeypatch):  #
     generate(qtbot, window, seed=2)
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "no-such-server-here")
     window.player.api = "jack"
-    window.actions["play"].trigger()
+    window.commands["play"].trigger()
     assert not window.player.playing
     assert window.last_error and window.last_error.startswith("Cannot play")
-    assert window.actions["play"].text() == "Play"
+    assert window.commands["play"].text() == "Play"
 
 
 def test_send_to_menu_offers_the_receivers_input(qtbot, window, monitor):  # noqa: F811
@@ -86,10 +86,10 @@ def test_play_with_midi_clock_out(qtbot, window, monitor):  # noqa: F811
     window.player.api = "jack"
     window.player.connect_to = monitor.port
     window.player.sync_mode = "clock-out"
-    window.actions["play"].trigger()
+    window.commands["play"].trigger()
     assert window.player.playing, window.last_error
     qtbot.wait(1500)
-    window.actions["play"].trigger()
+    window.commands["play"].trigger()
     arrivals = monitor.close()
     statuses = [m[0] for _, m in arrivals if m]
     assert 0xFA in statuses and 0xFC in statuses  # Start, then Stop

@@ -57,7 +57,7 @@ def window(qtbot, tmp_path, model_path):
 def generate(qtbot, win, seed=None):
     with qtbot.waitSignal(win.document.clipChanged, timeout=MODEL_WAIT_MS):
         if seed is None:
-            win.actions["generate"].trigger()
+            win.commands["generate"].trigger()
         else:
             win.generate_seed(seed)
     qtbot.waitUntil(lambda: not win.worker.busy and not win.canvas.redraw_pending)
@@ -93,9 +93,9 @@ def test_mute_with_the_button_and_the_key(qtbot, window):
     # M mutes the focused track: focus the bass by clicking its row, then press M
     qtbot.mouseClick(window.tracks.row(3), Qt.MouseButton.LeftButton)
     assert window.document.focus == 3
-    window.actions["mute"].trigger()
+    window.commands["mute"].trigger()
     assert window.document.muted == {1, 3}
-    window.actions["solo"].trigger()
+    window.commands["solo"].trigger()
     assert window.document.soloed == {3}
     assert not window.document.audible(0)
 
@@ -134,14 +134,14 @@ def test_threshold_rebinarizes_at_once_without_the_model(qtbot, window):
 def test_undo_and_redo_across_generations(qtbot, window):
     first = generate(qtbot, window, seed=11).copy()
     second = generate(qtbot, window, seed=12).copy()
-    assert window.actions["undo"].isEnabled() and not window.actions["redo"].isEnabled()
-    window.actions["undo"].trigger()
+    assert window.commands["undo"].isEnabled() and not window.commands["redo"].isEnabled()
+    window.commands["undo"].trigger()
     assert np.array_equal(window.document.multitrack.rolls, first.rolls)
     assert window.toolbar.seed.value() == 11
-    window.actions["redo"].trigger()
+    window.commands["redo"].trigger()
     assert np.array_equal(window.document.multitrack.rolls, second.rolls)
-    assert window.actions["undo"].shortcut().toString() == "Ctrl+Z"
-    assert window.actions["redo"].shortcut().toString() == "Ctrl+Shift+Z"
+    assert window.commands["undo"].shortcut().toString() == "Ctrl+Z"
+    assert window.commands["redo"].shortcut().toString() == "Ctrl+Shift+Z"
 
 
 def test_recent_clips_and_ab(qtbot, window):
@@ -152,9 +152,9 @@ def test_recent_clips_and_ab(qtbot, window):
     b = window.document.state
     window.clips.set_b.click()
     assert window.clips.list.count() == 2
-    window.actions["ab"].trigger()
+    window.commands["ab"].trigger()
     assert window.document.state is a
-    window.actions["ab"].trigger()
+    window.commands["ab"].trigger()
     assert window.document.state is b
     window.clips.list.itemClicked.emit(window.clips.list.item(1))
     assert window.document.state is a
@@ -250,7 +250,7 @@ def test_gui_stays_responsive_while_the_model_works(qtbot, window):
     for seed in (31, 32, 33):
         generate(qtbot, window, seed=seed)
     with qtbot.waitSignal(window.document.clipChanged, timeout=MODEL_WAIT_MS):
-        window.actions["variation"].trigger()
+        window.commands["variation"].trigger()
     window.toolbar.threshold.setValue(window.toolbar.threshold.value() - 5)
     qtbot.wait(50)
     timer.stop()
@@ -281,7 +281,7 @@ def test_keyboard_shortcuts(qtbot, window):
     assert window.document.state is first
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.document.state is not first
-    assert all(a.toolTip() for a in window.actions.values())
+    assert all(a.toolTip() for a in window.commands.values())
 
 
 def test_preview_renders_the_clip_with_fluidsynth(qtbot, window, tmp_path):
@@ -291,7 +291,7 @@ def test_preview_renders_the_clip_with_fluidsynth(qtbot, window, tmp_path):
 
     if window.preview is None:
         pytest.skip("FluidSynth or a GM soundfont is not installed (the Preview action is hidden)")
-    assert window.actions["preview"].isVisible()
+    assert window.commands["preview"].isVisible()
     generate(qtbot, window, seed=8)
     wav = tmp_path / "preview.wav"
     with qtbot.waitSignal(window.preview.playingChanged, timeout=120_000,
@@ -321,7 +321,7 @@ def test_dark_theme_and_overlay(qtbot, window):
         assert window.settings.value("view/theme", "system") in ("system", "dark")
     finally:
         window.set_theme("light")
-    window.actions["overlay"].setChecked(True)
+    window.commands["overlay"].setChecked(True)
     qtbot.waitUntil(lambda: window.canvas.layout_.overlay)
     window.document.set_focus(3)
     items = window.canvas.note_items
@@ -343,7 +343,7 @@ def test_a_newly_trained_model_joins_the_picker(qtbot, window, tmp_path, monkeyp
         window.refresh_models(str(mine))  # as the training wizard's model_ready does
     assert window.toolbar.model.currentText() == "mine (user)"
     assert window.model_name == "mine"
-    window.actions["train"].trigger()
+    window.commands["train"].trigger()
     wizards = [w for w in window.findChildren(QWizard) if w.isVisible()]
     assert wizards
     wizards[0].close()
