@@ -27,7 +27,7 @@ def make_actions(window) -> dict[str, QAction]:
         "generate": ("Generate", "G", "A new clip from a new seed", window.generate),
         "variation": ("Variation", "V", "A clip a small step away from this one", window.vary),
         "play": ("Play", "Space", "Loop the clip to the MIDI port", window.toggle_play),
-        "export": ("Export…", "Ctrl+E", "Save the clip as a MIDI file", window.export),
+        "export": ("Export…", "Ctrl+E", "Save the clip as a MIDI file", lambda: window.export()),
         "undo": ("Undo", QKeySequence.StandardKey.Undo, "Back to the clip before", doc.undo),
         "redo": ("Redo", "Ctrl+Shift+Z", "Forward to the clip after", doc.redo),
         "mute": ("Mute focused track", "M", "Mute or unmute the focused track",
