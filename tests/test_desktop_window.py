@@ -376,3 +376,24 @@ def test_clicking_a_lane_focuses_its_track(qtbot, window):
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point)
     qtbot.waitUntil(lambda: window.document.focus == 3)
     assert window.tracks.row(3).lineWidth() == 2  # the row shows the focus
+
+
+def test_ctrl_e_asks_where_and_exports(qtbot, window, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    mt = generate(qtbot, window, seed=70)
+
+    def answer():  # the user picks a folder and keeps the offered name
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(100, answer)
+            return
+        dialog.setDirectory(str(tmp_path))
+        dialog.accept()
+
+    QTimer.singleShot(200, answer)
+    window.commands["export"].trigger()
+    written = tmp_path / f"{mt.name}.mid"
+    assert mido.MidiFile(written).type == 1
+    assert window.settings.value("export/folder") == str(tmp_path)
