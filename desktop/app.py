@@ -34,6 +34,10 @@ def run(args) -> int:
             return 1
     if screenshot and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif _headless() and not os.environ.get("QT_QPA_PLATFORM"):
+        print("error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set); "
+              "`bytes2beats gui --screenshot FILE.png` works without one", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 

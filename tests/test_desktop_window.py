@@ -397,3 +397,11 @@ def test_ctrl_e_asks_where_and_exports(qtbot, window, tmp_path):
     written = tmp_path / f"{mt.name}.mid"
     assert mido.MidiFile(written).type == 1
     assert window.settings.value("export/folder") == str(tmp_path)
+
+
+def test_no_display_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "gui"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 1
+    assert "no display" in run.stderr and "Traceback" not in run.stderr
