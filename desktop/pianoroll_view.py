@@ -166,12 +166,22 @@ class BarAxis(pg.AxisItem):
         return [str(int(v // bar) + 1) if v % bar == 0 else "" for v in values]
 
 
+class RollViewBox(pg.ViewBox):
+    """The wheel zooms time; with Shift it zooms pitch (as in most DAWs' piano rolls)."""
+
+    def wheelEvent(self, ev, axis=None):
+        if axis is None:
+            axis = 1 if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0
+        super().wheelEvent(ev, axis)
+
+
 class PianorollView(pg.PlotWidget):
     """The canvas. Takes the ClipDocument and redraws when its clip or mix changes."""
 
     def __init__(self, document: ClipDocument, theme: Theme, parent=None):
         self.pitch_axis, self.bar_axis = PitchAxis(), BarAxis()
-        super().__init__(parent, axisItems={"left": self.pitch_axis, "bottom": self.bar_axis})
+        super().__init__(parent, viewBox=RollViewBox(),
+                         axisItems={"left": self.pitch_axis, "bottom": self.bar_axis})
         self.document = document
         self.theme = theme
         self.overlay = False
@@ -195,7 +205,8 @@ class PianorollView(pg.PlotWidget):
         plot.hideButtons()
         plot.setMenuEnabled(False)
         plot.showGrid(False, False)
-        self.setToolTip("The clip: scroll to zoom, drag to move, double-click to see it all.\n"
+        self.setToolTip("The clip: the wheel zooms time (Shift+wheel: pitch), drag to move,\n"
+                        "double-click to see it all, click a lane to focus its track.\n"
                         "Brighter notes are the ones the model was surer of.")
         self.apply_theme(theme)
         self.show_message("Loading the model…")

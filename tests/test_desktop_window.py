@@ -19,7 +19,7 @@ from bytes2beats.desktop.main_window import MainWindow
 from bytes2beats.engine.render import TRACK_COLORS
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings, QStandardPaths, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "rock.safetensors"
@@ -405,3 +405,28 @@ def test_no_display_is_one_line(tmp_path):
                          text=True, timeout=60)
     assert run.returncode == 1
     assert "no display" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_wheel_zooms_time_and_shift_wheel_pitch(qtbot, window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    generate(qtbot, window, seed=80)
+    view = window.canvas
+    box = view.getViewBox()
+
+    def wheel(modifiers):
+        centre = view.viewport().rect().center()
+        event = QWheelEvent(QPointF(centre), QPointF(view.viewport().mapToGlobal(centre)), QPoint(0, 0),
+                            QPoint(0, 120), Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(view.viewport(), event)
+
+    (x0, y0) = [list(r) for r in box.viewRange()]
+    wheel(Qt.KeyboardModifier.NoModifier)
+    (x1, y1) = [list(r) for r in box.viewRange()]
+    assert x1[1] - x1[0] < x0[1] - x0[0] and y1 == y0
+    wheel(Qt.KeyboardModifier.ShiftModifier)
+    (x2, y2) = [list(r) for r in box.viewRange()]
+    assert x2 == x1 and y2[1] - y2[0] < y1[1] - y1[0]
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton)
+    assert box.viewRange()[0][1] - box.viewRange()[0][0] >= window.document.multitrack.n_steps * 0.99
