@@ -168,9 +168,17 @@ def test_tempo_changes_at_the_next_beat(monitor):
     assert wait_for(events, "tempo").detail == "240"
     kicks = np.array([t for t, _ in note_ons(arrivals, DRUMS, KICK)])
     before, after = kicks[kicks < t_change], kicks[kicks > t_change]
-    assert np.allclose(np.diff(before) / 1e6, 500, atol=5)
-    assert abs(after[0] - (started.time_ns + 2 * 500e6)) < 5e6  # beat 2 where 120 BPM put it
-    assert len(after) >= 5 and np.allclose(np.diff(after) / 1e6, 250, atol=5)
+    beat2 = started.time_ns + 2 * 500e6  # the first beat after the change, where 120 BPM put it
+
+    def off_grid_ms(times, origin, beat_ns):  # distance of each kick from its beat on a grid
+        phase = (times - origin) % beat_ns
+        return np.minimum(phase, beat_ns - phase) / 1e6
+
+    assert len(before) >= 2 and off_grid_ms(before, started.time_ns, 500e6).max() < 5
+    assert abs(after[0] - beat2) < 5e6
+    # then a beat every 250 ms (on the grid: a kick lost in transit does not move the others)
+    assert len(after) >= 5 and off_grid_ms(after, beat2, 250e6).max() < 5
+    assert (after[-1] - beat2) / 250e6 > 4.5
     assert session.bpm == 240
 
 
@@ -241,7 +249,7 @@ def test_a_receiver_that_goes_away_and_comes_back(jack_server):
     session, events = start(ClipLoop(one_bar_clip()), first, bpm=240)
     started = wait_for(events, "started")
     wait_for(events, "bar", bar=1)
-    first.kill()
+    first.close()  # the receiver quits (a JACK server may take seconds to notice a killed one)
     lost = wait_for(events, "port lost", timeout=3)
     time.sleep(0.5)
     second = MonitorProcess(name, api="jack")

@@ -123,7 +123,8 @@ def test_follows_clock_start_stop_position_and_continue(jack_server):
     assert abs(second[0] - second_run[0]) < 10e6
     # The piano note of bar 0 began before beat 1, so it waits for bar 1 (the run's 4th beat).
     piano_ons = [t for t, m in arrivals if t > continue_at and m[:2] == [0x90 | PIANO, 60]]
-    assert len(piano_ons) == 1 and abs(piano_ons[0] - second_run[3 * 24]) < 10e6
+    assert len(piano_ons) == 1 and -1e6 < piano_ons[0] - second_run[3 * 24] < 10e6 + 60e9 / 150 / 24, \
+        "on its pulse, or the next one if that pulse was lost on the way"
 
 
 if __name__ == "__main__":
