@@ -217,6 +217,8 @@ class RtMidiOutput(OutputPort):
         super().__init__()
         self._midi, self.api = open_rtmidi(rtmidi.MidiOut, api, client_name or port_name)
         self._port_name = port_name
+        self._closed = False
+        self._client_name = client_name or port_name
         self._wanted = connect  # what the user asked for: found again when the receiver returns
         self.connect_to = connect
         try:
@@ -269,18 +271,36 @@ class RtMidiOutput(OutputPort):
         if self.lost and not self._lost_said:  # a send failed: say so before reconnecting
             return super().check()
         if self.lost:
-            with self._lock:
-                if self._midi is None:
-                    return None
-                try:
-                    self._midi.close_port()
-                    self._midi.open_port(self._midi.get_ports().index(names[index]), self._port_name)
-                except (rtmidi.RtMidiError, ValueError):
-                    return None
-                self.connect_to = names[index]
-                self.lost = self._lost_said = False
-            return "back"
+            return self._reconnect(names[index])
         return None
+
+    def _reconnect(self, target: str) -> str | None:
+        """A new client connected to `target` in place of the old one, which is closed whole:
+        unregistering a port while its client runs its JACK cycle is a race inside rtmidi."""
+        with self._lock:
+            old, self._midi = self._midi, None  # sends are dropped meanwhile (the port is lost)
+        if old is None:
+            return None
+        old.delete()
+        try:
+            new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)
+            new.open_port(new.get_ports().index(target), self._port_name)
+        except (PortError, rtmidi.RtMidiError, ValueError):
+            try:
+                new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)  # lost, but open
+            except PortError:
+                return None
+            target = None
+        with self._lock:
+            if self._closed:  # closed meanwhile
+                new.delete()
+                return None
+            self._midi = new
+            if target is None:
+                return None
+            self.connect_to = target
+            self.lost = self._lost_said = False
+        return "back"
 
     def close(self) -> None:
         with self._probe_lock:
@@ -288,6 +308,7 @@ class RtMidiOutput(OutputPort):
                 self._probe.delete()
                 self._probe = None
         with self._lock:
+            self._closed = True
             if self._midi is None:
                 return
             try:
