@@ -108,7 +108,7 @@ def read_midi(path: str | os.PathLike, steps_per_beat: int = 24) -> Multitrack:
 
     Each (track, channel, program) that plays notes becomes one instrument. Positions are
     taken in beats (ticks / ticks per beat), so tempo changes do not move notes off the grid.
-    Meters of 2/4 and 4/4 are read as 4/4 bars; other meters are refused, since the model's
+    Meters of 1/4, 2/4 and 4/4 (POP909 marks its files 1/4) are read as 4/4 bars; other meters are refused, since the model's
     bars are 4/4.
     """
     _check_file(path)
@@ -136,7 +136,7 @@ def read_midi(path: str | os.PathLike, steps_per_beat: int = 24) -> Multitrack:
             elif message.type == "set_tempo" and tempo_bpm is None:
                 tempo_bpm = mido.tempo2bpm(message.tempo)
             elif message.type == "time_signature":
-                if message.denominator != 4 or message.numerator not in (2, 4):
+                if message.denominator != 4 or message.numerator not in (1, 2, 4):
                     raise MusicFileError(
                         path, f"not in 4/4 (time signature {message.numerator}/{message.denominator})"
                     )

@@ -38,7 +38,7 @@ def jack_server():
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     process = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
+        ["jackd", "-n", name, "--no-realtime", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     ready = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True)
