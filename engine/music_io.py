@@ -7,8 +7,9 @@ naming the file and the reason; nothing here prints a traceback at a user.
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,32 +72,65 @@ def read_folder(
 
 
 def read_npz(path: str | os.PathLike) -> Multitrack:
-    """Read a Lakh Pianoroll Dataset `.npz` (pypianoroll's format) as a velocity Multitrack."""
-    import pypianoroll  # imported here: it pulls in matplotlib, which MIDI-only users never need
+    """Read a Lakh Pianoroll Dataset `.npz` (pypianoroll's format) as a velocity Multitrack.
 
+    The format is a NumPy archive: `info.json` (resolution, and per track index its name,
+    program and is_drum), a `tempo` array, and each track's (time, 128) pianoroll as the three
+    arrays of a compressed-sparse-column matrix. Read here with NumPy alone, not pypianoroll,
+    which would bring matplotlib and SciPy (about 100 MB) into every install and the frozen
+    app; tests/test_music_io.py checks this reader against pypianoroll on real LPD songs.
+    """
     _check_file(path)
     try:
-        multi = pypianoroll.load(path)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, TypeError) as error:
+        with np.load(path, allow_pickle=False) as archive:
+            info = json.loads(bytes(archive["info.json"]).decode("utf-8"))
+            resolution = int(info.get("resolution") or info["beat_resolution"])
+            tracks, rolls = [], []
+            while str(len(tracks)) in info:
+                meta = info[str(len(tracks))]
+                rolls.append(_sparse_roll(archive, f"pianoroll_{len(tracks)}"))
+                tracks.append(Track(meta.get("name") or "", int(meta.get("program") or 0), bool(meta.get("is_drum"))))
+            tempo = archive["tempo"] if "tempo" in archive.files else None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, TypeError, IndexError) as error:
         raise MusicFileError(path, f"not a readable LPD .npz file ({_short(error)})") from None
-    if not multi.tracks:
+    if not tracks:
         raise MusicFileError(path, "no tracks")
-    n_steps = max(t.pianoroll.shape[0] for t in multi.tracks)
+    if resolution <= 0:
+        raise MusicFileError(path, f"invalid resolution ({resolution})")
+    n_steps = max(roll.shape[0] for roll in rolls)
     if n_steps == 0:
         raise MusicFileError(path, "no notes")
-    if n_steps > MAX_BEATS * multi.resolution:
+    if n_steps > MAX_BEATS * resolution:
         raise MusicFileError(path, f"absurd length ({n_steps} steps)")
-    rolls = np.zeros((len(multi.tracks), n_steps, N_PITCHES), dtype=np.uint8)
-    for i, track in enumerate(multi.tracks):
-        roll = track.pianoroll
-        if roll.dtype == bool:
-            roll = roll.astype(np.uint8) * 100
-        rolls[i, : roll.shape[0]] = np.clip(roll, 0, 127)
-    if not rolls.any():
+    stacked = np.zeros((len(tracks), n_steps, N_PITCHES), dtype=np.uint8)
+    for i, roll in enumerate(rolls):
+        stacked[i, : roll.shape[0]] = roll
+    if not stacked.any():
         raise MusicFileError(path, "no notes")
-    tracks = [Track(t.name or "", int(t.program), bool(t.is_drum)) for t in multi.tracks]
-    tempo = float(multi.tempo[0]) if multi.tempo is not None and len(multi.tempo) else 120.0
-    return Multitrack(tracks, rolls, int(multi.resolution), tempo, Path(path).stem)
+    bpm = float(tempo[0]) if tempo is not None and len(tempo) else 120.0
+    return Multitrack(tracks, stacked, resolution, bpm, Path(path).stem)
+
+
+def _sparse_roll(archive, name: str) -> np.ndarray:
+    """One track's (time, 128) uint8 velocities from its CSC arrays (column = pitch)."""
+    data = archive[f"{name}_csc_data"]
+    rows = archive[f"{name}_csc_indices"]
+    starts = archive[f"{name}_csc_indptr"]
+    n_steps, n_pitches = (int(n) for n in archive[f"{name}_csc_shape"])
+    if n_pitches != N_PITCHES or len(starts) != n_pitches + 1 or len(rows) != len(data):
+        raise ValueError(f"{name}: a pianoroll of shape ({n_steps}, {n_pitches})")
+    if n_steps > MAX_BEATS * 96:
+        raise ValueError(f"{name}: absurd length ({n_steps} steps)")
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_steps):
+        raise ValueError(f"{name}: a note outside the pianoroll")
+    pitches = np.repeat(np.arange(n_pitches), np.diff(starts))
+    roll = np.zeros((n_steps, n_pitches), dtype=np.uint8)
+    if data.dtype == bool:
+        values = np.where(data, 100, 0)  # binarized LPD variants: a note at a middle velocity
+    else:
+        values = np.clip(data, 0, 127)
+    roll[rows, pitches] = values.astype(np.uint8)
+    return roll
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,8 +278,11 @@ def _write_atomically(path: Path, save) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise MusicFileError(path, f"folder {directory} does not exist")
+    # Not mkstemp: its files are private (0600), and a MIDI file is for sharing (the DAW, a
+    # sampler on another account); os.open's mode passes through the user's umask.
+    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as error:
         raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
     try:

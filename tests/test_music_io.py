@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -84,6 +86,45 @@ def test_lpd_file_loads_and_merges_into_five_and_seventeen_families():
     assert np.array_equal(five.rolls[0] > 0, drums_in)
 
 
+def lpd_songs_to_compare() -> list[Path]:
+    """The fixtures' LPD songs, and a few of every genre from the shared data where present."""
+    from conftest import SHARED_DATA
+
+    songs = sorted((FIXTURES / "lpd").rglob("*.npz"))
+    for genre in sorted((SHARED_DATA / "lpd").glob("*/")) if (SHARED_DATA / "lpd").is_dir() else []:
+        songs += sorted(genre.glob("*.npz"))[:3]
+    return songs
+
+
+@pytest.mark.parametrize("path", lpd_songs_to_compare(), ids=lambda p: f"{p.parent.name}/{p.stem[:8]}")
+def test_our_npz_reader_reads_what_pypianoroll_reads(path):
+    # Our reader needs only NumPy; pypianoroll (a test dependency) is the reference.
+    pypianoroll = pytest.importorskip("pypianoroll")
+    ours = read_npz(path)
+    theirs = pypianoroll.load(path)
+    assert ours.steps_per_beat == theirs.resolution
+    assert ours.tempo == pytest.approx(float(theirs.tempo[0]))
+    assert [(t.name, t.program, t.is_drum) for t in ours.tracks] == [
+        (t.name, t.program, t.is_drum) for t in theirs.tracks
+    ]
+    for i, track in enumerate(theirs.tracks):
+        roll = track.pianoroll
+        assert np.array_equal(ours.rolls[i, : roll.shape[0]], roll)
+        assert not ours.rolls[i, roll.shape[0]:].any()
+
+
+def test_a_tampered_npz_is_one_clear_line(tmp_path):
+    path = next((FIXTURES / "lpd" / "rock").glob("*.npz"))
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["pianoroll_0_csc_indices"] = arrays["pianoroll_0_csc_indices"] + 10**7
+    bad = tmp_path / "tampered.npz"
+    np.savez_compressed(bad, **arrays)
+    with pytest.raises(MusicFileError, match="not a readable LPD .npz file") as caught:
+        read_npz(bad)
+    assert "\n" not in str(caught.value)
+
+
 def test_resampling_keeps_onsets_and_repeated_notes_apart():
     roll = notes_to_roll([(0, 24, 60, 100), (24, 48, 60, 100), (48, 96, 64, 100)], 96)
     mt = Multitrack([Track("Piano")], roll[None], steps_per_beat=24)
@@ -146,6 +187,15 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
         write_midi(clip, path)
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]  # no partial file left behind
+
+
+def test_a_written_file_is_readable_by_others_as_the_umask_allows(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_midi(read_midi(FIXTURES / "pop909" / "003.mid", 4), tmp_path / "x.mid")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 @pytest.mark.external
