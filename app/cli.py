@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the figures here as JSON")
     e.add_argument("--images", help="folder for the self-similarity matrices and a pianoroll sheet")
     e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--novelty-samples", type=int, default=1000,
+                   help="generated phrases compared with every training phrase for copying")
     e.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -280,20 +282,37 @@ def _user_cache_dir() -> Path:
 def cmd_eval(args) -> int:
     from bytes2beats.engine.evaluate import evaluate, format_table
     from bytes2beats.engine.music_io import MusicFileError
+    from bytes2beats.engine.targets import Check, format_checks
 
     composer = _load_composer(args)
     cache = Path(args.cache_dir) if args.cache_dir else _user_cache_dir()
-    try:
-        result = evaluate(composer, args.data, samples=args.samples, genre=args.genre,
-                          threshold=args.threshold, cache_dir=cache, images=args.images)
-    except (MusicFileError, ValueError) as error:
-        raise UserError(str(error)) from None
-    print(format_table(result))
+    genres = [args.genre]
+    if args.genre == "all":
+        if not composer.config.genres:
+            raise UserError(f"model {composer.name!r} is not genre-conditioned: leave out --genre all")
+        genres = list(composer.config.genres)
+    results = {}
+    for genre in genres:
+        images = str(Path(args.images) / genre) if args.images and len(genres) > 1 else args.images
+        try:
+            result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
+                              cache_dir=cache, images=images, novelty_samples=args.novelty_samples)
+        except (MusicFileError, ValueError) as error:
+            raise UserError(str(error)) from None
+        if len(genres) > 1:
+            print(f"\n== genre: {genre} ==")
+        print(format_table(result))
+        print(format_checks([Check(**c) for c in result["targets"]["checks"]]))
+        results[genre] = result
+    if len(genres) > 1:
+        print("\ntargets met per genre: " + ", ".join(
+            f"{g} {r['targets']['met']}/{r['targets']['of']}" for g, r in results.items()))
     if args.json:
         import json
 
+        document = results[genres[0]] if len(genres) == 1 else {"model": composer.name, "genres": results}
         try:
-            Path(args.json).write_text(json.dumps(result, indent=2))
+            Path(args.json).write_text(json.dumps(document, indent=2))
         except OSError as error:
             raise UserError(f"cannot write {args.json} ({error.strerror})") from None
     return 0

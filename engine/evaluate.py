@@ -13,6 +13,7 @@ from .dataset import PhraseSpec, build_phrases
 from .generate import Composer
 from .metrics import measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
+from .targets import check_targets, targets_json
 
 MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 
@@ -77,14 +78,16 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     if len(validation):
         shuffled = measure(shuffled_tracks(sets["validation"]), names, drum, steps_per_bar, cfg.lowest_pitch)
         result["TD_shuffled_validation"] = shuffled["TD"]
-    overlap = nearest_overlap(fake[:novelty_samples], train.rolls)
+    overlap = nearest_overlap(fake[:novelty_samples], train.rolls) if len(train) else np.zeros(0)
     result["novelty"] = {
         "samples": int(len(overlap)),
         "max_overlap": round(float(overlap.max()), 4),
         "median_overlap": round(float(np.median(overlap)), 4),
         "over_90_percent": int((overlap > 0.9).sum()),
         "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist(),
-    }
+    } if len(overlap) else {"samples": 0, "max_overlap": 0.0, "median_overlap": 0.0, "over_90_percent": 0,
+                            "histogram": [0] * 10}
+    result["targets"] = targets_json(check_targets(result))
     if images:
         folder = Path(images)
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,143 @@
+"""The metrics on phrases whose answers are known by hand, the targets check, and `eval` on real songs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bytes2beats.engine.metrics import (
+    bars_of,
+    drum_pattern,
+    empty_bars,
+    measure,
+    polyphonic_rate,
+    qualified_notes,
+    shuffled_tracks,
+    tonal_distance,
+    used_pitch_classes,
+)
+from bytes2beats.engine.targets import check_targets, format_checks
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STEPS_PER_BAR = 48
+C1 = 24  # the lowest pitch of the model's range: index 0 is a C
+
+
+def silence(n=1, tracks=2, bars=4, pitches=84) -> np.ndarray:
+    return np.zeros((n, tracks, bars * STEPS_PER_BAR, pitches), dtype=bool)
+
+
+def test_empty_bars_and_used_pitch_classes_count_bars():
+    x = silence()
+    x[0, 0, 0:10, [0, 4, 7]] = True  # a C major triad in bar 1 of track 0; bars 2-4 empty
+    x[0, 1, :, 12] = True  # track 1 holds one C through all four bars
+    bars = bars_of(x, STEPS_PER_BAR)
+    assert empty_bars(bars).tolist() == [75.0, 0.0]
+    assert used_pitch_classes(bars, C1).tolist() == [3.0, 1.0]
+
+
+def test_qualified_notes_are_three_steps_or_longer_at_48_a_bar():
+    x = silence(tracks=1)
+    x[0, 0, 0:2, 10] = True  # 2 steps: too short
+    x[0, 0, 10:13, 10] = True  # 3 steps: a 32nd at 48 a bar... qualified
+    x[0, 0, 20:40, 11] = True  # long
+    x[0, 0, 50:51, 12] = True  # 1 step
+    assert qualified_notes(x, STEPS_PER_BAR).tolist() == [50.0]
+
+
+def test_drum_pattern_counts_hits_on_the_sixteenth_grid():
+    drums = np.zeros((1, 4 * STEPS_PER_BAR, 84), dtype=bool)
+    drums[0, 0:2, 12] = True  # a hit on step 0 held for two steps: one onset, on the grid
+    drums[0, 3, 14] = True  # step 3: the second 16th, on the grid
+    drums[0, 7, 14] = True  # step 7: between 16ths
+    drums[0, 96, 12] = True  # bar 3's downbeat
+    assert drum_pattern(drums, STEPS_PER_BAR) == pytest.approx(75.0)
+
+
+def test_tonal_distance_is_zero_for_the_same_chord_and_larger_for_a_distant_one():
+    x = silence(tracks=3)
+    x[0, 0, :, [0, 4, 7]] = True  # C major
+    x[0, 1, :, [12, 16, 19]] = True  # C major an octave up
+    x[0, 2, :, [6, 10, 13]] = True  # F# major: the tritone away
+    bars = bars_of(x, STEPS_PER_BAR)
+    assert tonal_distance(bars, 0, 1, C1) == pytest.approx(0.0, abs=1e-9)
+    assert tonal_distance(bars, 0, 2, C1) > 0.5
+
+
+def test_polyphonic_rate_counts_notes_where_any_sound():
+    x = silence(tracks=1)
+    x[0, 0, 0:96, [0, 4, 7]] = True  # a triad for two bars, then silence (not counted)
+    x[0, 0, 96:192, 0] = True  # one note for two bars
+    assert polyphonic_rate(x).tolist() == [2.0]
+
+
+def test_shuffled_tracks_keep_each_track_and_mix_them_between_phrases():
+    rng = np.random.default_rng(1)
+    x = rng.random((50, 3, 48, 12)) < 0.1
+    y = shuffled_tracks(x)
+    for t in range(3):  # the same set of parts for each track
+        assert sorted(map(bytes, np.packbits(x[:, t].reshape(50, -1), axis=1))) == \
+            sorted(map(bytes, np.packbits(y[:, t].reshape(50, -1), axis=1)))
+    assert not np.array_equal(x, y)
+
+
+def _result(generated: dict, validation: dict, shuffled_td: dict, over_90=0, phrases=5000) -> dict:
+    return {"sets": {"generated": {**generated, "phrases": phrases}, "validation": validation},
+            "TD_shuffled_validation": shuffled_td, "resolution": {"bars": 4},
+            "novelty": {"samples": 1000, "over_90_percent": over_90}}
+
+
+def test_targets_pass_and_miss_where_the_issue_draws_the_lines():
+    data = {"EB": {"Drums": 4.5, "Bass": 7.7}, "QN": {"Bass": 88.0}, "DP": 95.0, "UPC": {"Bass": 2.1},
+            "TD": {"Bass-Piano": 0.8}, "polyphonic_rate": {"Drums": 2.0, "Bass": 1.05}}
+    good = {"EB": {"Drums": 9.4, "Bass": 3.0}, "QN": {"Bass": 80.0}, "DP": 85.0, "UPC": {"Bass": 2.5},
+            "TD": {"Bass-Piano": 1.2}, "polyphonic_rate": {"Drums": 2.19, "Bass": 1.0}}
+    checks = check_targets(_result(good, data, {"Bass-Piano": 1.3}))
+    assert all(c.met for c in checks), format_checks(checks)
+    assert len(checks) == 2 + 1 + 1 + 1 + 1 + 2 + 2  # EB x2, QN, DP, UPC, TD, poly x2, novelty, bars
+
+    bad = {"EB": {"Drums": 10.0, "Bass": 3.0}, "QN": {"Bass": 79.9}, "DP": 84.0, "UPC": {"Bass": 2.7},
+           "TD": {"Bass-Piano": 1.31}, "polyphonic_rate": {"Drums": 2.21, "Bass": 1.0}}
+    checks = check_targets(_result(bad, data, {"Bass-Piano": 1.3}, over_90=1, phrases=4999))
+    missed = {c.target for c in checks if not c.met}
+    assert missed == {"EB Drums", "QN Bass", "DP", "UPC Bass", "TD Bass-Piano", "polyphonic_rate Drums",
+                      "phrases over 90% like a training phrase", "generated bars measured"}
+    assert "MISS  EB Drums" in format_checks(checks)
+
+
+def test_measure_of_real_songs_has_every_metric():
+    from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+
+    phrases = build_phrases(FIXTURES / "lpd", PhraseSpec(steps_per_beat=12), cache_dir=None)
+    names = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    m = measure(phrases.rolls, names, 0, STEPS_PER_BAR, C1)
+    assert set(m) == {"phrases", "EB", "UPC", "QN", "polyphonic_rate", "pitch_range", "in_scale", "TD", "DP"}
+    assert m["DP"] > 80 and all(q is None or q > 50 for q in m["QN"].values())  # real drums sit on the grid
+    assert len(m["TD"]) == 6  # every pair of the four pitched tracks
+
+
+@pytest.mark.slow
+def test_eval_of_the_shipped_model_on_real_songs_writes_the_targets(tmp_path):
+    out = tmp_path / "eval.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bytes2beats", "eval", "--data", str(FIXTURES / "lpd" / "rock"), "--samples", "40",
+         "--novelty-samples", "20", "--json", str(out), "--images", str(tmp_path / "images"),
+         "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "EB Drums" in done.stdout and "novelty:" in done.stdout
+    result = json.loads(out.read_text())
+    assert result["sets"]["generated"]["phrases"] == 40
+    assert result["novelty"]["samples"] == 20 and sum(result["novelty"]["histogram"]) == 20
+    assert (tmp_path / "images" / "self_similarity_generated.png").is_file()
+    assert (tmp_path / "images" / "generated_sheet.png").is_file()
+
+
+def test_eval_genre_all_on_a_model_without_genres_is_one_clear_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bytes2beats", "eval", "--data", str(FIXTURES / "lpd"),
+                           "--genre", "all"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "not genre-conditioned" in done.stderr
