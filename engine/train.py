@@ -364,14 +364,20 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
     A WGAN's sigmoid outputs are seldom exactly 0 or 1: a fixed threshold (the seed
     paper's 0.9) can leave a model with too few notes or too many. Matching the data's
     density is a single number, chosen once after training and stored with the model.
+    A genre model is asked for each genre as often as the data has it, so that the
+    density it is matched to is the one of the same mix of genres.
     """
-    density = float(phrases.rolls[: 4096].mean())
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(len(phrases.rolls), min(4096, len(phrases.rolls)), replace=False))
+    density = float(phrases.rolls[picked].mean())
     composer = Composer(generator, {})
+    genres = composer.config.genres
+    labels = phrases.genre[rng.choice(picked, samples)] if genres else np.full(samples, -1)
+    ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
+             for k, g in enumerate(labels)]
     was_training = generator.training
-    probs = np.concatenate([
-        p[:, :, composer.config.lowest_pitch : composer.config.lowest_pitch + composer.config.n_pitches].ravel()
-        for p in composer.probabilities([composer.new_idea(seed + k) for k in range(samples)])
-    ])
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    probs = np.concatenate([p[:, :, low : low + n].ravel() for p in composer.probabilities(ideas)])
     generator.train(was_training)
     return float(np.clip(np.quantile(probs, 1 - density), 0.05, 0.99))
 
