@@ -234,10 +234,12 @@ def cmd_train(args) -> int:
     elif model_cfg.genres and model_cfg.genres != phrases.genres:
         raise UserError(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
     train = phrases.split(validation=False)
+    n_validation = len(phrases) - len(train)
+    del phrases  # the training phrases are a copy: keeping both would double the memory
     if len(train) < train_cfg.batch_size * world:
         raise UserError(f"only {len(train)} training phrases: fewer than one batch of {train_cfg.batch_size}")
     say(f"{report['files_used']} of {report['files_found']} files used ({len(report['rejected'])} rejected), "
-        f"{len(train)} training phrases, {len(phrases) - len(train)} validation; "
+        f"{len(train)} training phrases, {n_validation} validation; "
         f"genres: {', '.join(model_cfg.genres) or 'none'}; device: {describe_device(device)}")
     trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
     if resume:

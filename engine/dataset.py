@@ -229,7 +229,8 @@ def _load_cache(path: Path) -> Phrases | None:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
             shape = tuple(meta["shape"])
-            rolls = np.unpackbits(data["bits"], count=int(np.prod(shape))).astype(bool).reshape(shape)
+            # unpackbits gives 0s and 1s as uint8: viewed as bool, with no second copy
+            rolls = np.unpackbits(data["bits"], count=int(np.prod(shape))).view(bool).reshape(shape)
             return Phrases(
                 rolls, data["song"], data["genre"], meta["files"], meta["genres"],
                 data["validation_songs"], meta["report"],

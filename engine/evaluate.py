@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dataset import PhraseSpec, build_phrases
+from .dataset import Phrases, PhraseSpec, build_phrases
 from .generate import Composer
 from .metrics import measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
@@ -46,11 +47,18 @@ def nearest_overlap(generated: np.ndarray, training: np.ndarray, chunk: int = 20
 
 def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, genre: str | None = None,
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
-             images: str | os.PathLike | None = None, novelty_samples: int = 200) -> dict:
-    """Metrics of generated, training and validation phrases; optional images."""
+             images: str | os.PathLike | None = None, novelty_samples: int = 200,
+             phrases: Phrases | None = None) -> dict:
+    """Metrics of generated, training and validation phrases; optional images.
+
+    `phrases`: the data's phrases at the model's resolution, when the caller has them
+    already (they are read from `data`, through the cache, otherwise).
+    """
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
-    phrases = build_phrases(data, spec, cache_dir=cache_dir)
+    if phrases is None:
+        spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+        phrases = build_phrases(data, spec, cache_dir=cache_dir)
+    phrases = copy.copy(phrases)  # the genre filter below must not change the caller's
     if genre is not None and genre in phrases.genres:
         keep = phrases.genre == phrases.genres.index(genre)
         phrases.rolls, phrases.song, phrases.genre = phrases.rolls[keep], phrases.song[keep], phrases.genre[keep]

@@ -1,0 +1,93 @@
+"""Benchmark: how long training takes to reach issue 3's targets, from a run's checkpoints.
+
+    .venv/bin/python bench/targets_over_training.py --checkpoints RUN/epochs --data ../shared/data/lpd
+        [--genre rock] [--samples 1000] [--every 5]
+
+Each checkpoint (`*.pt`, any epoch) becomes a generator with its threshold calibrated on the
+training phrases, as `train` does at the end, and is measured with `eval`'s code against the
+validation songs. Prints, per checkpoint: the epoch, the training time it took, the critic
+steps, how many targets it meets, and the figures furthest from their targets; then the
+first checkpoint that meets them all, if one does. Time is the run's own clock (its machine
+and load: see the run's log), so compare runs made on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from bytes2beats.engine.dataset import Phrases, PhraseSpec, build_phrases
+from bytes2beats.engine.evaluate import evaluate
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.model import Generator, ModelConfig
+from bytes2beats.engine.train import TrainConfig, calibrate_threshold, read_checkpoint
+
+
+def generator_from(state: dict) -> Generator:
+    generator = Generator(ModelConfig.from_json(state["model_config"]))
+    generator.load_state_dict(state["generator"])
+    return generator.eval()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoints", required=True, help="a folder of a run's checkpoints (*.pt)")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--genre", default=None)
+    parser.add_argument("--samples", type=int, default=1000, help="generated phrases per checkpoint")
+    parser.add_argument("--every", type=int, default=1, help="measure every Nth checkpoint")
+    parser.add_argument("--json", help="write every checkpoint's result here")
+    args = parser.parse_args()
+
+    paths = sorted(Path(args.checkpoints).glob("*.pt"))[:: args.every]
+    if not paths:
+        print(f"no checkpoints (*.pt) in {args.checkpoints}", file=sys.stderr)
+        return 1
+    first = read_checkpoint(paths[0])
+    cfg = ModelConfig.from_json(first["model_config"])
+    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    phrases = build_phrases(args.data, spec)
+    # Calibration needs a sample of the training phrases, not a copy of them all (at 48 steps
+    # a bar the whole LPD set is 3.6 GB in memory).
+    rng = np.random.default_rng(0)
+    training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
+    picked = np.sort(rng.choice(training_rows, min(4096, len(training_rows)), replace=False))
+    training = Phrases(phrases.rolls[picked], phrases.song[picked], phrases.genre[picked], phrases.files,
+                       phrases.genres, phrases.validation_songs)
+    print(f"machine: {platform.machine()}, torch {torch.__version__}; model: {4 * cfg.steps_per_beat} steps a bar, "
+          f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
+    print("| epoch | hours | critic steps | targets met | furthest misses |")
+    print("|---|---|---|---|---|")
+    results, reached = [], None
+    for path in paths:
+        state = read_checkpoint(path)
+        train_cfg = TrainConfig.from_json(state["train_config"])
+        generator = generator_from(state)
+        threshold = calibrate_threshold(generator, training)
+        composer = Composer(generator, {"threshold": threshold}, path.stem)
+        result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
+                          novelty_samples=min(args.samples, 500))
+        targets = result["targets"]
+        misses = [c for c in targets["checks"] if not c["met"]]
+        shown = ", ".join(f"{c['target']} {c['measured'] if c['measured'] is None else round(c['measured'], 2)}"
+                          for c in misses[:4])
+        epoch, hours = int(state["epoch"]), float(state.get("elapsed", 0.0)) / 3600
+        print(f"| {epoch} | {hours:.2f} | {epoch * train_cfg.steps_per_epoch:,} | {targets['met']} of {targets['of']} "
+              f"| {shown}{' ...' if len(misses) > 4 else ''} |", flush=True)
+        results.append({"checkpoint": str(path), "epoch": epoch, "hours": hours, "threshold": threshold, **result})
+        if reached is None and targets["met"] == targets["of"]:
+            reached = (epoch, hours)
+    print(f"all targets first met at epoch {reached[0]} ({reached[1]:.2f} h)" if reached
+          else "no checkpoint meets every target")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
