@@ -217,7 +217,9 @@ def cmd_train(args) -> int:
         train_cfg.epochs = args.epochs
     spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
                       model_cfg.lowest_pitch, model_cfg.n_pitches)
-    cache = Path(args.cache_dir) if args.cache_dir else _user_cache_dir()
+    from bytes2beats.engine.dataset import default_cache_dir
+
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     say = (lambda text: print(text, file=sys.stderr)) if rank == 0 else (lambda text: None)
     say(f"reading songs under {args.data} ...")
     try:
@@ -275,19 +277,15 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _user_cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("bytes2beats", appauthor=False))
-
-
 def cmd_eval(args) -> int:
     from bytes2beats.engine.evaluate import evaluate, format_table
     from bytes2beats.engine.music_io import MusicFileError
     from bytes2beats.engine.targets import Check, format_checks
 
     composer = _load_composer(args)
-    cache = Path(args.cache_dir) if args.cache_dir else _user_cache_dir()
+    from bytes2beats.engine.dataset import default_cache_dir
+
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     genres = [args.genre]
     if args.genre == "all":
         if not composer.config.genres:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bytes2beats.engine.dataset import Phrases, PhraseSpec, build_phrases
+from bytes2beats.engine.dataset import Phrases, PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import evaluate
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import Generator, ModelConfig
@@ -51,7 +51,7 @@ def main() -> int:
     first = read_checkpoint(paths[0])
     cfg = ModelConfig.from_json(first["model_config"])
     spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
-    phrases = build_phrases(args.data, spec)
+    phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())  # the cache `train` wrote
     # Calibration needs a sample of the training phrases, not a copy of them all (at 48 steps
     # a bar the whole LPD set is 3.6 GB in memory).
     rng = np.random.default_rng(0)

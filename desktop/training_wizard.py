@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bytes2beats.engine.dataset import default_cache_dir
 from bytes2beats.engine.model_store import user_models_dir
 from bytes2beats.engine.training_job import TrainingJob
 from PySide6.QtCore import Signal
@@ -31,13 +32,6 @@ from .wizard_settings_page import SettingsPage
 from .wizard_training_page import TrainingPage
 
 DATA, SCAN, SETTINGS, TRAINING, FINISH = range(5)
-
-
-def default_cache_dir() -> Path:
-    """The phrase cache `bytes2beats train` uses too, so the scan's work is not done twice."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("bytes2beats", appauthor=False))
 
 
 class TrainingWizard(QWizard):

@@ -67,6 +67,13 @@ class Phrases:
         return len(self.rolls)
 
 
+def default_cache_dir() -> Path:
+    """Where phrase caches live unless told otherwise: the user's cache folder."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("bytes2beats", appauthor=False))
+
+
 def is_validation_song(path: str | Path, fraction: float = 0.1) -> bool:
     """A fixed tenth of the songs, chosen by a hash of the file name."""
     digest = hashlib.md5(Path(path).stem.encode()).digest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from pathlib import Path
@@ -28,18 +27,29 @@ def generated_phrases(composer: Composer, samples: int, genre: str | None, thres
     if genre_index is not None:
         ideas = [type(i)(i.z_shared, i.z_tracks, genre_index, i.seed) for i in ideas]
     threshold = composer.default_threshold if threshold is None else threshold
-    probs = composer.probabilities(ideas, batch_size=128)
     low = cfg.lowest_pitch
-    return np.stack([p[:, :, low : low + cfg.n_pitches] >= threshold for p in probs])
+    # Binarized a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
+    chunks = [
+        np.stack([p[:, :, low : low + cfg.n_pitches] >= threshold
+                  for p in composer.probabilities(ideas[start : start + 256], batch_size=128)])
+        for start in range(0, len(ideas), 256)
+    ]
+    return np.concatenate(chunks)
 
 
-def nearest_overlap(generated: np.ndarray, training: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """For each generated phrase, the largest share of its notes found in one training phrase."""
+def nearest_overlap(generated: np.ndarray, training: np.ndarray, rows: np.ndarray | None = None,
+                    chunk: int = 2048) -> np.ndarray:
+    """For each generated phrase, the largest share of its notes found in one training phrase.
+
+    `rows`: which phrases of `training` to compare with (all when None); taken a chunk at a
+    time, so the comparison never copies the whole set.
+    """
+    rows = np.arange(len(training)) if rows is None else rows
     g = torch.as_tensor(generated.reshape(len(generated), -1), dtype=torch.float32)
     g_notes = g.sum(1).clamp(min=1)
     best = torch.zeros(len(g))
-    for start in range(0, len(training), chunk):
-        t = torch.as_tensor(training[start : start + chunk].reshape(-1, g.shape[1]), dtype=torch.float32)
+    for start in range(0, len(rows), chunk):
+        t = torch.as_tensor(training[rows[start : start + chunk]].reshape(-1, g.shape[1]), dtype=torch.float32)
         shared = g @ t.T  # (generated, chunk): active cells in common
         best = torch.maximum(best, (shared / g_notes[:, None]).max(1).values)
     return best.numpy()
@@ -58,23 +68,25 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     if phrases is None:
         spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
         phrases = build_phrases(data, spec, cache_dir=cache_dir)
-    phrases = copy.copy(phrases)  # the genre filter below must not change the caller's
+    # Rows, not copies: at 48 steps a bar the LPD's phrases take gigabytes.
+    in_genre = np.ones(len(phrases), dtype=bool)
     if genre is not None and genre in phrases.genres:
-        keep = phrases.genre == phrases.genres.index(genre)
-        phrases.rolls, phrases.song, phrases.genre = phrases.rolls[keep], phrases.song[keep], phrases.genre[keep]
-    train, validation = phrases.split(False), phrases.split(True)
+        in_genre = phrases.genre == phrases.genres.index(genre)
+    is_validation = phrases.validation_songs[phrases.song]
+    train_rows = np.flatnonzero(in_genre & ~is_validation)
+    validation_rows = np.flatnonzero(in_genre & is_validation)
     rng = np.random.default_rng(0)
 
-    def sample(rolls: np.ndarray) -> np.ndarray:
-        if len(rolls) <= MAX_DATA_PHRASES:
-            return rolls
-        return rolls[np.sort(rng.choice(len(rolls), MAX_DATA_PHRASES, replace=False))]
+    def sample(rows: np.ndarray) -> np.ndarray:
+        if len(rows) > MAX_DATA_PHRASES:
+            rows = np.sort(rng.choice(rows, MAX_DATA_PHRASES, replace=False))
+        return phrases.rolls[rows]
 
     fake = generated_phrases(composer, samples, genre, threshold)
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     steps_per_bar = 4 * cfg.steps_per_beat
-    sets = {"generated": fake, "training": sample(train.rolls), "validation": sample(validation.rolls)}
+    sets = {"generated": fake, "training": sample(train_rows), "validation": sample(validation_rows)}
     result = {
         "model": composer.name,
         "genre": genre,
@@ -83,10 +95,10 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "resolution": {"steps_per_bar": steps_per_bar, "bars": cfg.n_bars, "pitches": cfg.n_pitches},
         "sets": {name: measure(x, names, drum, steps_per_bar, cfg.lowest_pitch) for name, x in sets.items() if len(x)},
     }
-    if len(validation):
+    if len(validation_rows):
         shuffled = measure(shuffled_tracks(sets["validation"]), names, drum, steps_per_bar, cfg.lowest_pitch)
         result["TD_shuffled_validation"] = shuffled["TD"]
-    overlap = nearest_overlap(fake[:novelty_samples], train.rolls) if len(train) else np.zeros(0)
+    overlap = nearest_overlap(fake[:novelty_samples], phrases.rolls, train_rows) if len(train_rows) else np.zeros(0)
     result["novelty"] = {
         "samples": int(len(overlap)),
         "max_overlap": round(float(overlap.max()), 4),
