@@ -10,9 +10,11 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 
 # Real MIDI ports (JACK), a synthesizer, MuseScore as a reader of MIDI files, and a virtual
-# screen for window tests. Users on other systems install the equivalents by hand.
+# screen for window tests; binutils for PyInstaller (the bundle test). Users on other systems
+# install the equivalents by hand.
 apt_packages="jackd2 fluidsynth fluid-soundfont-gm sox xvfb xdotool imagemagick x11-apps
-  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 libxkbcommon0 musescore3 poppler-utils"
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 libxkbcommon0 musescore3 poppler-utils
+  binutils"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=$(for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
