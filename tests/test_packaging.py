@@ -184,6 +184,18 @@ def test_first_run_in_a_real_window_generates_and_drags_out_with_no_daw(bundle, 
                                   env=env, capture_output=True, text=True).stdout
         assert "Geometry: 1320x800" in geometry  # the first run's size, which the grips' places assume
 
+        # Generate (G, through the X server's keyboard): a new clip, named by its new seed
+        window = found.stdout.split()[0]
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True, timeout=10)
+        subprocess.run(["xdotool", "key", "g"], env=env, check=True)
+        for _ in range(60):
+            renamed = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True,
+                                     text=True).stdout
+            if renamed.split(" seed ")[-1:] != title.split(" seed ")[-1:]:
+                break
+            time.sleep(0.5)
+        assert renamed != title, "G made no new clip"
+
         drag(env, (1205, 34), (1700, 350))  # the toolbar's "Drag MIDI": the whole clip
         clip = json.loads(_line(target, 30))
         assert clip["type"] == 1 and clip["tracks"][0] == "Drums" and clip["notes"] > 0
