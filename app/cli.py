@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps-per-epoch", type=int, default=0, help="cap the batches of an epoch (0: all)")
     t.add_argument("--checkpoint-every", type=int, default=20, help="epochs between checkpoints")
     t.add_argument("--sample-every", type=int, default=10, help="epochs between sample pictures")
+    t.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep every checkpoint in the run folder's checkpoints/ (bench/targets_over_training.py)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache-dir", help="phrase cache (default: the user cache folder)")
 
@@ -199,7 +201,7 @@ def cmd_train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
         g_lr=args.g_lr, d_lr=args.d_lr, transpose=args.transpose, seed=args.seed,
         steps_per_epoch=args.steps_per_epoch, checkpoint_every=args.checkpoint_every,
-        sample_every=args.sample_every,
+        sample_every=args.sample_every, keep_checkpoints=args.keep_checkpoints,
     )
     resume = None
     if args.resume:

@@ -1,7 +1,9 @@
 """Benchmark: how long training takes to reach issue 3's targets, from a run's checkpoints.
 
-    .venv/bin/python bench/targets_over_training.py --checkpoints RUN/epochs --data ../shared/data/lpd
-        [--genre rock] [--samples 1000] [--every 5]
+    .venv/bin/python bench/targets_over_training.py --checkpoints MODEL-run/checkpoints
+        --data ../shared/data/lpd [--genre rock] [--samples 1000] [--every 5]
+
+(a run trained with `bytes2beats train --keep-checkpoints` keeps one checkpoint per epoch there)
 
 Each checkpoint (`*.pt`, any epoch) becomes a generator with its threshold calibrated on the
 training phrases, as `train` does at the end, and is measured with `eval`'s code against the

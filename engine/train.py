@@ -48,6 +48,7 @@ class TrainConfig:
     transpose: int = 0  # augmentation: shift pitched tracks by up to this many semitones
     sample_every: int = 10  # epochs
     checkpoint_every: int = 20  # epochs
+    keep_checkpoints: bool = False  # also keep each one as checkpoints/epoch_NNNN.pt (for the benches)
     seed: int = 0
     steps_per_epoch: int = 0  # 0: a full pass over the data
 
@@ -127,6 +128,10 @@ class RunPaths:
         return self.folder / "checkpoint.pt"
 
     @property
+    def kept_checkpoints(self) -> Path:
+        return self.folder / "checkpoints"
+
+    @property
     def log(self) -> Path:
         return self.folder / "log.jsonl"
 
@@ -198,6 +203,11 @@ class Trainer:
         try:
             torch.save(self.state(), tmp)
             os.replace(tmp, self.paths.checkpoint)
+            if self.cfg.keep_checkpoints:  # a second name for the same file: no copy
+                kept = self.paths.kept_checkpoints / f"epoch_{self.epoch:04d}.pt"
+                kept.parent.mkdir(exist_ok=True)
+                kept.unlink(missing_ok=True)
+                os.link(self.paths.checkpoint, kept)
         except (OSError, RuntimeError) as error:
             tmp.unlink(missing_ok=True)
             raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({error}); the previous one is kept") from None

@@ -128,6 +128,15 @@ def test_a_short_real_run_resumes_exactly(phrases, tmp_path):
     assert state["epoch"] == 2
 
 
+def test_kept_checkpoints_stay_one_per_epoch(phrases, tmp_path):
+    trainer = _trainer(phrases, tmp_path, epochs=2)
+    trainer.cfg.keep_checkpoints = True
+    assert trainer.fit(show_progress=False)
+    kept = sorted(trainer.paths.kept_checkpoints.glob("*.pt"))
+    assert [p.name for p in kept] == ["epoch_0001.pt", "epoch_0002.pt"]
+    assert [read_checkpoint(p)["epoch"] for p in kept] == [1, 2]  # the first survived the second's write
+
+
 def test_stopping_midway_keeps_the_last_checkpoint_whole(phrases, tmp_path):
     trainer = _trainer(phrases, tmp_path, epochs=3)
     calls = []
