@@ -280,13 +280,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from bytes2beats.engine.dataset import default_cache_dir
     from bytes2beats.engine.evaluate import evaluate, format_table
     from bytes2beats.engine.music_io import MusicFileError
     from bytes2beats.engine.targets import Check, format_checks
 
     composer = _load_composer(args)
-    from bytes2beats.engine.dataset import default_cache_dir
-
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     genres = [args.genre]
     if args.genre == "all":

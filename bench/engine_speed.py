@@ -13,25 +13,12 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import torch
 from bytes2beats.engine.device import describe_device, pick_device
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.model import Critic, Generator, ModelConfig
-from bytes2beats.engine.train import critic_loss
-
-
-def timed(fn, repeats: int, sync) -> list[float]:
-    fn()  # warm-up
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
+from bytes2beats.engine.model import ModelConfig
+from train_throughput import timed, training_speed  # bench/ is on the path when run as a script
 
 
 def main() -> None:
@@ -55,36 +42,11 @@ def main() -> None:
     print(f"generate 1 phrase (batch 1): median {1000 * statistics.median(t1):.1f} ms")
     print(f"generate batch 64: median {1000 * statistics.median(t64):.0f} ms = {64 / statistics.median(t64):.0f} phrases/s")
 
-    train_cfg = ModelConfig(**{**cfg.__dict__})
-    g, d = Generator(train_cfg).to(device), Critic(train_cfg).to(device)
-    opt_d = torch.optim.Adam(d.parameters(), 6e-4, (0.5, 0.9))
-    opt_g = torch.optim.Adam(g.parameters(), 3e-4, (0.5, 0.9))
+    # The same measurement as bench/train_throughput.py, for this model's own shape.
     b = args.train_batch
-    real = (torch.rand(b, cfg.n_tracks, cfg.n_steps, cfg.n_pitches, device=device) < 0.018).float()
-
-    def noise():
-        return torch.randn(b, cfg.z_shared, device=device), torch.randn(b, cfg.n_tracks, cfg.z_track, device=device)
-
-    def critic_step():
-        with torch.no_grad():
-            fake = g(*noise())
-        loss = critic_loss(d, real, fake)["loss"]
-        opt_d.zero_grad()
-        loss.backward()
-        opt_d.step()
-
-    def generator_step():
-        loss = -d(g(*noise())).mean()
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-
-    tc = timed(critic_step, max(3, args.repeats // 2), sync)
-    tg = timed(generator_step, max(3, args.repeats // 4), sync)
-    per_critic_step = statistics.median(tc) + statistics.median(tg) / 5
-    print(f"train batch {b}: critic step {1000 * statistics.median(tc):.0f} ms, generator step "
-          f"{1000 * statistics.median(tg):.0f} ms -> {b / per_critic_step:.0f} samples/s per critic step (n_critic 5)")
-
+    speed = training_speed(ModelConfig(**{**cfg.__dict__}), b, device, max(3, args.repeats // 2))
+    print(f"train batch {b}: critic step {1000 * speed['critic_s']:.0f} ms, generator step "
+          f"{1000 * speed['generator_s']:.0f} ms -> {speed['samples_per_s']:.0f} samples/s per critic step (n_critic 5)")
 
 if __name__ == "__main__":
     main()

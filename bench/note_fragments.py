@@ -15,11 +15,10 @@ import argparse
 
 import numpy as np
 import torch
-from bytes2beats.engine.dataset import Phrases, PhraseSpec, build_phrases, default_cache_dir
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import note_lengths
-from bytes2beats.engine.model import Generator, ModelConfig
-from bytes2beats.engine.train import calibrate_threshold, read_checkpoint
+from bytes2beats.engine.train import calibrate_threshold, generator_from_checkpoint, read_checkpoint
 
 
 def onset_positions(x: np.ndarray, steps_per_beat: int) -> np.ndarray:
@@ -47,9 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.checkpoint:
         state = read_checkpoint(args.checkpoint)
-        generator = Generator(ModelConfig.from_json(state["model_config"]))
-        generator.load_state_dict(state["generator"])
-        composer = Composer(generator.eval(), {}, f"epoch {state['epoch']}")
+        composer = Composer(generator_from_checkpoint(state), {}, f"epoch {state['epoch']}")
     else:
         composer = Composer.load(args.model, "cpu")
     cfg = composer.config
@@ -59,8 +56,7 @@ def main() -> None:
     if args.genre in phrases.genres:
         rows = np.flatnonzero(phrases.genre == phrases.genres.index(args.genre))
     rows = np.random.default_rng(0).choice(rows, min(4096, len(rows)), replace=False)
-    real = Phrases(phrases.rolls[rows], phrases.song[rows], phrases.genre[rows], phrases.files, phrases.genres,
-                   phrases.validation_songs)
+    real = phrases.take(rows)
     threshold = composer.meta.get("threshold") or calibrate_threshold(composer.generator, real)
     genre = args.genre if args.genre in cfg.genres else None
     with torch.no_grad():

@@ -23,17 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bytes2beats.engine.dataset import Phrases, PhraseSpec, build_phrases, default_cache_dir
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import evaluate
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.model import Generator, ModelConfig
-from bytes2beats.engine.train import TrainConfig, calibrate_threshold, read_checkpoint
-
-
-def generator_from(state: dict) -> Generator:
-    generator = Generator(ModelConfig.from_json(state["model_config"]))
-    generator.load_state_dict(state["generator"])
-    return generator.eval()
+from bytes2beats.engine.model import ModelConfig
+from bytes2beats.engine.train import (
+    TrainConfig,
+    calibrate_threshold,
+    generator_from_checkpoint,
+    read_checkpoint,
+)
 
 
 def main() -> int:
@@ -59,8 +58,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     picked = np.sort(rng.choice(training_rows, min(4096, len(training_rows)), replace=False))
-    training = Phrases(phrases.rolls[picked], phrases.song[picked], phrases.genre[picked], phrases.files,
-                       phrases.genres, phrases.validation_songs)
+    training = phrases.take(picked)
     print(f"machine: {platform.machine()}, torch {torch.__version__}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
     print("| epoch | hours | critic steps | targets met | furthest misses |")
@@ -69,7 +67,7 @@ def main() -> int:
     for path in paths:
         state = read_checkpoint(path)
         train_cfg = TrainConfig.from_json(state["train_config"])
-        generator = generator_from(state)
+        generator = generator_from_checkpoint(state)
         threshold = calibrate_threshold(generator, training)
         composer = Composer(generator, {"threshold": threshold}, path.stem)
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,

@@ -57,9 +57,12 @@ class Phrases:
 
     def split(self, validation: bool) -> Phrases:
         """The training (False) or validation (True) phrases."""
-        keep = self.validation_songs[self.song] == validation
+        return self.take(np.flatnonzero(self.validation_songs[self.song] == validation))
+
+    def take(self, rows: np.ndarray) -> Phrases:
+        """The phrases at `rows` (a copy of those alone), with the same songs and genres."""
         return Phrases(
-            self.rolls[keep], self.song[keep], self.genre[keep], self.files, self.genres,
+            self.rolls[rows], self.song[rows], self.genre[rows], self.files, self.genres,
             self.validation_songs, self.report,
         )
 

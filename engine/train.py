@@ -368,6 +368,13 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def generator_from_checkpoint(state: dict) -> Generator:
+    """The generator of a training checkpoint (from `read_checkpoint`), in eval mode."""
+    generator = Generator(ModelConfig.from_json(state["model_config"]))
+    generator.load_state_dict(state["generator"])
+    return generator.eval()
+
+
 def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99) -> float:
     """The threshold at which generated clips have as many active steps as the data.
 
