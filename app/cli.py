@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--image", help="also save a pianoroll picture of the (first) clip here")
 
     t = sub.add_parser("train", help="train a model on a folder of MIDI or LPD .npz files")
-    t.add_argument("--data", required=True, help="folder of songs (searched recursively)")
+    t.add_argument("--data", required=True,
+                   help="folder of songs (searched recursively), or a .phrases.npz pack from `bytes2beats phrases`")
     t.add_argument("--out", required=True, help="the model: a .safetensors path, or a name for your models folder")
     t.add_argument("--tracks", type=int, choices=(5, 17), default=5, help="instrument families")
     t.add_argument("--epochs", type=int, default=100)
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-lr", type=float, default=6e-4)
     t.add_argument("--gp-lambda", type=float, default=10.0)
     t.add_argument("--no-attention", action="store_true", help="leave out self-attention (ablation)")
+    t.add_argument("--time-layers", choices=("staged", "per-beat"), default="staged",
+                   help="how beats become steps: staged (beats, 16ths, steps; default) or per-beat (the first models')")
     t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
                    help="condition on the data's genre folders (auto: when there are several)")
     t.add_argument("--steps-per-epoch", type=int, default=0, help="cap the batches of an epoch (0: all)")
@@ -70,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep every checkpoint in the run folder's checkpoints/ (bench/targets_over_training.py)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache-dir", help="phrase cache (default: the user cache folder)")
+
+    ph = sub.add_parser("phrases", help="pack a folder's training phrases into one file, to train where the songs are not")
+    ph.add_argument("--data", required=True, help="folder of songs (searched recursively)")
+    ph.add_argument("--out", required=True, help="the pack, ending in .phrases.npz")
+    ph.add_argument("--tracks", type=int, choices=(5, 17), default=5)
+    ph.add_argument("--steps-per-beat", type=int, default=4)
+    ph.add_argument("--bars-per-phrase", type=int, default=4)
+    ph.add_argument("--cache-dir", help="phrase cache (default: the user cache folder)")
 
     e = sub.add_parser("eval", help="measure a model's music against real data")
     _add_model_options(e)
@@ -195,7 +206,7 @@ def cmd_train(args) -> int:
     paths = RunPaths.for_model(out, args.run_dir)
     model_cfg = ModelConfig(
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
-        g_width=args.width, d_width=args.width, attention=not args.no_attention,
+        g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
     )
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
@@ -219,13 +230,23 @@ def cmd_train(args) -> int:
         train_cfg.epochs = args.epochs
     spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
                       model_cfg.lowest_pitch, model_cfg.n_pitches)
-    from bytes2beats.engine.dataset import default_cache_dir
+    from bytes2beats.engine.dataset import default_cache_dir, is_phrase_pack, load_phrase_pack
 
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     say = (lambda text: print(text, file=sys.stderr)) if rank == 0 else (lambda text: None)
-    say(f"reading songs under {args.data} ...")
     try:
-        phrases = build_phrases(args.data, spec, cache_dir=cache)
+        if is_phrase_pack(args.data):
+            say(f"reading the phrase pack {args.data} ...")
+            phrases, packed = load_phrase_pack(args.data)
+            # The pack was cut with its own settings: the model takes them.
+            if resume and (packed.track_set, packed.steps_per_beat, packed.n_bars) != (
+                    model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
+                raise UserError(f"{args.data} was cut for another model than the checkpoint's")
+            model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars = (
+                packed.track_set, packed.steps_per_beat, packed.n_bars)
+        else:
+            say(f"reading songs under {args.data} ...")
+            phrases = build_phrases(args.data, spec, cache_dir=cache)
     except MusicFileError as error:
         raise UserError(str(error)) from None
     report = phrases.report
@@ -276,6 +297,36 @@ def cmd_train(args) -> int:
         import torch.distributed as dist
 
         dist.destroy_process_group()
+    return 0
+
+
+def cmd_phrases(args) -> int:
+    from bytes2beats.engine.dataset import (
+        PACK_SUFFIX,
+        PhraseSpec,
+        build_phrases,
+        default_cache_dir,
+        save_phrase_pack,
+    )
+    from bytes2beats.engine.music_io import MusicFileError
+
+    if not args.out.endswith(PACK_SUFFIX):
+        raise UserError(f"--out must end in {PACK_SUFFIX}")
+    spec = PhraseSpec(args.tracks, args.steps_per_beat, args.bars_per_phrase)
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    print(f"reading songs under {args.data} ...", file=sys.stderr)
+    try:
+        phrases = build_phrases(args.data, spec, cache_dir=cache)
+    except MusicFileError as error:
+        raise UserError(str(error)) from None
+    try:
+        path = save_phrase_pack(phrases, spec, args.out)
+    except OSError as error:
+        raise UserError(f"cannot write {args.out} ({error.strerror or error})") from None
+    n_val = int(phrases.validation_songs[phrases.song].sum())
+    print(f"{path}: {len(phrases)} phrases ({len(phrases) - n_val} training, {n_val} validation) "
+          f"from {len(phrases.files)} songs; genres: {', '.join(phrases.genres) or 'none'}; "
+          f"{path.stat().st_size / 1e6:.1f} MB")
     return 0
 
 
@@ -337,4 +388,4 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "train": cmd_train, "eval": cmd_eval, "info": cmd_info}
+COMMANDS = {"generate": cmd_generate, "train": cmd_train, "phrases": cmd_phrases, "eval": cmd_eval, "info": cmd_info}

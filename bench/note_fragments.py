@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 import torch
+from bytes2beats.engine.binarize import HOLD_RATIO, binarize
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import note_lengths
@@ -43,10 +44,13 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/lpd")
     parser.add_argument("--genre", default=None)
     parser.add_argument("--phrases", type=int, default=300)
+    parser.add_argument("--hold-ratio", type=float, default=None,
+                        help=f"a model's own by default, {HOLD_RATIO} for a checkpoint; 1: one plain threshold")
     args = parser.parse_args()
     if args.checkpoint:
         state = read_checkpoint(args.checkpoint)
         composer = Composer(generator_from_checkpoint(state), {}, f"epoch {state['epoch']}")
+        composer.meta["hold_ratio"] = HOLD_RATIO
     else:
         composer = Composer.load(args.model, "cpu")
     cfg = composer.config
@@ -57,13 +61,17 @@ def main() -> None:
         rows = np.flatnonzero(phrases.genre == phrases.genres.index(args.genre))
     rows = np.random.default_rng(0).choice(rows, min(4096, len(rows)), replace=False)
     real = phrases.take(rows)
-    threshold = composer.meta.get("threshold") or calibrate_threshold(composer.generator, real)
+    if args.hold_ratio is not None and args.hold_ratio != composer.hold_ratio:
+        composer.meta.update(hold_ratio=args.hold_ratio, threshold=None)  # recalibrated below
+    threshold = composer.meta.get("threshold") or calibrate_threshold(composer.generator, real,
+                                                                      hold_ratio=composer.hold_ratio)
     genre = args.genre if args.genre in cfg.genres else None
     with torch.no_grad():
         probs = composer.probabilities([composer.new_idea(k, genre=genre) for k in range(args.phrases)])
     low = cfg.lowest_pitch
-    fake = np.stack([p[:, :, low : low + cfg.n_pitches] >= threshold for p in probs])
-    print(f"{composer.name}, {4 * cfg.steps_per_beat} steps a bar, threshold {threshold:.3f}, genre {genre or 'any'}")
+    fake = np.stack([binarize(p[:, :, low : low + cfg.n_pitches], threshold, composer.hold_ratio) for p in probs])
+    print(f"{composer.name}, {4 * cfg.steps_per_beat} steps a bar, threshold {threshold:.3f} "
+          f"(hold ratio {composer.hold_ratio}), genre {genre or 'any'}")
     report("data", real.rolls[: args.phrases], cfg.steps_per_beat)
     report("generated", fake, cfg.steps_per_beat)
 

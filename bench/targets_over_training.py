@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bytes2beats.engine.binarize import HOLD_RATIO
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import evaluate
 from bytes2beats.engine.generate import Composer
@@ -43,6 +44,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=1000, help="generated phrases per checkpoint")
     parser.add_argument("--every", type=int, default=1, help="measure every Nth checkpoint")
     parser.add_argument("--json", help="write every checkpoint's result here")
+    parser.add_argument("--hold-ratio", type=float, default=HOLD_RATIO,
+                        help=f"decoding as `train` writes models ({HOLD_RATIO}); 1: one plain threshold")
     args = parser.parse_args()
 
     paths = sorted(Path(args.checkpoints).glob("*.pt"))[:: args.every]
@@ -59,7 +62,7 @@ def main() -> int:
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     picked = np.sort(rng.choice(training_rows, min(4096, len(training_rows)), replace=False))
     training = phrases.take(picked)
-    print(f"machine: {platform.machine()}, torch {torch.__version__}; model: {4 * cfg.steps_per_beat} steps a bar, "
+    print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
     print("| epoch | hours | critic steps | targets met | furthest misses |")
     print("|---|---|---|---|---|")
@@ -68,8 +71,8 @@ def main() -> int:
         state = read_checkpoint(path)
         train_cfg = TrainConfig.from_json(state["train_config"])
         generator = generator_from_checkpoint(state)
-        threshold = calibrate_threshold(generator, training)
-        composer = Composer(generator, {"threshold": threshold}, path.stem)
+        threshold = calibrate_threshold(generator, training, hold_ratio=args.hold_ratio)
+        composer = Composer(generator, {"threshold": threshold, "hold_ratio": args.hold_ratio}, path.stem)
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
                           novelty_samples=min(args.samples, 500))
         targets = result["targets"]

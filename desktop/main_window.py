@@ -211,6 +211,8 @@ class MainWindow(QMainWindow):
         saved = self.settings.value("model/genre")
         if saved in genres:
             combo.setCurrentText(saved)
+        elif genres:
+            combo.setCurrentText(self.composer.default_genre)
         self.toolbar.set_threshold(self.composer.default_threshold)
         self._busy_changed(self.worker.busy)
         if self.generate_on_load and self.document.state is None:

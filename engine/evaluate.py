@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .binarize import binarize
 from .dataset import Phrases, PhraseSpec, build_phrases
 from .generate import Composer
 from .metrics import measure, self_similarity, shuffled_tracks
@@ -30,7 +31,7 @@ def generated_phrases(composer: Composer, samples: int, genre: str | None, thres
     low = cfg.lowest_pitch
     # Binarized a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
-        np.stack([p[:, :, low : low + cfg.n_pitches] >= threshold
+        np.stack([binarize(p[:, :, low : low + cfg.n_pitches], threshold, composer.hold_ratio)
                   for p in composer.probabilities(ideas[start : start + 256], batch_size=128)])
         for start in range(0, len(ideas), 256)
     ]

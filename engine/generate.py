@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .binarize import PLAIN, binarize
 from .device import pick_device
 from .model import Generator, ModelConfig, load_model
 from .model_store import resolve_model
@@ -71,10 +72,23 @@ class Composer:
     def default_threshold(self) -> float:
         return float(self.meta.get("threshold", self.config.threshold))
 
+    @property
+    def hold_ratio(self) -> float:
+        """A note, once started, is held while p >= hold_ratio * threshold (engine/binarize.py)."""
+        return float(self.meta.get("hold_ratio", PLAIN))
+
+    @property
+    def default_genre(self) -> str | None:
+        """The genre asked for when none is named: the one the model was trained on most."""
+        genres = self.config.genres
+        if not genres:
+            return None
+        return self.meta.get("default_genre") if self.meta.get("default_genre") in genres else genres[0]
+
     def genre_index(self, genre: str | None) -> int | None:
         genres = self.config.genres
         if genre is None:
-            return None if not genres else 0
+            return None if not genres else genres.index(self.default_genre)
         if genre not in genres:
             offered = ", ".join(genres) if genres else "none: it is not genre-conditioned"
             raise ValueError(f"model {self.name!r} has no genre {genre!r} (genres: {offered})")
@@ -157,12 +171,13 @@ class Composer:
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
                 bpm: float = 120.0, name: str = "") -> Multitrack:
-        """Binarize probabilities into a clip (notes where p >= threshold), cropped to `bars`."""
+        """Binarize probabilities into a clip (notes start where p >= threshold and are held
+        while p >= hold_ratio * threshold), cropped to `bars`."""
         threshold = self.default_threshold if threshold is None else threshold
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
-        rolls = (probs >= threshold).astype(np.uint8)
+        rolls = binarize(probs, threshold, self.hold_ratio).astype(np.uint8)
         return Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
 
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,

@@ -39,6 +39,11 @@ class ModelConfig:
     d_width: int = 64
     dropout: float = 0.3
     attention: bool = True  # the seed paper's SelfAttention blocks; off for the ablation
+    # How beats become steps. "per-beat": one layer, kernel = stride = steps_per_beat, so
+    # neighbouring steps share no weights (the first models; notes came out in fragments).
+    # "staged": beats to 16ths to steps, each layer's kernel longer than its stride, so
+    # every step is drawn from the 16ths around it as well (see `time_stages`).
+    time_layers: str = "per-beat"
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     @property
@@ -88,6 +93,20 @@ class SelfAttention(nn.Module):
         return x + self.gamma * out
 
 
+def time_stages(steps_per_beat: int) -> list[int]:
+    """The factors that take a beat to steps: 16ths first where the grid has them (12 -> 4, 3)."""
+    if steps_per_beat > 4 and steps_per_beat % 4 == 0:
+        return [4, steps_per_beat // 4]
+    return [steps_per_beat]
+
+
+def overlapping(factor: int) -> tuple[int, int]:
+    """(kernel, padding) of a layer that scales time by `factor` exactly, each output step
+    seeing its neighbours' inputs as well: (in - 1) * f - 2p + k = in * f with k = f + 2p."""
+    padding = (factor + 1) // 2
+    return factor + 2 * padding, padding
+
+
 def _up(cin: int, cout: int, kernel, stride=1, padding=0) -> nn.Sequential:
     return nn.Sequential(
         nn.ConvTranspose2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.PReLU(cout)
@@ -104,7 +123,9 @@ class Generator(nn.Module):
 
     Six transposed convolutions grow time and pitch in musical units: bars, beats, octaves,
     a 3x3 layer over beats and octaves, then steps and pitch classes; self-attention after
-    the fourth, where a phrase is 16 beats by 7 octaves.
+    the fourth, where a phrase is 16 beats by 7 octaves. With staged time layers and a grid
+    finer than 16ths, the last two are beats to 16ths, then 16ths to steps together with
+    pitch classes.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -124,11 +145,30 @@ class Generator(nn.Module):
         self.attention = SelfAttention(2 * w) if cfg.attention else nn.Identity()
         # Only the last layer works at full resolution, and with one output channel: on a
         # CPU the cost of a layer is mostly the size of its output.
-        self.to_notes = nn.Sequential(
-            _up(2 * w, w, (cfg.steps_per_beat, 1), (cfg.steps_per_beat, 1)),  # (w, S, octaves)
-            nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE)),  # (1, S, P)
-            nn.Sigmoid(),
-        )
+        self.to_notes = nn.Sequential(*self._time_and_pitch_layers(cfg, 2 * w, w), nn.Sigmoid())
+
+    @staticmethod
+    def _time_and_pitch_layers(cfg: ModelConfig, cin: int, w: int) -> list[nn.Module]:
+        spb = cfg.steps_per_beat
+        if cfg.time_layers == "per-beat":
+            return [
+                _up(cin, w, (spb, 1), (spb, 1)),  # (w, S, octaves)
+                nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE)),  # (1, S, P)
+            ]
+        if cfg.time_layers != "staged":
+            raise ValueError(f"unknown time_layers {cfg.time_layers!r}")
+        *first, last = time_stages(spb)
+        layers = []
+        for factor in first:  # (w, beats * factor, octaves): 16ths
+            kernel, padding = overlapping(factor)
+            layers.append(_up(cin, w, (kernel, 1), (factor, 1), (padding, 0)))
+            cin = w
+        kernel, padding = overlapping(last)
+        if not first:  # a single time stage: time and pitch classes in two layers, as above
+            return [*layers, _up(cin, w, (kernel, 1), (last, 1), (padding, 0)),
+                    nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE))]
+        # the last time stage and pitch classes in one layer: (1, S, P)
+        return [*layers, nn.ConvTranspose2d(cin, 1, (kernel, OCTAVE), (last, OCTAVE), (padding, 0))]
 
     def forward(self, z_shared, z_tracks, genre=None) -> torch.Tensor:
         cfg = self.cfg
@@ -161,7 +201,9 @@ class Critic(nn.Module):
 
     Tracks are input channels, so the critic judges how the instruments play together.
     Five convolutions shrink pitch and time in musical units (pitch classes, beats, a 3x3
-    layer, bars, octaves); self-attention after the third; dropout; a linear score. With
+    layer, bars, octaves); self-attention after the third; dropout; a linear score. Staged
+    time layers mirror the generator's: steps with pitch classes to 16ths, then to beats,
+    each kernel longer than its stride. With
     genres, a projection term (Miyato & Koyama 2018) scores whether the music fits the genre.
     """
 
@@ -171,8 +213,7 @@ class Critic(nn.Module):
         w = cfg.d_width
         octaves = cfg.n_pitches // OCTAVE
         self.layers = nn.Sequential(
-            _down(cfg.n_tracks, w, (1, OCTAVE), (1, OCTAVE)),  # (w, S, octaves)
-            _down(w, 2 * w, (cfg.steps_per_beat, 1), (cfg.steps_per_beat, 1)),  # (2w, beats, octaves)
+            *self._pitch_and_time_layers(cfg, w),  # (2w, beats, octaves)
             _down(2 * w, 2 * w, 3, 1, 1),  # (2w, beats, octaves)
         )
         self.attention = SelfAttention(2 * w) if cfg.attention else nn.Identity()
@@ -184,6 +225,28 @@ class Critic(nn.Module):
         features = 4 * w * cfg.n_bars
         self.score = nn.Linear(features, 1)
         self.genre_projection = nn.Embedding(len(cfg.genres), features) if cfg.genres else None
+
+    @staticmethod
+    def _pitch_and_time_layers(cfg: ModelConfig, w: int) -> list[nn.Module]:
+        spb, t = cfg.steps_per_beat, cfg.n_tracks
+        if cfg.time_layers == "per-beat" or len(time_stages(spb)) == 1:
+            if cfg.time_layers == "per-beat":
+                kernel, padding = spb, 0
+            else:
+                kernel, padding = overlapping(spb)
+            return [
+                _down(t, w, (1, OCTAVE), (1, OCTAVE)),  # (w, S, octaves)
+                _down(w, 2 * w, (kernel, 1), (spb, 1), (padding, 0)),  # (2w, beats, octaves)
+            ]
+        if cfg.time_layers != "staged":
+            raise ValueError(f"unknown time_layers {cfg.time_layers!r}")
+        sixteenths, last = time_stages(spb)
+        k_last, p_last = overlapping(last)
+        k_16, p_16 = overlapping(sixteenths)
+        return [
+            _down(t, w, (k_last, OCTAVE), (last, OCTAVE), (p_last, 0)),  # (w, 16ths, octaves)
+            _down(w, 2 * w, (k_16, 1), (sixteenths, 1), (p_16, 0)),  # (2w, beats, octaves)
+        ]
 
     def forward(self, x: torch.Tensor, genre=None) -> torch.Tensor:
         x = self.layers(x)  # (B, 2w, beats, octaves)

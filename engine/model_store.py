@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL = "rock"
+DEFAULT_MODEL = "genres"
 MODEL_SUFFIX = ".safetensors"
 
 

@@ -23,7 +23,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .binarize import HOLD_RATIO, calibrate
 from .dataset import Phrases
+from .device import describe_device
 from .generate import Composer
 from .model import Critic, Generator, ModelConfig, save_model
 from .render import save_pianoroll_sheet
@@ -173,6 +175,7 @@ class Trainer:
         self.genres = torch.as_tensor(phrases.genre).clamp(min=0).to(device)
         self.epoch = 0
         self.elapsed = 0.0
+        self.trained_on: list[str] = []  # the devices that ran its epochs, a resumed run's too
         self.amp = device.type == "cuda"
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -184,6 +187,7 @@ class Trainer:
             "train_config": json.dumps(asdict(self.cfg)),
             "epoch": self.epoch,
             "elapsed": self.elapsed,
+            "trained_on": self.trained_on,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -224,6 +228,7 @@ class Trainer:
         self.sched_d.load_state_dict(state["sched_d"])
         self.epoch = int(state["epoch"])
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.trained_on = list(state.get("trained_on", []))
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -306,7 +311,7 @@ class Trainer:
     def sample(self, count: int = 8, seed: int = 1234) -> list:
         """Clips from fixed noise, so samples across epochs are comparable."""
         threshold = calibrate_threshold(self.generator, self.phrases, samples=32)
-        composer = Composer(self.generator, {"threshold": threshold}, self.paths.model.stem)
+        composer = Composer(self.generator, {"threshold": threshold, "hold_ratio": HOLD_RATIO}, self.paths.model.stem)
         clips = composer.generate(seed=seed, count=count)
         self.generator.train()
         return clips
@@ -340,6 +345,8 @@ class Trainer:
                 started = time.monotonic()
                 finished = self.run_epoch(on_batch, should_stop)
                 self.elapsed += time.monotonic() - started
+                if finished and describe_device(self.device) not in self.trained_on:
+                    self.trained_on.append(describe_device(self.device))
                 if not finished:
                     return False
                 if leader:
@@ -375,14 +382,16 @@ def generator_from_checkpoint(state: dict) -> Generator:
     return generator.eval()
 
 
-def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99) -> float:
+def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
+                        hold_ratio: float = HOLD_RATIO) -> float:
     """The threshold at which generated clips have as many active steps as the data.
 
     A WGAN's sigmoid outputs are seldom exactly 0 or 1: a fixed threshold (the seed
     paper's 0.9) can leave a model with too few notes or too many. Matching the data's
     density is a single number, chosen once after training and stored with the model.
     A genre model is asked for each genre as often as the data has it, so that the
-    density it is matched to is the one of the same mix of genres.
+    density it is matched to is the one of the same mix of genres. Notes are decoded with
+    hysteresis (`hold_ratio`, engine/binarize.py), as the model will decode them.
     """
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(len(phrases.rolls), min(4096, len(phrases.rolls)), replace=False))
@@ -394,19 +403,27 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
              for k, g in enumerate(labels)]
     was_training = generator.training
     low, n = composer.config.lowest_pitch, composer.config.n_pitches
-    probs = np.concatenate([p[:, :, low : low + n].ravel() for p in composer.probabilities(ideas)])
+    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])  # (samples, T, S, P)
     generator.train(was_training)
-    return float(np.clip(np.quantile(probs, 1 - density), 0.05, 0.99))
+    return calibrate(probs, density, hold_ratio)
+
+
+def _most_common_genre(phrases: Phrases) -> str | None:
+    labelled = phrases.genre[phrases.genre >= 0]
+    return phrases.genres[int(np.bincount(labelled).argmax())] if len(labelled) else None
 
 
 def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
     """Write the trained generator with its calibrated threshold and a note of its training."""
-    threshold = calibrate_threshold(trainer.generator, phrases)
+    threshold = calibrate_threshold(trainer.generator, phrases, hold_ratio=HOLD_RATIO)
     extra = {
         "threshold": round(threshold, 4),
+        "hold_ratio": HOLD_RATIO,
+        "default_genre": _most_common_genre(phrases),
         "trained": {
             "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),
-            "data": data_note, "device": str(trainer.device), "train_config": asdict(trainer.cfg),
+            "data": data_note, "device": " + ".join(trainer.trained_on) or str(trainer.device),
+            "train_config": asdict(trainer.cfg),
         },
     }
     trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)

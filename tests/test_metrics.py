@@ -137,7 +137,7 @@ def test_eval_of_the_shipped_model_on_real_songs_writes_the_targets(tmp_path):
 
 
 def test_eval_genre_all_on_a_model_without_genres_is_one_clear_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bytes2beats", "eval", "--data", str(FIXTURES / "lpd"),
+    done = subprocess.run([sys.executable, "-m", "bytes2beats", "eval", "--model", "rock", "--data", str(FIXTURES / "lpd"),
                            "--genre", "all"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "not genre-conditioned" in done.stderr

@@ -13,7 +13,9 @@ from bytes2beats.engine.model import (
     ModelFileError,
     SelfAttention,
     load_model,
+    overlapping,
     save_model,
+    time_stages,
 )
 
 
@@ -34,6 +36,38 @@ def test_twelve_steps_a_beat_and_genres_fit_too():
     x = g(torch.randn(2, cfg.z_shared), torch.randn(2, 5, cfg.z_track), genre)
     assert x.shape == (2, 5, 2 * 48, 84)
     assert d(x, genre).shape == (2,)
+
+
+@pytest.mark.parametrize("steps_per_beat", [4, 6, 12])
+@pytest.mark.parametrize("time_layers", ["staged", "per-beat"])
+def test_both_time_layers_fit_every_grid(steps_per_beat, time_layers):
+    cfg = ModelConfig(steps_per_beat=steps_per_beat, time_layers=time_layers, g_width=8, d_width=8)
+    g, d = Generator(cfg), Critic(cfg)
+    x = g(torch.randn(2, cfg.z_shared), torch.randn(2, 5, cfg.z_track))
+    assert x.shape == (2, 5, cfg.n_steps, 84) and d(x).shape == (2,)
+    # the seed paper's six transposed convolutions and five convolutions, whatever the grid
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules()) == 6
+    assert sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1) for m in d.modules()) == 5
+
+
+def test_staged_time_layers_go_through_16ths_with_overlapping_kernels():
+    assert time_stages(12) == [4, 3] and time_stages(4) == [4] and time_stages(6) == [6]
+    for factor in (3, 4, 12):
+        kernel, padding = overlapping(factor)
+        assert kernel > factor
+        assert (16 - 1) * factor - 2 * padding + kernel == 16 * factor  # exactly `factor` times longer
+    # The 48-step generator's last layer draws each step from seven 16ths-layer rows (the
+    # 16th it falls in and its neighbours) together with the 12 pitch classes.
+    cfg = ModelConfig(steps_per_beat=12, time_layers="staged", g_width=8, d_width=8)
+    last = Generator(cfg).to_notes[-2]
+    assert last.kernel_size == (7, 12) and last.stride == (3, 12)
+
+
+def test_old_models_keep_their_per_beat_layers(tmp_path):
+    from bytes2beats.engine.model_store import resolve_model
+
+    generator, _ = load_model(resolve_model("rock"))
+    assert generator.cfg.time_layers == "per-beat"
 
 
 def test_self_attention_starts_as_identity_and_learns_a_gamma():

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases, load_phrase_pack
 from bytes2beats.engine.model import ModelConfig, load_model
 from bytes2beats.engine.train import (
     RunPaths,
@@ -155,9 +156,42 @@ def test_train_command_end_to_end_then_generate(tmp_path):
     assert run.returncode == 0, run.stderr[-800:]
     generator, meta = load_model(model)
     assert 0 < meta["threshold"] < 1 and meta["trained"]["epochs"] == 1
+    assert meta["hold_ratio"] == 0.5 and meta["trained"]["device"].startswith("CPU")
+    assert generator.cfg.time_layers == "staged"
     run = _cli("generate", "--model", str(model), "--out", str(tmp_path / "clip.mid"), "--bars", "8")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "clip.mid").stat().st_size > 0
+
+
+def test_a_phrase_pack_trains_where_the_songs_are_not(tmp_path):
+    pack = tmp_path / "lpd12.phrases.npz"
+    run = _cli("phrases", "--data", str(LPD), "--out", str(pack), "--steps-per-beat", "12",
+               "--cache-dir", str(tmp_path / "cache"))
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "from 5 songs; genres: pop, rock" in run.stdout
+    phrases, spec = load_phrase_pack(pack)
+    direct = build_phrases(LPD, PhraseSpec(steps_per_beat=12), cache_dir=tmp_path / "cache")
+    assert spec.steps_per_beat == 12 and (phrases.rolls == direct.rolls).all() and phrases.genres == direct.genres
+    assert pack.stat().st_size < np.packbits(direct.rolls).nbytes / 4  # compressed
+    # trained from the pack alone (the model takes the pack's grid), in another folder
+    model = tmp_path / "from-pack.safetensors"
+    run = _cli("train", "--data", str(pack), "--out", str(model), "--epochs", "1", "--batch-size", "8",
+               "--steps-per-epoch", "2", "--width", "8", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-800:]
+    generator, meta = load_model(model)
+    assert generator.cfg.steps_per_beat == 12 and generator.cfg.genres == ["pop", "rock"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["phrases", "--data", "{lpd}", "--out", "x.npz"], "--out must end in .phrases.npz"),
+    (["train", "--data", "{bad}", "--out", "m.safetensors"], "not a phrase pack"),
+])
+def test_phrase_pack_errors_are_one_line(tmp_path, args, message):
+    bad = tmp_path / "broken.phrases.npz"
+    bad.write_bytes(b"not a zip")
+    run = _cli(*[a.format(lpd=LPD, bad=bad) for a in args], cwd=tmp_path)
+    # the error is one line (after the line that says what is being read)
+    assert run.returncode == 1 and message in run.stderr.strip().splitlines()[-1], run.stderr
 
 
 @pytest.mark.slow
