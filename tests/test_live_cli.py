@@ -98,6 +98,9 @@ def test_ctrl_c_stops_with_note_offs_and_panic(loop_file, monitor):
         [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--forever", "--bpm", "240",
          "--api", "jack", "--connect", monitor.port],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a test run started in the background (`pytest &`) ignores SIGINT,
+        # and a child inherits that, so Ctrl-C would never reach it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in process.stdout:
         if line.startswith("bar 1"):
