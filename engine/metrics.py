@@ -140,6 +140,13 @@ def self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) 
     return (unit @ unit.transpose(0, 2, 1)).mean(axis=0)  # (bars, bars)
 
 
+def bar_similarity(matrix: np.ndarray) -> float:
+    """The mean of a self-similarity matrix off its diagonal: how much a phrase's bars are alike
+    (1 when every bar repeats the first; the seed paper reads coherence from this matrix)."""
+    off = ~np.eye(len(matrix), dtype=bool)
+    return float(matrix[off].mean())
+
+
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     total = (values * mask).sum(axis=0)
     count = mask.sum(axis=0)
@@ -164,6 +171,7 @@ def measure(phrases: np.ndarray, track_names: list[str], drum_track: int | None,
             f"{track_names[a]}-{track_names[b]}": _num(tonal_distance(bars, a, b, lowest_pitch))
             for i, a in enumerate(pitched) for b in pitched[i + 1 :]
         },
+        "bar_similarity": _num(bar_similarity(self_similarity(phrases, steps_per_bar, lowest_pitch))),
     }
     if drum_track is not None:
         result["DP"] = _num(drum_pattern(phrases[:, drum_track], steps_per_bar))

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bytes2beats.engine.metrics import (
+    bar_similarity,
     bars_of,
     drum_pattern,
     empty_bars,
     measure,
     polyphonic_rate,
     qualified_notes,
+    self_similarity,
     shuffled_tracks,
     tonal_distance,
     used_pitch_classes,
@@ -75,6 +77,19 @@ def test_polyphonic_rate_counts_notes_where_any_sound():
     assert polyphonic_rate(x).tolist() == [2.0]
 
 
+def test_bar_similarity_is_one_for_a_repeated_bar_and_lower_for_changing_bars():
+    repeated = silence(tracks=2)
+    for bar in range(4):
+        repeated[0, 0, bar * 48 : bar * 48 + 24, [0, 4, 7]] = True  # the same chord, same rhythm
+        repeated[0, 1, bar * 48 : bar * 48 + 48 : 12, 12] = True
+    changing = repeated.copy()
+    changing[0, 0, 48:96] = False
+    changing[0, 0, 60:96, [2, 6, 9]] = True  # another chord, later in the bar
+    same = bar_similarity(self_similarity(repeated, STEPS_PER_BAR, C1))
+    assert same == pytest.approx(1.0)
+    assert bar_similarity(self_similarity(changing, STEPS_PER_BAR, C1)) < same
+
+
 def test_shuffled_tracks_keep_each_track_and_mix_them_between_phrases():
     rng = np.random.default_rng(1)
     x = rng.random((50, 3, 48, 12)) < 0.1
@@ -115,7 +130,9 @@ def test_measure_of_real_songs_has_every_metric():
     phrases = build_phrases(FIXTURES / "lpd", PhraseSpec(steps_per_beat=12), cache_dir=None)
     names = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
     m = measure(phrases.rolls, names, 0, STEPS_PER_BAR, C1)
-    assert set(m) == {"phrases", "EB", "UPC", "QN", "polyphonic_rate", "pitch_range", "in_scale", "TD", "DP"}
+    assert set(m) == {"phrases", "EB", "UPC", "QN", "polyphonic_rate", "pitch_range", "in_scale", "TD", "DP",
+                      "bar_similarity"}
+    assert 0 < m["bar_similarity"] < 1
     assert m["DP"] > 80 and all(q is None or q > 50 for q in m["QN"].values())  # real drums sit on the grid
     assert len(m["TD"]) == 6  # every pair of the four pitched tracks
 
