@@ -52,6 +52,18 @@ def test_generate_writes_a_type1_file(tmp_path, model_path):
     assert (tmp_path / "clip.png").stat().st_size > 0
 
 
+def test_the_default_model_knows_six_genres_and_asks_for_rock(tmp_path):
+    clips = {}
+    for genre in (None, "rock", "jazz"):
+        out = tmp_path / f"{genre}.mid"
+        run = run_cli("generate", "--out", str(out), "--seed", "11", *(["--genre", genre] if genre else []))
+        assert run.returncode == 0, run.stderr
+        clips[genre] = out.read_bytes()
+    assert clips[None] == clips["rock"] and clips["jazz"] != clips["rock"]
+    run = run_cli("generate", "--out", str(tmp_path / "x.mid"), "--genre", "polka")
+    assert run.returncode == 1 and "(genres: country, electronic, jazz, metal, pop, rock)" in run.stderr
+
+
 def test_generate_is_reproducible_and_count_writes_a_folder(tmp_path, model_path):
     a, b = tmp_path / "a.mid", tmp_path / "b.mid"
     for out in (a, b):

@@ -68,6 +68,24 @@ def note_count(mt) -> int:
     return sum(len(mt.notes(i)) for i in range(len(mt.tracks)))
 
 
+def test_the_shipped_genre_model_offers_its_genres_and_starts_on_rock(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
+    try:
+        combo = win.toolbar.genre
+        assert [combo.itemText(i) for i in range(combo.count())] == ["country", "electronic", "jazz", "metal", "pop", "rock"]
+        assert combo.isEnabled() and combo.currentText() == "rock"
+        combo.setCurrentText("jazz")
+        assert note_count(generate(qtbot, win, seed=7)) > 0
+        assert win.document.state.genre == "jazz"
+    finally:
+        win.player.stop()
+        win.worker.wait(30_000)
+
+
 def test_generate_shows_a_clip_with_its_seed(qtbot, window):
     mt = generate(qtbot, window, seed=1234)
     assert window.toolbar.seed.value() == 1234

@@ -116,6 +116,15 @@ def test_ctrl_c_stops_with_note_offs_and_panic(loop_file, monitor):
 
 
 @pytest.mark.jack
+def test_stream_a_genre_of_the_shipped_model(monitor):
+    run = cli("stream", "--genre", "jazz", "--bars", "2", "--bpm", "400", "--api", "jack", "--connect", monitor.port)
+    assert run.returncode == 0, run.stderr
+    notes = [m for _, m in monitor.close() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert notes and "stopped: finished (2 bars)" in run.stdout
+    bad = cli("stream", "--genre", "polka", "--bars", "1", "--api", "jack")
+    assert bad.returncode == 1 and "no genre 'polka'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_stream_from_a_model_with_mute_and_variation(tmp_path, monitor):
     torch.manual_seed(0)
     generator = Generator(ModelConfig(g_width=8, d_width=8))
