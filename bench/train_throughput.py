@@ -4,7 +4,8 @@
         [--threads N] [--width 32]
 
 Samples per second per critic step (a critic step on real, fake and interpolates, plus a
-generator step every n_critic = 5), for 16 and 48 steps a bar, with and without
+generator step every n_critic = 5), for 16 and 48 steps a bar (48 with both kinds of time
+layers: per-beat, and staged as the shipped `genres` model has them), with and without
 self-attention, with genre conditioning (6 genres) as the genre model trains. Random binary
 phrases of the data's density stand in for real ones: the cost does not depend on the notes.
 Prints medians and each shape's cost relative to the shipped model's shape (16 steps a bar,
@@ -86,17 +87,17 @@ def main() -> None:
     device = pick_device(args.device)
     print(f"machine: {platform.processor() or platform.machine()}, {describe_device(device)}, torch {torch.__version__}")
     print(f"batch {args.batch}, width {args.width}, 5 tracks, 4 bars, 84 pitches, genres: {len(GENRES)}\n")
-    print("| steps a bar | attention | critic step | generator step | samples/s per critic step | cost vs 16/on "
-          "| critic steps in 2.5 h |")
-    print("|---|---|---|---|---|---|---|")
+    print("| steps a bar | time layers | attention | critic step | generator step | samples/s per critic step "
+          "| cost vs 16/on | critic steps in 2.5 h |")
+    print("|---|---|---|---|---|---|---|---|")
     base = None
-    for steps_per_beat in (4, 12):
+    for steps_per_beat, time_layers in ((4, "per-beat"), (12, "per-beat"), (12, "staged")):
         for attention in (True, False):
             cfg = ModelConfig(steps_per_beat=steps_per_beat, g_width=args.width, d_width=args.width,
-                              attention=attention, genres=GENRES)
+                              attention=attention, genres=GENRES, time_layers=time_layers)
             speed = training_speed(cfg, args.batch, device, args.repeats)
             base = base or speed["per_critic_step_s"]
-            print(f"| {4 * steps_per_beat} | {'on' if attention else 'off'} | {1000 * speed['critic_s']:.0f} ms "
+            print(f"| {4 * steps_per_beat} | {time_layers} | {'on' if attention else 'off'} | {1000 * speed['critic_s']:.0f} ms "
                   f"| {1000 * speed['generator_s']:.0f} ms | {speed['samples_per_s']:.0f} "
                   f"| {speed['per_critic_step_s'] / base:.2f}x | {SESSION_SECONDS / speed['per_critic_step_s']:,.0f} |",
                   flush=True)
