@@ -7,6 +7,10 @@ QN and DP fail when a generator chops notes into fragments and starts them anywh
 beat; this shows both directly, for the pitched tracks: the share of onsets at each step of
 the beat (12 steps a beat at 48 a bar; the data puts most on 0 and 6, the beat and the 8th)
 and the quantiles of note lengths in steps, beside the same for the genre's real phrases.
+
+EB fails when a track plays in too many bars; the last lines show, per track, the bars that
+are empty and the bars with only one or two notes started in them (stray notes: a bar that
+real piano parts almost never have, and that keeps a bar from counting as empty).
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ def report(name: str, x: np.ndarray, steps_per_beat: int) -> None:
     print(f"{name:>9}: onsets by step of the beat (%) {np.round(100 * counts / counts.sum()).astype(int).tolist()}")
     print(f"{'':>9}  note length in steps, quantiles 10/25/50/75: {np.percentile(lengths, [10, 25, 50, 75]).tolist()}; "
           f"notes of 1-2 steps: {100 * (lengths <= 2).mean():.0f}%")
+
+
+def bar_report(name: str, x: np.ndarray, steps_per_bar: int, track_names: list[str]) -> None:
+    starts = x & ~np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :-1]
+    n, t, s, p = x.shape
+    per_bar = starts.reshape(n, t, s // steps_per_bar, steps_per_bar, p).sum(axis=(3, 4))  # (n, tracks, bars)
+    cells = [f"{track} {100 * (per_bar[:, k] == 0).mean():.1f} / {100 * ((per_bar[:, k] > 0) & (per_bar[:, k] <= 2)).mean():.1f}"
+             for k, track in enumerate(track_names)]
+    print(f"{name:>9}: bars empty / with 1-2 notes (%): {'; '.join(cells)}")
 
 
 def main() -> None:
@@ -74,6 +87,9 @@ def main() -> None:
           f"(hold ratio {composer.hold_ratio}), genre {genre or 'any'}")
     report("data", real.rolls[: args.phrases], cfg.steps_per_beat)
     report("generated", fake, cfg.steps_per_beat)
+    names = [t.name for t in cfg.tracks]
+    bar_report("data", real.rolls[: args.phrases], 4 * cfg.steps_per_beat, names)
+    bar_report("generated", fake, 4 * cfg.steps_per_beat, names)
 
 
 if __name__ == "__main__":
