@@ -14,6 +14,8 @@ import contextlib
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -232,7 +234,7 @@ def _write_phrases(path: Path, phrases: Phrases, spec: PhraseSpec, compress: boo
             validation_songs=phrases.validation_songs, meta=np.array(json.dumps(meta)),
         )
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:  # a full disk, Ctrl-C: no half-written file is left behind
         tmp.unlink(missing_ok=True)
         raise
 
@@ -255,10 +257,14 @@ def _read_phrases(path: Path) -> tuple[Phrases, PhraseSpec]:
         return phrases, PhraseSpec(**meta["spec"])
 
 
+# What a cut-off, corrupt or foreign .npz raises on reading.
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def _load_cache(path: Path) -> Phrases | None:
     try:
         return _read_phrases(path)[0]
-    except (OSError, ValueError, KeyError, TypeError):
+    except UNREADABLE:
         return None  # a broken cache is rebuilt
 
 
@@ -280,7 +286,7 @@ def load_phrase_pack(path: str | os.PathLike) -> tuple[Phrases, PhraseSpec]:
     """A pack written by `save_phrase_pack`, with the settings its phrases were cut with."""
     try:
         return _read_phrases(Path(path))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except UNREADABLE as error:
         raise MusicFileError(Path(path), f"not a phrase pack ({str(error)[:80]})") from None
 
 

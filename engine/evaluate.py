@@ -66,6 +66,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     already (they are read from `data`, through the cache, otherwise).
     """
     cfg = composer.config
+    if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
+        genre = composer.default_genre
     if phrases is None:
         spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
         phrases = build_phrases(data, spec, cache_dir=cache_dir)

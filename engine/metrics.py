@@ -143,6 +143,8 @@ def self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) 
 def bar_similarity(matrix: np.ndarray) -> float:
     """The mean of a self-similarity matrix off its diagonal: how much a phrase's bars are alike
     (1 when every bar repeats the first; the seed paper reads coherence from this matrix)."""
+    if len(matrix) < 2:
+        return float("nan")  # one bar: nothing to compare it with
     off = ~np.eye(len(matrix), dtype=bool)
     return float(matrix[off].mean())
 

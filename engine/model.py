@@ -46,6 +46,10 @@ class ModelConfig:
     time_layers: str = "per-beat"
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
+    def __post_init__(self):
+        if self.time_layers not in ("per-beat", "staged"):
+            raise ValueError(f"unknown time_layers {self.time_layers!r} (per-beat or staged)")
+
     @property
     def n_tracks(self) -> int:
         return self.track_set
@@ -155,8 +159,6 @@ class Generator(nn.Module):
                 _up(cin, w, (spb, 1), (spb, 1)),  # (w, S, octaves)
                 nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE)),  # (1, S, P)
             ]
-        if cfg.time_layers != "staged":
-            raise ValueError(f"unknown time_layers {cfg.time_layers!r}")
         *first, last = time_stages(spb)
         layers = []
         for factor in first:  # (w, beats * factor, octaves): 16ths
@@ -238,8 +240,6 @@ class Critic(nn.Module):
                 _down(t, w, (1, OCTAVE), (1, OCTAVE)),  # (w, S, octaves)
                 _down(w, 2 * w, (kernel, 1), (spb, 1), (padding, 0)),  # (2w, beats, octaves)
             ]
-        if cfg.time_layers != "staged":
-            raise ValueError(f"unknown time_layers {cfg.time_layers!r}")
         sixteenths, last = time_stages(spb)
         k_last, p_last = overlapping(last)
         k_16, p_16 = overlapping(sixteenths)
@@ -293,9 +293,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
             metadata = handle.metadata() or {}
         state = load_file(str(path))
         cfg = ModelConfig.from_json(metadata["config"])
+        generator = Generator(cfg)
     except (OSError, SafetensorError, KeyError, ValueError, TypeError) as error:
         raise ModelFileError(f"{path}: not a Bytes to Beats model ({str(error)[:100]})") from None
-    generator = Generator(cfg)
     try:
         generator.load_state_dict(state)
     except RuntimeError as error:

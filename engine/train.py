@@ -228,7 +228,8 @@ class Trainer:
         self.sched_d.load_state_dict(state["sched_d"])
         self.epoch = int(state["epoch"])
         self.elapsed = float(state.get("elapsed", 0.0))
-        self.trained_on = list(state.get("trained_on", []))
+        # checkpoints written before devices were recorded had trained somewhere already
+        self.trained_on = list(state.get("trained_on", ["unrecorded"] if self.epoch > 0 else []))
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])

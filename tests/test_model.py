@@ -56,18 +56,20 @@ def test_staged_time_layers_go_through_16ths_with_overlapping_kernels():
         kernel, padding = overlapping(factor)
         assert kernel > factor
         assert (16 - 1) * factor - 2 * padding + kernel == 16 * factor  # exactly `factor` times longer
-    # The 48-step generator's last layer draws each step from seven 16ths-layer rows (the
-    # 16th it falls in and its neighbours) together with the 12 pitch classes.
+    # The 48-step generator's last layer spreads each 16th over seven steps (its own three and
+    # two on each side), so every step is drawn from two or three neighbouring 16ths.
     cfg = ModelConfig(steps_per_beat=12, time_layers="staged", g_width=8, d_width=8)
     last = Generator(cfg).to_notes[-2]
     assert last.kernel_size == (7, 12) and last.stride == (3, 12)
 
 
-def test_old_models_keep_their_per_beat_layers(tmp_path):
+def test_old_models_keep_their_per_beat_layers():
     from bytes2beats.engine.model_store import resolve_model
 
     generator, _ = load_model(resolve_model("rock"))
     assert generator.cfg.time_layers == "per-beat"
+    with pytest.raises(ValueError, match="unknown time_layers"):
+        ModelConfig(time_layers="sideways")
 
 
 def test_self_attention_starts_as_identity_and_learns_a_gamma():

@@ -184,14 +184,21 @@ def test_a_phrase_pack_trains_where_the_songs_are_not(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["phrases", "--data", "{lpd}", "--out", "x.npz"], "--out must end in .phrases.npz"),
-    (["train", "--data", "{bad}", "--out", "m.safetensors"], "not a phrase pack"),
+    (["train", "--data", "{garbage}", "--out", "m.safetensors"], "not a phrase pack"),
+    (["train", "--data", "{cut}", "--out", "m.safetensors"], "not a phrase pack"),
 ])
 def test_phrase_pack_errors_are_one_line(tmp_path, args, message):
-    bad = tmp_path / "broken.phrases.npz"
-    bad.write_bytes(b"not a zip")
-    run = _cli(*[a.format(lpd=LPD, bad=bad) for a in args], cwd=tmp_path)
-    # the error is one line (after the line that says what is being read)
-    assert run.returncode == 1 and message in run.stderr.strip().splitlines()[-1], run.stderr
+    garbage = tmp_path / "garbage.phrases.npz"
+    garbage.write_bytes(b"not a zip")
+    whole = tmp_path / "whole.phrases.npz"
+    assert _cli("phrases", "--data", str(LPD / "rock"), "--out", str(whole), "--cache-dir", str(tmp_path / "c")).returncode == 0
+    cut = tmp_path / "cut.phrases.npz"  # an upload that broke off half-way
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    run = _cli(*[a.format(lpd=LPD, garbage=garbage, cut=cut) for a in args], cwd=tmp_path)
+    # the error is one line, after the line that says what is being read, if any
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and "Traceback" not in run.stderr and len(lines) <= 2, run.stderr
+    assert message in lines[-1] and lines[-1].startswith("bytes2beats "), run.stderr
 
 
 @pytest.mark.slow
