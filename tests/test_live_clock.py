@@ -76,6 +76,19 @@ def test_clock_follower_follows_a_tempo_jump_at_once():
     assert smoothed == pytest.approx(t, abs=1000)
 
 
+def test_clock_follower_keeps_its_tempo_through_one_late_pulse():
+    follower = ClockFollower()
+    step = BEAT_120 / 24
+    for k in range(30):
+        follower.pulse(int(k * step))
+    smoothed, bpm = follower.pulse(int(30 * step + 0.6 * step))  # a stalled sender or receiver
+    assert bpm == pytest.approx(120, rel=0.001)
+    assert smoothed == pytest.approx(30 * step, abs=1000)  # placed where it belonged
+    for k in range(31, 34):
+        smoothed, bpm = follower.pulse(int(k * step))  # then on time again
+    assert bpm == pytest.approx(120, rel=0.001) and smoothed == pytest.approx(33 * step, abs=1000)
+
+
 def clip_with(notes, steps=16, drum_track=None):
     tracks = family_tracks(5)
     rolls = np.zeros((5, steps, 128), np.uint8)

@@ -102,16 +102,29 @@ class ClockFollower:
 
     A least-squares line through the arrival times of the last `window` pulses gives the
     tempo (its slope) and a smoothed time for the latest pulse, so one late arrival does
-    not shift the notes after it.
+    not shift the notes after it. A pulse far off the line is held back until the next one
+    tells what it was: alone, a late arrival (left out of the fit); followed by another off
+    the line, a new tempo (the fit starts again from the two).
     """
 
     def __init__(self, window: int = CLOCKS_PER_BEAT):
         self._pulses: deque[tuple[int, int]] = deque(maxlen=window)  # (pulse number, t_ns)
         self._count = 0
+        self._suspect: tuple[int, int] | None = None  # the last pulse, when it was off the line
 
     def reset(self) -> None:
         self._pulses.clear()
         self._count = 0
+        self._suspect = None
+
+    def _fit(self) -> tuple[float, float, float]:
+        """The least-squares line through the pulses: (mean pulse number, mean time, ns per pulse)."""
+        n = len(self._pulses)
+        mean_k = sum(k for k, _ in self._pulses) / n
+        mean_t = sum(t for _, t in self._pulses) / n
+        var = sum((k - mean_k) ** 2 for k, _ in self._pulses)
+        slope = sum((k - mean_k) * (t - mean_t) for k, t in self._pulses) / var
+        return mean_k, mean_t, slope
 
     def pulse(self, t_ns: int) -> tuple[float, float | None]:
         """Add a pulse arriving at `t_ns`: (its smoothed time, bpm or None with < 3 pulses)."""
@@ -119,19 +132,25 @@ class ClockFollower:
         self._count += 1
         if len(self._pulses) < 3:
             return float(t_ns), None
-        n = len(self._pulses)
-        mean_k = sum(k for k, _ in self._pulses) / n
-        mean_t = sum(t for _, t in self._pulses) / n
-        var = sum((k - mean_k) ** 2 for k, _ in self._pulses)
-        slope = sum((k - mean_k) * (t - mean_t) for k, t in self._pulses) / var  # ns per pulse
+        mean_k, mean_t, slope = self._fit()
         if slope <= 0:
             return float(t_ns), None
         last = self._pulses[-1][0]
         smoothed = mean_t + slope * (last - mean_k)
         if abs(smoothed - t_ns) > 0.25 * slope:
-            # The tempo changed (or the clock jumped): start the fit again from this pulse.
-            previous = self._pulses[-2]
+            if self._suspect is None and len(self._pulses) > 3:
+                # Off the line: a late arrival, or the first pulse of a new tempo. Keep the fit
+                # as it was, and place this pulse where it puts it, until the next pulse says.
+                self._pulses.pop()
+                self._suspect = (last, t_ns)
+                mean_k, mean_t, slope = self._fit()
+                return mean_t + slope * (last - mean_k), NS_PER_MINUTE / (slope * CLOCKS_PER_BEAT)
+            # Two off the line in a row: the tempo changed (or the clock jumped): start the fit
+            # again from the two.
+            previous = self._suspect or self._pulses[-2]
+            self._suspect = None
             self._pulses.clear()
             self._pulses.extend([previous, (last, t_ns)])
             return float(t_ns), NS_PER_MINUTE / ((t_ns - previous[1]) * CLOCKS_PER_BEAT)
+        self._suspect = None
         return smoothed, NS_PER_MINUTE / (slope * CLOCKS_PER_BEAT)
