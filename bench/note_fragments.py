@@ -26,10 +26,14 @@ from bytes2beats.engine.metrics import note_lengths
 from bytes2beats.engine.train import calibrate_threshold, generator_from_checkpoint, read_checkpoint
 
 
+def note_starts(x: np.ndarray) -> np.ndarray:
+    """(n, tracks, steps, pitches): True where a note starts (on, and off the step before)."""
+    return x & ~np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :-1]
+
+
 def onset_positions(x: np.ndarray, steps_per_beat: int) -> np.ndarray:
     """Step within the beat of each note start of the pitched tracks (track 0 is the drums)."""
-    starts = x & ~np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :-1]
-    return np.nonzero(starts[:, 1:])[2] % steps_per_beat
+    return np.nonzero(note_starts(x)[:, 1:])[2] % steps_per_beat
 
 
 def report(name: str, x: np.ndarray, steps_per_beat: int) -> None:
@@ -41,9 +45,8 @@ def report(name: str, x: np.ndarray, steps_per_beat: int) -> None:
 
 
 def bar_report(name: str, x: np.ndarray, steps_per_bar: int, track_names: list[str]) -> None:
-    starts = x & ~np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :-1]
     n, t, s, p = x.shape
-    per_bar = starts.reshape(n, t, s // steps_per_bar, steps_per_bar, p).sum(axis=(3, 4))  # (n, tracks, bars)
+    per_bar = note_starts(x).reshape(n, t, s // steps_per_bar, steps_per_bar, p).sum(axis=(3, 4))  # (n, tracks, bars)
     cells = [f"{track} {100 * (per_bar[:, k] == 0).mean():.1f} / {100 * ((per_bar[:, k] > 0) & (per_bar[:, k] <= 2)).mean():.1f}"
              for k, track in enumerate(track_names)]
     print(f"{name:>9}: bars empty / with 1-2 notes (%): {'; '.join(cells)}")

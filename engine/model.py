@@ -154,23 +154,20 @@ class Generator(nn.Module):
     @staticmethod
     def _time_and_pitch_layers(cfg: ModelConfig, cin: int, w: int) -> list[nn.Module]:
         spb = cfg.steps_per_beat
-        if cfg.time_layers == "per-beat":
+        if cfg.time_layers == "per-beat" or len(time_stages(spb)) == 1:
+            kernel, padding = (spb, 0) if cfg.time_layers == "per-beat" else overlapping(spb)
             return [
-                _up(cin, w, (spb, 1), (spb, 1)),  # (w, S, octaves)
+                _up(cin, w, (kernel, 1), (spb, 1), (padding, 0)),  # (w, S, octaves)
                 nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE)),  # (1, S, P)
             ]
-        *first, last = time_stages(spb)
-        layers = []
-        for factor in first:  # (w, beats * factor, octaves): 16ths
-            kernel, padding = overlapping(factor)
-            layers.append(_up(cin, w, (kernel, 1), (factor, 1), (padding, 0)))
-            cin = w
-        kernel, padding = overlapping(last)
-        if not first:  # a single time stage: time and pitch classes in two layers, as above
-            return [*layers, _up(cin, w, (kernel, 1), (last, 1), (padding, 0)),
-                    nn.ConvTranspose2d(w, 1, (1, OCTAVE), (1, OCTAVE))]
-        # the last time stage and pitch classes in one layer: (1, S, P)
-        return [*layers, nn.ConvTranspose2d(cin, 1, (kernel, OCTAVE), (last, OCTAVE), (padding, 0))]
+        sixteenths, last = time_stages(spb)
+        k_16, p_16 = overlapping(sixteenths)
+        k_last, p_last = overlapping(last)
+        return [
+            _up(cin, w, (k_16, 1), (sixteenths, 1), (p_16, 0)),  # (w, 16ths, octaves)
+            # the last time stage and pitch classes in one layer
+            nn.ConvTranspose2d(w, 1, (k_last, OCTAVE), (last, OCTAVE), (p_last, 0)),  # (1, S, P)
+        ]
 
     def forward(self, z_shared, z_tracks, genre=None) -> torch.Tensor:
         cfg = self.cfg
@@ -232,10 +229,7 @@ class Critic(nn.Module):
     def _pitch_and_time_layers(cfg: ModelConfig, w: int) -> list[nn.Module]:
         spb, t = cfg.steps_per_beat, cfg.n_tracks
         if cfg.time_layers == "per-beat" or len(time_stages(spb)) == 1:
-            if cfg.time_layers == "per-beat":
-                kernel, padding = spb, 0
-            else:
-                kernel, padding = overlapping(spb)
+            kernel, padding = (spb, 0) if cfg.time_layers == "per-beat" else overlapping(spb)
             return [
                 _down(t, w, (1, OCTAVE), (1, OCTAVE)),  # (w, S, octaves)
                 _down(w, 2 * w, (kernel, 1), (spb, 1), (padding, 0)),  # (2w, beats, octaves)
