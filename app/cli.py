@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--resume", help="a checkpoint.pt (or its run folder) to continue from")
+    t.add_argument("--warm-start", metavar="CHECKPOINT",
+                   help="begin from this checkpoint's weights (and its model's shape) with today's training settings")
     t.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     t.add_argument("--run-dir", help="where logs, samples and checkpoints go (default: beside the model)")
     t.add_argument("--steps-per-beat", type=int, default=4, help="time resolution (4: 16th notes)")
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-attention", action="store_true", help="leave out self-attention (ablation)")
     t.add_argument("--time-layers", choices=("staged", "per-beat"), default="staged",
                    help="how beats become steps: staged (beats, 16ths, steps; default) or per-beat (the first models')")
+    t.add_argument("--binary-neurons", choices=("none", "deterministic", "stochastic"), default="none",
+                   help="show the critic notes (0/1) instead of probabilities, with straight-through gradients")
     t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
                    help="condition on the data's genre folders (auto: when there are several)")
     t.add_argument("--steps-per-epoch", type=int, default=0, help="cap the batches of an epoch (0: all)")
@@ -212,22 +216,26 @@ def cmd_train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
         g_lr=args.g_lr, d_lr=args.d_lr, transpose=args.transpose, seed=args.seed,
         steps_per_epoch=args.steps_per_epoch, checkpoint_every=args.checkpoint_every,
-        sample_every=args.sample_every, keep_checkpoints=args.keep_checkpoints,
+        sample_every=args.sample_every, keep_checkpoints=args.keep_checkpoints, binary_neurons=args.binary_neurons,
     )
-    resume = None
-    if args.resume:
-        resume = Path(args.resume)
-        if resume.is_dir():
-            resume = resume / "checkpoint.pt"
+    if args.resume and args.warm_start:
+        raise UserError("--resume continues a run, --warm-start begins a new one: give one of them")
+    checkpoint = None  # the run's start: a checkpoint to resume or to warm-start from
+    if args.resume or args.warm_start:
+        checkpoint = Path(args.resume or args.warm_start)
+        if checkpoint.is_dir():
+            checkpoint = checkpoint / "checkpoint.pt"
         try:
-            state = read_checkpoint(resume)
+            state = read_checkpoint(checkpoint)
         except ValueError as error:
             raise UserError(str(error)) from None
-        # A resumed run is the same run: its own configs win over today's flags, but for
-        # the number of epochs, which may be raised to train further.
+        # The checkpoint's model is the one trained on. A resumed run is the same run: its
+        # own training settings win over today's flags, but for the number of epochs, which
+        # may be raised to train further; a warm start trains under today's flags.
         model_cfg = ModelConfig.from_json(state["model_config"])
-        train_cfg = TrainConfig.from_json(state["train_config"])
-        train_cfg.epochs = args.epochs
+        if args.resume:
+            train_cfg = TrainConfig.from_json(state["train_config"])
+            train_cfg.epochs = args.epochs
     spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
                       model_cfg.lowest_pitch, model_cfg.n_pitches)
     from bytes2beats.engine.dataset import default_cache_dir, is_phrase_pack, load_phrase_pack
@@ -239,7 +247,7 @@ def cmd_train(args) -> int:
             say(f"reading the phrase pack {args.data} ...")
             phrases, packed = load_phrase_pack(args.data)
             # The pack was cut with its own settings: the model takes them.
-            if resume and (packed.track_set, packed.steps_per_beat, packed.n_bars) != (
+            if checkpoint and (packed.track_set, packed.steps_per_beat, packed.n_bars) != (
                     model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
                 raise UserError(f"{args.data} was cut for another model than the checkpoint's")
             model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars = (
@@ -250,7 +258,7 @@ def cmd_train(args) -> int:
     except MusicFileError as error:
         raise UserError(str(error)) from None
     report = phrases.report
-    if not resume:
+    if not checkpoint:
         want = args.genre_conditioned
         if want == "yes" and len(phrases.genres) < 2:
             raise UserError("--genre-conditioned yes needs a data folder with two or more genre folders")
@@ -267,12 +275,13 @@ def cmd_train(args) -> int:
         f"{len(train)} training phrases, {n_validation} validation; "
         f"genres: {', '.join(model_cfg.genres) or 'none'}; device: {describe_device(device)}")
     trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
-    if resume:
+    if checkpoint:
         try:
-            trainer.load_checkpoint(resume)
+            trainer.load_checkpoint(checkpoint) if args.resume else trainer.warm_start(checkpoint)
         except ValueError as error:
             raise UserError(str(error)) from None
-        say(f"resuming at epoch {trainer.epoch} from {resume}")
+        say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if args.resume
+            else f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
     # SIGTERM (a cancel from the app, a shutdown) stops between two batches, like Ctrl-C.
     import signal
 

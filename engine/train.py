@@ -31,6 +31,7 @@ from .model import Critic, Generator, ModelConfig, save_model
 from .render import save_pianoroll_sheet
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
+BINARY_NEURONS = ("none", "deterministic", "stochastic")
 
 
 @dataclass
@@ -53,6 +54,13 @@ class TrainConfig:
     keep_checkpoints: bool = False  # also keep each one as checkpoints/epoch_NNNN.pt (for the benches)
     seed: int = 0
     steps_per_epoch: int = 0  # 0: a full pass over the data
+    # What the critic is shown of the generator's output: "none", the probabilities (the
+    # seed paper); "deterministic" or "stochastic", notes (see `binary_neurons`).
+    binary_neurons: str = "none"
+
+    def __post_init__(self):
+        if self.binary_neurons not in BINARY_NEURONS:
+            raise ValueError(f"unknown binary_neurons {self.binary_neurons!r} ({', '.join(BINARY_NEURONS)})")
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -92,6 +100,27 @@ def critic_loss(critic: nn.Module, real, fake, genre=None, gp_lambda: float = 10
     gp, _ = gradient_penalty(s_points, points)
     wasserstein = s_real.mean() - s_fake.mean()
     return {"loss": -wasserstein + gp_lambda * gp, "gp": gp, "wasserstein": wasserstein}
+
+
+def binary_neurons(probabilities: torch.Tensor, kind: str) -> torch.Tensor:
+    """Notes in the forward pass, the probabilities' gradient in the backward pass.
+
+    BinaryMuseGAN's binary neurons (Dong & Yang, 2018) with the straight-through
+    estimator: the critic judges the notes a user will get, 0 or 1 like the real data,
+    rather than probabilities, so a stray note below any threshold it would have passed
+    unseen is now a note the critic can hold against the generator. "deterministic"
+    rounds at 0.5; "stochastic" draws each note with its probability.
+    """
+    if kind == "none":
+        return probabilities
+    p = probabilities.float()  # bf16 would round p + (notes - p) off 0 and 1
+    if kind == "deterministic":
+        notes = p >= 0.5
+    elif kind == "stochastic":
+        notes = torch.rand_like(p) < p
+    else:
+        raise ValueError(f"unknown binary neurons {kind!r}")
+    return p + (notes.to(p.dtype) - p).detach()
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,6 +205,7 @@ class Trainer:
         self.epoch = 0
         self.elapsed = 0.0
         self.trained_on: list[str] = []  # the devices that ran its epochs, a resumed run's too
+        self.started_from: dict | None = None  # the checkpoint a warm start took its weights from
         self.amp = device.type == "cuda"
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -188,6 +218,7 @@ class Trainer:
             "epoch": self.epoch,
             "elapsed": self.elapsed,
             "trained_on": self.trained_on,
+            "started_from": json.dumps(self.started_from),
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -230,9 +261,25 @@ class Trainer:
         self.elapsed = float(state.get("elapsed", 0.0))
         # checkpoints written before devices were recorded had trained somewhere already
         self.trained_on = list(state.get("trained_on", ["unrecorded"] if self.epoch > 0 else []))
+        self.started_from = json.loads(state.get("started_from", "null"))
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
+
+    def warm_start(self, path: Path) -> None:
+        """Begin from another run's weights, with this run's own optimizers, schedule and
+        settings: to fine-tune a trained model under a changed training (binary neurons,
+        new data). The epochs count from 0; the source is recorded with the model."""
+        state = read_checkpoint(path)
+        if ModelConfig.from_json(state["model_config"]) != self.model_cfg:
+            raise ValueError(f"{path}: checkpoint is of another model configuration")
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.started_from = {
+            "checkpoint": Path(path).name, "epoch": int(state["epoch"]),
+            "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
+            "train_config": json.loads(state["train_config"]),
+        }
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -257,7 +304,8 @@ class Trainer:
 
     def _critic_step(self, real, genre) -> dict:
         with torch.no_grad(), self._autocast():
-            fake = self.generator(*self._noise(real.shape[0]), genre).float()
+            fake = self.generator(*self._noise(real.shape[0]), genre)
+        fake = binary_neurons(fake.float(), self.cfg.binary_neurons)
         with self._autocast():
             losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda)
         self.opt_d.zero_grad(set_to_none=True)
@@ -268,9 +316,9 @@ class Trainer:
     def _generator_step(self, b: int, genre) -> torch.Tensor:
         self.critic.requires_grad_(False)
         with self._autocast():
-            fake = self.g_step(*self._noise(b), genre)
+            fake = binary_neurons(self.g_step(*self._noise(b), genre).float(), self.cfg.binary_neurons)
             # The bare critic, not its DDP wrapper: its gradients are not wanted here.
-            loss = -self.critic(fake.float(), genre).float().mean()
+            loss = -self.critic(fake, genre).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -425,6 +473,7 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
             "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),
             "data": data_note, "device": " + ".join(trainer.trained_on) or str(trainer.device),
             "train_config": asdict(trainer.cfg),
+            "started_from": trainer.started_from,
         },
     }
     trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)

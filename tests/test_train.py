@@ -17,6 +17,7 @@ from bytes2beats.engine.train import (
     RunPaths,
     TrainConfig,
     Trainer,
+    binary_neurons,
     critic_loss,
     gradient_penalty,
     interpolates,
@@ -102,6 +103,39 @@ def test_a_second_build_comes_from_the_cache(tmp_path):
     assert (first.rolls == second.rolls).all() and first.files == second.files
 
 
+def test_binary_neurons_pass_notes_forward_and_the_probabilities_gradient_back():
+    p = torch.tensor([0.1, 0.49, 0.5, 0.93], requires_grad=True)
+    notes = binary_neurons(p, "deterministic")
+    assert notes.tolist() == [0.0, 0.0, 1.0, 1.0]
+    (notes * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert p.grad.tolist() == [1.0, 2.0, 3.0, 4.0]  # straight through, as if notes were p
+    assert binary_neurons(p, "none") is p
+
+    torch.manual_seed(0)
+    many = torch.full((20000,), 0.3)
+    drawn = binary_neurons(many, "stochastic")
+    assert set(drawn.unique().tolist()) == {0.0, 1.0}
+    assert abs(drawn.mean().item() - 0.3) < 0.02
+    with pytest.raises(ValueError, match="binary_neurons"):
+        TrainConfig(binary_neurons="sometimes")
+
+
+@pytest.mark.parametrize("kind", ["deterministic", "stochastic"])
+def test_with_binary_neurons_the_critic_sees_notes_and_the_generator_still_learns(phrases, tmp_path, kind):
+    trainer = _trainer(phrases, tmp_path, epochs=1)
+    trainer.cfg.binary_neurons = kind
+    seen = []
+    trainer.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    before = [w.clone() for w in trainer.generator.parameters()]
+    assert trainer.fit(show_progress=False)
+    # critic steps see real, fake and interpolates in one batch; generator steps fakes alone
+    b = trainer.cfg.batch_size
+    fakes = [x[b : 2 * b] for x in seen if len(x) == 3 * b] + [x for x in seen if len(x) == b]
+    assert fakes and all(set(x.unique().tolist()) <= {0.0, 1.0} for x in fakes)
+    assert any(not torch.equal(a, w) for a, w in zip(before, trainer.generator.parameters()))
+    assert read_checkpoint(trainer.paths.checkpoint)["train_config"].count(kind) == 1
+
+
 def _trainer(phrases, folder, epochs):
     cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres)
     tcfg = TrainConfig(epochs=epochs, batch_size=8, steps_per_epoch=3, n_critic=2, transpose=2, sample_every=1, checkpoint_every=1)
@@ -161,6 +195,43 @@ def test_train_command_end_to_end_then_generate(tmp_path):
     run = _cli("generate", "--model", str(model), "--out", str(tmp_path / "clip.mid"), "--bars", "8")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "clip.mid").stat().st_size > 0
+
+
+def test_a_warm_start_takes_the_weights_and_trains_under_its_own_settings(phrases, tmp_path):
+    source = _trainer(phrases, tmp_path / "source", epochs=2)
+    assert source.fit(show_progress=False)
+    warm = _trainer(phrases, tmp_path / "warm", epochs=1)
+    warm.cfg.binary_neurons = "deterministic"
+    warm.warm_start(source.paths.checkpoint)
+    for a, b in zip(source.generator.state_dict().values(), warm.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    assert warm.epoch == 0 and not warm.opt_g.state  # its own optimizers, from the start
+    assert warm.started_from["epoch"] == 2 and warm.started_from["train_config"]["binary_neurons"] == "none"
+    assert warm.fit(show_progress=False)
+    state = read_checkpoint(warm.paths.checkpoint)
+    assert state["epoch"] == 1 and '"deterministic"' in state["train_config"]
+    resumed = _trainer(phrases, tmp_path / "again", epochs=2)
+    resumed.load_checkpoint(warm.paths.checkpoint)  # the source stays recorded through a resume
+    assert resumed.started_from == warm.started_from
+
+
+def test_warm_start_from_the_command_line_records_its_source(tmp_path):
+    first = tmp_path / "first.safetensors"
+    common = ["--data", str(LPD / "rock"), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2",
+              "--width", "8", "--cache-dir", str(tmp_path / "cache")]
+    assert _cli("train", "--out", str(first), *common).returncode == 0
+    checkpoint = tmp_path / "first-run" / "checkpoint.pt"
+    run = _cli("train", "--out", str(tmp_path / "second.safetensors"), *common, "--width", "16",
+               "--warm-start", str(checkpoint), "--binary-neurons", "stochastic")
+    assert run.returncode == 0, run.stderr[-800:]
+    assert f"starting from the weights of {checkpoint} (its epoch 1)" in run.stderr
+    generator, meta = load_model(tmp_path / "second.safetensors")
+    assert generator.cfg.g_width == 8  # the checkpoint's shape, not today's --width
+    assert meta["trained"]["started_from"]["checkpoint"] == "checkpoint.pt"
+    assert meta["trained"]["train_config"]["binary_neurons"] == "stochastic"
+    both = _cli("train", "--out", str(tmp_path / "third.safetensors"), *common,
+                "--warm-start", str(checkpoint), "--resume", str(checkpoint))
+    assert both.returncode == 1 and "give one of them" in both.stderr and "Traceback" not in both.stderr
 
 
 def test_a_phrase_pack_trains_where_the_songs_are_not(tmp_path):
