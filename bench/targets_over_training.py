@@ -46,6 +46,9 @@ def main() -> int:
     parser.add_argument("--json", help="write every checkpoint's result here")
     parser.add_argument("--hold-ratio", type=float, default=HOLD_RATIO,
                         help=f"decoding as `train` writes models ({HOLD_RATIO}); 1: one plain threshold")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="decode at this threshold instead of calibrating one (0.5 with --hold-ratio 1: "
+                             "the notes a critic with deterministic binary neurons was shown)")
     args = parser.parse_args()
 
     paths = sorted(Path(args.checkpoints).glob("*.pt"))[:: args.every]
@@ -62,7 +65,7 @@ def main() -> int:
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     picked = np.sort(rng.choice(training_rows, min(4096, len(training_rows)), replace=False))
     training = phrases.take(picked)
-    print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}; model: {4 * cfg.steps_per_beat} steps a bar, "
+    print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}, threshold {args.threshold or 'calibrated'}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
     print("| epoch | hours | critic steps | targets met | furthest misses |")
     print("|---|---|---|---|---|")
@@ -71,7 +74,7 @@ def main() -> int:
         state = read_checkpoint(path)
         train_cfg = TrainConfig.from_json(state["train_config"])
         generator = generator_from_checkpoint(state)
-        threshold = calibrate_threshold(generator, training, hold_ratio=args.hold_ratio)
+        threshold = args.threshold or calibrate_threshold(generator, training, hold_ratio=args.hold_ratio)
         composer = Composer(generator, {"threshold": threshold, "hold_ratio": args.hold_ratio}, path.stem)
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
                           novelty_samples=min(args.samples, 500))
