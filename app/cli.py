@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-attention", action="store_true", help="leave out self-attention (ablation)")
     t.add_argument("--time-layers", choices=("staged", "per-beat"), default="staged",
                    help="how beats become steps: staged (beats, 16ths, steps; default) or per-beat (the first models')")
+    t.add_argument("--critic-bar-statistics", action="store_true",
+                   help="let the critic also score each track's bars by how much plays and their loudest cell")
     t.add_argument("--binary-neurons", choices=("none", "deterministic", "stochastic"), default="none",
                    help="show the critic notes (0/1) instead of probabilities, with straight-through gradients")
     t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
@@ -211,6 +213,7 @@ def cmd_train(args) -> int:
     model_cfg = ModelConfig(
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
         g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
+        critic_bar_statistics=args.critic_bar_statistics,
     )
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
@@ -233,6 +236,8 @@ def cmd_train(args) -> int:
         # own training settings win over today's flags, but for the number of epochs, which
         # may be raised to train further; a warm start trains under today's flags.
         model_cfg = ModelConfig.from_json(state["model_config"])
+        if args.warm_start and args.critic_bar_statistics:
+            model_cfg.critic_bar_statistics = True  # the one change a warm start may make to the model
         if args.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             train_cfg.epochs = args.epochs

@@ -44,6 +44,9 @@ class ModelConfig:
     # "staged": beats to 16ths to steps, each layer's kernel longer than its stride, so
     # every step is drawn from the 16ths around it as well (see `time_stages`).
     time_layers: str = "per-beat"
+    # The critic also scores each track's bars by how much plays in them and how loud
+    # their loudest cell is (see `BarStatistics`); off in the models trained before it.
+    critic_bar_statistics: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -195,6 +198,28 @@ def _down(cin: int, cout: int, kernel, stride=1, padding=0) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), nn.GroupNorm(1, cout), nn.PReLU(cout))
 
 
+class BarStatistics(nn.Module):
+    """A second view for the critic: per track and bar, the share of cells that play and
+    the largest cell, (B, T, S, P) -> (B, features).
+
+    The convolutions pool a bar's cells long before the score, and one or two stray notes
+    in a bar that should be silent are easy to lose there; in these two numbers they are
+    the whole difference between an empty bar and a nearly empty one. With binary neurons
+    they read exactly: the notes in a bar, and whether it has any.
+    """
+
+    def __init__(self, cfg: ModelConfig, width: int):
+        super().__init__()
+        self.n_bars = cfg.n_bars
+        self.features = nn.Sequential(nn.Linear(cfg.n_tracks * cfg.n_bars * 2, width), nn.PReLU(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        bars = x.reshape(b, t, self.n_bars, -1)  # (B, T, bars, steps_per_bar * P)
+        stats = torch.stack([bars.mean(-1), bars.amax(-1)], dim=-1)  # (B, T, bars, 2)
+        return self.features(stats.flatten(1))
+
+
 class Critic(nn.Module):
     """Pianorolls to one unbounded realness score: (B, T, S, P) -> (B,).
 
@@ -224,6 +249,17 @@ class Critic(nn.Module):
         features = 4 * w * cfg.n_bars
         self.score = nn.Linear(features, 1)
         self.genre_projection = nn.Embedding(len(cfg.genres), features) if cfg.genres else None
+        self.bar_statistics = None
+        if cfg.critic_bar_statistics:
+            self.bar_statistics = BarStatistics(cfg, 4 * w)
+            # zero at first, so that a critic warm-started from one without this view
+            # scores as before and learns what the new view adds
+            self.bar_score = nn.Linear(4 * w, 1)
+            nn.init.zeros_(self.bar_score.weight)
+            nn.init.zeros_(self.bar_score.bias)
+            self.bar_genre_projection = nn.Embedding(len(cfg.genres), 4 * w) if cfg.genres else None
+            if self.bar_genre_projection is not None:
+                nn.init.zeros_(self.bar_genre_projection.weight)
 
     @staticmethod
     def _pitch_and_time_layers(cfg: ModelConfig, w: int) -> list[nn.Module]:
@@ -242,14 +278,19 @@ class Critic(nn.Module):
             _down(w, 2 * w, (k_16, 1), (sixteenths, 1), (p_16, 0)),  # (2w, beats, octaves)
         ]
 
-    def forward(self, x: torch.Tensor, genre=None) -> torch.Tensor:
-        x = self.layers(x)  # (B, 2w, beats, octaves)
+    def forward(self, notes: torch.Tensor, genre=None) -> torch.Tensor:
+        x = self.layers(notes)  # (B, 2w, beats, octaves)
         x = self.attention(x)
         x = self.to_bars(x)  # (B, 4w, bars, 1)
         h = self.dropout(x.flatten(1))  # (B, 4w * bars)
         score = self.score(h).squeeze(1)  # (B,)
         if self.genre_projection is not None:
             score = score + (self.genre_projection(genre) * h).sum(dim=1)
+        if self.bar_statistics is not None:
+            hb = self.bar_statistics(notes)  # (B, 4w)
+            score = score + self.bar_score(hb).squeeze(1)
+            if self.bar_genre_projection is not None:
+                score = score + (self.bar_genre_projection(genre) * hb).sum(dim=1)
         return score
 
 

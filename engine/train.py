@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -271,10 +271,14 @@ class Trainer:
         settings: to fine-tune a trained model under a changed training (binary neurons,
         new data). The epochs count from 0; the source is recorded with the model."""
         state = read_checkpoint(path)
-        if ModelConfig.from_json(state["model_config"]) != self.model_cfg:
+        source = ModelConfig.from_json(state["model_config"])
+        # The critic may gain its bar view (a new branch, starting at zero); nothing else may change.
+        if replace(source, critic_bar_statistics=self.model_cfg.critic_bar_statistics) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
+        missing, unexpected = self.critic.load_state_dict(state["critic"], strict=False)
+        if unexpected or any(not key.startswith("bar_") for key in missing):
+            raise ValueError(f"{path}: its critic does not fit this one ({(unexpected or missing)[0]})")
         self.started_from = {
             "checkpoint": Path(path).name, "epoch": int(state["epoch"]),
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),

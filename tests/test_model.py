@@ -129,3 +129,20 @@ def test_a_file_that_is_not_a_model_is_one_line(tmp_path):
     with pytest.raises(ModelFileError) as caught:
         load_model(bad)
     assert "\n" not in str(caught.value)
+
+
+def test_the_critics_bar_view_tells_a_silent_bar_from_one_with_a_stray_note():
+    from bytes2beats.engine.model import BarStatistics
+
+    cfg = ModelConfig(steps_per_beat=4, critic_bar_statistics=True)
+    view = BarStatistics(cfg, 8)
+    silent = torch.zeros(1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches)
+    stray = silent.clone()
+    stray[0, 1, 20, 40] = 1.0  # one 16th in bar 2 of track 1
+    bars = stray.reshape(1, cfg.n_tracks, cfg.n_bars, -1)
+    assert bars[0, 1, 1].amax() == 1 and bars[0, 1, 0].amax() == 0 and bars[0, 1, 2:].amax() == 0
+    assert not torch.equal(view(silent), view(stray))
+    critic = Critic(cfg)
+    assert critic(stray).shape == (1,)
+    critic.bar_score.weight.data.fill_(1.0)
+    assert critic.eval()(stray) != critic(silent)

@@ -215,6 +215,24 @@ def test_a_warm_start_takes_the_weights_and_trains_under_its_own_settings(phrase
     assert resumed.started_from == warm.started_from
 
 
+def test_a_warm_start_may_give_the_critic_its_bar_view_and_nothing_else(phrases, tmp_path):
+    source = _trainer(phrases, tmp_path / "source", epochs=1)
+    assert source.fit(show_progress=False)
+    warm = _trainer(phrases, tmp_path / "warm", epochs=1)
+    warm.model_cfg.critic_bar_statistics = True
+    warm.critic = type(warm.critic)(warm.model_cfg)
+    warm.warm_start(source.paths.checkpoint)
+    x, genre = source.rolls[:4].float(), source.genres[:4]
+    source.critic.eval(), warm.critic.eval()
+    # the new view starts at zero: the warm critic scores as its source did, until it learns
+    assert torch.allclose(source.critic(x, genre), warm.critic(x, genre))
+    other = _trainer(phrases, tmp_path / "other", epochs=1)
+    other.model_cfg.g_width = 16
+    other.generator = type(other.generator)(other.model_cfg)
+    with pytest.raises(ValueError, match="another model configuration"):
+        other.warm_start(source.paths.checkpoint)
+
+
 def test_warm_start_from_the_command_line_records_its_source(tmp_path):
     first = tmp_path / "first.safetensors"
     common = ["--data", str(LPD / "rock"), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2",
