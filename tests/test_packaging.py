@@ -110,7 +110,11 @@ def test_the_frozen_program_generates_a_clip(bundle, tmp_path):
     run([bundle / "bytes2beats", "generate", "--out", "clip.mid", "--bars", "8", "--seed", "5",
          "--image", "clip.png"], cwd=tmp_path)
     midi = mido.MidiFile(tmp_path / "clip.mid")
-    assert midi.type == 1 and [t.name for t in midi.tracks[1:]] == ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    # a track the model leaves silent for all 8 bars is not written: the rest, in family order
+    families = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    names = [t.name for t in midi.tracks[1:]]
+    assert midi.type == 1 and len(names) >= 3 and names == [f for f in families if f in names]
+    assert all(any(m.type == "note_on" and m.velocity > 0 for m in t) for t in midi.tracks[1:])
     assert midi.length == pytest.approx(8 * 2.0)  # 8 bars of 4/4 at 120 BPM
     assert (tmp_path / "clip.png").stat().st_size > 1000
 
