@@ -227,8 +227,9 @@ class Critic(nn.Module):
     Five convolutions shrink pitch and time in musical units (pitch classes, beats, a 3x3
     layer, bars, octaves); self-attention after the third; dropout; a linear score. Staged
     time layers mirror the generator's: steps with pitch classes to 16ths, then to beats,
-    each kernel longer than its stride. With
-    genres, a projection term (Miyato & Koyama 2018) scores whether the music fits the genre.
+    each kernel longer than its stride. With genres, a projection term (Miyato & Koyama
+    2018) scores whether the music fits the genre. With `critic_bar_statistics`, a second
+    score (and projection term) comes from each track's bars summed up (`BarStatistics`).
     """
 
     def __init__(self, cfg: ModelConfig):
