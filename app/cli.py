@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generated phrases compared with every training phrase for copying")
     e.add_argument("--cache-dir")
 
+    c = sub.add_parser("calibrate", help="fit a model's decoding (each track's threshold, per genre) to songs")
+    c.add_argument("--model", help="a model name (see `bytes2beats info`) or a .safetensors path")
+    c.add_argument("--data", required=True,
+                   help="the songs it was trained on: a folder, or a .phrases.npz pack (its training songs are used)")
+    c.add_argument("--out", help="write the model here (default: rewrite the model's own file)")
+    c.add_argument("--samples", type=int, default=1024, help="generated phrases per genre to fit to")
+    c.add_argument("--cache-dir")
+
     sub.add_parser("info", help="version, device and the models available")
 
     from bytes2beats.cli_gui import add_gui_command
@@ -384,6 +392,50 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from bytes2beats.engine.calibrate import calibrate_decoding
+    from bytes2beats.engine.dataset import (
+        PhraseSpec,
+        build_phrases,
+        default_cache_dir,
+        is_phrase_pack,
+        load_phrase_pack,
+    )
+    from bytes2beats.engine.model import save_model
+    from bytes2beats.engine.model_store import resolve_model
+    from bytes2beats.engine.music_io import MusicFileError
+
+    args.device = "cpu"
+    composer = _load_composer(args)
+    cfg = composer.config
+    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    try:
+        if is_phrase_pack(args.data):
+            phrases, packed = load_phrase_pack(args.data)
+            if (packed.track_set, packed.steps_per_beat, packed.n_bars) != (cfg.track_set, cfg.steps_per_beat, cfg.n_bars):
+                raise UserError(f"{args.data} was cut for another model than {composer.name!r}")
+        else:
+            cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+            phrases = build_phrases(args.data, spec, cache_dir=cache)
+    except MusicFileError as error:
+        raise UserError(str(error)) from None
+    training = phrases.split(validation=False)
+    del phrases
+    if not len(training):
+        raise UserError(f"no training phrases in {args.data}")
+    decoding = calibrate_decoding(composer.generator, training, samples=args.samples)
+    composer.meta.update(decoding)
+    out = Path(args.out) if args.out else resolve_model(args.model)
+    try:
+        save_model(composer.generator, out, composer.meta)
+    except OSError as error:
+        raise UserError(f"could not write {out} ({error.strerror or error})") from None
+    print(f"{out}: threshold {decoding['threshold']}, monophonic: {', '.join(decoding['monophonic']) or 'none'}")
+    for genre, scales in decoding["track_scales"].items():
+        print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} x{s:.3f}" for t, s in zip(cfg.tracks, scales)))
+    return 0
+
+
 def cmd_info(args) -> int:
     import torch
     from bytes2beats.engine.device import describe_device, pick_device
@@ -402,4 +454,5 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "train": cmd_train, "phrases": cmd_phrases, "eval": cmd_eval, "info": cmd_info}
+COMMANDS = {"generate": cmd_generate, "train": cmd_train, "phrases": cmd_phrases, "eval": cmd_eval, "info": cmd_info,
+            "calibrate": cmd_calibrate}

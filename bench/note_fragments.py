@@ -19,11 +19,12 @@ import argparse
 
 import numpy as np
 import torch
-from bytes2beats.engine.binarize import HOLD_RATIO, binarize
+from bytes2beats.engine.binarize import HOLD_RATIO
+from bytes2beats.engine.calibrate import calibrate_decoding
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import note_lengths
-from bytes2beats.engine.train import calibrate_threshold, generator_from_checkpoint, read_checkpoint
+from bytes2beats.engine.train import generator_from_checkpoint, read_checkpoint
 
 
 def note_starts(x: np.ndarray) -> np.ndarray:
@@ -79,13 +80,14 @@ def main() -> None:
     real = phrases.take(rows)
     if args.hold_ratio is not None and args.hold_ratio != composer.hold_ratio:
         composer.meta.update(hold_ratio=args.hold_ratio, threshold=None)  # recalibrated below
-    threshold = composer.meta.get("threshold") or calibrate_threshold(composer.generator, real,
-                                                                      hold_ratio=composer.hold_ratio)
+    if not composer.meta.get("threshold"):
+        composer.meta.update(calibrate_decoding(composer.generator, real, hold_ratio=composer.hold_ratio))
+    threshold = composer.meta["threshold"]
     genre = args.genre if args.genre in cfg.genres else None
     with torch.no_grad():
         probs = composer.probabilities([composer.new_idea(k, genre=genre) for k in range(args.phrases)])
     low = cfg.lowest_pitch
-    fake = np.stack([binarize(p[:, :, low : low + cfg.n_pitches], threshold, composer.hold_ratio) for p in probs])
+    fake = np.stack([composer.decode(p[:, :, low : low + cfg.n_pitches], genre=genre) for p in probs])
     print(f"{composer.name}, {4 * cfg.steps_per_beat} steps a bar, threshold {threshold:.3f} "
           f"(hold ratio {composer.hold_ratio}), genre {genre or 'any'}")
     report("data", real.rolls[: args.phrases], cfg.steps_per_beat)

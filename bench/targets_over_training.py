@@ -24,16 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from bytes2beats.engine.binarize import HOLD_RATIO
+from bytes2beats.engine.calibrate import calibrate_decoding, calibrate_threshold
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import evaluate
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig
-from bytes2beats.engine.train import (
-    TrainConfig,
-    calibrate_threshold,
-    generator_from_checkpoint,
-    read_checkpoint,
-)
+from bytes2beats.engine.train import TrainConfig, generator_from_checkpoint, read_checkpoint
 
 
 def main() -> int:
@@ -49,6 +45,9 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="decode at this threshold instead of calibrating one (0.5 with --hold-ratio 1: "
                              "the notes a critic with deterministic binary neurons was shown)")
+    parser.add_argument("--decoding", choices=("fitted", "single"), default="fitted",
+                        help="fitted: each track's threshold per genre and monophonic lines, as `train` writes "
+                             "models (default); single: one threshold for every track (models before session 5)")
     args = parser.parse_args()
 
     paths = sorted(Path(args.checkpoints).glob("*.pt"))[:: args.every]
@@ -65,7 +64,7 @@ def main() -> int:
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     picked = np.sort(rng.choice(training_rows, min(4096, len(training_rows)), replace=False))
     training = phrases.take(picked)
-    print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}, threshold {args.threshold or 'calibrated'}; model: {4 * cfg.steps_per_beat} steps a bar, "
+    print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}, threshold {args.threshold or 'calibrated'}, decoding {args.decoding}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
     print("| epoch | hours | critic steps | targets met | furthest misses |")
     print("|---|---|---|---|---|")
@@ -74,8 +73,15 @@ def main() -> int:
         state = read_checkpoint(path)
         train_cfg = TrainConfig.from_json(state["train_config"])
         generator = generator_from_checkpoint(state)
-        threshold = args.threshold or calibrate_threshold(generator, training, hold_ratio=args.hold_ratio)
-        composer = Composer(generator, {"threshold": threshold, "hold_ratio": args.hold_ratio}, path.stem)
+        if args.decoding == "fitted":
+            decoding = calibrate_decoding(generator, training, hold_ratio=args.hold_ratio)
+        else:
+            decoding = {"threshold": calibrate_threshold(generator, training, hold_ratio=args.hold_ratio),
+                        "hold_ratio": args.hold_ratio}
+        if args.threshold:
+            decoding["threshold"] = args.threshold
+        threshold = decoding["threshold"]
+        composer = Composer(generator, decoding, path.stem)
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
                           novelty_samples=min(args.samples, 500))
         targets = result["targets"]

@@ -50,7 +50,7 @@ class ClipState:
         """The clip binarized at its threshold (no model run: numpy only)."""
         return self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
-            name=f"{self.model}-seed{self.seed}",
+            name=f"{self.model}-seed{self.seed}", genre=self.genre,
         )
 
 

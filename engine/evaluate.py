@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import binarize
 from .dataset import Phrases, PhraseSpec, build_phrases
 from .generate import Composer
 from .metrics import measure, self_similarity, shuffled_tracks
@@ -27,11 +26,10 @@ def generated_phrases(composer: Composer, samples: int, genre: str | None, thres
     ideas = [composer.new_idea(seed + k) for k in range(samples)]
     if genre_index is not None:
         ideas = [type(i)(i.z_shared, i.z_tracks, genre_index, i.seed) for i in ideas]
-    threshold = composer.default_threshold if threshold is None else threshold
     low = cfg.lowest_pitch
-    # Binarized a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
+    # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
-        np.stack([binarize(p[:, :, low : low + cfg.n_pitches], threshold, composer.hold_ratio)
+        np.stack([composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre)
                   for p in composer.probabilities(ideas[start : start + 256], batch_size=128)])
         for start in range(0, len(ideas), 256)
     ]
@@ -94,6 +92,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "model": composer.name,
         "genre": genre,
         "threshold": composer.default_threshold if threshold is None else threshold,
+        "track_thresholds": {t.name: round(float(v), 4) for t, v in zip(cfg.tracks, composer.track_thresholds(threshold, genre).ravel())},
+        "monophonic": [cfg.tracks[t].name for t in composer.monophonic_tracks],
         "data": str(data),
         "resolution": {"steps_per_bar": steps_per_bar, "bars": cfg.n_bars, "pitches": cfg.n_pitches},
         "sets": {name: measure(x, names, drum, steps_per_bar, cfg.lowest_pitch) for name, x in sets.items() if len(x)},
@@ -117,7 +117,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         for name, x in sets.items():
             if len(x):
                 _save_matrix(self_similarity(x, steps_per_bar, cfg.lowest_pitch), folder / f"self_similarity_{name}.png")
-        clips = [composer.to_clip(p, threshold) for p in composer.probabilities([composer.new_idea(10_000 + k) for k in range(16)])]
+        clips = [composer.to_clip(p, threshold, genre=genre) for p in composer.probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
         save_pianoroll_sheet(clips, folder / "generated_sheet.png")
     return result
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import PLAIN, binarize
+from .binarize import PLAIN, binarize, monophonic
 from .device import pick_device
 from .model import Generator, ModelConfig, load_model
 from .model_store import resolve_model
@@ -76,6 +76,34 @@ class Composer:
     def hold_ratio(self) -> float:
         """A note, once started, is held while p >= hold_ratio * threshold (engine/binarize.py)."""
         return float(self.meta.get("hold_ratio", PLAIN))
+
+    def track_thresholds(self, threshold: float | None = None, genre: str | None = None) -> np.ndarray:
+        """Each track's threshold, (tracks, 1, 1): the model's `threshold` (the one knob a user
+        turns) times the track's scale, calibrated for the genre when training ended so that
+        each track plays as much as it does in the data (engine/train.py: calibrate_decoding).
+        Models written before per-track scales decode every track at `threshold`."""
+        threshold = self.default_threshold if threshold is None else float(threshold)
+        scales = self.meta.get("track_scales") or {}
+        if genre is None and self.config.genres:
+            genre = self.default_genre
+        scale = scales.get(genre or "", scales.get("", [1.0] * self.config.n_tracks))
+        return np.clip(threshold * np.asarray(scale, dtype=np.float32), 0.01, 0.99)[:, None, None]
+
+    @property
+    def monophonic_tracks(self) -> list[int]:
+        """Tracks decoded one note at a time: those the data plays so (a bass line)."""
+        names = set(self.meta.get("monophonic") or [])
+        return [i for i, t in enumerate(self.config.tracks) if t.name in names]
+
+    def decode(self, probabilities: np.ndarray, threshold: float | None = None,
+               genre: str | None = None) -> np.ndarray:
+        """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
+        threshold with the model's hysteresis, then its monophonic tracks made so."""
+        notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio)
+        sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
+        for t in self.monophonic_tracks:
+            notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)
+        return notes
 
     @property
     def default_genre(self) -> str | None:
@@ -170,14 +198,13 @@ class Composer:
         return result
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
-                bpm: float = 120.0, name: str = "") -> Multitrack:
-        """Binarize probabilities into a clip (notes start where p >= threshold and are held
-        while p >= hold_ratio * threshold), cropped to `bars`."""
-        threshold = self.default_threshold if threshold is None else threshold
+                bpm: float = 120.0, name: str = "", genre: str | None = None) -> Multitrack:
+        """Decode probabilities into a clip of `bars` bars (`decode`; the genre picks the
+        per-track thresholds of a genre model)."""
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
-        rolls = binarize(probs, threshold, self.hold_ratio).astype(np.uint8)
+        rolls = self.decode(probs, threshold, genre).astype(np.uint8)
         return Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
 
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
@@ -186,6 +213,6 @@ class Composer:
         ideas = [self.new_idea(seed + k, bars, genre) for k in range(count)]
         probs = self.probabilities(ideas)
         return [
-            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}")
+            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre)
             for p, idea in zip(probs, ideas)
         ]

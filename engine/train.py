@@ -23,7 +23,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .binarize import HOLD_RATIO, calibrate
+from .binarize import HOLD_RATIO
+from .calibrate import calibrate_decoding
 from .dataset import Phrases
 from .device import describe_device
 from .generate import Composer
@@ -363,8 +364,8 @@ class Trainer:
 
     def sample(self, count: int = 8, seed: int = 1234) -> list:
         """Clips from fixed noise, so samples across epochs are comparable."""
-        threshold = calibrate_threshold(self.generator, self.phrases, samples=32)
-        composer = Composer(self.generator, {"threshold": threshold, "hold_ratio": HOLD_RATIO}, self.paths.model.stem)
+        decoding = calibrate_decoding(self.generator, self.phrases, samples=32)
+        composer = Composer(self.generator, decoding, self.paths.model.stem)
         clips = composer.generate(seed=seed, count=count)
         self.generator.train()
         return clips
@@ -435,43 +436,16 @@ def generator_from_checkpoint(state: dict) -> Generator:
     return generator.eval()
 
 
-def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
-                        hold_ratio: float = HOLD_RATIO) -> float:
-    """The threshold at which generated clips have as many active steps as the data.
-
-    A WGAN's sigmoid outputs are seldom exactly 0 or 1: a fixed threshold (the seed
-    paper's 0.9) can leave a model with too few notes or too many. Matching the data's
-    density is a single number, chosen once after training and stored with the model.
-    A genre model is asked for each genre as often as the data has it, so that the
-    density it is matched to is the one of the same mix of genres. Notes are decoded with
-    hysteresis (`hold_ratio`, engine/binarize.py), as the model will decode them.
-    """
-    rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(len(phrases.rolls), min(4096, len(phrases.rolls)), replace=False))
-    density = float(phrases.rolls[picked].mean())
-    composer = Composer(generator, {})
-    genres = composer.config.genres
-    labels = phrases.genre[rng.choice(picked, samples)] if genres else np.full(samples, -1)
-    ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
-             for k, g in enumerate(labels)]
-    was_training = generator.training
-    low, n = composer.config.lowest_pitch, composer.config.n_pitches
-    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])  # (samples, T, S, P)
-    generator.train(was_training)
-    return calibrate(probs, density, hold_ratio)
-
-
 def _most_common_genre(phrases: Phrases) -> str | None:
     labelled = phrases.genre[phrases.genre >= 0]
     return phrases.genres[int(np.bincount(labelled).argmax())] if len(labelled) else None
 
 
 def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
-    """Write the trained generator with its calibrated threshold and a note of its training."""
-    threshold = calibrate_threshold(trainer.generator, phrases, hold_ratio=HOLD_RATIO)
+    """Write the trained generator with its decoding fitted to the data (engine/calibrate.py)
+    and a note of its training."""
     extra = {
-        "threshold": round(threshold, 4),
-        "hold_ratio": HOLD_RATIO,
+        **calibrate_decoding(trainer.generator, phrases, samples=512, hold_ratio=HOLD_RATIO),
         "default_genre": _most_common_genre(phrases),
         "trained": {
             "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bytes2beats.engine.binarize import binarize, calibrate
+from bytes2beats.engine.binarize import binarize, calibrate, monophonic
 from bytes2beats.engine.metrics import note_lengths
 
 
@@ -36,3 +36,43 @@ def test_calibration_finds_the_threshold_for_a_density():
         t = calibrate(p, 0.05, ratio)
         assert abs(binarize(p, t, ratio).mean() - 0.05) < 0.002
     assert calibrate(p, 0.05, 0.5) > calibrate(p, 0.05, 1.0)  # holding adds notes: it starts fewer
+
+
+def _notes(roll: np.ndarray) -> list[tuple[int, int, int]]:
+    """(pitch, start, end) of every note of a (steps, pitches) roll."""
+    out = []
+    for pitch in range(roll.shape[1]):
+        edges = np.diff(np.concatenate([[0], roll[:, pitch].astype(int), [0]]))
+        out += [(pitch, s, e) for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    return sorted(out, key=lambda n: n[1])
+
+
+def test_a_line_cuts_a_note_where_the_next_starts_once_it_has_sounded_long_enough():
+    notes, p = np.zeros((12, 3), dtype=bool), np.full((12, 3), 0.9)
+    notes[0:6, 0] = True  # overlaps the next note by two steps
+    notes[4:12, 1] = True
+    line = monophonic(notes, p, shortest=3)
+    assert _notes(line) == [(0, 0, 4), (1, 4, 12)]  # last-note priority: the first is cut at 4
+
+
+def test_a_line_leaves_out_a_blip_rather_than_break_a_sure_note_into_fragments():
+    notes, p = np.zeros((12, 3), dtype=bool), np.full((12, 3), 0.95)
+    notes[:, 0] = True  # one long, sure note
+    notes[5:6, 2], p[5, 2] = True, 0.5  # a one-step blip inside it
+    assert _notes(monophonic(notes, p, shortest=3)) == [(0, 0, 12)]
+    notes[1:3, 1] = True  # a note starting within `shortest` of the long one's start
+    assert _notes(monophonic(notes, p, shortest=3)) == [(0, 0, 12)]
+
+
+def test_a_line_of_random_notes_is_one_note_at_a_time_taken_from_them():
+    rng = np.random.default_rng(3)
+    p = rng.random((4, 2, 96, 24))
+    notes = binarize(p, 0.8, hold_ratio=0.5)
+    line = monophonic(notes, p, shortest=3)
+    assert line.shape == notes.shape and line.sum(-1).max() == 1
+    assert not (line & ~notes).any()  # nothing added
+    for index in np.ndindex(notes.shape[:-2]):
+        source = {(n[0], n[1]): n[2] for n in _notes(notes[index])}
+        for pitch, start, end in _notes(line[index]):
+            whole = source[(pitch, start)] - start  # every kept note begins where a decoded one does
+            assert end - start >= min(3, whole)  # and a cut leaves at least `shortest` steps

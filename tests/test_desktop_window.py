@@ -143,7 +143,8 @@ def test_threshold_rebinarizes_at_once_without_the_model(qtbot, window):
         lowered = window.document.multitrack  # changed synchronously: no job, no waiting
         assert window.document.state.threshold == pytest.approx(round(lower * 1000) / 1000)
         assert note_count(lowered) != note_count(mt)
-        assert np.array_equal(lowered.rolls > 0, probs[:, : mt.n_steps] >= window.document.state.threshold)
+        state = window.document.state
+        assert np.array_equal(lowered.rolls > 0, state.composer.decode(probs[:, : mt.n_steps], state.threshold, state.genre))
         assert calls == [] and not window.worker.busy
     finally:
         composer.probabilities = original

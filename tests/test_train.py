@@ -191,6 +191,7 @@ def test_train_command_end_to_end_then_generate(tmp_path):
     generator, meta = load_model(model)
     assert 0 < meta["threshold"] < 1 and meta["trained"]["epochs"] == 1
     assert meta["hold_ratio"] == 0.5 and meta["trained"]["device"].startswith("CPU")
+    assert len(meta["track_scales"][""]) == 5 and meta["monophonic"] == ["Bass"]  # fitted to the songs too
     assert generator.cfg.time_layers == "staged"
     run = _cli("generate", "--model", str(model), "--out", str(tmp_path / "clip.mid"), "--bars", "8")
     assert run.returncode == 0, run.stderr

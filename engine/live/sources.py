@@ -117,6 +117,6 @@ class ModelStream:
             self._idea = self.composer.vary(self._idea, variation, next(self._seeds))
         probs = self.composer.probabilities([self._idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
-                                     name=f"{self.composer.name}-seed{self._idea.seed}")
+                                     name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre)
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase

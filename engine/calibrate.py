@@ -1,0 +1,107 @@
+"""How a trained generator's probabilities become notes: thresholds fitted to the data.
+
+A WGAN's sigmoid outputs are seldom exactly 0 or 1, and a fixed threshold (the seed
+paper's 0.9) can leave a model with too few notes or too many. When training ends, the
+decoding is fitted to the training phrases and stored with the model:
+
+- `threshold`: the one at which all tracks together play as much as the data (the knob a
+  user turns in the app and with `--threshold`);
+- `track_scales`: per genre, each track's threshold as a multiple of it, fitted so that
+  each track plays as much as it does in that genre's songs. One network can give drums
+  lower probabilities than piano; one threshold for both leaves the drums with empty bars;
+- `monophonic`: the tracks the data plays one note at a time (polyphonic rate under
+  `MONOPHONIC_BELOW`, such as bass), decoded so (engine/binarize.py: monophonic).
+
+Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .binarize import HOLD_RATIO, calibrate
+from .dataset import Phrases
+from .generate import Composer
+from .metrics import polyphonic_rate
+from .model import Generator
+
+DATA_SAMPLE = 4096  # training phrases whose polyphonic rate is measured
+MONOPHONIC_BELOW = 1.1  # a track sounding fewer notes at once than this, on average, is a line
+
+
+def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
+                        hold_ratio: float = HOLD_RATIO) -> float:
+    """The one threshold at which generated clips have as many active cells as the data.
+
+    A genre model is asked for each genre as often as the data has it, so that the density
+    it is matched to is the one of the same mix of genres.
+    """
+    rng = np.random.default_rng(seed)
+    density = float(_density(phrases, np.arange(len(phrases))).mean())
+    composer = Composer(generator, {})
+    genres = composer.config.genres
+    labels = phrases.genre[rng.choice(len(phrases), samples)] if genres else np.full(samples, -1)
+    ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
+             for k, g in enumerate(labels)]
+    return calibrate(_probabilities(composer, ideas), density, hold_ratio)
+
+
+def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
+                       hold_ratio: float = HOLD_RATIO) -> dict:
+    """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic.
+
+    `samples` generated phrases for the threshold, and as many again for each genre's scales.
+    """
+    threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio), 4)
+    composer = Composer(generator, {})
+    rng = np.random.default_rng(seed + 1)
+    groups = {"": np.arange(len(phrases.rolls))}
+    if composer.config.genres:
+        groups = {g: np.flatnonzero(phrases.genre == phrases.genres.index(g))
+                  for g in composer.config.genres if g in phrases.genres}
+    rate = polyphonic_rate(phrases.rolls[_pick(rng, np.arange(len(phrases.rolls)))])
+    lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
+    scales = {}
+    for genre, rows in groups.items():
+        if not len(rows):
+            continue
+        density = _density(phrases, rows)
+        ideas = [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)]
+        probs = _probabilities(composer, ideas)  # (samples, tracks, steps, pitches)
+        # A line is fitted before it is drawn: drawn, the generator's lines rest more than
+        # the data's, and matching their density sends the threshold to its floor.
+        scales[genre] = [round(calibrate(probs[:, t], float(density[t]), hold_ratio) / threshold, 6)
+                         for t in range(probs.shape[1])]
+    return {
+        "threshold": threshold,
+        "hold_ratio": hold_ratio,
+        "track_scales": scales,
+        "monophonic": [composer.config.tracks[t].name for t in lines],
+    }
+
+
+def _pick(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    return np.sort(rng.choice(rows, min(DATA_SAMPLE, len(rows)), replace=False))
+
+
+def _density(phrases: Phrases, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Share of active cells per track over all of `rows`. All, not a sample: a track such
+    as piano plays in some songs and not others, so a sample's density moves with the songs
+    drawn, and a track whose probabilities are near 0 or 1 turns such a move into a large
+    change of threshold."""
+    total = np.zeros(phrases.rolls.shape[1])
+    for start in range(0, len(rows), chunk):
+        total += phrases.rolls[rows[start : start + chunk]].sum(axis=(0, 2, 3), dtype=np.int64)
+    cells = len(rows) * np.prod(phrases.rolls.shape[2:])
+    return total / max(cells, 1)
+
+
+def _probabilities(composer: Composer, ideas: list) -> np.ndarray:
+    """(ideas, tracks, steps, pitches) probabilities over the model's pitch range; the
+    generator is left in the mode it was in."""
+    generator = composer.generator
+    was_training = generator.training
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+    generator.train(was_training)
+    return probs

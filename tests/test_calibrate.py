@@ -1,0 +1,92 @@
+"""Fitting a model's decoding to its data: a threshold, each track's scale per genre, lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bytes2beats.engine.binarize import PLAIN, binarize
+from bytes2beats.engine.calibrate import MONOPHONIC_BELOW, calibrate_decoding
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.metrics import polyphonic_rate
+from bytes2beats.engine.model import Generator, ModelConfig, load_model, save_model
+
+LPD = Path(__file__).parent / "fixtures" / "lpd"
+
+
+@pytest.fixture(scope="module")
+def training(tmp_path_factory):
+    phrases = build_phrases(LPD, PhraseSpec(), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+    return phrases.split(validation=False)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)  # untrained, real: its probabilities differ from track to track
+    return Generator(ModelConfig(genres=["pop", "rock"], g_width=8, d_width=8)).eval()
+
+
+def test_each_track_of_each_genre_plays_as_much_as_in_the_songs(training, generator):
+    decoding = calibrate_decoding(generator, training, samples=48)
+    composer = Composer(generator, decoding)
+    assert set(decoding["track_scales"]) == {"pop", "rock"}
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    for genre in ("pop", "rock"):
+        rows = training.genre == training.genres.index(genre)
+        wanted = training.rolls[rows].mean(axis=(0, 2, 3))
+        ideas = [composer.new_idea(99 + k, genre=genre) for k in range(48)]  # the phrases it was fitted on
+        probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+        # before the lines are drawn, as the scales are fitted
+        notes = binarize(probs, composer.track_thresholds(genre=genre), composer.hold_ratio)
+        got = notes.mean(axis=(0, 2, 3))
+        assert np.allclose(got, wanted, rtol=0.02), (genre, got, wanted)
+        # one threshold for every track would not do it
+        single = binarize(probs, composer.default_threshold, composer.hold_ratio).mean(axis=(0, 2, 3))
+        assert not np.allclose(single, wanted, rtol=0.1)
+
+
+def test_the_tracks_the_songs_play_one_note_at_a_time_become_lines(training, generator):
+    decoding = calibrate_decoding(generator, training, samples=16)
+    rate = polyphonic_rate(training.rolls)
+    names = [t.name for t in generator.cfg.tracks]
+    assert decoding["monophonic"] == [names[t] for t in range(len(names)) if 0 < rate[t] < MONOPHONIC_BELOW]
+    assert "Bass" in decoding["monophonic"]  # these songs' bass: about one note at a time
+    composer = Composer(generator, decoding)
+    probs = composer.probabilities([composer.new_idea(1, genre="rock")])[0]
+    notes = composer.decode(probs, genre="rock")
+    assert notes[names.index("Bass")].sum(-1).max() == 1
+    assert notes[names.index("Piano")].sum(-1).max() > 1  # the others are left as they are
+
+
+def test_a_model_without_scales_decodes_every_track_at_its_threshold(generator):
+    composer = Composer(generator, {"threshold": 0.6})
+    probs = composer.probabilities([composer.new_idea(3)])[0]
+    assert np.array_equal(composer.decode(probs), binarize(probs, 0.6, PLAIN))
+
+
+def test_the_threshold_knob_moves_every_track_and_stays_below_one(generator):
+    scales = [0.5, 1.0, 1.2, 1.0, 0.9]
+    composer = Composer(generator, {"threshold": 0.6, "track_scales": {"rock": scales, "pop": [1.0] * 5}})
+    assert composer.track_thresholds(genre="rock").ravel() == pytest.approx([0.3, 0.6, 0.72, 0.6, 0.54])
+    assert composer.track_thresholds(0.9, "rock").ravel() == pytest.approx([0.45, 0.9, 0.99, 0.9, 0.81])
+    assert composer.track_thresholds(0.9, "pop").ravel() == pytest.approx([0.9] * 5)
+
+
+def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(training, generator, tmp_path):
+    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "note": "kept"})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "rock:" in run.stdout and "monophonic: Bass" in run.stdout
+    fitted, meta = load_model(model)
+    assert meta["note"] == "kept" and set(meta["track_scales"]) == {"pop", "rock"} and meta["threshold"] != 0.5
+    assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
+    bad = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model),
+                          "--data", str(tmp_path / "nothing-here")], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
