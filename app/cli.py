@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", required=True,
                    help="the songs it was trained on: a folder, or a .phrases.npz pack (its training songs are used)")
     c.add_argument("--out", help="write the model here (default: rewrite the model's own file)")
-    c.add_argument("--samples", type=int, default=1024, help="generated phrases per genre to fit to")
+    c.add_argument("--samples", type=int, default=None, help="generated phrases per genre to fit to (1024)")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -393,7 +393,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from bytes2beats.engine.calibrate import calibrate_decoding
+    from bytes2beats.engine.calibrate import SAMPLES, calibrate_decoding
     from bytes2beats.engine.dataset import (
         PhraseSpec,
         build_phrases,
@@ -423,7 +423,7 @@ def cmd_calibrate(args) -> int:
     del phrases
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
-    decoding = calibrate_decoding(composer.generator, training, samples=args.samples)
+    decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES)
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
     try:

@@ -25,47 +25,52 @@ from .generate import Composer
 from .metrics import polyphonic_rate
 from .model import Generator
 
+SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
 DATA_SAMPLE = 4096  # training phrases whose polyphonic rate is measured
 MONOPHONIC_BELOW = 1.1  # a track sounding fewer notes at once than this, on average, is a line
 
 
 def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
-                        hold_ratio: float = HOLD_RATIO) -> float:
+                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> float:
     """The one threshold at which generated clips have as many active cells as the data.
 
     A genre model is asked for each genre as often as the data has it, so that the density
-    it is matched to is the one of the same mix of genres.
+    it is matched to is the one of the same mix of genres. `rows`: the phrases to match
+    (all when None), so that a caller holding all the songs need not copy its training set.
     """
     rng = np.random.default_rng(seed)
-    density = float(_density(phrases, np.arange(len(phrases))).mean())
+    rows = np.arange(len(phrases)) if rows is None else rows
+    density = float(_density(phrases, rows).mean())
     composer = Composer(generator, {})
     genres = composer.config.genres
-    labels = phrases.genre[rng.choice(len(phrases), samples)] if genres else np.full(samples, -1)
+    labels = phrases.genre[rng.choice(rows, samples)] if genres else np.full(samples, -1)
     ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
              for k, g in enumerate(labels)]
     return calibrate(_probabilities(composer, ideas), density, hold_ratio)
 
 
-def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
-                       hold_ratio: float = HOLD_RATIO) -> dict:
+def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SAMPLES, seed: int = 99,
+                       hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic.
 
-    `samples` generated phrases for the threshold, and as many again for each genre's scales.
+    `samples` generated phrases for the threshold, and as many again for each genre's
+    scales; `rows`: the phrases to fit to (all when None).
     """
-    threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio), 4)
+    rows = np.arange(len(phrases)) if rows is None else rows
+    threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio, rows), 4)
     composer = Composer(generator, {})
     rng = np.random.default_rng(seed + 1)
-    groups = {"": np.arange(len(phrases.rolls))}
+    groups = {"": rows}
     if composer.config.genres:
-        groups = {g: np.flatnonzero(phrases.genre == phrases.genres.index(g))
+        groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)]
                   for g in composer.config.genres if g in phrases.genres}
-    rate = polyphonic_rate(phrases.rolls[_pick(rng, np.arange(len(phrases.rolls)))])
+    rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
     scales = {}
-    for genre, rows in groups.items():
-        if not len(rows):
+    for genre, in_genre in groups.items():
+        if not len(in_genre):
             continue
-        density = _density(phrases, rows)
+        density = _density(phrases, in_genre)
         ideas = [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)]
         probs = _probabilities(composer, ideas)  # (samples, tracks, steps, pitches)
         # A line is fitted before it is drawn: drawn, the generator's lines rest more than

@@ -445,7 +445,7 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
     """Write the trained generator with its decoding fitted to the data (engine/calibrate.py)
     and a note of its training."""
     extra = {
-        **calibrate_decoding(trainer.generator, phrases, samples=512, hold_ratio=HOLD_RATIO),
+        **calibrate_decoding(trainer.generator, phrases, hold_ratio=HOLD_RATIO),
         "default_genre": _most_common_genre(phrases),
         "trained": {
             "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),
