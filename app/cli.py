@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the figures here as JSON")
     e.add_argument("--images", help="folder for the self-similarity matrices and a pianoroll sheet")
     e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--seed", type=int, default=10_000, help="the generated phrases are seeds SEED, SEED+1, ...")
     e.add_argument("--novelty-samples", type=int, default=1000,
                    help="generated phrases compared with every training phrase for copying")
     e.add_argument("--cache-dir")
@@ -370,7 +371,7 @@ def cmd_eval(args) -> int:
         images = str(Path(args.images) / genre) if args.images and len(genres) > 1 else args.images
         try:
             result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
-                              cache_dir=cache, images=images, novelty_samples=args.novelty_samples)
+                              cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed)
         except (MusicFileError, ValueError) as error:
             raise UserError(str(error)) from None
         if len(genres) > 1:

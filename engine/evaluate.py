@@ -57,8 +57,11 @@ def nearest_overlap(generated: np.ndarray, training: np.ndarray, rows: np.ndarra
 def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, genre: str | None = None,
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
              images: str | os.PathLike | None = None, novelty_samples: int = 200,
-             phrases: Phrases | None = None) -> dict:
+             phrases: Phrases | None = None, seed: int = 10_000) -> dict:
     """Metrics of generated, training and validation phrases; optional images.
+
+    `seed`: the generated phrases are those of seeds seed, seed + 1, ... (another seed
+    gives another set, to see how much the figures move).
 
     `phrases`: the data's phrases at the model's resolution, when the caller has them
     already (they are read from `data`, through the cache, otherwise).
@@ -83,7 +86,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
             rows = np.sort(rng.choice(rows, MAX_DATA_PHRASES, replace=False))
         return phrases.rolls[rows]
 
-    fake = generated_phrases(composer, samples, genre, threshold)
+    fake = generated_phrases(composer, samples, genre, threshold, seed)
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     steps_per_bar = 4 * cfg.steps_per_beat
@@ -92,6 +95,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "model": composer.name,
         "genre": genre,
         "threshold": composer.default_threshold if threshold is None else threshold,
+        "seed": seed,
         "track_thresholds": {t.name: round(float(v), 4) for t, v in zip(cfg.tracks, composer.track_thresholds(threshold, genre).ravel())},
         "monophonic": [cfg.tracks[t].name for t in composer.monophonic_tracks],
         "data": str(data),

@@ -151,6 +151,17 @@ def test_eval_of_the_shipped_model_on_real_songs_writes_the_targets(tmp_path):
     assert result["novelty"]["samples"] == 20 and sum(result["novelty"]["histogram"]) == 20
     assert (tmp_path / "images" / "self_similarity_generated.png").is_file()
     assert (tmp_path / "images" / "generated_sheet.png").is_file()
+    assert result["seed"] == 10_000 and set(result["track_thresholds"]) == {"Drums", "Piano", "Guitar", "Bass", "Strings"}
+    assert result["monophonic"] == ["Bass"]  # the shipped model decodes its bass as a line
+    other = tmp_path / "other.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bytes2beats", "eval", "--data", str(FIXTURES / "lpd" / "rock"), "--samples", "40",
+         "--novelty-samples", "20", "--json", str(other), "--seed", "777", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    moved = json.loads(other.read_text())
+    assert moved["seed"] == 777 and moved["sets"]["generated"] != result["sets"]["generated"]  # another set of phrases
+    assert moved["sets"]["training"] == result["sets"]["training"]  # against the same songs
 
 
 def test_eval_genre_all_on_a_model_without_genres_is_one_clear_line(tmp_path):
