@@ -1,4 +1,5 @@
-"""The `bytes2beats` command: generate, train, eval, info (and the GUI with no command).
+"""The `bytes2beats` command: generate, train, phrases, eval, calibrate, info (stream and
+ports in cli_live, the GUI with no command).
 
 Every failure the user can cause ends as one line on stderr and exit status 1 or 2; heavy
 modules (torch) are imported inside the commands so that `--help` and the GUI start fast.
@@ -314,7 +315,7 @@ def cmd_train(args) -> int:
         try:
             model = finish(trainer, train, str(args.data))
         except OSError as error:
-            raise UserError(f"could not write the model {paths.model} ({error})") from None
+            raise UserError(f"could not write the model: {error}") from None
         say(f"model written to {model} (run folder {paths.folder})")
     if world > 1:
         import torch.distributed as dist
@@ -406,6 +407,8 @@ def cmd_calibrate(args) -> int:
     from bytes2beats.engine.model_store import resolve_model
     from bytes2beats.engine.music_io import MusicFileError
 
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples must be 1 or more, not {args.samples}")
     args.device = "cpu"
     composer = _load_composer(args)
     cfg = composer.config
@@ -425,15 +428,21 @@ def cmd_calibrate(args) -> int:
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
     decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES)
+    # Genres the data lacks keep what they had (or, with none, decode at the knob).
+    unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
+    decoding["track_scales"] = {**(composer.meta.get("track_scales") or {}), **decoding["track_scales"]}
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
     try:
         save_model(composer.generator, out, composer.meta)
     except OSError as error:
-        raise UserError(f"could not write {out} ({error.strerror or error})") from None
+        raise UserError(str(error)) from None
     print(f"{out}: threshold {decoding['threshold']}, monophonic: {', '.join(decoding['monophonic']) or 'none'}")
     for genre, scales in decoding["track_scales"].items():
-        print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} x{s:.3f}" for t, s in zip(cfg.tracks, scales)))
+        print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} x{s:.3f}" for t, s in zip(cfg.tracks, scales))
+              + (" (kept: not in the data)" if genre in unfitted else ""))
+    if unfitted:
+        print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
     return 0
 
 

@@ -41,12 +41,15 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
     rng = np.random.default_rng(seed)
     rows = np.arange(len(phrases)) if rows is None else rows
     density = float(_density(phrases, rows).mean())
-    composer = Composer(generator, {})
+    was_training = generator.training
+    composer = Composer(generator, {})  # puts the generator in eval mode: restored below
     genres = composer.config.genres
     labels = phrases.genre[rng.choice(rows, samples)] if genres else np.full(samples, -1)
     ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
              for k, g in enumerate(labels)]
-    return calibrate(_probabilities(composer, ideas), density, hold_ratio)
+    probs = _probabilities(composer, ideas)
+    generator.train(was_training)
+    return calibrate(probs, density, hold_ratio)
 
 
 def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SAMPLES, seed: int = 99,
@@ -58,12 +61,13 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
     """
     rows = np.arange(len(phrases)) if rows is None else rows
     threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio, rows), 4)
+    was_training = generator.training
     composer = Composer(generator, {})
     rng = np.random.default_rng(seed + 1)
-    groups = {"": rows}
-    if composer.config.genres:
-        groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)]
-                  for g in composer.config.genres if g in phrases.genres}
+    groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)]
+              for g in composer.config.genres if g in phrases.genres}
+    if not any(len(r) for r in groups.values()):
+        groups = {"": rows}  # no genres, or none the data names: one fit for all (the "" entry)
     rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
     scales = {}
@@ -77,6 +81,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         # the data's, and matching their density sends the threshold to its floor.
         scales[genre] = [round(calibrate(probs[:, t], float(density[t]), hold_ratio) / threshold, 6)
                          for t in range(probs.shape[1])]
+    generator.train(was_training)
     return {
         "threshold": threshold,
         "hold_ratio": hold_ratio,
@@ -102,11 +107,6 @@ def _density(phrases: Phrases, rows: np.ndarray, chunk: int = 4096) -> np.ndarra
 
 
 def _probabilities(composer: Composer, ideas: list) -> np.ndarray:
-    """(ideas, tracks, steps, pitches) probabilities over the model's pitch range; the
-    generator is left in the mode it was in."""
-    generator = composer.generator
-    was_training = generator.training
+    """(ideas, tracks, steps, pitches) probabilities over the model's pitch range."""
     low, n = composer.config.lowest_pitch, composer.config.n_pitches
-    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
-    generator.train(was_training)
-    return probs
+    return np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])

@@ -80,7 +80,7 @@ class Composer:
     def track_thresholds(self, threshold: float | None = None, genre: str | None = None) -> np.ndarray:
         """Each track's threshold, (tracks, 1, 1): the model's `threshold` (the one knob a user
         turns) times the track's scale, calibrated for the genre when training ended so that
-        each track plays as much as it does in the data (engine/train.py: calibrate_decoding).
+        each track plays as much as it does in the data (engine/calibrate.py: calibrate_decoding).
         Models written before per-track scales decode every track at `threshold`."""
         threshold = self.default_threshold if threshold is None else float(threshold)
         scales = self.meta.get("track_scales") or {}

@@ -301,7 +301,10 @@ class Critic(nn.Module):
 
 
 def save_model(generator: Generator, path: str | Path, extra: dict | None = None) -> Path:
-    """Write a generator as `.safetensors` with its config (and `extra` notes) inside."""
+    """Write a generator as `.safetensors` with its config (and `extra` notes) inside.
+
+    Written to a side file and renamed, so a failed write leaves the old file whole; any
+    failure is an OSError."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -309,8 +312,14 @@ def save_model(generator: Generator, path: str | Path, extra: dict | None = None
     metadata.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     tmp = path.with_name(f".{path.name}.part")
-    save_file(state, str(tmp), metadata=metadata)
-    tmp.replace(path)
+    from safetensors import SafetensorError
+
+    try:
+        save_file(state, str(tmp), metadata=metadata)
+        tmp.replace(path)
+    except (OSError, SafetensorError) as error:  # safetensors' own error for a file it cannot create
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {error}") from None
     return path
 
 

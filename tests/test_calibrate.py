@@ -87,6 +87,27 @@ def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(trai
     fitted, meta = load_model(model)
     assert meta["note"] == "kept" and set(meta["track_scales"]) == {"pop", "rock"} and meta["threshold"] != 0.5
     assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
-    bad = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model),
-                          "--data", str(tmp_path / "nothing-here")], capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+    for bad_args in (["--data", str(tmp_path / "nothing-here")], ["--data", str(LPD), "--samples", "0"],
+                     ["--data", str(LPD), "--samples", "8", "--out", str(tmp_path / "no-such-folder" / "m.safetensors")]):
+        bad = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), *bad_args,
+                              "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+    assert not list(tmp_path.rglob("*.part"))  # a failed write leaves nothing behind
+    # Refitted on songs of one genre folder (no genre labels): the genres keep their fit, and
+    # an entry for all ("") is added, which a genre the model gets no fit for falls back on.
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data",
+                          str(LPD / "rock"), "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "not fitted: pop, rock" in run.stdout
+    _, refitted = load_model(model)
+    assert refitted["track_scales"]["pop"] == meta["track_scales"]["pop"] and "" in refitted["track_scales"]
+
+
+def test_fitting_leaves_a_training_generator_training(training, generator):
+    generator.train()
+    try:
+        calibrate_decoding(generator, training, samples=8)
+        assert generator.training  # `train` fits its sample pictures mid-run
+    finally:
+        generator.eval()
