@@ -25,6 +25,21 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
 
 
+def add_quantize_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quantize", type=float, default=None, metavar="PERCENT",
+                   help="how far notes move onto the 16th and triplet grid, 0-100, as a DAW's quantize "
+                        "strength (default 100)")
+
+
+def quantize_strength(args) -> float | None:
+    """--quantize as a strength 0..1 (None: the default), or a UserError."""
+    if args.quantize is None:
+        return None
+    if not 0.0 <= args.quantize <= 100.0:
+        raise UserError(f"--quantize must be between 0 and 100, not {args.quantize:g}")
+    return args.quantize / 100.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bytes2beats",
@@ -40,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threshold", type=float, default=None,
                    help="note probability that makes a note, 0-1 (default: the model's own)")
+    add_quantize_option(g)
     g.add_argument("--bpm", type=float, default=120.0)
     g.add_argument("--count", type=int, default=1, help="write this many clips into the folder --out")
     g.add_argument("--image", help="also save a pianoroll picture of the (first) clip here")
@@ -69,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how beats become steps: staged (beats, 16ths, steps; default) or per-beat (the first models')")
     t.add_argument("--critic-bar-statistics", action="store_true",
                    help="let the critic also score each track's bars by how much plays and their loudest cell")
+    t.add_argument("--critic-onset-statistics", action="store_true",
+                   help="let the critic also score where within the beat each track's notes start and end")
     t.add_argument("--binary-neurons", choices=("none", "deterministic", "stochastic"), default="none",
                    help="show the critic notes (0/1) instead of probabilities, with straight-through gradients")
     t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
@@ -97,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--images", help="folder for the self-similarity matrices and a pianoroll sheet")
     e.add_argument("--threshold", type=float, default=None)
     e.add_argument("--seed", type=int, default=10_000, help="the generated phrases are seeds SEED, SEED+1, ...")
+    add_quantize_option(e)
+    e.add_argument("--no-classifier", action="store_true",
+                   help="skip the classifier two-sample test (generated against validation phrases)")
     e.add_argument("--novelty-samples", type=int, default=1000,
                    help="generated phrases compared with every training phrase for copying")
     e.add_argument("--cache-dir")
@@ -159,9 +180,11 @@ def cmd_generate(args) -> int:
         raise UserError("--threshold must be between 0 and 1")
     if not 20 <= args.bpm <= 400:
         raise UserError("--bpm must be between 20 and 400")
+    strength = quantize_strength(args)
     composer = _load_composer(args)
     try:
-        clips = composer.generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count)
+        clips = composer.generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
+                                  quantize_strength=strength)
     except ValueError as error:
         raise UserError(str(error)) from None
     out = Path(args.out)
@@ -223,7 +246,7 @@ def cmd_train(args) -> int:
     model_cfg = ModelConfig(
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
         g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
-        critic_bar_statistics=args.critic_bar_statistics,
+        critic_bar_statistics=args.critic_bar_statistics, critic_onset_statistics=args.critic_onset_statistics,
     )
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
@@ -246,8 +269,11 @@ def cmd_train(args) -> int:
         # own training settings win over today's flags, but for the number of epochs, which
         # may be raised to train further; a warm start trains under today's flags.
         model_cfg = ModelConfig.from_json(state["model_config"])
+        # the changes a warm start may make to the model: the critic's new views
         if args.warm_start and args.critic_bar_statistics:
-            model_cfg.critic_bar_statistics = True  # the one change a warm start may make to the model
+            model_cfg.critic_bar_statistics = True
+        if args.warm_start and args.critic_onset_statistics:
+            model_cfg.critic_onset_statistics = True
         if args.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             train_cfg.epochs = args.epochs
@@ -360,6 +386,7 @@ def cmd_eval(args) -> int:
     from bytes2beats.engine.music_io import MusicFileError
     from bytes2beats.engine.targets import Check, format_checks
 
+    strength = quantize_strength(args)
     composer = _load_composer(args)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     genres = [args.genre]
@@ -372,7 +399,8 @@ def cmd_eval(args) -> int:
         images = str(Path(args.images) / genre) if args.images and len(genres) > 1 else args.images
         try:
             result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
-                              cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed)
+                              cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed,
+                              classifier=not args.no_classifier, quantize_strength=strength)
         except (MusicFileError, ValueError) as error:
             raise UserError(str(error)) from None
         if len(genres) > 1:
@@ -430,7 +458,8 @@ def cmd_calibrate(args) -> int:
     decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
-    decoding["track_scales"] = {**(composer.meta.get("track_scales") or {}), **decoding["track_scales"]}
+    for entry in ("track_scales", "onset_prior"):
+        decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
     try:

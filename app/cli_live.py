@@ -15,6 +15,8 @@ DEFAULT_BARS = 8
 
 def add_live_commands(sub, add_model_options) -> None:
     """Register the live commands; each sets `handler` to its function."""
+    from bytes2beats.cli import add_quantize_option
+
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
         description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
@@ -42,6 +44,7 @@ def add_live_commands(sub, add_model_options) -> None:
     s.add_argument("--variation", type=float, default=0.3,
                    help="0: loop the same phrase; small: a latent walk; 1: fresh each phrase (default 0.3)")
     s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
+    add_quantize_option(s)
     s.add_argument("--no-program-changes", action="store_true", help="leave the DAW's instruments alone")
     s.add_argument("--quiet", action="store_true", help="print only problems")
     s.set_defaults(handler=cmd_stream)
@@ -51,7 +54,7 @@ def add_live_commands(sub, add_model_options) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from bytes2beats.cli import UserError
+    from bytes2beats.cli import UserError, quantize_strength
 
     if not 20 <= args.bpm <= 400:
         raise UserError("--bpm must be between 20 and 400")
@@ -61,6 +64,7 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError("--variation must be between 0 and 1")
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise UserError("--threshold must be between 0 and 1")
+    quantize_strength(args)  # checked before any port opens
     if args.clock_out and args.sync == "external":
         raise UserError("--clock-out sends our clock; it cannot go with --sync external")
     if args.sync_port and args.sync != "external":
@@ -70,7 +74,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _source(args: argparse.Namespace):
-    from bytes2beats.cli import UserError
+    from bytes2beats.cli import UserError, quantize_strength
     from bytes2beats.engine.live import ClipLoop, ModelStream
 
     if args.clip:
@@ -85,7 +89,8 @@ def _source(args: argparse.Namespace):
 
     try:
         composer = Composer.load(args.model, args.device)
-        return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold)
+        return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,
+                           quantize_strength=quantize_strength(args))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

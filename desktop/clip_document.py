@@ -66,6 +66,13 @@ class ClipDocument(QObject):
             self.state.threshold = threshold
             self._show(self.state)
 
+    def set_quantize(self, strength: float) -> None:
+        """Move the current clip's notes onto the grid by `strength` (0..1), from its kept
+        probabilities: no model run."""
+        if self.state is not None and strength != self.state.quantize:
+            self.state.quantize = strength
+            self._show(self.state)
+
     def set_bpm(self, bpm: float) -> None:
         if self.state is not None and bpm != self.state.bpm:
             self.state.bpm = bpm

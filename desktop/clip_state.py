@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from bytes2beats.engine.binarize import QUANTIZE
 
 _serial = itertools.count(1)
 
 
 @dataclass(eq=False)
 class ClipState:
-    """A clip: its model, noise and probabilities, plus the threshold, bars and tempo it is shown at.
+    """A clip: its model, noise and probabilities, plus the threshold, bars, tempo and quantize
+    strength it is shown at.
 
     `composer` is the engine's Composer that made it (kept, so that regenerating a track of an
-    older clip uses the model that made it). `threshold` and `bpm` change in place: a clip
-    remembers the settings it was last heard with, wherever it is listed.
+    older clip uses the model that made it). `threshold`, `quantize` and `bpm` change in place:
+    a clip remembers the settings it was last heard with, wherever it is listed.
     """
 
     composer: Any
@@ -35,6 +37,7 @@ class ClipState:
     model: str
     genre: str | None
     label: str
+    quantize: float = QUANTIZE  # 0..1: how far notes move onto the beat's grid
     serial: int = field(default_factory=lambda: next(_serial))
     created: float = field(default_factory=time.time)
 
@@ -47,10 +50,10 @@ class ClipState:
         return f"#{self.serial} {self.label}"
 
     def to_multitrack(self):
-        """The clip binarized at its threshold (no model run: numpy only)."""
+        """The clip decoded at its threshold and quantize strength (no model run: numpy only)."""
         return self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
-            name=f"{self.model}-seed{self.seed}", genre=self.genre,
+            name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
         )
 
 

@@ -1,4 +1,5 @@
-"""The toolbar: model, genre, seed, Generate, Variation, threshold, bars, BPM, Play, Export, drag."""
+"""The toolbar: model, genre, seed, Generate, Variation, threshold, quantize, bars, BPM, Play,
+Export, drag."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class GenerateToolbar(QToolBar):
     """Widgets only: the window connects them to the document and the worker."""
 
     thresholdChanged = Signal(float)
+    quantizeChanged = Signal(float)  # 0..1
     seedEntered = Signal(int)
 
     def __init__(self, actions: dict[str, QAction], drag_handle: DragHandle, parent=None):
@@ -67,6 +69,17 @@ class GenerateToolbar(QToolBar):
         self.addWidget(self.threshold_label)
         self.threshold.valueChanged.connect(self._threshold_moved)
 
+        self.quantize = QSpinBox()
+        self.quantize.setRange(0, 100)
+        self.quantize.setSingleStep(10)
+        self.quantize.setSuffix(" %")
+        self.quantize.setValue(100)
+        _labelled(self, "Quantize", self.quantize,
+                  "How far notes move onto the 16th and triplet grid, as a DAW's quantize strength:\n"
+                  "100 % puts every note on it, 0 % leaves them where the model put them.\n"
+                  "Changes the clip at once, without running the model again.")
+        self.quantize.valueChanged.connect(lambda value: self.quantizeChanged.emit(value / 100))
+
         self.bars = QSpinBox()
         self.bars.setRange(1, 64)
         self.bars.setValue(8)
@@ -98,6 +111,12 @@ class GenerateToolbar(QToolBar):
         self.threshold.setValue(round(threshold * SLIDER_STEPS))
         self.threshold.blockSignals(False)
         self.threshold_label.setText(f"{threshold:.3f}")
+
+    def set_quantize(self, strength: float) -> None:
+        """Show a quantize strength (0..1) without emitting a change."""
+        self.quantize.blockSignals(True)
+        self.quantize.setValue(round(strength * 100))
+        self.quantize.blockSignals(False)
 
     def set_seed(self, seed: int) -> None:
         self.seed.blockSignals(True)

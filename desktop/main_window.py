@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         doc.mixChanged.connect(lambda: self.player.set_mix(self._muted(), self._soloed()))
         doc.historyChanged.connect(self._history_changed)
         bar.thresholdChanged.connect(doc.set_threshold)
+        bar.quantizeChanged.connect(doc.set_quantize)
         bar.seedEntered.connect(self.generate_seed)
         bar.bpm.valueChanged.connect(self._bpm_changed)
         bar.model.activated.connect(lambda _i: self.load_selected_model())
@@ -235,7 +236,7 @@ class MainWindow(QMainWindow):
         same_model = state is not None and state.composer is self.composer
         threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
-                             threshold, self.toolbar.bpm.value())
+                             threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100)
 
     def vary(self) -> None:
         if self.document.state is not None:
@@ -268,6 +269,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{state.title} – {state.model} – Bytes to Beats")
         self.toolbar.set_seed(state.seed)
         self.toolbar.set_threshold(state.threshold)
+        self.toolbar.set_quantize(state.quantize)
         self.commands["export"].setEnabled(True)
         self._busy_changed(self.worker.busy)
         if self.player.playing:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from bytes2beats.engine.binarize import QUANTIZE
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from .clip_state import ClipState
@@ -133,12 +134,12 @@ class ModelWorker(QObject):
         self._submit(work, self.modelLoaded)
 
     def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
-                 threshold: float, bpm: float) -> None:
+                 threshold: float, bpm: float, quantize: float = QUANTIZE) -> None:
         def work() -> JobResult:
             start = time.perf_counter()
             idea = composer.new_idea(seed, bars, genre)
             probs = composer.probabilities([idea])[0]
-            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}")
+            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}", quantize)
             return JobResult("generate", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -149,7 +150,7 @@ class ModelWorker(QObject):
             idea = base.composer.vary(base.idea, amount, seed)
             probs = base.composer.probabilities([idea])[0]
             state = ClipState(base.composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"variation of #{base.serial}")
+                              base.model, base.genre, f"variation of #{base.serial}", base.quantize)
             return JobResult("variation", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -166,7 +167,7 @@ class ModelWorker(QObject):
             probs[track] = fresh[track]
             name = composer.config.tracks[track].name
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"{name} regenerated (#{base.serial})")
+                              base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize)
             return JobResult("regenerate", state, time.perf_counter() - start, track)
 
         self._submit(work, self.clipReady)

@@ -9,7 +9,8 @@ threshold of the seed paper.
 
 A threshold may also be an array that broadcasts against the probabilities, e.g. one per
 track, shape (tracks, 1, 1): a model's decoding gives each track its own (engine/generate.py).
-Tracks that the data plays one note at a time (bass) are then made lines (`monophonic`).
+Tracks that the data plays one note at a time (bass) are then made lines (`monophonic`),
+after each note has been moved onto the beat's grid (`quantize`), as a DAW quantizes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 PLAIN = 1.0  # hold_ratio of models calibrated before hysteresis: one threshold
 HOLD_RATIO = 0.5  # the models' default since; bench/hold_ratio.py measures the choice
+QUANTIZE = 1.0  # how far notes move onto the grid when a caller does not say (docs/model.md, "Quantize")
 
 
 def binarize(probabilities: np.ndarray, threshold: float | np.ndarray, hold_ratio: float = PLAIN) -> np.ndarray:
@@ -104,3 +106,87 @@ def _best_line(notes: np.ndarray, probabilities: np.ndarray, shortest: int) -> n
         out[start[i] : stop, pitch[i]] = True
         i = then[i]
     return out
+
+
+def snap_offsets(steps_per_beat: int, prior: np.ndarray | None = None) -> np.ndarray:
+    """(steps_per_beat,) int: how far a note starting at each position in the beat moves to
+    reach the nearest position on the 16th or 8th-triplet grid (metrics.on_grid); 0 on it.
+
+    Between two grid positions equally near (at 12 steps a beat: 5, between the triplet 4
+    and the 8th 6; and 7, between 6 and the triplet 8) the one where the data starts more
+    notes wins: `prior`, the share of onsets at each position (`onset_prior`); without it,
+    the 16th grid.
+    """
+    from .metrics import on_grid
+
+    grid = np.flatnonzero(on_grid(steps_per_beat))
+    grid = np.append(grid, steps_per_beat)  # the next beat's first step
+    weight = np.zeros(steps_per_beat + 1) if prior is None else np.append(np.asarray(prior, dtype=float), prior[0])
+    sixteenth = (grid * 4 % steps_per_beat == 0).astype(float)
+    offsets = np.zeros(steps_per_beat, dtype=int)
+    for position in range(steps_per_beat):
+        distance = np.abs(grid - position)
+        near = grid[distance == distance.min()]
+        best = max(near, key=lambda g: (np.nan_to_num(weight[g]), sixteenth[grid == g][0]))
+        offsets[position] = best - position
+    return offsets
+
+
+def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
+             prior: np.ndarray | None = None, keep_lengths: bool = False) -> np.ndarray:
+    """(..., steps, pitches) notes -> the same notes moved toward the beat's grid, as a DAW's
+    quantize does: each note's start and end go `strength` (0..1) of the way to the nearest
+    16th or 8th triplet (`snap_offsets`), rounded to whole steps.
+
+    At full strength a note is also at least one step of its start's grid long (a 16th from
+    a 16th, an 8th triplet from a triplet), so a blip between two grid positions becomes a
+    short note on the grid rather than a one-step fragment. With `keep_lengths` a note moves
+    whole and keeps its length: a drum hit is a start, and its length is only the MIDI
+    note's. Two notes of a pitch that land on
+    one start become one; a note keeps a step of silence before the next of its pitch, so
+    that the two stay two (a pianoroll has no other way to tell them apart), unless that
+    would leave it a fragment, when the two join. A note that
+    would move past the last step is dropped. `prior` (steps_per_beat,) breaks ties.
+    """
+    strength = float(np.clip(strength, 0.0, 1.0))
+    if strength == 0.0 or not notes.any():
+        return notes.copy()
+    shape = notes.shape
+    steps = shape[-2]
+    rows = np.moveaxis(notes, -2, -1).reshape(-1, steps)  # (rows, steps): one pitch of one track
+    edges = np.diff(np.pad(rows, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)  # row-major: in order along each row
+    row, start, end = starts[:, 0], starts[:, 1], ends[:, 1]  # a note sounds over start..end-1
+
+    offsets = snap_offsets(steps_per_beat, prior)
+    move = lambda at: np.sign(offsets[at % steps_per_beat]) * np.floor(  # noqa: E731
+        np.abs(offsets[at % steps_per_beat]) * strength + 0.5).astype(int)
+    new_start = start + move(start)
+    new_end = new_start + (end - start) if keep_lengths else end + move(end)
+    if strength >= 1.0 and not keep_lengths:
+        grid_step = np.where((new_start % steps_per_beat) * 4 % steps_per_beat == 0,
+                             max(1, steps_per_beat // 4), max(1, steps_per_beat // 3))
+        new_end = np.maximum(new_end, new_start + grid_step)
+    new_end = np.maximum(new_end, new_start + 1)
+    keep = new_start < steps
+    row, new_start, new_end = row[keep], new_start[keep], np.minimum(new_end[keep], steps)
+
+    # Notes of one row that now start together are one; then each ends a step before the next.
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = (row[1:] != row[:-1]) | (new_start[1:] != new_start[:-1])
+    row, new_start = row[first], new_start[first]
+    new_end = np.maximum.reduceat(new_end, np.flatnonzero(first)) if len(first) else new_end
+    has_next = np.zeros(len(row), dtype=bool)
+    has_next[:-1] = row[1:] == row[:-1]
+    next_start = np.append(new_start[1:], steps)
+    # Too close to leave more than a fragment before the next: the two join. Two steps (a
+    # 16th repeated at 12 steps a beat, as the data's own resampling leaves it) stay apart.
+    shortest = max(1, steps_per_beat // 6)
+    room = np.where(next_start - 1 - new_start >= shortest, next_start - 1, next_start)
+    new_end = np.where(has_next, np.minimum(new_end, room), new_end)
+
+    cells = rows.shape[0] * (steps + 1)
+    paint = (np.bincount(row * (steps + 1) + new_start, minlength=cells)
+             - np.bincount(row * (steps + 1) + new_end, minlength=cells)).reshape(-1, steps + 1)
+    out = np.cumsum(paint[:, :steps], axis=1) > 0
+    return np.moveaxis(out.reshape(shape[:-2] + (shape[-1], steps)), -1, -2)

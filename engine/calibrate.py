@@ -10,7 +10,10 @@ decoding is fitted to the training phrases and stored with the model:
   each track plays as much as it does in that genre's songs. One network can give drums
   lower probabilities than piano; one threshold for both leaves the drums with empty bars;
 - `monophonic`: the tracks the data plays one note at a time (polyphonic rate under
-  `MONOPHONIC_BELOW`, such as bass), decoded so (engine/binarize.py: monophonic).
+  `MONOPHONIC_BELOW`, such as bass), decoded so (engine/binarize.py: monophonic);
+- `onset_prior`: per genre, where in the beat each track's notes start in its songs, which
+  the quantizer reads to choose between two grid positions equally near (a note between an
+  8th and a triplet goes where that genre's players put theirs: engine/binarize.py, quantize).
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -22,7 +25,7 @@ import numpy as np
 from .binarize import HOLD_RATIO, calibrate
 from .dataset import Phrases
 from .generate import Composer
-from .metrics import polyphonic_rate
+from .metrics import onset_positions, polyphonic_rate
 from .model import Generator
 
 SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
@@ -54,7 +57,8 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
 
 def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SAMPLES, seed: int = 99,
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> dict:
-    """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic.
+    """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
+    onset_prior.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None).
@@ -70,10 +74,11 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         groups = {"": rows}  # no genres, or none the data names: one fit for all (the "" entry)
     rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
-    scales = {}
+    scales, priors = {}, {}
     for genre, in_genre in groups.items():
         if not len(in_genre):
             continue
+        priors[genre] = fitted_onset_prior(phrases, _pick(rng, in_genre), composer.config.steps_per_beat)
         density = _density(phrases, in_genre)
         ideas = [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)]
         probs = _probabilities(composer, ideas)  # (samples, tracks, steps, pitches)
@@ -87,7 +92,15 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "hold_ratio": hold_ratio,
         "track_scales": scales,
         "monophonic": [composer.config.tracks[t].name for t in lines],
+        "onset_prior": priors,
     }
+
+
+def fitted_onset_prior(phrases: Phrases, rows: np.ndarray, steps_per_beat: int) -> list[list[float]]:
+    """Per track, the share of its onsets at each step of the beat over `rows` (0 for a
+    track that never plays there)."""
+    shares = np.nan_to_num(onset_positions(phrases.rolls[rows], steps_per_beat))
+    return [[round(float(v), 5) for v in track] for track in shares]
 
 
 def _pick(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:

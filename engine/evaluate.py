@@ -9,17 +9,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .binarize import QUANTIZE
 from .dataset import Phrases, PhraseSpec, build_phrases
 from .generate import Composer
 from .metrics import measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
 from .targets import check_targets, targets_json
+from .two_sample import classifier_two_sample_test, phrase_features
 
 MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 
 
 def generated_phrases(composer: Composer, samples: int, genre: str | None, threshold: float | None,
-                      seed: int = 10_000) -> np.ndarray:
+                      seed: int = 10_000, quantize_strength: float | None = None) -> np.ndarray:
     """`samples` generated phrases, binarized, cropped to the model's pitch range: (n, T, S, P) bool."""
     cfg = composer.config
     genre_index = composer.genre_index(genre)
@@ -29,7 +31,7 @@ def generated_phrases(composer: Composer, samples: int, genre: str | None, thres
     low = cfg.lowest_pitch
     # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
-        np.stack([composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre)
+        np.stack([composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre, quantize_strength)
                   for p in composer.probabilities(ideas[start : start + 256], batch_size=128)])
         for start in range(0, len(ideas), 256)
     ]
@@ -57,7 +59,8 @@ def nearest_overlap(generated: np.ndarray, training: np.ndarray, rows: np.ndarra
 def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, genre: str | None = None,
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
              images: str | os.PathLike | None = None, novelty_samples: int = 200,
-             phrases: Phrases | None = None, seed: int = 10_000) -> dict:
+             phrases: Phrases | None = None, seed: int = 10_000, classifier: bool = True,
+             quantize_strength: float | None = None) -> dict:
     """Metrics of generated, training and validation phrases; optional images.
 
     `seed`: the generated phrases are those of seeds seed, seed + 1, ... (another seed
@@ -65,6 +68,9 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
 
     `phrases`: the data's phrases at the model's resolution, when the caller has them
     already (they are read from `data`, through the cache, otherwise).
+
+    `classifier`: also run the classifier two-sample test (engine/two_sample.py), generated
+    against validation phrases and, as the floor real music sets, training against validation.
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
@@ -84,18 +90,21 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     def sample(rows: np.ndarray) -> np.ndarray:
         if len(rows) > MAX_DATA_PHRASES:
             rows = np.sort(rng.choice(rows, MAX_DATA_PHRASES, replace=False))
-        return phrases.rolls[rows]
+        return rows
 
-    fake = generated_phrases(composer, samples, genre, threshold, seed)
+    fake = generated_phrases(composer, samples, genre, threshold, seed, quantize_strength)
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     steps_per_bar = 4 * cfg.steps_per_beat
-    sets = {"generated": fake, "training": sample(train_rows), "validation": sample(validation_rows)}
+    data_rows = {"training": sample(train_rows), "validation": sample(validation_rows)}
+    sets = {"generated": fake, **{name: phrases.rolls[rows] for name, rows in data_rows.items()}}
+    songs = {"generated": None, **{name: phrases.song[rows] for name, rows in data_rows.items()}}
     result = {
         "model": composer.name,
         "genre": genre,
         "threshold": composer.default_threshold if threshold is None else threshold,
         "seed": seed,
+        "quantize": QUANTIZE if quantize_strength is None else float(quantize_strength),
         "track_thresholds": {t.name: round(float(v), 4) for t, v in zip(cfg.tracks, composer.track_thresholds(threshold, genre).ravel())},
         "monophonic": [cfg.tracks[t].name for t in composer.monophonic_tracks],
         "data": str(data),
@@ -114,6 +123,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist(),
     } if len(overlap) else {"samples": 0, "max_overlap": 0.0, "median_overlap": 0.0, "over_90_percent": 0,
                             "histogram": [0] * 10}
+    if classifier and len(validation_rows):
+        result["classifier"] = _classifier_tests(sets, songs, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
     result["targets"] = targets_json(check_targets(result))
     if images:
         folder = Path(images)
@@ -121,9 +132,24 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         for name, x in sets.items():
             if len(x):
                 _save_matrix(self_similarity(x, steps_per_bar, cfg.lowest_pitch), folder / f"self_similarity_{name}.png")
-        clips = [composer.to_clip(p, threshold, genre=genre) for p in composer.probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
+        clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength) for p in composer.probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
         save_pianoroll_sheet(clips, folder / "generated_sheet.png")
     return result
+
+
+def _classifier_tests(sets: dict, songs: dict, names: list[str], drum: int | None, steps_per_beat: int,
+                      lowest_pitch: int) -> dict:
+    """Generated against validation phrases, and training against validation: real songs the
+    model never saw differ from those it learned from, and that accuracy is the floor. The
+    folds keep each song's phrases together (engine/two_sample.py)."""
+    features = {name: phrase_features(x, names, drum, steps_per_beat, lowest_pitch) for name, x in sets.items() if len(x)}
+    feature_names = features["validation"][1]
+    return {
+        f"{name}_vs_validation": classifier_two_sample_test(
+            features[name][0], features["validation"][0], feature_names,
+            generated_songs=songs[name], real_songs=songs["validation"])
+        for name in ("generated", "training") if name in features
+    }
 
 
 def _save_matrix(matrix: np.ndarray, path: Path, cell: int = 48) -> None:
@@ -140,6 +166,8 @@ def format_table(result: dict) -> str:
     rows = [("metric", *columns)]
     first = sets[columns[0]]
     for metric, value in first.items():
+        if metric == "onset_position":
+            continue  # a list per track: its own block below
         if metric == "phrases":
             rows.append(("phrases", *(str(sets[c]["phrases"]) for c in columns)))
         elif isinstance(value, dict):
@@ -151,6 +179,10 @@ def format_table(result: dict) -> str:
         rows.append(("TD baseline: validation, tracks shuffled", *([""] * len(columns))))
         for pair, v in result["TD_shuffled_validation"].items():
             rows.append((f"  TD {pair}", _fmt(v), *([""] * (len(columns) - 1))))
+    if "onset_position" in first:
+        rows.append(("onsets at each step of the beat, %", *([""] * len(columns))))
+        for track in first["onset_position"]:
+            rows.append((f"  {track}", *(_profile(sets[c]["onset_position"].get(track)) for c in columns)))
     novelty = result["novelty"]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
@@ -158,7 +190,31 @@ def format_table(result: dict) -> str:
         f"novelty: nearest training phrase shares at most {100 * novelty['max_overlap']:.1f}% of a generated phrase's "
         f"notes (median {100 * novelty['median_overlap']:.1f}%, {novelty['over_90_percent']} of {novelty['samples']} over 90%)"
     )
+    lines += format_classifier(result.get("classifier", {}))
     return "\n".join(lines)
+
+
+def format_classifier(tests: dict) -> list[str]:
+    """The classifier two-sample tests as lines: accuracy, and what separates the sets most."""
+    lines = []
+    for pair, test in tests.items():
+        first, second = pair.split("_vs_")
+        if test.get("accuracy") is None:
+            lines.append(f"classifier, {first} vs {second}: not run ({test.get('why')})")
+            continue
+        lines.append(f"classifier, {first} vs {second} phrases ({test['phrases_per_set']} each, "
+                     f"{len(test['fold_accuracies'])}-fold, a song's phrases in one fold): {100 * test['accuracy']:.1f}% accurate (50% = indistinguishable)")
+        for f in test["separating"][:5]:
+            lines.append(f"  {f['feature']}: {_fmt(f['generated'])} {first} vs {_fmt(f['real'])} {second} "
+                         f"(alone, AUC {f['auc']:.2f})")
+    return lines
+
+
+def _profile(shares: list | None) -> str:
+    """Onset shares per step of the beat as whole percents, e.g. '71 0 1 12 ...'."""
+    if not shares or shares[0] is None:
+        return "-"
+    return " ".join(f"{100 * v:.0f}" for v in shares)
 
 
 def _fmt(value) -> str:

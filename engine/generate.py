@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import PLAIN, binarize, monophonic
+from .binarize import PLAIN, QUANTIZE, binarize, monophonic, quantize
 from .device import pick_device
 from .model import Generator, ModelConfig, load_model
 from .model_store import resolve_model
@@ -95,11 +95,27 @@ class Composer:
         names = set(self.meta.get("monophonic") or [])
         return [i for i, t in enumerate(self.config.tracks) if t.name in names]
 
+    def onset_prior(self, genre: str | None = None) -> np.ndarray | None:
+        """(tracks, steps_per_beat): where in the beat each track's notes start in the genre's
+        songs (engine/calibrate.py), or None for models fitted before it was stored."""
+        priors = self.meta.get("onset_prior") or {}
+        if genre is None and self.config.genres:
+            genre = self.default_genre
+        prior = priors.get(genre or "", priors.get(""))
+        return None if prior is None else np.asarray(prior, dtype=np.float64)
+
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
-               genre: str | None = None) -> np.ndarray:
+               genre: str | None = None, quantize_strength: float | None = None) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
-        threshold with the model's hysteresis, then its monophonic tracks made so."""
+        threshold with the model's hysteresis, moved `quantize_strength` (0..1, default
+        QUANTIZE) of the way onto the beat's grid, then its monophonic tracks made lines."""
         notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio)
+        strength = QUANTIZE if quantize_strength is None else float(quantize_strength)
+        if strength > 0:
+            spb, prior = self.config.steps_per_beat, self.onset_prior(genre)
+            for t, track in enumerate(self.config.tracks):
+                notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength,
+                                               None if prior is None else prior[t], keep_lengths=track.is_drum)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)
@@ -198,21 +214,24 @@ class Composer:
         return result
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
-                bpm: float = 120.0, name: str = "", genre: str | None = None) -> Multitrack:
+                bpm: float = 120.0, name: str = "", genre: str | None = None,
+                quantize_strength: float | None = None) -> Multitrack:
         """Decode probabilities into a clip of `bars` bars (`decode`; the genre picks the
         per-track thresholds of a genre model)."""
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
-        rolls = self.decode(probs, threshold, genre).astype(np.uint8)
+        rolls = self.decode(probs, threshold, genre, quantize_strength).astype(np.uint8)
         return Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
 
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
-                 threshold: float | None = None, bpm: float = 120.0, count: int = 1) -> list[Multitrack]:
+                 threshold: float | None = None, bpm: float = 120.0, count: int = 1,
+                 quantize_strength: float | None = None) -> list[Multitrack]:
         """`count` clips from seeds seed, seed + 1, ..."""
         ideas = [self.new_idea(seed + k, bars, genre) for k in range(count)]
         probs = self.probabilities(ideas)
         return [
-            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre)
+            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
+                         quantize_strength=quantize_strength)
             for p, idea in zip(probs, ideas)
         ]

@@ -1,7 +1,9 @@
 """Objective measures of multitrack music, over phrases of shape (n, tracks, steps, pitches).
 
 From MuseGAN (Dong et al., AAAI 2018): EB, UPC, QN, DP, TD. From the seed paper: the
-polyphonic rate and the self-similarity matrix. Plus the in-scale rate and pitch ranges.
+polyphonic rate and the self-similarity matrix. Plus the in-scale rate, pitch ranges, and
+what a listener hears of rhythm that those miss: where in the beat notes start (`onset_positions`,
+`off_grid_onsets`) and how many notes are a single step long (`one_step_notes`).
 Every function takes binary numpy arrays and plain numbers, so that generated music and
 real data go through exactly the same code.
 """
@@ -63,6 +65,50 @@ def qualified_notes(phrases: np.ndarray, steps_per_bar: int) -> np.ndarray:
     for t in range(phrases.shape[1]):
         lengths = note_lengths(phrases[:, t])
         out.append(100.0 * (lengths >= min_steps).mean() if len(lengths) else np.nan)
+    return np.array(out)
+
+
+def onsets(rolls: np.ndarray) -> np.ndarray:
+    """Where notes start in rolls shaped (..., S, P): a cell that sounds after one that does not."""
+    before = np.zeros_like(rolls)
+    before[..., 1:, :] = rolls[..., :-1, :]
+    return rolls & ~before
+
+
+def on_grid(steps_per_beat: int) -> np.ndarray:
+    """(steps_per_beat,) bool: the positions in a beat on the 16th grid or the 8th-triplet grid.
+
+    At 12 steps a beat these are 0, 3, 6, 9 (16ths) and 4, 8 (triplets); 1, 2, 5, 7, 10 and 11
+    lie between them, a 48th or two off, where real players start few notes. At 4 steps a
+    beat every position is a 16th.
+    """
+    position = np.arange(steps_per_beat)
+    return (position * 4 % steps_per_beat == 0) | (position * 3 % steps_per_beat == 0)
+
+
+def onset_positions(phrases: np.ndarray, steps_per_beat: int) -> np.ndarray:
+    """(T, steps_per_beat): per track, the share of its onsets at each position in the beat
+    (NaN for a track that starts no note)."""
+    n, t, s, p = phrases.shape
+    beats = s // steps_per_beat
+    counts = onsets(phrases)[:, :, : beats * steps_per_beat].reshape(n, t, beats, steps_per_beat, p).sum(
+        axis=(0, 2, 4), dtype=np.int64)  # (T, steps_per_beat)
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.full(counts.shape, np.nan), where=total > 0)
+
+
+def off_grid_onsets(phrases: np.ndarray, steps_per_beat: int) -> np.ndarray:
+    """Percent of each track's onsets that fall off the 16th and triplet grids (`on_grid`)."""
+    return 100.0 * onset_positions(phrases, steps_per_beat)[:, ~on_grid(steps_per_beat)].sum(axis=1)
+
+
+def one_step_notes(phrases: np.ndarray) -> np.ndarray:
+    """Percent of each track's notes that last a single step (a 48th at 12 steps a beat):
+    the fragments a jittery decoding leaves."""
+    out = []
+    for t in range(phrases.shape[1]):
+        lengths = note_lengths(phrases[:, t])
+        out.append(100.0 * (lengths == 1).mean() if len(lengths) else np.nan)
     return np.array(out)
 
 
@@ -157,8 +203,12 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def measure(phrases: np.ndarray, track_names: list[str], drum_track: int | None, steps_per_bar: int,
             lowest_pitch: int) -> dict:
-    """All the per-set metrics of a set of phrases, as a JSON-ready dict."""
+    """All the per-set metrics of a set of phrases, as a JSON-ready dict.
+
+    `onset_position` is a list per track (the share of onsets at each step of the beat);
+    every other entry is a number or a dict of numbers."""
     bars = bars_of(phrases, steps_per_bar)
+    steps_per_beat = steps_per_bar // 4
     pitched = [t for t in range(len(track_names)) if t != drum_track]
     per_track = lambda values: {track_names[t]: _num(values[t]) for t in range(len(track_names))}  # noqa: E731
     result = {
@@ -174,6 +224,10 @@ def measure(phrases: np.ndarray, track_names: list[str], drum_track: int | None,
             for i, a in enumerate(pitched) for b in pitched[i + 1 :]
         },
         "bar_similarity": _num(bar_similarity(self_similarity(phrases, steps_per_bar, lowest_pitch))),
+        "off_grid": per_track(off_grid_onsets(phrases, steps_per_beat)),
+        "one_step": per_track(one_step_notes(phrases)),
+        "onset_position": {track_names[t]: [_num(v) for v in row]
+                           for t, row in enumerate(onset_positions(phrases, steps_per_beat))},
     }
     if drum_track is not None:
         result["DP"] = _num(drum_pattern(phrases[:, drum_track], steps_per_bar))

@@ -47,6 +47,9 @@ class ModelConfig:
     # The critic also scores each track's bars by how much plays in them and how loud
     # their loudest cell is (see `BarStatistics`); off in the models trained before it.
     critic_bar_statistics: bool = False
+    # The critic also sees where within the beat each track's notes start and end (see
+    # `OnsetStatistics`); off in the models trained before it.
+    critic_onset_statistics: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -220,6 +223,55 @@ class BarStatistics(nn.Module):
         return self.features(stats.flatten(1))
 
 
+class OnsetStatistics(nn.Module):
+    """A third view for the critic: per track, where within the beat its notes start and
+    end, (B, T, S, P) -> (B, features).
+
+    Soft onsets are relu(x[s] - x[s-1]) and soft offsets relu(x[s] - x[s+1]) (a note's last
+    step), with silence before the first step and after the last; on notes (binary neurons,
+    the real data) they are exactly the notes' first and last steps, on probabilities their
+    rises and falls. Summed over the phrase's beats and the pitches, per position within the
+    beat (steps_per_beat of them), and divided by the track's onsets in the phrase plus one,
+    they are the track's onset and offset profiles: about a distribution over the beat's
+    positions (each sums to n / (n + 1) for n onsets), so they tell where notes fall, not
+    how many there are; the one of the denominator keeps a silent or nearly silent track's
+    profile (and its gradient) near zero instead of blowing a stray rise up to a whole
+    profile. (Onsets and offsets are equal in number: a track's rises and falls cancel.)
+    How many: one more number per track, its onsets per step (summed over pitches).
+    Features: T * (2 * steps_per_beat + 1).
+
+    The convolutions pool steps into 16ths and beats before they could count where within
+    the beat onsets fall; here the grid is explicit: a note started on a step off the
+    16th/triplet grid, or one lasting a single step, shows in these few numbers outright.
+    """
+
+    def __init__(self, cfg: ModelConfig, width: int):
+        super().__init__()
+        self.steps_per_beat = cfg.steps_per_beat
+        n_features = cfg.n_tracks * (2 * cfg.steps_per_beat + 1)
+        self.features = nn.Sequential(nn.Linear(n_features, width), nn.PReLU(width))
+
+    def profiles(self, x: torch.Tensor) -> torch.Tensor:
+        """The numbers the view reads: (B, T, 2 * steps_per_beat + 1) = [onset profile,
+        offset profile, onsets per step]."""
+        b, t, s, _ = x.shape
+        # Every onset and offset through a relu of its own: equal in value, relu(d) - d for
+        # relu(-d) is not equal in gradient where d = 0 (wherever silence meets silence, in
+        # real rolls and their interpolates), and blew the gradient penalty up a hundredfold.
+        rise = x[:, :, 1:] - x[:, :, :-1]  # (B, T, S - 1, P)
+        first, last = torch.relu(x[:, :, :1]), torch.relu(x[:, :, -1:])  # silence before and after
+        onsets = torch.cat([first.sum(3), torch.relu(rise).sum(3)], dim=2)  # (B, T, S): over pitches
+        offsets = torch.cat([torch.relu(-rise).sum(3), last.sum(3)], dim=2)  # (B, T, S)
+        spb = self.steps_per_beat
+        on = onsets.view(b, t, s // spb, spb).sum(2)  # (B, T, spb): over beats
+        off = offsets.view(b, t, s // spb, spb).sum(2)  # (B, T, spb)
+        total = on.sum(2, keepdim=True)  # (B, T, 1): the track's onsets in the phrase
+        return torch.cat([on / (total + 1), off / (total + 1), total / s], dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(self.profiles(x).flatten(1))
+
+
 class Critic(nn.Module):
     """Pianorolls to one unbounded realness score: (B, T, S, P) -> (B,).
 
@@ -229,7 +281,10 @@ class Critic(nn.Module):
     time layers mirror the generator's: steps with pitch classes to 16ths, then to beats,
     each kernel longer than its stride. With genres, a projection term (Miyato & Koyama
     2018) scores whether the music fits the genre. With `critic_bar_statistics`, a second
-    score (and projection term) comes from each track's bars summed up (`BarStatistics`).
+    score (and projection term) comes from each track's bars summed up (`BarStatistics`);
+    with `critic_onset_statistics`, another from where in the beat each track's notes start
+    and end (`OnsetStatistics`). Each such branch's parameters are named after it (`bar_`,
+    `onset_`), so a warm start can tell the new ones.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -250,17 +305,25 @@ class Critic(nn.Module):
         features = 4 * w * cfg.n_bars
         self.score = nn.Linear(features, 1)
         self.genre_projection = nn.Embedding(len(cfg.genres), features) if cfg.genres else None
-        self.bar_statistics = None
+        self.bar_statistics = self.onset_statistics = None
         if cfg.critic_bar_statistics:
-            self.bar_statistics = BarStatistics(cfg, 4 * w)
-            # zero at first, so that a critic warm-started from one without this view
-            # scores as before and learns what the new view adds
-            self.bar_score = nn.Linear(4 * w, 1)
-            nn.init.zeros_(self.bar_score.weight)
-            nn.init.zeros_(self.bar_score.bias)
-            self.bar_genre_projection = nn.Embedding(len(cfg.genres), 4 * w) if cfg.genres else None
-            if self.bar_genre_projection is not None:
-                nn.init.zeros_(self.bar_genre_projection.weight)
+            self._add_view("bar", BarStatistics(cfg, 4 * w), 4 * w)
+        if cfg.critic_onset_statistics:
+            self._add_view("onset", OnsetStatistics(cfg, 4 * w), 4 * w)
+
+    def _add_view(self, name: str, view: nn.Module, width: int) -> None:
+        """A view beside the convolutions: `{name}_statistics`, its score `{name}_score` and
+        genre projection `{name}_genre_projection`, both zero at first, so that a critic
+        warm-started from one without this view scores as before and learns what it adds."""
+        setattr(self, f"{name}_statistics", view)
+        score = nn.Linear(width, 1)
+        nn.init.zeros_(score.weight)
+        nn.init.zeros_(score.bias)
+        setattr(self, f"{name}_score", score)
+        projection = nn.Embedding(len(self.cfg.genres), width) if self.cfg.genres else None
+        if projection is not None:
+            nn.init.zeros_(projection.weight)
+        setattr(self, f"{name}_genre_projection", projection)
 
     @staticmethod
     def _pitch_and_time_layers(cfg: ModelConfig, w: int) -> list[nn.Module]:
@@ -287,11 +350,14 @@ class Critic(nn.Module):
         score = self.score(h).squeeze(1)  # (B,)
         if self.genre_projection is not None:
             score = score + (self.genre_projection(genre) * h).sum(dim=1)
-        if self.bar_statistics is not None:
-            hb = self.bar_statistics(notes)  # (B, 4w)
-            score = score + self.bar_score(hb).squeeze(1)
-            if self.bar_genre_projection is not None:
-                score = score + (self.bar_genre_projection(genre) * hb).sum(dim=1)
+        for name in ("bar", "onset"):
+            view = getattr(self, f"{name}_statistics")
+            if view is not None:
+                hv = view(notes)  # (B, 4w)
+                score = score + getattr(self, f"{name}_score")(hv).squeeze(1)
+                projection = getattr(self, f"{name}_genre_projection")
+                if projection is not None:
+                    score = score + (projection(genre) * hv).sum(dim=1)
         return score
 
 

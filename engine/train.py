@@ -273,12 +273,16 @@ class Trainer:
         new data). The epochs count from 0; the source is recorded with the model."""
         state = read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
-        # The critic may gain its bar view (a new branch, starting at zero); nothing else may change.
-        if replace(source, critic_bar_statistics=self.model_cfg.critic_bar_statistics) != self.model_cfg:
+        # The critic may gain its bar view and its onset view (new branches, starting at zero);
+        # nothing else may change.
+        views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_"}
+        if replace(source, **{view: getattr(self.model_cfg, view) for view in views}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
+        new = tuple(prefix for view, prefix in views.items()
+                    if getattr(self.model_cfg, view) and not getattr(source, view))
         self.generator.load_state_dict(state["generator"])
         missing, unexpected = self.critic.load_state_dict(state["critic"], strict=False)
-        if unexpected or any(not key.startswith("bar_") for key in missing):
+        if unexpected or any(not key.startswith(new) for key in missing):
             raise ValueError(f"{path}: its critic does not fit this one ({(unexpected or missing)[0]})")
         self.started_from = {
             "checkpoint": Path(path).name, "epoch": int(state["epoch"]),

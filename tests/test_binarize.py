@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bytes2beats.engine.binarize import binarize, calibrate, monophonic
+from bytes2beats.engine.binarize import binarize, calibrate, monophonic, quantize
 from bytes2beats.engine.metrics import note_lengths
 
 
@@ -76,3 +76,62 @@ def test_a_line_of_random_notes_is_one_note_at_a_time_taken_from_them():
         for pitch, start, end in _notes(line[index]):
             whole = source[(pitch, start)] - start  # every kept note begins where a decoded one does
             assert end - start >= min(3, whole)  # and a cut leaves at least `shortest` steps
+
+
+def _row(length: int, *notes: tuple[int, int]) -> np.ndarray:
+    """One pitch over `length` steps with notes sounding over start..end-1."""
+    x = np.zeros((length, 1), dtype=bool)
+    for start, end in notes:
+        x[start:end, 0] = True
+    return x
+
+
+def _spans(x: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.pad(x[:, 0].astype(np.int8), 1))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def test_quantize_moves_starts_and_ends_to_the_nearest_sixteenth_or_triplet():
+    x = _row(48, (1, 12), (22, 23), (29, 35))  # a 48th late; a blip at step 10 of beat 2; beat 3 at step 5
+    assert _spans(quantize(x, 12)) == [(0, 12), (21, 24), (30, 36)]  # 5 -> 6: the 8th wins a tie with the triplet
+    assert (quantize(_row(48, (4, 8), (24, 36)), 12) == _row(48, (4, 8), (24, 36))).all()  # on the grid: untouched
+
+
+def test_quantize_ties_go_where_the_data_starts_spans():
+    swing = np.zeros(12)
+    swing[[0, 4, 8]] = [0.5, 0.1, 0.4]  # a swung 8th: the triplet at 8, not the 16th at 6
+    assert _spans(quantize(_row(24, (7, 10)), 12, prior=swing)) == [(8, 12)]
+    assert _spans(quantize(_row(24, (7, 10)), 12)) == [(6, 9)]
+
+
+def test_quantize_strength_moves_part_of_the_way_and_zero_not_at_all():
+    x = _row(48, (2, 12), (13, 24))  # 2 -> 3 is one step; 13 -> 12 one step
+    assert _spans(quantize(x, 12, strength=0.0)) == _spans(x)
+    assert _spans(quantize(_row(48, (22, 36)), 12, strength=0.5)) == [(21, 36)]  # 22 is one step from 21
+    assert _spans(quantize(_row(48, (26, 40)), 12, strength=0.25)) == [(26, 40)]  # a quarter of a step: stays
+    assert _spans(quantize(_row(48, (26, 40)), 12, strength=0.75)) == [(27, 40)]
+
+
+def test_quantize_keeps_same_pitch_notes_apart_and_merges_notes_that_land_together():
+    # two notes of one pitch: the first's end snaps onto the second's start, so it ends a step early
+    assert _spans(quantize(_row(48, (0, 11), (12, 24)), 12)) == [(0, 11), (12, 24)]
+    # a flam: two starts a step apart both land on step 12: one note
+    assert _spans(quantize(_row(48, (11, 12), (13, 24)), 12)) == [(12, 24)]
+
+
+def test_drums_keep_their_length_and_notes_never_pass_the_end():
+    assert _spans(quantize(_row(24, (13, 14)), 12, keep_lengths=True)) == [(12, 13)]
+    assert _spans(quantize(_row(24, (23, 24)), 12)) == []  # would start on the next phrase's downbeat
+
+
+def test_quantized_random_rolls_are_on_the_grid_without_fragments():
+    from bytes2beats.engine.metrics import off_grid_onsets, one_step_notes
+
+    rng = np.random.default_rng(3)
+    p = rng.random((8, 2, 96, 12)) * (rng.random((8, 2, 1, 12)) < 0.5)
+    notes = binarize(p, 0.7, 0.5)
+    assert off_grid_onsets(notes, 12).min() > 10  # random notes start anywhere
+    once = quantize(notes, 12)
+    assert off_grid_onsets(once, 12).max() == 0 and one_step_notes(once).max() == 0
+    assert (quantize(once, 12).any(axis=2) == once.any(axis=2)).all()  # again: no pitch lost or gained
+    assert (quantize(notes, 4) == notes).all()  # at 16ths everything is on the grid already

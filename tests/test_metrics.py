@@ -15,6 +15,10 @@ from bytes2beats.engine.metrics import (
     drum_pattern,
     empty_bars,
     measure,
+    off_grid_onsets,
+    on_grid,
+    one_step_notes,
+    onset_positions,
     polyphonic_rate,
     qualified_notes,
     self_similarity,
@@ -58,6 +62,33 @@ def test_drum_pattern_counts_hits_on_the_sixteenth_grid():
     drums[0, 7, 14] = True  # step 7: between 16ths
     drums[0, 96, 12] = True  # bar 3's downbeat
     assert drum_pattern(drums, STEPS_PER_BAR) == pytest.approx(75.0)
+
+
+def test_the_grid_is_the_sixteenths_and_the_eighth_triplets():
+    assert np.flatnonzero(on_grid(12)).tolist() == [0, 3, 4, 6, 8, 9]
+    assert on_grid(4).all()  # at 16ths every step is on the grid
+    assert np.flatnonzero(on_grid(24)).tolist() == [0, 6, 8, 12, 16, 18]
+
+
+def test_onset_positions_count_note_starts_by_their_step_in_the_beat():
+    x = silence(tracks=2)
+    x[0, 0, 0:12, 10] = True  # a held quarter: one onset, at step 0 (its held steps are not onsets)
+    x[0, 0, 15:18, 10] = True  # the next beat's second 16th: step 3
+    x[0, 0, 29, 11] = True  # beat 3, step 5: between a triplet and an 8th
+    x[0, 0, 31, 12] = True  # step 7
+    positions = onset_positions(x, 12)
+    assert positions[0].tolist() == [0.25, 0, 0, 0.25, 0, 0.25, 0, 0.25, 0, 0, 0, 0]
+    assert np.isnan(positions[1]).all()  # a silent track has no profile
+    assert off_grid_onsets(x, 12)[0] == pytest.approx(50.0)
+
+
+def test_one_step_notes_are_the_share_of_single_step_notes():
+    x = silence(tracks=1)
+    x[0, 0, 0:1, 10] = True
+    x[0, 0, 5:6, 11] = True
+    x[0, 0, 10:13, 12] = True
+    x[0, 0, 20:40, 13] = True
+    assert one_step_notes(x).tolist() == [50.0]
 
 
 def test_tonal_distance_is_zero_for_the_same_chord_and_larger_for_a_distant_one():
@@ -131,7 +162,9 @@ def test_measure_of_real_songs_has_every_metric():
     names = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
     m = measure(phrases.rolls, names, 0, STEPS_PER_BAR, C1)
     assert set(m) == {"phrases", "EB", "UPC", "QN", "polyphonic_rate", "pitch_range", "in_scale", "TD", "DP",
-                      "bar_similarity"}
+                      "bar_similarity", "off_grid", "one_step", "onset_position"}
+    assert all(len(shares) == 12 for shares in m["onset_position"].values())
+    assert m["off_grid"]["Drums"] < 10  # real players start few notes between the 16ths and triplets
     assert 0 < m["bar_similarity"] < 1
     assert m["DP"] > 80 and all(q is None or q > 50 for q in m["QN"].values())  # real drums sit on the grid
     assert len(m["TD"]) == 6  # every pair of the four pitched tracks

@@ -146,3 +146,93 @@ def test_the_critics_bar_view_tells_a_silent_bar_from_one_with_a_stray_note():
     assert critic(stray).shape == (1,)
     critic.bar_score.weight.data.fill_(1.0)
     assert critic.eval()(stray) != critic(silent)
+
+
+def test_the_critics_onset_view_reads_where_in_the_beat_notes_start_and_end():
+    from bytes2beats.engine.model import OnsetStatistics
+
+    cfg = ModelConfig(steps_per_beat=12, n_bars=1, critic_onset_statistics=True)
+    view = OnsetStatistics(cfg, 8)
+    roll = torch.zeros(1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches)  # one bar: 4 beats of 12 steps
+    roll[0, 1, 0:6, 40] = 1  # beat 1: starts on the beat (position 0), ends at position 5
+    roll[0, 1, 12 + 5 : 12 + 6, 41] = 1  # beat 2: a one-step note at position 5
+    roll[0, 1, 24:36, 50] = 1  # beat 3: a whole beat, position 0 to 11
+    roll[0, 1, 36:48, 50] = 1  # beat 4: the same pitch held on: no new onset
+    roll[0, 0, 47, 30] = 1  # drums: one note on the very last step, ended by the phrase's end
+    profiles = view.profiles(roll)
+    assert profiles.shape == (1, cfg.n_tracks, 2 * 12 + 1)
+    onsets, offsets, per_step = profiles[0, :, :12], profiles[0, :, 12:24], profiles[0, :, 24]
+    n = 3  # track 1 starts three notes: on positions 0, 5 and 0
+    expected_on = torch.zeros(12)
+    expected_on[0], expected_on[5] = 2 / (n + 1), 1 / (n + 1)
+    expected_off = torch.zeros(12)
+    expected_off[5], expected_off[11] = 2 / (n + 1), 1 / (n + 1)  # positions 5, 5 and 11 (the held note)
+    assert torch.allclose(onsets[1], expected_on) and torch.allclose(offsets[1], expected_off)
+    assert per_step[1] == pytest.approx(n / 48)
+    assert onsets[0, 11] == offsets[0, 11] == 0.5 and per_step[0] == pytest.approx(1 / 48)
+    assert onsets[2:].abs().sum() == offsets[2:].abs().sum() == per_step[2:].abs().sum() == 0  # silent tracks
+    # a profile, not a count: the same rhythm twice as dense (an octave doubling) reads nearly the same
+    doubled = roll.clone()
+    doubled[0, 1, :, 52:66] = roll[0, 1, :, 40:54]
+    again = view.profiles(doubled)[0, 1]
+    assert torch.allclose(again[:12] / again[:12].sum(), onsets[1] / onsets[1].sum())
+    assert again[24] == pytest.approx(2 * n / 48)
+    assert view(roll).shape == (1, 8)
+
+
+def test_the_onset_view_starts_at_zero_and_passes_the_generators_gradient():
+    from dataclasses import replace
+
+    from bytes2beats.engine.train import binary_neurons
+
+    torch.manual_seed(0)
+    base = ModelConfig(steps_per_beat=12, n_bars=1, genres=["rock", "pop"], g_width=8, d_width=8,
+                       time_layers="staged", critic_bar_statistics=True)
+    with_view = replace(base, critic_onset_statistics=True)
+    before, after = Critic(base).eval(), Critic(with_view).eval()
+    missing, unexpected = after.load_state_dict(before.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith("onset_") for key in missing)
+    assert all(name.startswith("onset_") for name, _ in after.named_parameters() if name not in before.state_dict())
+    g = Generator(with_view)
+    genre = torch.tensor([0, 1, 1])
+    probabilities = g(torch.randn(3, base.z_shared), torch.randn(3, 5, base.z_track), genre)
+    notes = binary_neurons(probabilities, "deterministic")
+    for x in (probabilities, notes):
+        assert torch.equal(after(x, genre), before(x, genre))  # the zero branch adds exactly nothing
+    # once it has weight, the view's own score reaches the generator, through binary neurons too
+    after.onset_score.weight.data.fill_(1.0)
+    after.onset_genre_projection.weight.data.fill_(0.1)
+    assert not torch.equal(after(notes, genre), before(notes, genre))
+    h = after.onset_statistics(notes)
+    view_score = after.onset_score(h).squeeze(1) + (after.onset_genre_projection(genre) * h).sum(1)
+    g.zero_grad()
+    view_score.sum().backward()
+    grads = [p.grad for p in g.parameters() if p.grad is not None]
+    assert grads and any(grad.abs().sum() > 0 for grad in grads)
+
+
+def test_the_onset_view_gives_the_gradient_penalty_nothing_to_push_on_in_silence():
+    """Onsets and offsets each through their own relu, whose gradient at 0 is 0: where silence
+    meets silence (most of a real roll, and of an interpolate between two) the view's gradient
+    is zero, as the definition's relu(x[s] - x[s-1]) and relu(x[s] - x[s+1]) have it. An
+    algebraically equal relu(d) - d for relu(-d) put a gradient on every cell instead."""
+    from bytes2beats.engine.model import OnsetStatistics
+
+    cfg = ModelConfig(steps_per_beat=4, n_bars=1, critic_onset_statistics=True)
+    view = OnsetStatistics(cfg, 8)
+    weights = torch.randn(cfg.n_tracks, 2 * 4 + 1)
+    silent = torch.zeros(1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches, requires_grad=True)
+    (view.profiles(silent) * weights).sum().backward()
+    assert torch.equal(silent.grad, torch.zeros_like(silent))
+    # a real-like roll: the gradient is the definition's, taken literally
+    roll = (torch.rand(2, cfg.n_tracks, cfg.n_steps, cfg.n_pitches) < 0.1).float().requires_grad_(True)
+    (view.profiles(roll) * weights).sum().backward()
+    x = roll.detach().clone().requires_grad_(True)
+    pad = x.new_zeros(2, cfg.n_tracks, 1, cfg.n_pitches)
+    on = torch.relu(x - torch.cat([pad, x[:, :, :-1]], 2)).sum(3).view(2, cfg.n_tracks, -1, 4).sum(2)
+    off = torch.relu(x - torch.cat([x[:, :, 1:], pad], 2)).sum(3).view(2, cfg.n_tracks, -1, 4).sum(2)
+    total = on.sum(2, keepdim=True)
+    literal = torch.cat([on / (total + 1), off / (total + 1), total / cfg.n_steps], 2)
+    assert torch.allclose(view.profiles(roll), literal)
+    (literal * weights).sum().backward()
+    assert torch.allclose(roll.grad, x.grad)

@@ -136,8 +136,8 @@ def test_with_binary_neurons_the_critic_sees_notes_and_the_generator_still_learn
     assert read_checkpoint(trainer.paths.checkpoint)["train_config"].count(kind) == 1
 
 
-def _trainer(phrases, folder, epochs):
-    cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres)
+def _trainer(phrases, folder, epochs, **model_changes):
+    cfg = ModelConfig(**{"g_width": 8, "d_width": 8, "genres": phrases.genres, **model_changes})
     tcfg = TrainConfig(epochs=epochs, batch_size=8, steps_per_epoch=3, n_critic=2, transpose=2, sample_every=1, checkpoint_every=1)
     return Trainer(cfg, tcfg, phrases, RunPaths.for_model(folder / "m.safetensors"), torch.device("cpu"), log=lambda s: None)
 
@@ -234,6 +234,35 @@ def test_a_warm_start_may_give_the_critic_its_bar_view_and_nothing_else(phrases,
         other.warm_start(source.paths.checkpoint)
 
 
+def test_a_warm_start_may_give_the_critic_its_onset_view_and_nothing_else(phrases, tmp_path):
+    # a critic with the bar view already, like models/checkpoints/genres-bar-view.pt
+    source = _trainer(phrases, tmp_path / "source", epochs=1, critic_bar_statistics=True)
+    source.save_checkpoint()
+    warm = _trainer(phrases, tmp_path / "warm", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True)
+    warm.warm_start(source.paths.checkpoint)
+    for a, b in zip(source.generator.state_dict().values(), warm.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    x, genre = source.rolls[:4].float(), source.genres[:4]
+    source.critic.eval(), warm.critic.eval()
+    assert torch.allclose(source.critic(x, genre), warm.critic(x, genre))  # the new view starts at zero
+    # both views at once, from a critic with neither
+    plain = _trainer(phrases, tmp_path / "plain", epochs=1)
+    plain.save_checkpoint()
+    both = _trainer(phrases, tmp_path / "both", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True)
+    both.warm_start(plain.paths.checkpoint)
+    # anything else is still refused: another shape, or a view taken away
+    wider = _trainer(phrases, tmp_path / "wider", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True,
+                     d_width=16)
+    with pytest.raises(ValueError, match="another model configuration"):
+        wider.warm_start(source.paths.checkpoint)
+    fewer = _trainer(phrases, tmp_path / "fewer", epochs=1, critic_onset_statistics=True)
+    with pytest.raises(ValueError, match="does not fit"):
+        fewer.warm_start(source.paths.checkpoint)
+    # and the view learns: a short run moves its score off zero
+    assert warm.fit(show_progress=False)
+    assert warm.critic.onset_score.weight.abs().sum() > 0
+
+
 def test_warm_start_from_the_command_line_records_its_source(tmp_path):
     first = tmp_path / "first.safetensors"
     common = ["--data", str(LPD / "rock"), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2",
@@ -241,11 +270,12 @@ def test_warm_start_from_the_command_line_records_its_source(tmp_path):
     assert _cli("train", "--out", str(first), *common).returncode == 0
     checkpoint = tmp_path / "first-run" / "checkpoint.pt"
     run = _cli("train", "--out", str(tmp_path / "second.safetensors"), *common, "--width", "16",
-               "--warm-start", str(checkpoint), "--binary-neurons", "stochastic")
+               "--warm-start", str(checkpoint), "--binary-neurons", "stochastic", "--critic-onset-statistics")
     assert run.returncode == 0, run.stderr[-800:]
     assert f"starting from the weights of {checkpoint} (its epoch 1)" in run.stderr
     generator, meta = load_model(tmp_path / "second.safetensors")
     assert generator.cfg.g_width == 8  # the checkpoint's shape, not today's --width
+    assert generator.cfg.critic_onset_statistics  # but for the critic's new view
     assert meta["trained"]["started_from"]["checkpoint"] == "checkpoint.pt"
     assert meta["trained"]["train_config"]["binary_neurons"] == "stochastic"
     both = _cli("train", "--out", str(tmp_path / "third.safetensors"), *common,

@@ -79,12 +79,13 @@ class ModelStream:
 
     def __init__(self, composer, seed: int = 0, genre: str | None = None, variation: float = 0.3,
                  threshold: float | None = None, phrase_bars: int | None = None,
-                 velocity: int = DEFAULT_VELOCITY):
+                 velocity: int = DEFAULT_VELOCITY, quantize_strength: float | None = None):
         self.composer = composer
         self.seed = seed
         self.genre = genre
         self.variation = variation
         self.threshold = threshold
+        self.quantize_strength = quantize_strength  # 0..1, None: the engine's default
         self.phrase_bars = phrase_bars or composer.config.n_bars
         self.velocity = velocity
         composer.genre_index(genre)  # a ValueError now, rather than on the worker thread
@@ -117,6 +118,7 @@ class ModelStream:
             self._idea = self.composer.vary(self._idea, variation, next(self._seeds))
         probs = self.composer.probabilities([self._idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
-                                     name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre)
+                                     name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre,
+                                     quantize_strength=self.quantize_strength)
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase
