@@ -458,7 +458,7 @@ def cmd_calibrate(args) -> int:
     decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
-    for entry in ("track_scales", "onset_prior"):
+    for entry in ("track_scales", "onset_prior", "onset_spread"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
@@ -470,6 +470,9 @@ def cmd_calibrate(args) -> int:
     for genre, scales in decoding["track_scales"].items():
         print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} x{s:.3f}" for t, s in zip(cfg.tracks, scales))
               + (" (kept: not in the data)" if genre in unfitted else ""))
+    for genre, spreads in decoding["onset_spread"].items():
+        print(f"  {genre or 'all'}, quantize spread in steps: "
+              + ", ".join(f"{t.name} {s:g}" for t, s in zip(cfg.tracks, spreads)))
     if unfitted:
         print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
     return 0

@@ -1,14 +1,16 @@
 """Benchmark: how long training takes to reach issue 3's targets, from a run's checkpoints.
 
     .venv/bin/python bench/targets_over_training.py --checkpoints MODEL-run/checkpoints
-        --data ../shared/data/lpd [--genre rock] [--samples 1000] [--every 5]
+        --data ../shared/data/lpd [--genre rock] [--samples 1000] [--every 5] [--quantize 0-100]
 
 (a run trained with `bytes2beats train --keep-checkpoints` keeps one checkpoint per epoch there)
 
 Each checkpoint (`*.pt`, any epoch) becomes a generator with its threshold calibrated on the
 training phrases, as `train` does at the end, and is measured with `eval`'s code against the
 validation songs. Prints, per checkpoint: the epoch, the training time it took, the critic
-steps, how many targets it meets, and the figures furthest from their targets; then the
+steps, how many targets it meets, the figures furthest from their targets, the rhythm (share
+of onsets off the grid and of one-step notes, per track) and the classifier two-sample test's
+accuracy (generated against validation phrases, engine/two_sample.py); then the
 first checkpoint that meets them all, if one does. Time is the run's own clock (its machine
 and load: see the run's log), so compare runs made on the same machine.
 """
@@ -48,7 +50,10 @@ def main() -> int:
     parser.add_argument("--decoding", choices=("fitted", "single"), default="fitted",
                         help="fitted: each track's threshold per genre and monophonic lines, as `train` writes "
                              "models (default); single: one threshold for every track (models before session 5)")
+    parser.add_argument("--quantize", type=float, default=None, metavar="PERCENT",
+                        help="quantize strength, 0-100 (default: the engine's, 100): 0 shows the network's own rhythm")
     args = parser.parse_args()
+    strength = None if args.quantize is None else args.quantize / 100
 
     paths = sorted(Path(args.checkpoints).glob("*.pt"))[:: args.every]
     if not paths:
@@ -62,8 +67,9 @@ def main() -> int:
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}, threshold {args.threshold or 'calibrated'}, decoding {args.decoding}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
-    print("| epoch | hours | critic steps | targets met | furthest misses |")
-    print("|---|---|---|---|---|")
+    print(f"quantize: {'the default' if strength is None else f'{args.quantize:g} %'}")
+    print("| epoch | hours | critic steps | targets met | furthest misses | off-grid % D/P/G/B/S | one-step % P/G/B/S | classifier |")
+    print("|---|---|---|---|---|---|---|---|")
     results, reached = [], None
     for path in paths:
         state = read_checkpoint(path)
@@ -79,14 +85,19 @@ def main() -> int:
         threshold = decoding["threshold"]
         composer = Composer(generator, decoding, path.stem)
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
-                          novelty_samples=min(args.samples, 500))
+                          novelty_samples=min(args.samples, 500), quantize_strength=strength)
         targets = result["targets"]
         misses = [c for c in targets["checks"] if not c["met"]]
         shown = ", ".join(f"{c['target']} {c['measured'] if c['measured'] is None else round(c['measured'], 2)}"
                           for c in misses[:4])
         epoch, hours = int(state["epoch"]), float(state.get("elapsed", 0.0)) / 3600
+        generated = result["sets"]["generated"]
+        off_grid = "/".join(f"{v:.1f}" for v in generated["off_grid"].values() if v is not None)
+        one_step = "/".join(f"{v:.1f}" for t, v in generated["one_step"].items() if v is not None and t != "Drums")
+        accuracy = result.get("classifier", {}).get("generated_vs_validation", {}).get("accuracy")
         print(f"| {epoch} | {hours:.2f} | {epoch * train_cfg.steps_per_epoch:,} | {targets['met']} of {targets['of']} "
-              f"| {shown}{' ...' if len(misses) > 4 else ''} |", flush=True)
+              f"| {shown}{' ...' if len(misses) > 4 else ''} | {off_grid} | {one_step} "
+              f"| {'-' if accuracy is None else f'{100 * accuracy:.1f} %'} |", flush=True)
         results.append({"checkpoint": str(path), "epoch": epoch, "hours": hours, "threshold": threshold, **result})
         if reached is None and targets["met"] == targets["of"]:
             reached = (epoch, hours)

@@ -11,9 +11,12 @@ decoding is fitted to the training phrases and stored with the model:
   lower probabilities than piano; one threshold for both leaves the drums with empty bars;
 - `monophonic`: the tracks the data plays one note at a time (polyphonic rate under
   `MONOPHONIC_BELOW`, such as bass), decoded so (engine/binarize.py: monophonic);
-- `onset_prior`: per genre, where in the beat each track's notes start in its songs, which
-  the quantizer reads to choose between two grid positions equally near (a note between an
-  8th and a triplet goes where that genre's players put theirs: engine/binarize.py, quantize).
+- `onset_prior` and `onset_spread`: per genre, where in the beat each track's notes start
+  in its songs, and how far off the grid the generator's notes of that track stray (the
+  spread, in steps, among SPREADS, whose quantized onsets are nearest the songs'): the
+  quantizer moves a note to the grid position it most likely meant (engine/binarize.py:
+  snap_offsets), so a note between the beat and a 16th in rock goes to the beat;
+- `repeats`: a one-step dip between two sure steps is a note played again (binarize).
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .binarize import HOLD_RATIO, calibrate
+from .binarize import HOLD_RATIO, SNAP_SPREAD, binarize, calibrate, quantize
 from .dataset import Phrases
 from .generate import Composer
 from .metrics import onset_positions, polyphonic_rate
@@ -31,6 +34,8 @@ from .model import Generator
 SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
 DATA_SAMPLE = 4096  # training phrases whose polyphonic rate is measured
 MONOPHONIC_BELOW = 1.1  # a track sounding fewer notes at once than this, on average, is a line
+SPREADS = (0.5, 0.75, 1.0, 1.25, 1.5)  # timing spreads (steps at 12 a beat) tried for the quantizer
+REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
 
 
 def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
@@ -52,13 +57,13 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
              for k, g in enumerate(labels)]
     probs = _probabilities(composer, ideas)
     generator.train(was_training)
-    return calibrate(probs, density, hold_ratio)
+    return calibrate(probs, density, hold_ratio, repeats=REPEATS)
 
 
 def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SAMPLES, seed: int = 99,
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
-    onset_prior.
+    onset_prior, onset_spread, repeats.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None).
@@ -74,7 +79,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         groups = {"": rows}  # no genres, or none the data names: one fit for all (the "" entry)
     rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
-    scales, priors = {}, {}
+    scales, priors, spreads = {}, {}, {}
     for genre, in_genre in groups.items():
         if not len(in_genre):
             continue
@@ -84,8 +89,12 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         probs = _probabilities(composer, ideas)  # (samples, tracks, steps, pitches)
         # A line is fitted before it is drawn: drawn, the generator's lines rest more than
         # the data's, and matching their density sends the threshold to its floor.
-        scales[genre] = [round(calibrate(probs[:, t], float(density[t]), hold_ratio) / threshold, 6)
+        scales[genre] = [round(calibrate(probs[:, t], float(density[t]), hold_ratio, repeats=REPEATS) / threshold, 6)
                          for t in range(probs.shape[1])]
+        notes = binarize(probs, threshold * np.asarray(scales[genre])[:, None, None], hold_ratio, REPEATS)
+        spreads[genre] = [fitted_spread(notes[:, t], np.asarray(priors[genre][t]), composer.config.steps_per_beat,
+                                        keep_lengths=track.is_drum)
+                          for t, track in enumerate(composer.config.tracks)]
     generator.train(was_training)
     return {
         "threshold": threshold,
@@ -93,7 +102,19 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "track_scales": scales,
         "monophonic": [composer.config.tracks[t].name for t in lines],
         "onset_prior": priors,
+        "onset_spread": spreads,
+        "repeats": REPEATS,
     }
+
+
+def fitted_spread(notes: np.ndarray, prior: np.ndarray, steps_per_beat: int, keep_lengths: bool = False) -> float:
+    """The timing spread (of SPREADS) at which quantizing a track's decoded notes leaves
+    their onsets spread over the beat most like the data's (`prior`; total variation)."""
+    if not notes.any() or not prior.any():
+        return SNAP_SPREAD
+    distance = [np.abs(np.nan_to_num(onset_positions(quantize(notes, steps_per_beat, 1.0, prior, spread, keep_lengths)[:, None],
+                                                     steps_per_beat)[0]) - prior).sum() for spread in SPREADS]
+    return float(SPREADS[int(np.argmin(distance))])
 
 
 def fitted_onset_prior(phrases: Phrases, rows: np.ndarray, steps_per_beat: int) -> list[list[float]]:

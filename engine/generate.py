@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import PLAIN, QUANTIZE, binarize, monophonic, quantize
+from .binarize import PLAIN, QUANTIZE, SNAP_SPREAD, binarize, monophonic, quantize
 from .device import pick_device
 from .model import Generator, ModelConfig, load_model
 from .model_store import resolve_model
@@ -77,16 +77,21 @@ class Composer:
         """A note, once started, is held while p >= hold_ratio * threshold (engine/binarize.py)."""
         return float(self.meta.get("hold_ratio", PLAIN))
 
+    def _fitted(self, entry: str, genre: str | None):
+        """A decoding entry fitted per genre (engine/calibrate.py), for `genre` (the default
+        one when None), or for all ("") when the model has no such genre; None if absent."""
+        fits = self.meta.get(entry) or {}
+        if genre is None and self.config.genres:
+            genre = self.default_genre
+        return fits.get(genre or "", fits.get(""))
+
     def track_thresholds(self, threshold: float | None = None, genre: str | None = None) -> np.ndarray:
         """Each track's threshold, (tracks, 1, 1): the model's `threshold` (the one knob a user
         turns) times the track's scale, calibrated for the genre when training ended so that
         each track plays as much as it does in the data (engine/calibrate.py: calibrate_decoding).
         Models written before per-track scales decode every track at `threshold`."""
         threshold = self.default_threshold if threshold is None else float(threshold)
-        scales = self.meta.get("track_scales") or {}
-        if genre is None and self.config.genres:
-            genre = self.default_genre
-        scale = scales.get(genre or "", scales.get("", [1.0] * self.config.n_tracks))
+        scale = self._fitted("track_scales", genre) or [1.0] * self.config.n_tracks
         return np.clip(threshold * np.asarray(scale, dtype=np.float32), 0.01, 0.99)[:, None, None]
 
     @property
@@ -97,25 +102,26 @@ class Composer:
 
     def onset_prior(self, genre: str | None = None) -> np.ndarray | None:
         """(tracks, steps_per_beat): where in the beat each track's notes start in the genre's
-        songs (engine/calibrate.py), or None for models fitted before it was stored."""
-        priors = self.meta.get("onset_prior") or {}
-        if genre is None and self.config.genres:
-            genre = self.default_genre
-        prior = priors.get(genre or "", priors.get(""))
+        songs, or None for models fitted before it was stored."""
+        prior = self._fitted("onset_prior", genre)
         return None if prior is None else np.asarray(prior, dtype=np.float64)
 
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
                genre: str | None = None, quantize_strength: float | None = None) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
-        threshold with the model's hysteresis, moved `quantize_strength` (0..1, default
-        QUANTIZE) of the way onto the beat's grid, then its monophonic tracks made lines."""
-        notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio)
+        threshold with the model's hysteresis (a note played again at once kept two notes,
+        for models fitted so: `repeats`), moved `quantize_strength` (0..1, default QUANTIZE)
+        of the way onto the beat's grid (to where the genre's players start notes, drums as
+        hits), then its monophonic tracks made lines."""
+        notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio,
+                         repeats=bool(self.meta.get("repeats", False)))
         strength = QUANTIZE if quantize_strength is None else float(quantize_strength)
         if strength > 0:
             spb, prior = self.config.steps_per_beat, self.onset_prior(genre)
+            spreads = self._fitted("onset_spread", genre) or [SNAP_SPREAD] * self.config.n_tracks
             for t, track in enumerate(self.config.tracks):
-                notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength,
-                                               None if prior is None else prior[t], keep_lengths=track.is_drum)
+                notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength, None if prior is None else prior[t],
+                                               spreads[t], keep_lengths=track.is_drum)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)

@@ -119,8 +119,8 @@ def test_quantize_keeps_same_pitch_notes_apart_and_merges_notes_that_land_togeth
     assert _spans(quantize(_row(48, (11, 12), (13, 24)), 12)) == [(12, 24)]
 
 
-def test_drums_keep_their_length_and_notes_never_pass_the_end():
-    assert _spans(quantize(_row(24, (13, 14)), 12, keep_lengths=True)) == [(12, 13)]
+def test_drums_move_whole_and_notes_never_pass_the_end():
+    assert _spans(quantize(_row(24, (1, 4), (13, 14)), 12, keep_lengths=True)) == [(0, 3), (12, 13)]
     assert _spans(quantize(_row(24, (23, 24)), 12)) == []  # would start on the next phrase's downbeat
 
 

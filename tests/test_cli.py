@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 from bytes2beats import __version__
 from bytes2beats.engine.model import Generator, ModelConfig, save_model
@@ -64,6 +65,21 @@ def test_the_default_model_knows_six_genres_and_asks_for_rock(tmp_path):
     assert run.returncode == 1 and "(genres: country, electronic, jazz, metal, pop, rock)" in run.stderr
 
 
+def test_quantize_puts_the_notes_on_the_grid_and_zero_leaves_the_networks_timing(tmp_path):
+    from bytes2beats.engine.metrics import off_grid_onsets
+    from bytes2beats.engine.music_io import read_music
+
+    def off_grid(*quantize: str) -> float:
+        out = tmp_path / f"q{'-'.join(quantize)}.mid"
+        run = run_cli("generate", "--out", str(out), "--seed", "3", "--bars", "8", *quantize)  # the 48-step model
+        assert run.returncode == 0, run.stderr
+        clip = read_music(out, steps_per_beat=12)
+        return float(np.nan_to_num(off_grid_onsets(clip.rolls[None] > 0, 12)).max())
+
+    assert off_grid() == 0 == off_grid("--quantize", "100")  # the default
+    assert off_grid("--quantize", "0") > 5  # the network's own onsets stray off the grid
+
+
 def test_generate_is_reproducible_and_count_writes_a_folder(tmp_path, model_path):
     a, b = tmp_path / "a.mid", tmp_path / "b.mid"
     for out in (a, b):
@@ -80,6 +96,8 @@ def test_generate_is_reproducible_and_count_writes_a_folder(tmp_path, model_path
     (["generate", "--out", "x.mid", "--model", "no-such-model"], "no model named 'no-such-model'"),
     (["generate", "--out", "x.mid", "--model", "/nowhere/m.safetensors"], "does not exist"),
     (["generate", "--out", "x.mid", "--threshold", "1.5"], "--threshold must be between 0 and 1"),
+    (["generate", "--out", "x.mid", "--quantize", "120"], "--quantize must be between 0 and 100"),
+    (["stream", "--bars", "1", "--quantize", "-5"], "--quantize must be between 0 and 100"),
     (["generate", "--out", "/no/such/folder/x.mid"], "does not exist"),
     (["generate", "--out", "x.mid", "--genre", "polka"], "genre"),
     (["train", "--data", "/no/such/folder", "--out", "m.safetensors"], "no such folder"),

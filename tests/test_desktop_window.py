@@ -86,6 +86,39 @@ def test_the_shipped_genre_model_offers_its_genres_and_starts_on_rock(qtbot, tmp
         win.worker.wait(30_000)
 
 
+def test_quantize_moves_the_clips_notes_onto_the_grid_at_once_and_is_kept(qtbot, tmp_path):
+    from bytes2beats.engine.metrics import off_grid_onsets
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)  # 12 steps a beat
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
+    try:
+        assert win.toolbar.quantize.value() == 100
+        on_grid = generate(qtbot, win, seed=11)
+        spb = on_grid.steps_per_beat
+        assert np.nan_to_num(off_grid_onsets(on_grid.rolls[None] > 0, spb)).max() == 0
+        runs = []
+        composer = win.document.state.composer
+        original = composer.probabilities
+        composer.probabilities = lambda *a, **k: runs.append(a) or original(*a, **k)
+        try:
+            win.toolbar.quantize.setValue(0)  # as the user types or steps it
+            loose = win.document.multitrack  # changed at once, from the kept probabilities
+            assert win.document.state.quantize == 0.0 and runs == []
+            assert np.nan_to_num(off_grid_onsets(loose.rolls[None] > 0, spb)).max() > 0
+        finally:
+            composer.probabilities = original
+        again = generate(qtbot, win, seed=11)  # the next clip keeps the user's setting
+        assert win.document.state.quantize == 0.0 and np.array_equal(again.rolls, loose.rolls)
+        win.document.undo()
+        assert win.toolbar.quantize.value() == 0  # the clip shown says how it is quantized
+    finally:
+        win.player.stop()
+        win.worker.wait(30_000)
+
+
 def test_generate_shows_a_clip_with_its_seed(qtbot, window):
     mt = generate(qtbot, window, seed=1234)
     assert window.toolbar.seed.value() == 1234
