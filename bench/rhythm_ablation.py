@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
-from bytes2beats.engine.evaluate import evaluate
+from bytes2beats.engine.evaluate import evaluate, rhythm_cells
 from bytes2beats.engine.generate import Composer
 
 
@@ -58,9 +58,7 @@ def main() -> int:
         composer.meta = meta
         result = evaluate(composer, args.data, samples=args.samples, genre=args.genre, phrases=phrases,
                           novelty_samples=args.novelty_samples, quantize_strength=strength)
-        generated = result["sets"]["generated"]
-        off_grid = "/".join(f"{v:.1f}" for v in generated["off_grid"].values())
-        one_step = "/".join(f"{v:.1f}" for t, v in generated["one_step"].items() if t != "Drums")
+        off_grid, one_step = rhythm_cells(result["sets"]["generated"])
         accuracy = result["classifier"]["generated_vs_validation"]["accuracy"]
         checks = result["targets"]["checks"]
         misses = ", ".join(f"{c['target']} {c['measured']:.3g}" for c in checks
@@ -68,9 +66,7 @@ def main() -> int:
         print(f"| {name} | {off_grid} | {one_step} | {100 * accuracy:.1f} % | {result['targets']['met']} of "
               f"{result['targets']['of']} | {misses or 'none but the bar count'} |", flush=True)
         results[name] = result
-    validation = results[next(iter(results))]["sets"]["validation"]
-    print(f"| validation songs | {'/'.join(f'{v:.1f}' for v in validation['off_grid'].values())} | "
-          f"{'/'.join(f'{v:.1f}' for t, v in validation['one_step'].items() if t != 'Drums')} | | | |")
+    print("| validation songs | {} | {} | | | |".format(*rhythm_cells(results[name]["sets"]["validation"])))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

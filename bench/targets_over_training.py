@@ -28,7 +28,7 @@ import torch
 from bytes2beats.engine.binarize import HOLD_RATIO
 from bytes2beats.engine.calibrate import calibrate_decoding, calibrate_threshold
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
-from bytes2beats.engine.evaluate import evaluate
+from bytes2beats.engine.evaluate import evaluate, rhythm_cells
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig
 from bytes2beats.engine.train import TrainConfig, generator_from_checkpoint, read_checkpoint
@@ -91,9 +91,7 @@ def main() -> int:
         shown = ", ".join(f"{c['target']} {c['measured'] if c['measured'] is None else round(c['measured'], 2)}"
                           for c in misses[:4])
         epoch, hours = int(state["epoch"]), float(state.get("elapsed", 0.0)) / 3600
-        generated = result["sets"]["generated"]
-        off_grid = "/".join(f"{v:.1f}" for v in generated["off_grid"].values() if v is not None)
-        one_step = "/".join(f"{v:.1f}" for t, v in generated["one_step"].items() if v is not None and t != "Drums")
+        off_grid, one_step = rhythm_cells(result["sets"]["generated"])
         accuracy = result.get("classifier", {}).get("generated_vs_validation", {}).get("accuracy")
         print(f"| {epoch} | {hours:.2f} | {epoch * train_cfg.steps_per_epoch:,} | {targets['met']} of {targets['of']} "
               f"| {shown}{' ...' if len(misses) > 4 else ''} | {off_grid} | {one_step} "

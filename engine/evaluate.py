@@ -210,6 +210,14 @@ def format_classifier(tests: dict) -> list[str]:
     return lines
 
 
+def rhythm_cells(measured: dict) -> tuple[str, str]:
+    """A set's off-grid onsets per track and one-step notes per pitched track, in percent, as
+    short table cells ("1.2/0.0/..."): what the benches print beside the targets."""
+    off_grid = "/".join("-" if v is None else f"{v:.1f}" for v in measured["off_grid"].values())
+    one_step = "/".join("-" if v is None else f"{v:.1f}" for t, v in measured["one_step"].items() if t in measured["QN"])
+    return off_grid, one_step
+
+
 def _profile(shares: list | None) -> str:
     """Onset shares per step of the beat as whole percents, e.g. '71 0 1 12 ...'."""
     if not shares or shares[0] is None:
