@@ -42,12 +42,34 @@ def test_each_track_of_each_genre_plays_as_much_as_in_the_songs(training, genera
         ideas = [composer.new_idea(99 + k, genre=genre) for k in range(48)]  # the phrases it was fitted on
         probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
         # before the lines are drawn, as the scales are fitted
-        notes = binarize(probs, composer.track_thresholds(genre=genre), composer.hold_ratio)
+        notes = binarize(probs, composer.track_thresholds(genre=genre), composer.hold_ratio, decoding["repeats"])
         got = notes.mean(axis=(0, 2, 3))
         assert np.allclose(got, wanted, rtol=0.02), (genre, got, wanted)
         # one threshold for every track would not do it
         single = binarize(probs, composer.default_threshold, composer.hold_ratio).mean(axis=(0, 2, 3))
         assert not np.allclose(single, wanted, rtol=0.1)
+
+
+def test_the_quantizer_is_fitted_to_where_each_genres_songs_start_notes(tmp_path):
+    from bytes2beats.engine.calibrate import SPREADS
+    from bytes2beats.engine.metrics import off_grid_onsets, onset_positions
+
+    phrases = build_phrases(LPD, PhraseSpec(steps_per_beat=12), cache_dir=tmp_path, workers=1).split(validation=False)
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(genres=["pop", "rock"], steps_per_beat=12, time_layers="staged",
+                                      g_width=8, d_width=8)).eval()
+    decoding = calibrate_decoding(generator, phrases, samples=16)
+    assert decoding["repeats"] is True and set(decoding["onset_prior"]) == set(decoding["onset_spread"]) == {"pop", "rock"}
+    rock = np.asarray(decoding["onset_prior"]["rock"])
+    songs = onset_positions(phrases.rolls[phrases.genre == phrases.genres.index("rock")], 12)
+    assert rock.shape == (5, 12) and np.allclose(rock, np.nan_to_num(songs), atol=1e-4)  # all of a small genre's phrases
+    assert rock[:, 0].min() > 0.3  # the beat: where these songs start most of every track's notes
+    assert all(s in SPREADS for spreads in decoding["onset_spread"].values() for s in spreads)
+    composer = Composer(generator, decoding)
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities([composer.new_idea(k, genre="rock") for k in range(8)])])
+    assert off_grid_onsets(composer.decode(probs, genre="rock", quantize_strength=0.0), 12).max() > 10  # untrained: anywhere
+    assert np.nan_to_num(off_grid_onsets(composer.decode(probs, genre="rock"), 12)).max() == 0
 
 
 def test_the_tracks_the_songs_play_one_note_at_a_time_become_lines(training, generator):
