@@ -200,7 +200,7 @@ def test_first_run_in_a_real_window_generates_and_drags_out_with_no_daw(bundle, 
             time.sleep(0.5)
         assert renamed != title, "G made no new clip"
 
-        drag(env, (1205, 34), (1700, 350))  # the toolbar's "Drag MIDI": the whole clip
+        drag(env, (1272, 34), (1700, 350))  # the toolbar's "Drag MIDI" (after Quantize): the whole clip
         clip = json.loads(_line(target, 30))
         assert clip["type"] == 1 and clip["tracks"][0] == "Drums" and clip["notes"] > 0
         drag(env, (349, 196), (1700, 350))  # the Bass row's grip: one track
