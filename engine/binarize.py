@@ -157,13 +157,12 @@ def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
     At full strength a note is also at least one step of its start's grid long (a 16th from
     a 16th, an 8th triplet from a triplet), so a blip between two grid positions becomes a
     short note on the grid rather than a one-step fragment. With `keep_lengths` a note moves
-    whole: a drum hit is its start, and its length only the MIDI note's. (Cut to one step
-    each, as 99.7 % of rock's drum notes are, the generated drums sounded 2.04 at once
-    against the data's 1.82: they stack more instruments on a hit, which their held steps
-    had hidden; kept whole, 1.95.) Two notes of a pitch that land on
-    one start become one; a note keeps a step of silence before the next of its pitch, so
-    that the two stay two (a pianoroll has no other way to tell them apart), unless that
-    would leave it a fragment, when the two join. A note that
+    whole: a drum hit is its start, and its length only the MIDI note's (docs/model.md says
+    why drums are not cut to single steps).
+
+    Two notes of a pitch that land on one start become one; a note keeps a step of silence
+    before the next of its pitch, so that the two stay two (a pianoroll has no other way to
+    tell them apart), unless that would leave it a fragment, when the two join. A note that
     would move past the last step is dropped.
     """
     strength = float(np.clip(strength, 0.0, 1.0))

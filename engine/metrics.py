@@ -174,6 +174,11 @@ def pitch_range(phrases: np.ndarray) -> np.ndarray:
 
 def self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
     """Mean bar-by-bar self-similarity: cosine similarity of bars' chroma-and-rhythm vectors."""
+    return phrase_self_similarity(phrases, steps_per_bar, lowest_pitch).mean(axis=0)  # (bars, bars)
+
+
+def phrase_self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
+    """`self_similarity` of each phrase: (n, bars, bars)."""
     n, t, s, p = phrases.shape
     bars = s // steps_per_bar
     x = phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
@@ -183,7 +188,7 @@ def self_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) 
     ], axis=3).transpose(0, 2, 1, 3).reshape(n, bars, -1).astype(float)  # (n, bars, features)
     norms = np.linalg.norm(features, axis=2, keepdims=True)
     unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
-    return (unit @ unit.transpose(0, 2, 1)).mean(axis=0)  # (bars, bars)
+    return unit @ unit.transpose(0, 2, 1)
 
 
 def bar_similarity(matrix: np.ndarray) -> float:

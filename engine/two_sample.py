@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import chroma, onsets, tonal_centroid
+from .metrics import chroma, onsets, phrase_self_similarity, tonal_centroid
 
 MAX_PER_SET = 1500  # phrases drawn from each set: the test's size, and a bound on its time
 FOLDS = 5
@@ -84,7 +84,9 @@ def phrase_features(phrases: np.ndarray, track_names: list[str], drum_track: int
             both = plays[:, a] & plays[:, b]
             distance = np.linalg.norm(centroids[:, a] - centroids[:, b], axis=2)
             add(f"tonal distance {track_names[a]}-{track_names[b]}", _ratio((distance * both).sum(axis=1), both.sum(axis=1)))
-    add("bar similarity", _bar_similarity(phrases, steps_per_bar, lowest_pitch))
+    similarity = phrase_self_similarity(phrases, steps_per_bar, lowest_pitch)  # (n, bars, bars)
+    off_diagonal = ~np.eye(bars, dtype=bool)
+    add("bar similarity", similarity[:, off_diagonal].mean(axis=1) if bars > 1 else np.full(n, np.nan))
     return np.stack(columns, axis=1), names
 
 
@@ -165,23 +167,6 @@ def _notes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.argwhere(edges == 1)  # row-major: phrase, pitch, step; ends in the same order
     ends = np.argwhere(edges == -1)
     return ends[:, 2] - starts[:, 2], starts[:, 0]
-
-
-def _bar_similarity(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
-    """Per phrase, the mean cosine similarity of its bars' harmony-and-rhythm vectors (as
-    metrics.self_similarity, before its mean over phrases)."""
-    n, t, s, p = phrases.shape
-    bars = s // steps_per_bar
-    x = phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
-    features = np.concatenate([
-        chroma(x.any(axis=3), lowest_pitch).reshape(n, t, bars, -1),
-        x.any(axis=4).reshape(n, t, bars, -1),
-    ], axis=3).transpose(0, 2, 1, 3).reshape(n, bars, -1).astype(np.float64)
-    norms = np.linalg.norm(features, axis=2, keepdims=True)
-    unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
-    similarity = unit @ unit.transpose(0, 2, 1)  # (n, bars, bars)
-    off = ~np.eye(bars, dtype=bool)
-    return similarity[:, off].mean(axis=1) if bars > 1 else np.full(n, np.nan)
 
 
 def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
