@@ -40,6 +40,39 @@ def quantize_strength(args) -> float | None:
     return args.quantize / 100.0
 
 
+def add_chord_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chords", metavar='"Am F C G"',
+                   help="a chord per bar as musicians write them (C, Am, F#m7, Bb/D, G7, Dsus4); two in a bar "
+                        "joined by a comma (C,G); Roman numerals (i VI III VII) with --key; repeats to fill the clip")
+    p.add_argument("--key", help='the key: "A minor", "Am", "F# major"; alone, the model picks chords in it')
+    p.add_argument("--chords-from", metavar="FILE.mid", help="the chords of your own MIDI clip")
+
+
+def chord_request(args, composer, seed: int = 0) -> list | None:
+    """--chords, --key and --chords-from as one chord (or None) per beat, or None when none
+    was asked for; a UserError for bad input or a model that takes no chords."""
+    from bytes2beats.engine import progression
+
+    if not (args.chords or args.key or args.chords_from):
+        return None
+    if args.chords and args.chords_from:
+        raise UserError("give --chords or --chords-from, not both")
+    if not composer.takes_chords:
+        raise UserError(f"model {composer.name!r} does not take chords or a key "
+                        f"(use --model genres-chords, or train one with --chords)")
+    try:
+        key = progression.parse_key(args.key) if args.key else None
+        if args.chords_from:
+            bars = progression.chords_from_midi(args.chords_from)
+        elif args.chords is not None:
+            bars = progression.parse_progression(args.chords, key)
+        else:
+            return composer.key_progression(key, seed, args.genre)
+        return progression.per_beat(bars, len(bars))
+    except progression.ChordError as error:
+        raise UserError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bytes2beats",
@@ -56,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threshold", type=float, default=None,
                    help="note probability that makes a note, 0-1 (default: the model's own)")
     add_quantize_option(g)
+    add_chord_options(g)
     g.add_argument("--bpm", type=float, default=120.0)
     g.add_argument("--count", type=int, default=1, help="write this many clips into the folder --out")
     g.add_argument("--image", help="also save a pianoroll picture of the (first) clip here")
@@ -87,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let the critic also score each track's bars by how much plays and their loudest cell")
     t.add_argument("--critic-onset-statistics", action="store_true",
                    help="let the critic also score where within the beat each track's notes start and end")
+    t.add_argument("--chords", action="store_true",
+                   help="condition on each phrase's chords, so that it can be asked for a key and a progression")
+    t.add_argument("--chord-loss", type=float, default=20.0,
+                   help="with --chords: weight of the generator's chord-fit term (0: the critic alone)")
     t.add_argument("--binary-neurons", choices=("none", "deterministic", "stochastic"), default="none",
                    help="show the critic notes (0/1) instead of probabilities, with straight-through gradients")
     t.add_argument("--genre-conditioned", choices=("auto", "yes", "no"), default="auto",
@@ -182,9 +220,10 @@ def cmd_generate(args) -> int:
         raise UserError("--bpm must be between 20 and 400")
     strength = quantize_strength(args)
     composer = _load_composer(args)
+    chords = chord_request(args, composer, args.seed)
     try:
         clips = composer.generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
-                                  quantize_strength=strength)
+                                  quantize_strength=strength, chords=chords)
     except ValueError as error:
         raise UserError(str(error)) from None
     out = Path(args.out)
@@ -247,12 +286,14 @@ def cmd_train(args) -> int:
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
         g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
         critic_bar_statistics=args.critic_bar_statistics, critic_onset_statistics=args.critic_onset_statistics,
+        chords=args.chords,
     )
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
         g_lr=args.g_lr, d_lr=args.d_lr, transpose=args.transpose, seed=args.seed,
         steps_per_epoch=args.steps_per_epoch, checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every, keep_checkpoints=args.keep_checkpoints, binary_neurons=args.binary_neurons,
+        chord_loss=args.chord_loss,
     )
     if args.resume and args.warm_start:
         raise UserError("--resume continues a run, --warm-start begins a new one: give one of them")
@@ -269,11 +310,13 @@ def cmd_train(args) -> int:
         # own training settings win over today's flags, but for the number of epochs, which
         # may be raised to train further; a warm start trains under today's flags.
         model_cfg = ModelConfig.from_json(state["model_config"])
-        # the changes a warm start may make to the model: the critic's new views
+        # the changes a warm start may make to the model: the critic's new views, chords
         if args.warm_start and args.critic_bar_statistics:
             model_cfg.critic_bar_statistics = True
         if args.warm_start and args.critic_onset_statistics:
             model_cfg.critic_onset_statistics = True
+        if args.warm_start and args.chords:
+            model_cfg.chords = True
         if args.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             train_cfg.epochs = args.epochs

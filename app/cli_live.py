@@ -15,7 +15,7 @@ DEFAULT_BARS = 8
 
 def add_live_commands(sub, add_model_options) -> None:
     """Register the live commands; each sets `handler` to its function."""
-    from bytes2beats.cli import add_quantize_option
+    from bytes2beats.cli import add_chord_options, add_quantize_option
 
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
@@ -45,6 +45,7 @@ def add_live_commands(sub, add_model_options) -> None:
                    help="0: loop the same phrase; small: a latent walk; 1: fresh each phrase (default 0.3)")
     s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
     add_quantize_option(s)
+    add_chord_options(s)
     s.add_argument("--no-program-changes", action="store_true", help="leave the DAW's instruments alone")
     s.add_argument("--quiet", action="store_true", help="print only problems")
     s.set_defaults(handler=cmd_stream)
@@ -74,7 +75,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _source(args: argparse.Namespace):
-    from bytes2beats.cli import UserError, quantize_strength
+    from bytes2beats.cli import UserError, chord_request, quantize_strength
     from bytes2beats.engine.live import ClipLoop, ModelStream
 
     if args.clip:
@@ -90,7 +91,7 @@ def _source(args: argparse.Namespace):
     try:
         composer = Composer.load(args.model, args.device)
         return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,
-                           quantize_strength=quantize_strength(args))
+                           quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

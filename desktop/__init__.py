@@ -5,7 +5,9 @@ The main window, as the data flows:
 - `clip_document`: the open clip, its mix, recent clips and A/B, with the signals views follow;
 - `model_worker`: model work on a background thread, reporting by signals (torch loads there);
 - `live_player`: Play/Stop through the engine's LiveSession, events back as signals;
-- views: `pianoroll_view` (with `pianoroll_layout` and `gm_names`), `track_panel`,
+- `chord_setting`: the chords and key asked for, carried by each clip, no Qt;
+- views: `pianoroll_view` (with `pianoroll_layout` and `gm_names`), `chord_bar` (the key box
+  and `chord_lane` above the canvas; `common_progressions` for its menu), `track_panel`,
   `generate_toolbar`, `clip_list`, `status_bar`, `playback_menu`, `drag_export`,
   `fluidsynth_preview`, `theme`; `window_actions` holds the actions and menus;
 - `main_window` wires them; `app` starts it all (and `--screenshot`).

@@ -133,7 +133,8 @@ class ClipDocument(QObject):
         return self.multitrack.tracks[track].program if self.multitrack else 0
 
     def export_multitrack(self, track: int | None = None) -> Multitrack:
-        """The clip to write: one track, or the audible tracks, with the chosen instruments."""
+        """The clip to write: one track, or the audible tracks, with the chosen instruments and
+        the clip's chords."""
         mt = self.multitrack
         if mt is None:
             raise ValueError("there is no clip yet: generate one first")
@@ -142,7 +143,8 @@ class ClipDocument(QObject):
             raise ValueError("every track is muted: unmute one to export")
         tracks = [replace(mt.tracks[i], program=self.program(i)) for i in indices]
         name = mt.name if track is None else f"{mt.name}-{mt.tracks[track].name.lower()}"
-        return Multitrack(tracks, mt.rolls[indices].copy(), mt.steps_per_beat, mt.tempo, name)
+        return Multitrack(tracks, mt.rolls[indices].copy(), mt.steps_per_beat, mt.tempo, name,
+                          chords=mt.chords)  # written as markers
 
     def playback_multitrack(self) -> Multitrack:
         """Every track, with the chosen instruments (playback mutes by itself, live)."""

@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
 
+from .chord_setting import ChordSetting
+
 _serial = itertools.count(1)
 
 
 @dataclass(eq=False)
 class ClipState:
     """A clip: its model, noise and probabilities, plus the threshold, bars, tempo and quantize
-    strength it is shown at.
+    strength it is shown at, and the chords and key it was asked for.
 
     `composer` is the engine's Composer that made it (kept, so that regenerating a track of an
     older clip uses the model that made it). `threshold`, `quantize` and `bpm` change in place:
@@ -38,6 +40,7 @@ class ClipState:
     genre: str | None
     label: str
     quantize: float = QUANTIZE  # 0..1: how far notes move onto the beat's grid
+    chord_setting: ChordSetting = field(default_factory=ChordSetting)  # the chords and key asked for
     serial: int = field(default_factory=lambda: next(_serial))
     created: float = field(default_factory=time.time)
 
@@ -54,6 +57,7 @@ class ClipState:
         return self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
             name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
+            chords=getattr(self.idea, "chords", None),
         )
 
 

@@ -1,4 +1,5 @@
-"""The main window: canvas in the middle, tracks and recent clips at the sides, toolbar on top.
+"""The main window: canvas in the middle under its chord bar, tracks and recent clips at the
+side, toolbar on top.
 
 It wires views to the ClipDocument, sends model work to the ModelWorker and playback to
 the LivePlayer, and turns every failure into a message. Nothing here runs the model.
@@ -19,8 +20,12 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
+    QVBoxLayout,
+    QWidget,
 )
 
+from .chord_bar import ChordBar
+from .chord_setting import ChordSetting
 from .clip_document import ClipDocument
 from .clip_list import ClipList
 from .drag_export import DragHandle, prune_drag_folder, write_drag_file
@@ -58,7 +63,15 @@ class MainWindow(QMainWindow):
 
         self.commands = make_actions(self)  # by name: "generate", "play", "undo"… (not QWidget.actions())
         self.canvas = PianorollView(self.document, self.theme)
-        self.setCentralWidget(self.canvas)
+        self.chord_bar = ChordBar(self.canvas, self.theme)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.chord_bar)
+        column.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+        self._note: str | None = None  # a status line to show once the model is done
         self.clip_handle = DragHandle(lambda: self.document.export_multitrack(),
                                       tooltip="Drag the clip (its audible tracks) into your DAW as a .mid file")
         self.toolbar = GenerateToolbar(self.commands, self.clip_handle, self)
@@ -93,6 +106,7 @@ class MainWindow(QMainWindow):
         doc, bar = self.document, self.toolbar
         self.worker.modelLoaded.connect(self._model_loaded)
         self.worker.clipReady.connect(self._clip_ready)
+        self.worker.chordsRead.connect(self.chord_bar.take_midi)
         self.worker.failed.connect(self.show_error)
         self.worker.busyChanged.connect(self._busy_changed)
         self.player.failed.connect(self.show_error)
@@ -106,6 +120,9 @@ class MainWindow(QMainWindow):
         self.tracks.regenerateRequested.connect(self.regenerate)
         self.tracks.failed.connect(self.show_error)
         self.clip_handle.failed.connect(self.show_error)
+        self.chord_bar.settingRequested.connect(self.set_chords)
+        self.chord_bar.midiDropped.connect(self.worker.read_chords)
+        self.chord_bar.failed.connect(self._chord_refused)
         doc.clipChanged.connect(self._clip_changed)
         doc.mixChanged.connect(lambda: self.player.set_mix(self._muted(), self._soloed()))
         doc.historyChanged.connect(self._history_changed)
@@ -215,6 +232,7 @@ class MainWindow(QMainWindow):
         elif genres:
             combo.setCurrentText(self.composer.default_genre)
         self.toolbar.set_threshold(self.composer.default_threshold)
+        self._update_chord_editing()
         self._busy_changed(self.worker.busy)
         if self.generate_on_load and self.document.state is None:
             self.generate()
@@ -236,7 +254,8 @@ class MainWindow(QMainWindow):
         same_model = state is not None and state.composer is self.composer
         threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
-                             threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100)
+                             threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100,
+                             self.chord_bar.setting)
 
     def vary(self) -> None:
         if self.document.state is not None:
@@ -245,6 +264,38 @@ class MainWindow(QMainWindow):
     def regenerate(self, track: int) -> None:
         if self.document.state is not None and 0 <= track < self.document.track_count():
             self.worker.regenerate(self.document.state, track, random_seed())
+
+    # -- chords --------------------------------------------------------------------------
+
+    def _update_chord_editing(self) -> None:
+        """Chords can be asked for when the clip shown or the model loaded takes them."""
+        shown = self.document.state.composer if self.document.state is not None else None
+        editable = any(c is not None and c.takes_chords for c in (shown, self.composer))
+        self.chord_bar.set_editable(editable, self.model_name or "")
+
+    def set_chords(self, setting: ChordSetting, label: str = "new chords") -> None:
+        """Make the clip again over the chords (or in the key) asked for: the same noise, a new
+        model run on the worker. With no clip yet, the setting waits for Generate; a clip of a
+        model without chords is made again, same seed, by the chord model loaded since."""
+        state = self.document.state
+        if state is None or not state.composer.takes_chords:
+            self.chord_bar.show_clip(self.document.multitrack, setting)
+            if state is not None and self.composer is not None and self.composer.takes_chords:
+                self.generate_seed(state.seed)
+            return
+        if setting.bars is not None and setting.bars == state.chord_setting.bars:
+            state.chord_setting = setting  # the same chords, another key named: nothing to play again
+            self.chord_bar.show_clip(self.document.multitrack, setting)
+            return
+        if setting.bars is not None and len(setting.bars) > state.bars:
+            self._note = (f"The progression has {len(setting.bars)} bars and the clip {state.bars}: "
+                          f"set Bars to {len(setting.bars)} and Generate to hear all of it")
+        self.worker.rechord(state, setting, label)
+
+    def _chord_refused(self, message: str) -> None:
+        """Chords that cannot be read: one line in the status bar; nothing changed."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10_000)
 
     def _clip_ready(self, result: JobResult) -> None:
         self.document.push(result.state)
@@ -259,6 +310,9 @@ class MainWindow(QMainWindow):
         self.tracks.set_busy(busy)
         if busy:
             self.statusBar().showMessage("The model is working…")
+        elif self._note:
+            self.statusBar().showMessage(self._note, 10_000)
+            self._note = None
         else:
             self.statusBar().clearMessage()
 
@@ -271,6 +325,8 @@ class MainWindow(QMainWindow):
         self.toolbar.set_threshold(state.threshold)
         self.toolbar.set_quantize(state.quantize)
         self.commands["export"].setEnabled(True)
+        self.chord_bar.show_clip(self.document.multitrack, state.chord_setting)
+        self._update_chord_editing()
         self._busy_changed(self.worker.busy)
         if self.player.playing:
             self.player.set_clip(self.document.playback_multitrack())
@@ -295,6 +351,7 @@ class MainWindow(QMainWindow):
         self.theme_mode = mode
         self.theme = apply_system_theme(QApplication.instance(), None if mode == "system" else mode)
         self.canvas.apply_theme(self.theme)
+        self.chord_bar.apply_theme(self.theme)
         self.tracks.refresh()
 
     # -- play and export -----------------------------------------------------------------

@@ -12,13 +12,15 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from .chord_setting import ChordSetting, to_bars
 from .clip_state import ClipState
 
 # OpenMP's threads otherwise spin for a while after each model run, taking the cores the
@@ -37,10 +39,17 @@ class LoadedModel:
 
 @dataclass
 class JobResult:
-    kind: str  # "generate", "variation", "regenerate"
+    kind: str  # "generate", "variation", "regenerate", "chords"
     state: ClipState
     seconds: float  # the model's time, for the status bar
     track: int | None = None
+
+
+@dataclass
+class ChordsRead:
+    path: str
+    bars: tuple | None  # per bar, a tuple of chords; None when the file has none
+    error: str = ""
 
 
 class _Signals(QObject):
@@ -83,6 +92,7 @@ class ModelWorker(QObject):
 
     modelLoaded = Signal(object)  # LoadedModel
     clipReady = Signal(object)  # JobResult
+    chordsRead = Signal(object)  # ChordsRead
     failed = Signal(str)  # a one-line message
     busyChanged = Signal(bool)
 
@@ -134,12 +144,17 @@ class ModelWorker(QObject):
         self._submit(work, self.modelLoaded)
 
     def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
-                 threshold: float, bpm: float, quantize: float = QUANTIZE) -> None:
+                 threshold: float, bpm: float, quantize: float = QUANTIZE,
+                 chords: ChordSetting | None = None) -> None:
+        """A new clip; `chords`: the progression or key asked for (a chord model only)."""
+        setting = chords if chords is not None and composer.takes_chords else ChordSetting()
+
         def work() -> JobResult:
             start = time.perf_counter()
-            idea = composer.new_idea(seed, bars, genre)
+            idea = composer.new_idea(seed, bars, genre, chords=setting.per_beat(composer, bars, seed, genre))
             probs = composer.probabilities([idea])[0]
-            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}", quantize)
+            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}", quantize,
+                              chord_setting=setting)
             return JobResult("generate", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -150,7 +165,8 @@ class ModelWorker(QObject):
             idea = base.composer.vary(base.idea, amount, seed)
             probs = base.composer.probabilities([idea])[0]
             state = ClipState(base.composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"variation of #{base.serial}", base.quantize)
+                              base.model, base.genre, f"variation of #{base.serial}", base.quantize,
+                              chord_setting=base.chord_setting)
             return JobResult("variation", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -167,10 +183,43 @@ class ModelWorker(QObject):
             probs[track] = fresh[track]
             name = composer.config.tracks[track].name
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize)
+                              base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize,
+                              chord_setting=base.chord_setting)
             return JobResult("regenerate", state, time.perf_counter() - start, track)
 
         self._submit(work, self.clipReady)
+
+    def rechord(self, base: ClipState, setting: ChordSetting, label: str) -> None:
+        """The clip again over other chords (or in another key): the same noise, a new model run."""
+        def work() -> JobResult:
+            start = time.perf_counter()
+            composer = base.composer
+            chords = setting.per_beat(composer, base.bars, base.seed, base.genre)
+            idea = replace(base.idea, chords=composer.chords_for(chords, base.idea.n_phrases, base.seed, base.genre))
+            probs = composer.probabilities([idea])[0]
+            state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm, base.model, base.genre,
+                              f"{label} (#{base.serial})", base.quantize, chord_setting=setting)
+            return JobResult("chords", state, time.perf_counter() - start)
+
+        self._submit(work, self.clipReady)
+
+    def read_chords(self, path: str, max_bars: int = 64) -> None:
+        """The chords of a MIDI file, per bar from its first chord on (`chordsRead`: a
+        ChordsRead, its error a one-line message for a file with none)."""
+        def work() -> ChordsRead:
+            from bytes2beats.engine.progression import ChordError, chords_from_midi
+
+            try:
+                bars = chords_from_midi(path)
+            except ChordError as error:
+                return ChordsRead(path, None, str(error))
+            while bars and all(c is None for c in bars[0]):  # silence or a count-in before the song
+                bars = bars[1:]
+            if not bars:
+                return ChordsRead(path, None, f"{Path(path).name}: no chords to take")
+            return ChordsRead(path, to_bars(bars[:max_bars]))
+
+        self._submit(work, self.chordsRead)
 
 
 def random_seed() -> int:

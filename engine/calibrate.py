@@ -39,7 +39,8 @@ REPEATS = True  # models fitted now keep a note played again at once as two (bin
 
 
 def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
-                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> float:
+                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
+                        progressions: dict | None = None) -> float:
     """The one threshold at which generated clips have as many active cells as the data.
 
     A genre model is asked for each genre as often as the data has it, so that the density
@@ -50,7 +51,7 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
     rows = np.arange(len(phrases)) if rows is None else rows
     density = float(_density(phrases, rows).mean())
     was_training = generator.training
-    composer = Composer(generator, {})  # puts the generator in eval mode: restored below
+    composer = Composer(generator, {"progressions": progressions or {}})  # eval mode: restored below
     genres = composer.config.genres
     labels = phrases.genre[rng.choice(rows, samples)] if genres else np.full(samples, -1)
     ideas = [composer.new_idea(seed + k, genre=phrases.genres[g] if g >= 0 and phrases.genres[g] in genres else None)
@@ -61,17 +62,19 @@ def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 2
 
 
 def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SAMPLES, seed: int = 99,
-                       hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None) -> dict:
+                       hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
+                       progressions: dict | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
     onset_prior, onset_spread, repeats.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
-    scales; `rows`: the phrases to fit to (all when None).
+    scales; `rows`: the phrases to fit to (all when None). A chord model is fitted over
+    `progressions` (per genre, drawn as the model will draw them: `phrase_progressions`).
     """
     rows = np.arange(len(phrases)) if rows is None else rows
-    threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio, rows), 4)
+    threshold = round(calibrate_threshold(generator, phrases, samples, seed, hold_ratio, rows, progressions), 4)
     was_training = generator.training
-    composer = Composer(generator, {})
+    composer = Composer(generator, {"progressions": progressions or {}})
     rng = np.random.default_rng(seed + 1)
     groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)]
               for g in composer.config.genres if g in phrases.genres}
@@ -105,6 +108,27 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "onset_spread": spreads,
         "repeats": REPEATS,
     }
+
+
+def phrase_progressions(phrases: Phrases, cfg, rows: np.ndarray | None = None, per_genre: int = 512,
+                        seed: int = 5) -> dict[str, list[str]]:
+    """Per genre (or "" for all), up to `per_genre` chord progressions of its phrases, one
+    chord name (or N) per half bar: what a chord model plays over when given no chords."""
+    from .chords import phrases_chords
+
+    rows = np.arange(len(phrases)) if rows is None else rows
+    chords = phrases_chords(phrases, cfg)
+    rng = np.random.default_rng(seed)
+    groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)] for g in cfg.genres if g in phrases.genres}
+    if not any(len(r) for r in groups.values()):
+        groups = {"": rows}
+    out = {}
+    for genre, in_genre in groups.items():
+        picked = [chords[k] for k in rng.permutation(in_genre)]
+        # progressions with a chord in at least half their half bars: a phrase of drums alone has none to give
+        kept = [row for row in picked if sum(c is not None for c in row) * 2 >= len(row)][:per_genre]
+        out[genre] = [" ".join("N" if c is None else c.name for c in row) for row in kept]
+    return out
 
 
 def fitted_spread(notes: np.ndarray, prior: np.ndarray, steps_per_beat: int, keep_lengths: bool = False) -> float:

@@ -12,7 +12,7 @@ import torch
 from .binarize import QUANTIZE
 from .dataset import Phrases, PhraseSpec, build_phrases
 from .generate import Composer
-from .metrics import measure, self_similarity, shuffled_tracks
+from .metrics import bass_on_chord_root, chord_tone_share, measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
 from .targets import check_targets, targets_json
 from .two_sample import classifier_two_sample_test, phrase_features
@@ -24,10 +24,7 @@ def generated_phrases(composer: Composer, samples: int, genre: str | None, thres
                       seed: int = 10_000, quantize_strength: float | None = None) -> np.ndarray:
     """`samples` generated phrases, binarized, cropped to the model's pitch range: (n, T, S, P) bool."""
     cfg = composer.config
-    genre_index = composer.genre_index(genre)
-    ideas = [composer.new_idea(seed + k) for k in range(samples)]
-    if genre_index is not None:
-        ideas = [type(i)(i.z_shared, i.z_tracks, genre_index, i.seed) for i in ideas]
+    ideas = [composer.new_idea(seed + k, genre=genre) for k in range(samples)]
     low = cfg.lowest_pitch
     # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
@@ -123,6 +120,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist(),
     } if len(overlap) else {"samples": 0, "max_overlap": 0.0, "median_overlap": 0.0, "over_90_percent": 0,
                             "histogram": [0] * 10}
+    if cfg.chords:
+        result["chords"] = _chord_fit(composer, sets, phrases, data_rows, genre, seed)
     if classifier and len(validation_rows):
         result["classifier"] = _classifier_tests(sets, songs, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
     result["targets"] = targets_json(check_targets(result))
@@ -135,6 +134,41 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength) for p in composer.probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
         save_pianoroll_sheet(clips, folder / "generated_sheet.png")
     return result
+
+
+def _chord_fit(composer: Composer, sets: dict, phrases: Phrases, data_rows: dict, genre: str | None,
+               seed: int) -> dict:
+    """A chord model's fit to its chords: generated phrases against the progressions they
+    were drawn over (the genre's songs'), the real sets against their own extracted chords
+    (engine/chords.py). Chord tones: the share of pitched sounding time on the beat's chord;
+    bass on root: the share of chord spans whose lowest bass note is its root or written bass."""
+    from .chords import per_beat, phrase_chord_features, phrases_chords
+
+    cfg = composer.config
+    beats = 4 * cfg.n_bars
+    real_chords = phrases_chords(phrases, cfg)
+    per_set = {"generated": [composer.drawn_progression(seed + k, genre) or [None] * beats
+                             for k in range(len(sets["generated"]))]}
+    for name, rows in data_rows.items():
+        per_set[name] = [per_beat(real_chords[r], beats) for r in rows]
+    pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
+    bass = next((i for i, t in enumerate(cfg.tracks) if t.name == "Bass"), None)
+    out = {}
+    for name, chords in per_set.items():
+        x = sets[name]
+        if not len(x):
+            continue
+        features = phrase_chord_features(chords, beats)
+        out[name] = {
+            "chord_tones": _num(chord_tone_share(x, features, pitched, cfg.lowest_pitch, cfg.steps_per_beat)),
+            "bass_on_root": None if bass is None else _num(bass_on_chord_root(x, chords, bass, cfg.lowest_pitch,
+                                                                                cfg.steps_per_beat)),
+        }
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else round(float(x), 4)
 
 
 def _classifier_tests(sets: dict, songs: dict, names: list[str], drum: int | None, steps_per_beat: int,
@@ -190,6 +224,9 @@ def format_table(result: dict) -> str:
         f"novelty: nearest training phrase shares at most {100 * novelty['max_overlap']:.1f}% of a generated phrase's "
         f"notes (median {100 * novelty['median_overlap']:.1f}%, {novelty['over_90_percent']} of {novelty['samples']} over 90%)"
     )
+    for name, fit in result.get("chords", {}).items():
+        lines.append(f"chords, {name}: {_percent(fit['chord_tones'])} of pitched sounding time on a chord tone, "
+                     f"{_percent(fit['bass_on_root'])} of chord spans with the bass on the root")
     lines += format_classifier(result.get("classifier", {}))
     return "\n".join(lines)
 
@@ -216,6 +253,10 @@ def rhythm_cells(measured: dict) -> tuple[str, str]:
     off_grid = "/".join("-" if v is None else f"{v:.1f}" for v in measured["off_grid"].values())
     one_step = "/".join("-" if v is None else f"{v:.1f}" for t, v in measured["one_step"].items() if t in measured["QN"])
     return off_grid, one_step
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def _profile(shares: list | None) -> str:

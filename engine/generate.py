@@ -29,6 +29,9 @@ class Idea:
     z_tracks: np.ndarray  # (phrases, tracks, z_track)
     genre: int | None = None
     seed: int = 0
+    # For a chord model: the clip's chords, one engine.chords.Chord (or None) per beat of
+    # every phrase; None: no chords given.
+    chords: tuple | None = None
 
     @property
     def n_phrases(self) -> int:
@@ -146,9 +149,57 @@ class Composer:
 
     # -- ideas ---------------------------------------------------------------------------
 
+    @property
+    def takes_chords(self) -> bool:
+        return bool(self.config.chords)
+
+    def drawn_progression(self, seed: int, genre: str | None = None) -> list | None:
+        """One phrase's chords (one Chord or None per beat) drawn by `seed` from the genre's
+        songs (the model file's `progressions`): what a chord model plays over when given
+        none; None when the model has none to draw from."""
+        from .chords import Chord, beats_in
+
+        drawn = self._fitted("progressions", genre) or []
+        if not self.takes_chords or not drawn:
+            return None
+        names = drawn[int(np.random.default_rng([seed, 7]).integers(len(drawn)))].split()
+        chords = [None if n == "N" else Chord.from_name(n) for n in names]
+        beats = beats_in(self.config.n_bars)
+        return [chords[b * len(chords) // beats] for b in range(beats)]
+
+    def key_progression(self, key, seed: int, genre: str | None = None) -> list:
+        """Chords the model picks in `key` (engine/progression.py: Key), one per beat of a
+        phrase: a progression of the genre's songs in the key's mode, moved into the key."""
+        from .chords import beats_in
+        from .progression import ChordError, progression_in_key
+
+        drawn = self._fitted("progressions", genre) or []
+        if not drawn:
+            raise ChordError(f"model {self.name!r} has no progressions to pick from")
+        half_bars = progression_in_key(drawn, key, seed)
+        beats = beats_in(self.config.n_bars)
+        return [half_bars[b * len(half_bars) // beats] for b in range(beats)]
+
+    def chords_for(self, chords: list | None, phrases: int, seed: int, genre: str | None = None) -> tuple | None:
+        """An idea's chords, one per beat of its `phrases` phrases: `chords` (one Chord or
+        None per beat; a shorter list repeats) or, when None, a progression of the genre's
+        songs drawn by `seed` (repeated in every phrase); None for a model without chords."""
+        if not self.takes_chords:
+            if chords is not None and any(c is not None for c in chords):
+                raise ValueError(f"model {self.name!r} does not take chords (train one with --chords)")
+            return None
+        from .chords import beats_in
+
+        if chords is None:
+            chords = self.drawn_progression(seed, genre)
+        if not chords:
+            return None
+        return tuple(chords[b % len(chords)] for b in range(phrases * beats_in(self.config.n_bars)))
+
     def new_idea(self, seed: int, bars: int | None = None, genre: str | None = None,
-                 variation: float = 0.3) -> Idea:
-        """Noise for a clip of `bars` bars; phrases after the first walk from the one before."""
+                 variation: float = 0.3, chords: list | None = None) -> Idea:
+        """Noise for a clip of `bars` bars; phrases after the first walk from the one before.
+        `chords`: one Chord (or None) per beat for a chord model (`chords_for`)."""
         cfg = self.config
         phrases = max(1, math.ceil((bars or cfg.n_bars) / cfg.n_bars))
         rng = np.random.default_rng(seed)
@@ -157,7 +208,8 @@ class Composer:
         for _ in range(phrases - 1):
             shared.append(walk(shared[-1], _randn(rng, cfg.z_shared), variation))
             tracks.append(walk(tracks[-1], _randn(rng, cfg.n_tracks, cfg.z_track), variation))
-        return Idea(np.stack(shared), np.stack(tracks), self.genre_index(genre), seed)
+        return Idea(np.stack(shared), np.stack(tracks), self.genre_index(genre), seed,
+                    self.chords_for(chords, phrases, seed, genre))
 
     def regenerate_track(self, idea: Idea, track: int, seed: int) -> Idea:
         """The same idea with new noise for one track: the other tracks come out unchanged."""
@@ -197,6 +249,13 @@ class Composer:
         shared = np.concatenate([i.z_shared for i in ideas])
         tracks = np.concatenate([i.z_tracks for i in ideas])
         genres = np.concatenate([np.full(i.n_phrases, i.genre if i.genre is not None else 0) for i in ideas])
+        chords = None
+        if cfg.chords:
+            from .chords import beats_in, chord_features
+
+            beats = beats_in(cfg.n_bars)
+            chords = np.concatenate([chord_features(i.chords or [None] * (i.n_phrases * beats)).reshape(i.n_phrases, beats, -1)
+                                     for i in ideas])
         outputs = []
         for start in range(0, len(shared), batch_size):
             end = start + batch_size
@@ -205,6 +264,7 @@ class Composer:
                 torch.as_tensor(shared[start:end], device=self.device),
                 torch.as_tensor(tracks[start:end], device=self.device),
                 genre,
+                None if chords is None else torch.as_tensor(chords[start:end], device=self.device),
             )  # (batch, T, S, P)
             outputs.append(probs.float().cpu().numpy())
         phrases = np.concatenate(outputs)
@@ -221,23 +281,36 @@ class Composer:
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
                 bpm: float = 120.0, name: str = "", genre: str | None = None,
-                quantize_strength: float | None = None) -> Multitrack:
+                quantize_strength: float | None = None, chords: tuple | None = None) -> Multitrack:
         """Decode probabilities into a clip of `bars` bars (`decode`; the genre picks the
-        per-track thresholds of a genre model)."""
+        per-track thresholds of a genre model). The clip's chords are `chords` (those it was
+        made to, one per beat) or else those detected in what was generated."""
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
         rolls = self.decode(probs, threshold, genre, quantize_strength).astype(np.uint8)
-        return Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
+        clip = Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
+        beats = steps // cfg.steps_per_beat
+        clip.chords = tuple(chords[:beats]) if chords else detect_chords(clip)
+        return clip
 
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
                  threshold: float | None = None, bpm: float = 120.0, count: int = 1,
-                 quantize_strength: float | None = None) -> list[Multitrack]:
-        """`count` clips from seeds seed, seed + 1, ..."""
-        ideas = [self.new_idea(seed + k, bars, genre) for k in range(count)]
+                 quantize_strength: float | None = None, chords: list | None = None) -> list[Multitrack]:
+        """`count` clips from seeds seed, seed + 1, ...; `chords`: one Chord (or None) per
+        beat for a chord model (repeating when shorter than the clip)."""
+        ideas = [self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count)]
         probs = self.probabilities(ideas)
         return [
             self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
-                         quantize_strength=quantize_strength)
+                         quantize_strength=quantize_strength, chords=idea.chords)
             for p, idea in zip(probs, ideas)
         ]
+
+
+def detect_chords(clip: Multitrack) -> tuple:
+    """A clip's chords as the extractor hears them (engine/chords.py), one per beat."""
+    from .chords import extract_chords
+
+    half_bars = extract_chords(clip.rolls > 0, clip.tracks, 0, clip.steps_per_beat)
+    return tuple(c for c in half_bars for _ in range(2))

@@ -251,3 +251,50 @@ def shuffled_tracks(phrases: np.ndarray, seed: int = 0) -> np.ndarray:
 def _num(x) -> float | None:
     x = float(x)
     return None if math.isnan(x) else round(x, 4)
+
+
+# ---------------------------------------------------------------------------------------
+# Chords: how well the tracks fit the chords they were asked for (or, for real songs, the
+# chords extracted from them: engine/chords.py).
+
+
+def chord_tone_share(phrases: np.ndarray, chords: np.ndarray, pitched: list[int], lowest_pitch: int,
+                     steps_per_beat: int) -> float:
+    """The share of the pitched tracks' sounding time (cells) on a pitch class of the beat's
+    chord, over the beats that have one. `chords`: (n, beats, 24) chord features."""
+    n, _, steps, pitches = phrases.shape
+    beats = steps // steps_per_beat
+    octaves = -(-pitches // 12)
+    x = phrases[:, pitched].reshape(n, len(pitched), beats, steps_per_beat, pitches).sum((1, 3), dtype=np.int64)
+    x = np.pad(x, [(0, 0), (0, 0), (0, octaves * 12 - pitches)]).reshape(n, beats, octaves, 12).sum(2)
+    x = np.roll(x, lowest_pitch % 12, axis=-1)  # (n, beats, 12): index = pitch class
+    tones = chords[..., :12] > 0
+    has_chord = tones.any(-1)
+    on = (x * tones).sum(-1)[has_chord].sum()
+    total = x.sum(-1)[has_chord].sum()
+    return float(on / total) if total else math.nan
+
+
+def bass_on_chord_root(phrases: np.ndarray, chords_per_beat: list, bass_track: int, lowest_pitch: int,
+                       steps_per_beat: int) -> float:
+    """The share of chord spans (a chord held within one bar) whose lowest bass note is the
+    chord's root or its written bass, over the spans where the bass plays. `chords_per_beat`:
+    per phrase, one Chord or None per beat."""
+    n, _, steps, pitches = phrases.shape
+    beats = steps // steps_per_beat
+    plays = phrases[:, bass_track].reshape(n, beats, steps_per_beat, pitches).any(2)  # (n, beats, pitches)
+    lowest = np.where(plays.any(-1), plays.argmax(-1) + lowest_pitch, 10_000)  # (n, beats)
+    hits = spans = 0
+    for k in range(n):
+        row = chords_per_beat[k]
+        start = 0
+        for b in range(1, beats + 1):
+            if b < beats and row[b] == row[start] and b % 4:
+                continue  # the span goes on: same chord, same bar
+            chord = row[start]
+            low = int(lowest[k, start:b].min())
+            if chord is not None and low < 10_000:
+                spans += 1
+                hits += (low % 12) in (chord.root, chord.bass_note)
+            start = b
+    return hits / spans if spans else math.nan

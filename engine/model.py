@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .chords import N_FEATURES as CHORD_FEATURES
 from .families import family_tracks
 from .pianoroll import BEATS_PER_BAR
 
@@ -50,6 +51,9 @@ class ModelConfig:
     # The critic also sees where within the beat each track's notes start and end (see
     # `OnsetStatistics`); off in the models trained before it.
     critic_onset_statistics: bool = False
+    # Chord conditioning: the generator and the critic read a chord per beat (24 numbers:
+    # its pitch classes and its bass note, engine/chords.py); off in the models before it.
+    chords: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -153,6 +157,12 @@ class Generator(nn.Module):
             _up(2 * w, 2 * w, 3, 1, 1),  # (2w, beats, octaves)
         )
         self.attention = SelfAttention(2 * w) if cfg.attention else nn.Identity()
+        if cfg.chords:
+            # The chord of each beat enters where time is in beats: once before pitch has
+            # octaves (4w channels), once after (2w), as a learned offset per channel. Both
+            # start at zero, so a generator warm-started from one without chords begins as it was.
+            self.chord_to_beats = _zero_linear(CHORD_FEATURES, 4 * w)
+            self.chord_to_octaves = _zero_linear(CHORD_FEATURES, 2 * w)
         # Only the last layer works at full resolution, and with one output channel: on a
         # CPU the cost of a layer is mostly the size of its output.
         self.to_notes = nn.Sequential(*self._time_and_pitch_layers(cfg, 2 * w, w), nn.Sigmoid())
@@ -175,7 +185,8 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(w, 1, (k_last, OCTAVE), (last, OCTAVE), (p_last, 0)),  # (1, S, P)
         ]
 
-    def forward(self, z_shared, z_tracks, genre=None) -> torch.Tensor:
+    def forward(self, z_shared, z_tracks, genre=None, chords=None) -> torch.Tensor:
+        """chords: (B, beats, 24) for a chord model (all zero: no chord given)."""
         cfg = self.cfg
         b, t = z_tracks.shape[:2]
         parts = [
@@ -187,10 +198,26 @@ class Generator(nn.Module):
             g = self.genre_embedding(genre)  # (B, genre_embedding)
             parts.append(g.unsqueeze(1).expand(b, t, cfg.genre_embedding))
         x = torch.cat(parts, dim=2).view(b * t, -1, 1, 1)  # (B*T, z_in, 1, 1): tracks fold into the batch
-        x = self.layers(x)  # (B*T, 2w, beats, octaves)
+        if cfg.chords:
+            if chords is None:
+                chords = z_shared.new_zeros(b, cfg.n_bars * BEATS_PER_BAR, CHORD_FEATURES)
+            per_track = chords.repeat_interleave(t, dim=0)  # (B*T, beats, 24), as the tracks fold
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if cfg.chords and i == 1:  # (B*T, 4w, beats, 1)
+                x = x + self.chord_to_beats(per_track).transpose(1, 2).unsqueeze(3)
+            elif cfg.chords and i == 3:  # (B*T, 2w, beats, octaves)
+                x = x + self.chord_to_octaves(per_track).transpose(1, 2).unsqueeze(3)
         x = self.attention(x)
         x = self.to_notes(x)  # (B*T, 1, S, P)
         return x.view(b, t, cfg.n_steps, cfg.n_pitches)  # (B, T, S, P)
+
+
+def _zero_linear(cin: int, cout: int) -> nn.Linear:
+    layer = nn.Linear(cin, cout)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 def _down(cin: int, cout: int, kernel, stride=1, padding=0) -> nn.Sequential:
@@ -272,6 +299,41 @@ class OnsetStatistics(nn.Module):
         return self.features(self.profiles(x).flatten(1))
 
 
+class ChordFit(nn.Module):
+    """A fourth view for the critic: per beat, the pitch classes each pitched track sounds
+    beside the beat's chord, (B, T, S, P) + (B, beats, 24) -> (B, features).
+
+    A track's pitch-class profile in a beat (steps sounding per class, over octaves, as a
+    share of what the track sounds there plus one) next to the chord's 24 numbers, through
+    a small network per beat, averaged over the beats: whether what plays fits the chord
+    it is asked to is then a few numbers the critic reads outright, where the convolutions
+    would have to learn a chord's pitch classes from beats and octaves apart.
+    """
+
+    def __init__(self, cfg: ModelConfig, width: int):
+        super().__init__()
+        self.cfg = cfg
+        self.pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
+        n_in = len(self.pitched) * OCTAVE + CHORD_FEATURES
+        self.per_beat = nn.Sequential(nn.Linear(n_in, width), nn.PReLU(width), nn.Linear(width, width), nn.PReLU(width))
+
+    def profiles(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, beats, pitched tracks * 12): each pitched track's pitch classes per beat."""
+        cfg = self.cfg
+        b = x.shape[0]
+        beats = cfg.n_bars * BEATS_PER_BAR
+        pitched = x[:, self.pitched]  # (B, Tp, S, P)
+        octaves = cfg.n_pitches // OCTAVE
+        per_class = pitched.reshape(b, len(self.pitched), beats, cfg.steps_per_beat, octaves, OCTAVE).sum((3, 4))
+        per_class = torch.roll(per_class, cfg.lowest_pitch % OCTAVE, dims=3)  # index = pitch class, C = 0
+        per_class = per_class / (per_class.sum(3, keepdim=True) + 1)  # (B, Tp, beats, 12)
+        return per_class.permute(0, 2, 1, 3).flatten(2)
+
+    def forward(self, x: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
+        both = torch.cat([self.profiles(x), chords.to(x.dtype)], dim=2)  # (B, beats, features)
+        return self.per_beat(both.flatten(0, 1)).view(x.shape[0], both.shape[1], -1).mean(1)
+
+
 class Critic(nn.Module):
     """Pianorolls to one unbounded realness score: (B, T, S, P) -> (B,).
 
@@ -283,8 +345,9 @@ class Critic(nn.Module):
     2018) scores whether the music fits the genre. With `critic_bar_statistics`, a second
     score (and projection term) comes from each track's bars summed up (`BarStatistics`);
     with `critic_onset_statistics`, another from where in the beat each track's notes start
-    and end (`OnsetStatistics`). Each such branch's parameters are named after it (`bar_`,
-    `onset_`), so a warm start can tell the new ones.
+    and end (`OnsetStatistics`); with `chords`, another from whether the pitched tracks fit
+    each beat's chord (`ChordFit`). Each such branch's parameters are named after it
+    (`bar_`, `onset_`, `chord_`), so a warm start can tell the new ones.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -310,6 +373,9 @@ class Critic(nn.Module):
             self._add_view("bar", BarStatistics(cfg, 4 * w), 4 * w)
         if cfg.critic_onset_statistics:
             self._add_view("onset", OnsetStatistics(cfg, 4 * w), 4 * w)
+        self.chord_statistics = None
+        if cfg.chords:
+            self._add_view("chord", ChordFit(cfg, 4 * w), 4 * w)
 
     def _add_view(self, name: str, view: nn.Module, width: int) -> None:
         """A view beside the convolutions: `{name}_statistics`, its score `{name}_score` and
@@ -342,7 +408,7 @@ class Critic(nn.Module):
             _down(w, 2 * w, (k_16, 1), (sixteenths, 1), (p_16, 0)),  # (2w, beats, octaves)
         ]
 
-    def forward(self, notes: torch.Tensor, genre=None) -> torch.Tensor:
+    def forward(self, notes: torch.Tensor, genre=None, chords=None) -> torch.Tensor:
         x = self.layers(notes)  # (B, 2w, beats, octaves)
         x = self.attention(x)
         x = self.to_bars(x)  # (B, 4w, bars, 1)
@@ -350,10 +416,12 @@ class Critic(nn.Module):
         score = self.score(h).squeeze(1)  # (B,)
         if self.genre_projection is not None:
             score = score + (self.genre_projection(genre) * h).sum(dim=1)
-        for name in ("bar", "onset"):
+        for name in ("bar", "onset", "chord"):
             view = getattr(self, f"{name}_statistics")
             if view is not None:
-                hv = view(notes)  # (B, 4w)
+                if name == "chord" and chords is None:
+                    chords = notes.new_zeros(notes.shape[0], self.cfg.n_bars * BEATS_PER_BAR, CHORD_FEATURES)
+                hv = view(notes, chords) if name == "chord" else view(notes)  # (B, 4w)
                 score = score + getattr(self, f"{name}_score")(hv).squeeze(1)
                 projection = getattr(self, f"{name}_genre_projection")
                 if projection is not None:

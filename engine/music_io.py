@@ -233,22 +233,38 @@ def assign_channels(tracks: list[Track]) -> list[int]:
 
 
 def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) -> mido.MidiFile:
-    """A type-1 mido.MidiFile at 480 PPQ: a conductor track, then one named track per instrument."""
+    """A type-1 mido.MidiFile at 480 PPQ: a conductor track (tempo, 4/4, and the chords as
+    markers when the clip has them), then one named track per instrument.
+
+    A clip's chords go in twice: as a marker at each change on the conductor track (DAWs show
+    markers on their timeline) and as a Yamaha XF chord event beside the first note that
+    starts with the change (MuseScore imports those as chord symbols; it ignores markers).
+    """
     midi = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name=mt.name or "Bytes to Beats", time=0))
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(mt.tempo), time=0))
     conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    changes = [] if mt.chords is None else chord_changes(mt.chords)
+    conductor.extend(chord_markers(changes))
     conductor.append(mido.MetaMessage("end_of_track", time=0))
     midi.tracks.append(conductor)
 
     indices = [i for i in range(len(mt.tracks)) if keep_empty or mt.rolls[i].any()]
     channels = assign_channels([mt.tracks[i] for i in indices])
     ticks_per_step = PPQ // mt.steps_per_beat if PPQ % mt.steps_per_beat == 0 else PPQ / mt.steps_per_beat
+    notes = {i: mt.notes(i) for i in indices}
+    # each chord change's XF event: on the first track (pitched ones first) with a note starting there
+    unplaced = {beat * PPQ: chord for beat, chord in changes if chord is not None}
+    xf_events: dict[int, list[tuple[int, float, str, tuple[int, ...], int]]] = {i: [] for i in indices}
+    for i in sorted(indices, key=lambda i: mt.tracks[i].is_drum):
+        for tick in sorted({int(round(n[0] * ticks_per_step)) for n in notes[i]} & unplaced.keys()):
+            xf_events[i].append((tick, 0.5, "xf", xf_chord_data(unplaced.pop(tick)), 0))
     for i, channel in zip(indices, channels):
         track = mt.tracks[i]
-        events = []  # (tick, order, message): note-offs (order 0) go before note-ons at one tick
-        for start, end, pitch, vel in mt.notes(i):
+        # (tick, order, kind, pitch, velocity): at one tick note-offs (order 0), then a chord, then note-ons
+        events = list(xf_events[i])
+        for start, end, pitch, vel in notes[i]:
             vel = velocity if vel <= 1 else vel
             events.append((int(round(start * ticks_per_step)), 1, "note_on", pitch, vel))
             events.append((int(round(end * ticks_per_step)), 0, "note_off", pitch, 0))
@@ -259,11 +275,84 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
             midi_track.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
         now = 0
         for tick, _, kind, pitch, vel in events:
-            midi_track.append(mido.Message(kind, channel=channel, note=pitch, velocity=vel, time=tick - now))
+            if kind == "xf":
+                midi_track.append(mido.MetaMessage("sequencer_specific", data=pitch, time=tick - now))
+            else:
+                midi_track.append(mido.Message(kind, channel=channel, note=pitch, velocity=vel, time=tick - now))
             now = tick
         midi_track.append(mido.MetaMessage("end_of_track", time=0))
         midi.tracks.append(midi_track)
     return midi
+
+
+def chord_changes(chords) -> list[tuple[int, object]]:
+    """A clip's chords (one per beat: engine/chords.py's Chord, or None) -> (beat, chord) at
+    the first beat and at each beat where the chord changes."""
+    changes, previous = [], object()
+    for beat, chord in enumerate(chords):
+        if chord != previous:
+            changes.append((beat, chord))
+            previous = chord
+    return changes
+
+
+def chord_markers(changes: list[tuple[int, object]]) -> list[mido.MetaMessage]:
+    """Marker events for the conductor track, one per chord change, named as musicians write
+    chords ("F#m7", "C6/E"); no chord is "N.C.", as on a lead sheet."""
+    if not changes:
+        return []
+    from .progression import chord_name  # pychord's names, only when there are chords
+
+    markers, now = [], 0
+    for beat, chord in changes:
+        text = "N.C." if chord is None else chord_name(chord)
+        markers.append(mido.MetaMessage("marker", text=text, time=beat * PPQ - now))
+        now = beat * PPQ
+    return markers
+
+
+# The chord types of Yamaha's XF format (XF Format Specifications 2.01), by intervals above the root.
+_XF_TYPES = {
+    (0, 4, 7): 0, (0, 4, 7, 9): 1, (0, 4, 7, 11): 2, (0, 2, 4, 7): 4, (0, 2, 4, 7, 11): 5,
+    (0, 2, 4, 7, 9): 6, (0, 4, 8): 7, (0, 3, 7): 8, (0, 3, 7, 9): 9, (0, 3, 7, 10): 10,
+    (0, 3, 6, 10): 11, (0, 2, 3, 7): 12, (0, 2, 3, 7, 10): 13, (0, 3, 7, 11): 15, (0, 3, 6): 17,
+    (0, 3, 6, 9): 18, (0, 4, 7, 10): 19, (0, 5, 7, 10): 20, (0, 4, 6, 10): 21, (0, 2, 4, 7, 10): 22,
+    (0, 4, 8, 10): 29, (0, 7): 31, (0, 5, 7): 32, (0, 2, 7): 33,
+}
+
+
+def xf_chord_data(chord) -> tuple[int, ...]:
+    """The data of an XF chord event (sequencer-specific 43 7B 01): root, type, bass, bass type."""
+    from .chords import PITCH_NAMES, QUALITY_INTERVALS
+
+    def note(pc: int) -> int:  # high nibble the accidental (3 natural, 2 flat, 4 sharp), low C=1..B=7
+        name = PITCH_NAMES[pc]
+        return ({"": 3, "b": 2, "#": 4}[name[1:]] << 4) | ("CDEFGAB".index(name[0]) + 1)
+
+    intervals = tuple(sorted((pc - chord.root) % 12 for pc in chord.pitch_classes))
+    kind = _XF_TYPES.get(intervals, _XF_TYPES.get(QUALITY_INTERVALS[chord.quality], 0))
+    bass = 0x7F if chord.bass is None or chord.bass == chord.root else note(chord.bass)
+    return (0x43, 0x7B, 0x01, note(chord.root), kind, bass, 0x7F)
+
+
+def read_chord_markers(path: str | os.PathLike) -> list[tuple[float, str]]:
+    """The marker events of a MIDI file as (beat, text), in order: the chords `to_midi_file`
+    wrote (and any other markers the file has)."""
+    _check_file(path)
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise MusicFileError(path, f"not a readable MIDI file ({_short(error)})") from None
+    if midi.ticks_per_beat <= 0:
+        raise MusicFileError(path, f"invalid ticks per beat ({midi.ticks_per_beat})")
+    markers = []
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "marker":
+                markers.append((tick / midi.ticks_per_beat, message.text))
+    return sorted(markers, key=lambda m: m[0])
 
 
 def write_midi(mt: Multitrack, path: str | os.PathLike, velocity: int = 100, keep_empty: bool = False) -> Path:

@@ -39,6 +39,9 @@ class Multitrack:
     tempo : float
         Beats per minute.
     name : str
+    chords : tuple or None
+        The clip's chord per beat (engine/chords.py: Chord, or None where none), when it was
+        made to chords or they were detected; written to MIDI files as markers.
     """
 
     tracks: list[Track]
@@ -47,6 +50,7 @@ class Multitrack:
     tempo: float = 120.0
     name: str = ""
     probabilities: np.ndarray | None = field(default=None, repr=False)
+    chords: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.rolls.ndim != 3 or self.rolls.shape[2] != N_PITCHES:

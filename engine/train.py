@@ -24,7 +24,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .binarize import HOLD_RATIO
-from .calibrate import calibrate_decoding
+from .calibrate import calibrate_decoding, phrase_progressions
 from .dataset import Phrases
 from .device import describe_device
 from .generate import Composer
@@ -58,6 +58,15 @@ class TrainConfig:
     # What the critic is shown of the generator's output: "none", the probabilities (the
     # seed paper); "deterministic" or "stochastic", notes (see `binary_neurons`).
     binary_neurons: str = "none"
+    # For a chord model: the share of phrases shown with no chords (all-zero features), so
+    # that it still generates freely when no chords are given.
+    chord_dropout: float = 0.1
+    # For a chord model: the weight of the chord-fit term in the generator's loss (`chord_fit_loss`;
+    # 0: the critic alone teaches the chords), and how much faster than the rest the new
+    # chord layers learn (they start at zero in a warm start, and at the base rate move too
+    # little in the few thousand steps a CPU run has).
+    chord_loss: float = 20.0
+    chord_lr_scale: float = 10.0
 
     def __post_init__(self):
         if self.binary_neurons not in BINARY_NEURONS:
@@ -87,7 +96,7 @@ def gradient_penalty(scores: torch.Tensor, points: torch.Tensor) -> tuple[torch.
     return ((norms - 1) ** 2).mean(), norms
 
 
-def critic_loss(critic: nn.Module, real, fake, genre=None, gp_lambda: float = 10.0, eps=None) -> dict:
+def critic_loss(critic: nn.Module, real, fake, genre=None, gp_lambda: float = 10.0, eps=None, chords=None) -> dict:
     """E[D(fake)] - E[D(real)] + lambda * GP, with real, fake and interpolates in one pass.
 
     One forward pass matters under DistributedDataParallel, which allows one per backward;
@@ -96,7 +105,10 @@ def critic_loss(critic: nn.Module, real, fake, genre=None, gp_lambda: float = 10
     b = real.shape[0]
     points = interpolates(real, fake, eps).requires_grad_(True)
     genres = None if genre is None else genre.repeat(3)
-    scores = critic(torch.cat([real, fake, points]), genres).float()  # (3B,)
+    if chords is None:
+        scores = critic(torch.cat([real, fake, points]), genres).float()  # (3B,)
+    else:  # real and fake are judged against the same chords: the real phrase's
+        scores = critic(torch.cat([real, fake, points]), genres, chords.repeat(3, 1, 1)).float()
     s_real, s_fake, s_points = scores[:b], scores[b : 2 * b], scores[2 * b :]
     gp, _ = gradient_penalty(s_points, points)
     wasserstein = s_real.mean() - s_fake.mean()
@@ -124,6 +136,46 @@ def binary_neurons(probabilities: torch.Tensor, kind: str) -> torch.Tensor:
     return p + (notes.to(p.dtype) - p).detach()
 
 
+def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor, pitched: list[int],
+                   bass: int | None, lowest_pitch: int, steps_per_beat: int) -> torch.Tensor:
+    """How far the generated phrases fall short of the real ones in fitting their chords:
+    relu(real share - fake share) for the share of the pitched tracks' sounding mass on the
+    beat's chord tones, and the same for the bass's mass on the chord's bass note. A hinge:
+    it pulls the generator up to the real songs' fit, never past it (real players play
+    passing notes). Shares are the batch's, over the beats that have a chord; the real
+    phrases are measured against the same chords, so the target moves with the data."""
+
+    def shares(x):
+        b, _, s, p = x.shape
+        beats, octaves = s // steps_per_beat, p // 12
+        m = x.reshape(b, x.shape[1], beats, steps_per_beat, octaves, 12).sum((3, 4))
+        m = torch.roll(m, lowest_pitch % 12, dims=3)  # (B, T, beats, 12): index = pitch class
+        tones, bass_note = chords[..., :12], chords[..., 12:]  # (B, beats, 12) each
+        has = tones.amax(-1, keepdim=True)  # (B, beats, 1): 1 where a chord is given
+        mp = m[:, pitched]
+        tone_share = (mp * tones[:, None] * has[:, None]).sum() / ((mp * has[:, None]).sum() + 1e-6)
+        if bass is None:
+            return tone_share, None
+        mb = m[:, bass]
+        bass_share = (mb * bass_note * has).sum() / ((mb * has).sum() + 1e-6)
+        return tone_share, bass_share
+
+    fake_tones, fake_bass = shares(fake.float())
+    with torch.no_grad():
+        real_tones, real_bass = shares(real.float())
+    loss = torch.relu(real_tones - fake_tones)
+    if fake_bass is not None:
+        loss = loss + torch.relu(real_bass - fake_bass)
+    return loss
+
+
+def _param_groups(net: nn.Module, lr: float, chord_scale: float) -> list[dict]:
+    """The network's parameters at `lr`, its chord layers (named chord_*) at lr * chord_scale."""
+    chord = [p for name, p in net.named_parameters() if name.startswith("chord_")]
+    rest = [p for name, p in net.named_parameters() if not name.startswith("chord_")]
+    return [{"params": rest, "lr": lr}] + ([{"params": chord, "lr": lr * chord_scale}] if chord else [])
+
+
 # ---------------------------------------------------------------------------------------
 # Data on the device
 
@@ -142,6 +194,13 @@ def transpose_batch(x: torch.Tensor, shifts: torch.Tensor, drum_track: int | Non
         start = k - shift  # shifting up by s reads from s below
         out[rows[:, None], torch.tensor(pitched)] = padded[rows][:, pitched, :, start : start + p]
     return out
+
+
+def transpose_chords(chords: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Chord features (B, beats, 24) moved up by each sample's shift: both 12s roll."""
+    idx = (torch.arange(12, device=chords.device)[None, :] - shifts[:, None]) % 12  # (B, 12)
+    idx = idx[:, None, :].expand(-1, chords.shape[1], -1)
+    return torch.cat([chords[..., :12].gather(2, idx), chords[..., 12:].gather(2, idx)], dim=2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,8 +249,9 @@ class Trainer:
         torch.manual_seed(train_cfg.seed)
         self.generator = Generator(model_cfg).to(device)
         self.critic = Critic(model_cfg).to(device)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), train_cfg.g_lr, (train_cfg.beta1, train_cfg.beta2))
-        self.opt_d = torch.optim.Adam(self.critic.parameters(), train_cfg.d_lr, (train_cfg.beta1, train_cfg.beta2))
+        betas = (train_cfg.beta1, train_cfg.beta2)
+        self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale), betas=betas)
+        self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale), betas=betas)
         self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.g_step, self.d_step = self.generator, self.critic
@@ -203,6 +263,11 @@ class Trainer:
         self.phrases = phrases
         self.rolls = torch.as_tensor(phrases.rolls).to(device)
         self.genres = torch.as_tensor(phrases.genre).clamp(min=0).to(device)
+        self.chords = None
+        if model_cfg.chords:  # each phrase's chords, extracted once (engine/chords.py)
+            from .chords import phrases_chord_features
+
+            self.chords = torch.as_tensor(phrases_chord_features(phrases, model_cfg)).to(device)
         self.epoch = 0
         self.elapsed = 0.0
         self.trained_on: list[str] = []  # the devices that ran its epochs, a resumed run's too
@@ -275,15 +340,15 @@ class Trainer:
         source = ModelConfig.from_json(state["model_config"])
         # The critic may gain its bar view and its onset view (new branches, starting at zero);
         # nothing else may change.
-        views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_"}
+        views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_", "chords": "chord_"}
         if replace(source, **{view: getattr(self.model_cfg, view) for view in views}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         new = tuple(prefix for view, prefix in views.items()
                     if getattr(self.model_cfg, view) and not getattr(source, view))
-        self.generator.load_state_dict(state["generator"])
-        missing, unexpected = self.critic.load_state_dict(state["critic"], strict=False)
-        if unexpected or any(not key.startswith(new) for key in missing):
-            raise ValueError(f"{path}: its critic does not fit this one ({(unexpected or missing)[0]})")
+        for name, net in (("generator", self.generator), ("critic", self.critic)):
+            missing, unexpected = net.load_state_dict(state[name], strict=False)
+            if unexpected or any(not key.startswith(new) for key in missing):
+                raise ValueError(f"{path}: its {name} does not fit this one ({(unexpected or missing)[0]})")
         self.started_from = {
             "checkpoint": Path(path).name, "epoch": int(state["epoch"]),
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
@@ -309,25 +374,40 @@ class Trainer:
             shifts = torch.randint(-k, k + 1, (len(index),), device=self.device)
             x = transpose_batch(x, shifts)
         genre = self.genres[index] if self.model_cfg.genres else None
-        return x, genre
+        chords = None
+        if self.chords is not None:
+            chords = self.chords[index].float()  # (B, beats, 24)
+            if self.cfg.transpose:
+                chords = transpose_chords(chords, shifts)
+            if self.cfg.chord_dropout > 0:
+                keep = torch.rand(len(index), 1, 1, device=self.device) >= self.cfg.chord_dropout
+                chords = chords * keep
+        return x, genre, chords
 
-    def _critic_step(self, real, genre) -> dict:
+    def _critic_step(self, real, genre, chords=None) -> dict:
         with torch.no_grad(), self._autocast():
-            fake = self.generator(*self._noise(real.shape[0]), genre)
+            fake = self.generator(*self._noise(real.shape[0]), genre, chords)
         fake = binary_neurons(fake.float(), self.cfg.binary_neurons)
         with self._autocast():
-            losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda)
+            losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda, chords=chords)
         self.opt_d.zero_grad(set_to_none=True)
         losses["loss"].backward()
         self.opt_d.step()
         return losses
 
-    def _generator_step(self, b: int, genre) -> torch.Tensor:
+    def _generator_step(self, b: int, genre, chords=None, real=None) -> torch.Tensor:
         self.critic.requires_grad_(False)
         with self._autocast():
-            fake = binary_neurons(self.g_step(*self._noise(b), genre).float(), self.cfg.binary_neurons)
+            probabilities = self.g_step(*self._noise(b), genre, chords).float()
+            fake = binary_neurons(probabilities, self.cfg.binary_neurons)
             # The bare critic, not its DDP wrapper: its gradients are not wanted here.
-            loss = -self.critic(fake, genre).float().mean()
+            loss = -self.critic(fake, genre, chords).float().mean()
+        if chords is not None and self.cfg.chord_loss > 0 and real is not None:
+            cfg = self.model_cfg
+            pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
+            bass = next((i for i, t in enumerate(cfg.tracks) if t.name == "Bass"), None)
+            loss = loss + self.cfg.chord_loss * chord_fit_loss(probabilities, real, chords, pitched, bass,
+                                                               cfg.lowest_pitch, cfg.steps_per_beat)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -351,10 +431,10 @@ class Trainer:
             if should_stop and should_stop():
                 return False
             first = (step * self.world + self.rank) * b
-            real, genre = self._batch(order[first : first + b])
-            losses = self._critic_step(real, genre)
+            real, genre, chords = self._batch(order[first : first + b])
+            losses = self._critic_step(real, genre, chords)
             if (step + 1) % self.cfg.n_critic == 0:
-                g_loss = self._generator_step(b, genre)
+                g_loss = self._generator_step(b, genre, chords, real)
             if on_batch:
                 on_batch(step, n, {
                     "epoch": self.epoch + 1, "batch": step + 1,
@@ -448,8 +528,10 @@ def _most_common_genre(phrases: Phrases) -> str | None:
 def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
     """Write the trained generator with its decoding fitted to the data (engine/calibrate.py)
     and a note of its training."""
+    progressions = phrase_progressions(phrases, trainer.model_cfg) if trainer.model_cfg.chords else None
     extra = {
-        **calibrate_decoding(trainer.generator, phrases, hold_ratio=HOLD_RATIO),
+        **calibrate_decoding(trainer.generator, phrases, hold_ratio=HOLD_RATIO, progressions=progressions),
+        **({"progressions": progressions} if progressions else {}),
         "default_genre": _most_common_genre(phrases),
         "trained": {
             "epochs": trainer.epoch, "seconds": round(trainer.elapsed), "phrases": len(phrases),

@@ -53,3 +53,17 @@ def jack_server():
         process.kill()
         process.wait()
     time.sleep(0.2)
+
+
+def musescore_musicxml(midi: Path, folder: Path) -> str:
+    """MuseScore 3's MusicXML of a MIDI file: a real notation program reading our file
+    (skips the test where MuseScore is not installed)."""
+    if shutil.which("mscore3") is None:
+        pytest.skip("MuseScore 3 is not installed (apt-get install musescore3)")
+    xml = folder / f"{midi.stem}.musicxml"
+    run = subprocess.run(
+        ["mscore3", "-o", str(xml), str(midi)], capture_output=True, text=True, timeout=120,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(folder)},
+    )
+    assert run.returncode == 0, run.stderr[-500:]
+    return xml.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 
 import mido
@@ -23,6 +22,7 @@ from bytes2beats.engine.music_io import (
     write_midi,
 )
 from bytes2beats.engine.pianoroll import Multitrack, Track, notes_to_roll, resample
+from conftest import musescore_musicxml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = sorted((FIXTURES / "bad").glob("*.mid"))
@@ -200,19 +200,11 @@ def test_a_written_file_is_readable_by_others_as_the_umask_allows(tmp_path):
 
 @pytest.mark.external
 def test_musescore_reads_a_written_file(tmp_path):
-    if shutil.which("mscore3") is None:
-        pytest.skip("MuseScore 3 is not installed (apt-get install musescore3)")
     clip = read_midi(FIXTURES / "pop909" / "001.mid", 4)
     start = next(s for s in range(0, clip.n_steps, 16) if clip.rolls[:, s : s + 64].any(axis=(1, 2)).all())
     clip.rolls = clip.rolls[:, start : start + 64]  # four bars where all three play keep MuseScore quick
     path = write_midi(clip, tmp_path / "clip.mid")
-    xml = tmp_path / "clip.musicxml"
-    run = subprocess.run(
-        ["mscore3", "-o", str(xml), str(path)], capture_output=True, text=True, timeout=120,
-        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert run.returncode == 0, run.stderr[-500:]
-    text = xml.read_text()
+    text = musescore_musicxml(path, tmp_path)
     assert text.count("<score-part ") == 3
     for name in ("MELODY", "BRIDGE", "PIANO"):
         assert name in text

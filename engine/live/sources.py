@@ -8,7 +8,7 @@ model runs in it) and is called on the session's worker thread, never on the clo
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..pianoroll import BEATS_PER_BAR, Multitrack, Track
 from .clock import TICKS_PER_BEAT
@@ -79,8 +79,12 @@ class ModelStream:
 
     def __init__(self, composer, seed: int = 0, genre: str | None = None, variation: float = 0.3,
                  threshold: float | None = None, phrase_bars: int | None = None,
-                 velocity: int = DEFAULT_VELOCITY, quantize_strength: float | None = None):
+                 velocity: int = DEFAULT_VELOCITY, quantize_strength: float | None = None,
+                 chords: list | None = None):
         self.composer = composer
+        # A chord model's chords, one per beat (None: drawn from the genre's songs); may be
+        # set from any thread, and the next phrase plays to them.
+        self.chords = chords
         self.seed = seed
         self.genre = genre
         self.variation = variation
@@ -90,6 +94,7 @@ class ModelStream:
         self.velocity = velocity
         composer.genre_index(genre)  # a ValueError now, rather than on the worker thread
         self._idea = None
+        self._chords_played = None
         self._phrase: Phrase | None = None
         self._seeds = itertools.count(seed + 1)
 
@@ -110,15 +115,20 @@ class ModelStream:
 
     def next_phrase(self) -> Phrase:
         variation = self._variation
+        chords = self.chords  # one read: another thread may set a new progression
         if self._idea is None:
-            self._idea = self.composer.new_idea(self.seed, self.phrase_bars, self.genre)
-        elif variation == 0.0 and self._phrase is not None:
+            self._idea = self.composer.new_idea(self.seed, self.phrase_bars, self.genre, chords=chords)
+        elif variation == 0.0 and self._phrase is not None and chords == self._chords_played:
             return self._phrase
         else:
             self._idea = self.composer.vary(self._idea, variation, next(self._seeds))
+            if chords != self._chords_played:
+                self._idea = replace(self._idea, chords=self.composer.chords_for(
+                    chords, self._idea.n_phrases, self.seed, self.genre))
+        self._chords_played = chords
         probs = self.composer.probabilities([self._idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
                                      name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre,
-                                     quantize_strength=self.quantize_strength)
+                                     quantize_strength=self.quantize_strength, chords=self._idea.chords)
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase

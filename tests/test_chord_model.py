@@ -1,0 +1,166 @@
+"""Chord conditioning: extraction, the model's chord inputs, training on real songs with their
+chords, and the chord-fit metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bytes2beats.engine.chords import (
+    Chord,
+    chord_features,
+    extract_chords,
+    per_beat,
+    phrases_chord_features,
+    transpose_features,
+)
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.families import family_tracks
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.metrics import bass_on_chord_root, chord_tone_share
+from bytes2beats.engine.model import ChordFit, Critic, Generator, ModelConfig, load_model
+from bytes2beats.engine.train import (
+    RunPaths,
+    TrainConfig,
+    Trainer,
+    finish,
+    transpose_batch,
+    transpose_chords,
+)
+
+LPD = Path(__file__).parent / "fixtures" / "lpd"
+TRACKS = family_tracks(5)  # Drums, Piano, Guitar, Bass, Strings
+LOW = 24  # the models' lowest pitch, C1
+
+
+def _phrase(chords: list[tuple[list[int], int | None]], steps_per_beat: int = 4, beats_per_chord: int = 2):
+    """A 4-bar phrase (5, steps, 84): per segment of `beats_per_chord` beats, piano holds
+    `pitches` and the bass holds `bass`."""
+    steps = 16 * steps_per_beat
+    x = np.zeros((5, steps, 84), dtype=bool)
+    seg = beats_per_chord * steps_per_beat
+    for k, (pitches, bass) in enumerate(chords):
+        for p in pitches:
+            x[1, k * seg : (k + 1) * seg, p - LOW] = True
+        if bass is not None:
+            x[3, k * seg : (k + 1) * seg, bass - LOW] = True
+        x[0, k * seg, 36 - LOW] = True  # a kick: drums never count
+    return x
+
+
+def test_the_extractor_names_hand_made_chords_with_their_inversions():
+    C, Am, F, G7 = [60, 64, 67], [57, 60, 64], [53, 57, 60], [55, 59, 62, 65]
+    phrase = _phrase([(C, 36), (C, 40), (Am, 45), (F, 41), (G7, 43), ([], None), (Am, None), (C, 36)])
+    names = [c.name if c else "N" for c in extract_chords(phrase, TRACKS, LOW, 4)]
+    assert names == ["C", "C/E", "Am", "F", "G7", "N", "Am", "C"]
+    # many phrases at once give the same answer per phrase
+    both = extract_chords(np.stack([phrase, phrase]), TRACKS, LOW, 4)
+    assert [[c.name if c else "N" for c in row] for row in both] == [names, names]
+
+
+def test_chord_names_round_trip_and_transpose():
+    for name in ["C", "F#m7", "Bb/D", "Ebmaj7", "Bm7b5", "Gsus4", "Caug", "Bdim"]:
+        assert Chord.from_name(name).name == name
+    assert Chord.from_name("Am").transposed(3).name == "Cm"
+    assert Chord.from_name("C/E").transposed(-1).name == "B/Eb"
+    with pytest.raises(KeyError):
+        Chord.from_name("Hmaj9")
+
+
+def test_chord_features_and_their_transposition_agree_with_the_chords():
+    am_f = per_beat([Chord.from_name("Am"), Chord.from_name("F/A")], 4)
+    f = chord_features(am_f)
+    assert f.shape == (4, 24)
+    assert set(np.flatnonzero(f[0, :12])) == {9, 0, 4} and np.flatnonzero(f[0, 12:]).tolist() == [9]
+    assert set(np.flatnonzero(f[2, :12])) == {5, 9, 0} and np.flatnonzero(f[2, 12:]).tolist() == [9]
+    up = transpose_features(f[None], np.array([2]))[0]
+    assert np.array_equal(up, chord_features([c.transposed(2) for c in am_f]))
+    # the trainer's torch version moves the chords with the notes
+    torch_up = transpose_chords(torch.as_tensor(f[None]), torch.tensor([2]))[0].numpy()
+    assert np.array_equal(torch_up, up)
+
+
+def test_chords_move_with_the_notes_under_transposition_augmentation():
+    phrase = _phrase([([60, 64, 67], 36)] * 8)
+    x = torch.as_tensor(phrase[None]).float()
+    moved = transpose_batch(x, torch.tensor([2]))[0].numpy() > 0
+    assert extract_chords(moved, TRACKS, LOW, 4)[0].name == "D"
+    f = torch.as_tensor(chord_features([Chord.from_name("C")] * 16)[None])
+    assert np.array_equal(transpose_chords(f, torch.tensor([2]))[0].numpy(), chord_features([Chord.from_name("D")] * 16))
+
+
+def test_a_chord_generator_starts_as_the_one_without_chords_and_then_reads_them():
+    torch.manual_seed(0)
+    plain_cfg = ModelConfig(g_width=8, d_width=8)
+    chord_cfg = ModelConfig(g_width=8, d_width=8, chords=True)
+    plain, chordal = Generator(plain_cfg).eval(), Generator(chord_cfg).eval()
+    missing, unexpected = chordal.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("chord_") for k in missing)
+    z, zt = torch.randn(2, 64), torch.randn(2, 5, 32)
+    chords = torch.as_tensor(np.stack([chord_features([Chord.from_name("Am")] * 16)] * 2))
+    assert torch.allclose(plain(z, zt), chordal(z, zt, None, chords))  # the inputs start at zero
+    torch.nn.init.normal_(chordal.chord_to_octaves.weight)
+    assert not torch.allclose(chordal(z, zt, None, chords), chordal(z, zt, None, torch.zeros_like(chords)))
+
+
+def test_the_critics_chord_view_reads_each_tracks_pitch_classes_per_beat():
+    cfg = ModelConfig(g_width=8, d_width=8, chords=True)
+    view = ChordFit(cfg, 16)
+    phrase = _phrase([([60, 64, 67], 36)] * 8)
+    profiles = view.profiles(torch.as_tensor(phrase[None]).float())  # (1, beats, 4 pitched tracks * 12)
+    piano = profiles[0, 0, :12]
+    assert set(torch.nonzero(piano).flatten().tolist()) == {0, 4, 7}
+    assert piano.sum().item() == pytest.approx(12 / 13)  # 3 pitches x 4 steps, over their sum plus one
+    critic = Critic(cfg).eval()
+    chords = torch.as_tensor(chord_features([Chord.from_name("C")] * 16)[None])
+    score = critic(torch.as_tensor(phrase[None]).float(), None, chords)
+    assert score.shape == (1,)
+
+
+@pytest.fixture(scope="module")
+def phrases(tmp_path_factory):
+    return build_phrases(LPD, PhraseSpec(), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+
+
+def test_a_short_real_run_with_chords_warm_starts_trains_and_follows_given_chords(phrases, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the chord cache goes here
+    genres = phrases.genres
+    plain = Trainer(ModelConfig(g_width=8, d_width=8, genres=genres), TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2),
+                    phrases, RunPaths.for_model(tmp_path / "plain.safetensors"), torch.device("cpu"), log=lambda s: None)
+    plain.save_checkpoint()
+    cfg = ModelConfig(g_width=8, d_width=8, genres=genres, chords=True)
+    tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=3, n_critic=2, transpose=6, sample_every=1)
+    trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
+                      log=lambda s: None)
+    trainer.warm_start(plain.paths.checkpoint)
+    # each phrase's chords were extracted from its own notes
+    assert trainer.chords.shape == (len(phrases), 16, 24)
+    assert np.array_equal(trainer.chords.numpy(), phrases_chord_features(phrases, cfg))
+    assert trainer.fit(show_progress=False)
+    assert trainer.critic.chord_score.weight.abs().sum() > 0  # the chord view has started to learn
+    path = finish(trainer, phrases, "fixtures")
+    generator, meta = load_model(path)
+    assert generator.cfg.chords and set(meta["progressions"]) == set(genres)
+    assert all(Chord.from_name(n) for p in meta["progressions"]["rock"] for n in p.split() if n != "N")
+    composer = Composer(generator, meta, "m")
+    given = per_beat([Chord.from_name(n) for n in "Am F C G".split()], 16)
+    clip = composer.generate(seed=1, bars=8, genre="rock", chords=given)[0]
+    assert [c.name for c in clip.chords[::4]] == ["Am", "F", "C", "G"] * 2
+    drawn = composer.generate(seed=1, bars=4, genre="rock")[0]
+    assert drawn.chords is not None and len(drawn.chords) == 16
+    with pytest.raises(ValueError, match="does not take chords"):
+        Composer(Generator(ModelConfig(g_width=8, d_width=8)), {}, "plain").new_idea(0, chords=given)
+
+
+def test_chord_tone_share_and_bass_on_root_measure_what_sounds():
+    C, F = [60, 64, 67], [53, 57, 60]
+    phrase = _phrase([(C, 36), (C, 36), (F, 41), (F, 43)] * 2)[None]
+    given = [Chord.from_name(n) for n in ["C"] * 4 + ["F"] * 4] * 2
+    features = chord_features(given)[None]
+    assert chord_tone_share(phrase, features, [1, 2, 3, 4], LOW, 4) == pytest.approx(1 - 16 / 256)  # the G under F, twice
+    assert bass_on_chord_root(phrase, [given], 3, LOW, 4) == pytest.approx(1.0)  # F's bar starts on F
+    wrong = [Chord.from_name(n) for n in ["D"] * 16]
+    assert chord_tone_share(phrase, chord_features(wrong)[None], [1, 2, 3, 4], LOW, 4) < 0.3
+    assert bass_on_chord_root(phrase, [wrong], 3, LOW, 4) == 0.0
