@@ -1,0 +1,107 @@
+"""Chords and key from the command line, as a user meets them: files that carry the chords
+asked for, one-line refusals that write nothing, and the live stream's phrases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bytes2beats.engine.chords import Chord
+from bytes2beats.engine.families import family_tracks
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.music_io import read_chord_markers, write_midi
+from bytes2beats.engine.pianoroll import Multitrack
+from bytes2beats.engine.progression import chords_from_midi, parse_chord, parse_key
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MODEL = "genres-chords"
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "bytes2beats", *args], capture_output=True, text=True, timeout=300)
+
+
+def marker_names(path: Path) -> list[str]:
+    return [text for _, text in read_chord_markers(path)]
+
+
+def test_a_progression_by_name_is_in_the_file_bar_by_bar(tmp_path):
+    out = tmp_path / "clip.mid"
+    run = run_cli("generate", "--model", MODEL, "--chords", "Am F C G", "--bars", "8", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-800:]
+    markers = read_chord_markers(out)
+    assert [text for _, text in markers] == ["Am", "F", "C", "G"] * 2
+    assert [beat for beat, _ in markers] == [4.0 * k for k in range(8)]
+
+
+def test_roman_numerals_in_a_key_and_two_chords_in_a_bar(tmp_path):
+    out = tmp_path / "clip.mid"
+    run = run_cli("generate", "--model", MODEL, "--key", "A minor", "--chords", "i VI III,VII", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-800:]
+    assert read_chord_markers(out) == [(0.0, "Am"), (4.0, "F"), (8.0, "C"), (10.0, "G"), (12.0, "Am")]
+
+
+def test_a_key_alone_gives_chords_in_that_key(tmp_path):
+    for seed in (0, 1, 2):
+        out = tmp_path / f"clip{seed}.mid"
+        run = run_cli("generate", "--model", MODEL, "--key", "F# major", "--seed", str(seed), "--out", str(out))
+        assert run.returncode == 0, run.stderr[-800:]
+        chords = [parse_chord(n) for n in marker_names(out) if n != "N.C."]
+        tones = [pc for c in chords for pc in c.pitch_classes]
+        in_key = sum(pc in parse_key("F# major").scale for pc in tones) / len(tones)
+        assert in_key >= 0.8, [c.name for c in chords]  # a borrowed chord may step outside, most do not
+
+
+def test_chords_from_a_real_midi_file(tmp_path):
+    song = FIXTURES / "pop909" / "001.mid"
+    wanted = [c for bar in chords_from_midi(song) for c in bar]
+    out = tmp_path / "clip.mid"
+    run = run_cli("generate", "--model", MODEL, "--chords-from", str(song), "--bars", "4", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-800:]
+    names = marker_names(out)
+    assert names and names[0] == ("N.C." if wanted[0] is None else wanted[0].name)
+
+
+def _drums_only(path: Path) -> Path:
+    tracks = family_tracks(5)
+    rolls = np.zeros((5, 64, 128), dtype=np.uint8)
+    rolls[0, ::4, 36] = 100
+    return write_midi(Multitrack(tracks, rolls, 4), path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--chords", "Am Hmaj9 C"], "unknown chord 'Hmaj9'"),
+    (["--chords", " "], "empty chord progression"),
+    (["--key", "H lydian"], "not a key: 'H lydian'"),
+    (["--chords", "I IV V"], "a key is needed"),
+    (["--chords-from", "DRUMS"], "no pitched notes"),
+    (["--chords-from", "MISSING"], "no such file"),
+    (["--chords", "C", "--chords-from", "DRUMS"], "not both"),
+    (["--model", "genres", "--chords", "Am F"], "does not take chords"),
+])
+def test_bad_chord_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    drums = _drums_only(tmp_path / "drums.mid")
+    args = [str(drums) if a == "DRUMS" else str(tmp_path / "missing.mid") if a == "MISSING" else a for a in args]
+    out = tmp_path / "clip.mid"
+    model = [] if "--model" in args else ["--model", MODEL]
+    run = run_cli("generate", *model, *args, "--out", str(out))
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+def test_the_live_stream_plays_the_progression_and_takes_a_new_one_at_the_next_phrase():
+    from bytes2beats.engine.live import ModelStream
+
+    composer = Composer.load(MODEL)
+    am = [Chord.from_name(n) for n in ("Am", "F", "C", "G") for _ in range(4)]
+    stream = ModelStream(composer, seed=3, genre="rock", chords=am)
+    first = stream.next_phrase().clip
+    assert [c.name for c in first.chords[::4]] == ["Am", "F", "C", "G"]
+    stream.chords = [Chord.from_name("D")] * 16  # as the window sets it, from another thread
+    second = stream.next_phrase().clip
+    assert {c.name for c in second.chords} == {"D"}
