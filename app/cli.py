@@ -498,7 +498,14 @@ def cmd_calibrate(args) -> int:
     del phrases
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
-    decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES)
+    progressions = None
+    if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
+        from bytes2beats.engine.calibrate import phrase_progressions
+
+        progressions = composer.meta.get("progressions") or phrase_progressions(training, cfg)
+        composer.meta["progressions"] = progressions
+    decoding = calibrate_decoding(composer.generator, training, samples=args.samples or SAMPLES,
+                                  progressions=progressions)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
     for entry in ("track_scales", "onset_prior", "onset_spread"):

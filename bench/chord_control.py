@@ -1,7 +1,7 @@
 """Benchmark: does a chord model play the chords it is given, in every key?
 
     .venv/bin/python bench/chord_control.py [--model genres-chords] [--genre rock] [--per-key 60]
-        [--data ../shared/data/lpd] [--json OUT]
+        [--data ../shared/data/lpd] [--lock 0-1] [--json OUT]
 
 For each of the 24 keys, `--per-key` phrases are generated over random diatonic four-chord
 progressions in that key (one chord a bar, as `--chords "vi IV I V" --key ...` asks), and
@@ -11,6 +11,8 @@ the chord's root (or written bass). The real figures are the validation songs' o
 the chords extracted from them (engine/chords.py). Also: the tonal distance between every
 pair of pitched tracks (generated over given chords, pooled over keys, against the validation
 songs', same phrase) and the same figures for the model over chords it drew itself.
+`--lock`: decode with notes off the beat's chord made that much less likely (engine/binarize.py:
+chord_lock), to compare the network's own following with a decoding that enforces it.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ def fit(x: np.ndarray, chords: list, cfg) -> tuple[float, float]:
             bass_on_chord_root(x, chords, bass, cfg.lowest_pitch, cfg.steps_per_beat))
 
 
-def decode_over(composer: Composer, progressions: list[list], genre: str, seed: int) -> np.ndarray:
+def decode_over(composer: Composer, progressions: list[list], genre: str, seed: int, lock: float = 0.0) -> np.ndarray:
     cfg = composer.config
     low = cfg.lowest_pitch
     ideas = [composer.new_idea(seed + k, cfg.n_bars, genre, chords=chords) for k, chords in enumerate(progressions)]
     out = []
     for start in range(0, len(ideas), 128):
         probs = composer.probabilities(ideas[start : start + 128], batch_size=128)
-        out += [composer.decode(p[:, :, low : low + cfg.n_pitches], None, genre) for p in probs]
+        out += [composer.decode(p[:, :, low : low + cfg.n_pitches], None, genre, chords=chords, lock=lock)
+                for p, chords in zip(probs, progressions[start : start + 128])]
     return np.stack(out)
 
 
@@ -65,6 +68,7 @@ def main() -> int:
     parser.add_argument("--data", default="../shared/data/lpd")
     parser.add_argument("--genre", default="rock")
     parser.add_argument("--per-key", type=int, default=60)
+    parser.add_argument("--lock", type=float, default=0.0)
     parser.add_argument("--json")
     args = parser.parse_args()
     composer = Composer.load(args.model, "cpu")
@@ -83,7 +87,8 @@ def main() -> int:
     steps_per_bar = 4 * cfg.steps_per_beat
     real_fit = fit(real, real_chords, cfg)
     real_td = measure(real, names, 0, steps_per_bar, cfg.lowest_pitch)["TD"]
-    print(f"{composer.name}, genre {args.genre}, {args.per_key} phrases a key; machine {platform.machine()}")
+    print(f"{composer.name}, genre {args.genre}, {args.per_key} phrases a key, lock {args.lock:g}; "
+          f"machine {platform.machine()}")
     print(f"validation songs ({len(rows)} phrases), against their own chords: "
           f"{100 * real_fit[0]:.1f}% chord tones, {100 * real_fit[1]:.1f}% bass on the root")
     rng = np.random.default_rng(1)
@@ -95,7 +100,7 @@ def main() -> int:
             key = Key(tonic, minor)
             given = [bars_per_beat(parse_progression(random_progression(key, rng), key), cfg.n_bars)
                      for _ in range(args.per_key)]
-            x = decode_over(composer, given, args.genre, 20_000 + 1000 * len(per_key))
+            x = decode_over(composer, given, args.genre, 20_000 + 1000 * len(per_key), args.lock)
             tones, bass = fit(x, given, cfg)
             per_key[key.name] = {"chord_tones": round(tones, 4), "bass_on_root": round(bass, 4)}
             pooled.append(x)
@@ -122,7 +127,7 @@ def main() -> int:
         print(f"| {pair} | {v:.3f} | {g:.3f} | {g / v:.2f} | {d:.3f} | {d / v:.2f} |")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"model": composer.name, "genre": args.genre, "per_key_phrases": args.per_key,
+            json.dump({"model": composer.name, "genre": args.genre, "per_key_phrases": args.per_key, "lock": args.lock,
                        "real": {"chord_tones": real_fit[0], "bass_on_root": real_fit[1], "TD": real_td},
                        "given": {"per_key": per_key, "TD": td_given},
                        "drawn": {"chord_tones": drawn_fit[0], "bass_on_root": drawn_fit[1], "TD": td_drawn}},

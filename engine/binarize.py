@@ -207,3 +207,23 @@ def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
              - np.bincount(row * (steps + 1) + new_end, minlength=cells)).reshape(-1, steps + 1)
     out = np.cumsum(paint[:, :steps], axis=1) > 0
     return np.moveaxis(out.reshape(shape[:-2] + (shape[-1], steps)), -1, -2)
+
+
+def chord_lock(probabilities: np.ndarray, chords: list, steps_per_beat: int, lowest_pitch: int,
+               strength: float) -> np.ndarray:
+    """Pitched tracks' probabilities (..., steps, pitches) with every cell off the beat's
+    chord scaled by (1 - strength): a DAW's chord lock, as a strength. At 0 the network's
+    own notes; at 1 only chord tones can sound. `chords`: one engine.chords.Chord (or None:
+    nothing locked) per beat; pitch index 0 is MIDI pitch `lowest_pitch`."""
+    if strength <= 0 or not chords:
+        return probabilities
+    steps, pitches = probabilities.shape[-2:]
+    beats = steps // steps_per_beat
+    classes = (np.arange(pitches) + lowest_pitch) % 12
+    scale = np.ones((steps, pitches), dtype=probabilities.dtype)
+    for b in range(min(beats, len(chords))):
+        chord = chords[b]
+        if chord is not None:
+            off = ~np.isin(classes, chord.pitch_classes)
+            scale[b * steps_per_beat : (b + 1) * steps_per_beat, off] = 1.0 - strength
+    return probabilities * scale

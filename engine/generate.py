@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import PLAIN, QUANTIZE, SNAP_SPREAD, binarize, monophonic, quantize
+from .binarize import PLAIN, QUANTIZE, SNAP_SPREAD, binarize, chord_lock, monophonic, quantize
 from .device import pick_device
 from .model import Generator, ModelConfig, load_model
 from .model_store import resolve_model
@@ -110,12 +110,20 @@ class Composer:
         return None if prior is None else np.asarray(prior, dtype=np.float64)
 
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
-               genre: str | None = None, quantize_strength: float | None = None) -> np.ndarray:
+               genre: str | None = None, quantize_strength: float | None = None,
+               chords: list | None = None, lock: float = 0.0) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
         threshold with the model's hysteresis (a note played again at once kept two notes,
         for models fitted so: `repeats`), moved `quantize_strength` (0..1, default QUANTIZE)
         of the way onto the beat's grid (to where the genre's players start notes, drums as
-        hits), then its monophonic tracks made lines."""
+        hits), then its monophonic tracks made lines. `chords` (one per beat) and `lock` (0..1):
+        notes off the beat's chord made that much less likely first (binarize.chord_lock)."""
+        if lock > 0 and chords:
+            pitched = [t for t, track in enumerate(self.config.tracks) if not track.is_drum]
+            probabilities = probabilities.copy()
+            low = self.config.lowest_pitch if probabilities.shape[-1] == self.config.n_pitches else 0
+            probabilities[..., pitched, :, :] = chord_lock(probabilities[..., pitched, :, :], chords,
+                                                           self.config.steps_per_beat, low, lock)
         notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio,
                          repeats=bool(self.meta.get("repeats", False)))
         strength = QUANTIZE if quantize_strength is None else float(quantize_strength)
