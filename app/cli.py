@@ -48,18 +48,33 @@ def add_chord_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chords-from", metavar="FILE.mid", help="the chords of your own MIDI clip")
 
 
+def asks_for_chords(args) -> bool:
+    return bool(args.chords is not None or args.key or args.chords_from)
+
+
+def chord_model_default(args) -> None:
+    """With chords asked for and no --model, the shipped chord model plays them (the default
+    model takes none)."""
+    from bytes2beats.engine.model_store import DEFAULT_CHORD_MODEL
+
+    if args.model is None and asks_for_chords(args):
+        args.model = DEFAULT_CHORD_MODEL
+
+
 def chord_request(args, composer, seed: int = 0) -> list | None:
     """--chords, --key and --chords-from as one chord (or None) per beat, or None when none
     was asked for; a UserError for bad input or a model that takes no chords."""
     from bytes2beats.engine import progression
 
-    if not (args.chords or args.key or args.chords_from):
+    if not asks_for_chords(args):
         return None
     if args.chords and args.chords_from:
         raise UserError("give --chords or --chords-from, not both")
     if not composer.takes_chords:
+        from bytes2beats.engine.model_store import DEFAULT_CHORD_MODEL
+
         raise UserError(f"model {composer.name!r} does not take chords or a key "
-                        f"(use --model genres-chords, or train one with --chords)")
+                        f"(use --model {DEFAULT_CHORD_MODEL}, or train one with --chords)")
     try:
         key = progression.parse_key(args.key) if args.key else None
         if args.chords_from:
@@ -219,6 +234,7 @@ def cmd_generate(args) -> int:
     if not 20 <= args.bpm <= 400:
         raise UserError("--bpm must be between 20 and 400")
     strength = quantize_strength(args)
+    chord_model_default(args)
     composer = _load_composer(args)
     chords = chord_request(args, composer, args.seed)
     try:

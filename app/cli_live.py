@@ -75,7 +75,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _source(args: argparse.Namespace):
-    from bytes2beats.cli import UserError, chord_request, quantize_strength
+    from bytes2beats.cli import UserError, chord_model_default, chord_request, quantize_strength
     from bytes2beats.engine.live import ClipLoop, ModelStream
 
     if args.clip:
@@ -88,6 +88,7 @@ def _source(args: argparse.Namespace):
     from bytes2beats.engine.generate import Composer
     from bytes2beats.engine.model import ModelFileError
 
+    chord_model_default(args)
     try:
         composer = Composer.load(args.model, args.device)
         return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,

@@ -6,7 +6,7 @@
 Each seed's 8-bar clip over `--chords` is written (drums left out: their noise is in every
 pitch class) and rendered with FluidSynth (FluidR3_GM) as a listener would hear it; the `.wav`
 files stay in `--out` to be played. From the audio alone, each bar's chroma (the energy of the
-spectrum's 65 Hz-2 kHz bins folded onto the 12 pitch classes) is matched against the 24 major
+spectrum's 130 Hz-2 kHz bins folded onto the 12 pitch classes) is matched against the 24 major
 and minor triads; the bar counts as heard right when the best triad is the one asked for (for
 a seventh or a sus chord, its triad: Am7 as Am). Also: over chords shifted by one bar (what a
 clip that ignored the chords would score by chance), and the same clips' notes from the model

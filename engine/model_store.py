@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL = "genres"
+DEFAULT_CHORD_MODEL = "genres-chords"  # what plays `--chords` and `--key` when no model is named
 MODEL_SUFFIX = ".safetensors"
 
 

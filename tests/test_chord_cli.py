@@ -37,9 +37,9 @@ def test_a_progression_by_name_is_in_the_file_bar_by_bar(tmp_path):
     assert [beat for beat, _ in markers] == [4.0 * k for k in range(8)]
 
 
-def test_roman_numerals_in_a_key_and_two_chords_in_a_bar(tmp_path):
+def test_roman_numerals_in_a_key_and_two_chords_in_a_bar_without_naming_the_chord_model(tmp_path):
     out = tmp_path / "clip.mid"
-    run = run_cli("generate", "--model", MODEL, "--key", "A minor", "--chords", "i VI III,VII", "--out", str(out))
+    run = run_cli("generate", "--key", "A minor", "--chords", "i VI III,VII", "--out", str(out))
     assert run.returncode == 0, run.stderr[-800:]
     assert read_chord_markers(out) == [(0.0, "Am"), (4.0, "F"), (8.0, "C"), (10.0, "G"), (12.0, "Am")]
 
