@@ -285,19 +285,16 @@ def cmd_train(args) -> int:
     from bytes2beats.engine.model import ModelConfig
     from bytes2beats.engine.model_store import MODEL_SUFFIX, user_models_dir
     from bytes2beats.engine.music_io import MusicFileError
-    from bytes2beats.engine.train import RunPaths, TrainConfig, Trainer, finish, read_checkpoint
+    from bytes2beats.engine.train import (
+        RunPaths,
+        TrainConfig,
+        Trainer,
+        TrainingDiverged,
+        finish,
+        read_checkpoint,
+        settings_problem,
+    )
 
-    rank, world = _init_distributed()
-    try:
-        device = pick_device(args.device)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    out = Path(args.out)
-    if out.suffix != MODEL_SUFFIX:
-        out = (user_models_dir() / f"{args.out}{MODEL_SUFFIX}") if os.sep not in args.out else out.with_suffix(MODEL_SUFFIX)
-    paths = RunPaths.for_model(out, args.run_dir)
     model_cfg = ModelConfig(
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
         g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
@@ -311,8 +308,23 @@ def cmd_train(args) -> int:
         sample_every=args.sample_every, keep_checkpoints=args.keep_checkpoints, binary_neurons=args.binary_neurons,
         chord_loss=args.chord_loss,
     )
+    # Every value checked before anything is read or written (the wizard makes the same check).
+    problem = settings_problem(model_cfg, train_cfg)
+    if problem:
+        raise UserError(problem)
     if args.resume and args.warm_start:
         raise UserError("--resume continues a run, --warm-start begins a new one: give one of them")
+    rank, world = _init_distributed()
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    out = Path(args.out)
+    if out.suffix != MODEL_SUFFIX:
+        out = (user_models_dir() / f"{args.out}{MODEL_SUFFIX}") if os.sep not in args.out else out.with_suffix(MODEL_SUFFIX)
+    paths = RunPaths.for_model(out, args.run_dir)
     checkpoint = None  # the run's start: a checkpoint to resume or to warm-start from
     if args.resume or args.warm_start:
         checkpoint = Path(args.resume or args.warm_start)
@@ -336,6 +348,9 @@ def cmd_train(args) -> int:
         if args.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             train_cfg.epochs = args.epochs
+            if args.epochs < state["epoch"]:  # as many: the model is written again (after a full disk)
+                raise UserError(f"{checkpoint} has trained {state['epoch']} epochs already: "
+                                f"give --epochs {state['epoch']} or more to resume it")
     spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
                       model_cfg.lowest_pitch, model_cfg.n_pitches)
     from bytes2beats.engine.dataset import default_cache_dir, is_phrase_pack, load_phrase_pack
@@ -352,6 +367,9 @@ def cmd_train(args) -> int:
                 raise UserError(f"{args.data} was cut for another model than the checkpoint's")
             model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars = (
                 packed.track_set, packed.steps_per_beat, packed.n_bars)
+            problem = model_cfg.problem()
+            if problem:
+                raise UserError(f"{args.data}: its phrases cannot train a model: {problem}")
         else:
             say(f"reading songs under {args.data} ...")
             phrases = build_phrases(args.data, spec, cache_dir=cache)
@@ -371,9 +389,16 @@ def cmd_train(args) -> int:
     del phrases  # the training phrases are a copy: keeping both would double the memory
     if len(train) < train_cfg.batch_size * world:
         raise UserError(f"only {len(train)} training phrases: fewer than one batch of {train_cfg.batch_size}")
-    say(f"{report['files_used']} of {report['files_found']} files used ({len(report['rejected'])} rejected), "
+    rejected = dict(report.get("rejected") or {})
+    listed = _write_rejected(rejected, paths.folder) if rank == 0 else None
+    say(f"{report['files_used']} of {report['files_found']} files used ({len(rejected)} rejected"
+        f"{f', all listed in {listed}' if listed else ''}), "
         f"{len(train)} training phrases, {n_validation} validation; "
         f"genres: {', '.join(model_cfg.genres) or 'none'}; device: {describe_device(device)}")
+    for name, reason in list(rejected.items())[:REJECTED_SHOWN]:
+        say(f"  rejected {name}: {reason}")
+    if len(rejected) > REJECTED_SHOWN:
+        say(f"  ... and {len(rejected) - REJECTED_SHOWN} more (in {listed})")
     trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
     if checkpoint:
         try:
@@ -391,7 +416,7 @@ def cmd_train(args) -> int:
         finished = trainer.fit(should_stop=lambda: bool(stop_requested))
     except KeyboardInterrupt:
         finished = False
-    except OSError as error:
+    except (OSError, TrainingDiverged) as error:  # each names its file, and the checkpoint kept
         raise UserError(str(error)) from None
     if not finished:
         say(f"\nstopped at epoch {trainer.epoch}; the last checkpoint ({paths.checkpoint}) resumes with --resume")
@@ -400,13 +425,32 @@ def cmd_train(args) -> int:
         try:
             model = finish(trainer, train, str(args.data))
         except OSError as error:
-            raise UserError(f"could not write the model: {error}") from None
+            raise UserError(f"{error}; the last checkpoint ({paths.checkpoint}) writes it again "
+                            f"with --resume") from None
         say(f"model written to {model} (run folder {paths.folder})")
     if world > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
     return 0
+
+
+REJECTED_SHOWN = 5  # rejected files named on the terminal; rejected.txt in the run folder has all
+
+
+def _write_rejected(rejected: dict[str, str], folder: Path) -> Path | None:
+    """Every rejected file and why, a line each (name, a tab, the reason), in the run folder's
+    rejected.txt; None (and no file, nor an old one) when none was."""
+    path = folder / "rejected.txt"
+    try:
+        if not rejected:
+            path.unlink(missing_ok=True)
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{name}\t{reason}\n" for name, reason in rejected.items()), encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"could not write {path} ({error.strerror or error})") from None
+    return path
 
 
 def cmd_phrases(args) -> int:
@@ -445,6 +489,14 @@ def cmd_eval(args) -> int:
     from bytes2beats.engine.music_io import MusicFileError
     from bytes2beats.engine.targets import Check, format_checks
 
+    if args.samples < 1:
+        raise UserError(f"--samples must be 1 or more, not {args.samples}")
+    if args.novelty_samples < 0:
+        raise UserError(f"--novelty-samples must be 0 or more, not {args.novelty_samples}")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise UserError(f"--threshold must be between 0 and 1, not {args.threshold:g}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be 0 or more, not {args.seed}")
     strength = quantize_strength(args)
     composer = _load_composer(args)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()

@@ -177,6 +177,10 @@ class SettingsPage(QWizardPage):
             sample_every=self.sample_every.value(), checkpoint_every=1,  # a crash loses one epoch at most
             extra=["--cache-dir", str(plan.cache_dir), "--genre-conditioned", "yes" if genres else "no"],
         )
+        problem = spec.problem()  # the command line's own check: the widgets' ranges should make it pass
+        if problem:
+            self._fail(f"These settings cannot train: {problem}")
+            return False
         try:
             plan.models_dir.mkdir(parents=True, exist_ok=True)
             plan.job = TrainingJob.start(spec)

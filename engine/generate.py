@@ -16,7 +16,7 @@ import torch
 
 from .binarize import PLAIN, QUANTIZE, SNAP_SPREAD, binarize, chord_lock, monophonic, quantize
 from .device import pick_device
-from .model import Generator, ModelConfig, load_model
+from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
 from .pianoroll import N_PITCHES, Multitrack
 
@@ -49,6 +49,80 @@ def walk(previous: np.ndarray, fresh: np.ndarray, variation: float) -> np.ndarra
     return math.sqrt(1 - v * v) * previous + v * fresh
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _per_genre_problem(entry: str, fits, cfg: ModelConfig, one_fit) -> str | None:
+    """A per-genre decoding entry ({genre or "": fit}) with each fit checked by `one_fit`."""
+    if not isinstance(fits, dict):
+        return f"its {entry} is a {type(fits).__name__}, not a table by genre"
+    for genre, fit in fits.items():
+        if genre and genre not in cfg.genres:
+            return f"its {entry} names a genre the model does not know ({genre[:40]!r})"
+        problem = one_fit(fit)
+        if problem:
+            return f"its {entry} for {genre or 'all genres'!r} {problem}"
+    return None
+
+
+def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
+    """The first decoding entry of a model file's metadata (engine/calibrate.py writes them)
+    that the Composer could not decode with, as one line; None when all can. Unchecked,
+    a NaN threshold decodes every clip to silence and a wrong type fails mid-generation."""
+    tracks, spb = cfg.n_tracks, cfg.steps_per_beat
+
+    def numbers(value, count: int, low: float, what: str) -> str | None:
+        if not isinstance(value, list) or len(value) != count or not all(_is_number(v) and v >= low for v in value):
+            return f"must be {count} {what}"
+        return None
+
+    def names(value) -> str | None:
+        from .chords import Chord
+
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            return "must be a list of chord progressions"
+        for progression in value:
+            for chord in progression.split():
+                try:
+                    if chord != "N":
+                        Chord.from_name(chord)
+                except (KeyError, ValueError):
+                    return f"names an unknown chord ({chord[:20]!r})"
+        return None
+
+    threshold = meta.get("threshold")
+    if threshold is not None and not (_is_number(threshold) and 0 < threshold < 1):
+        return f"its threshold must be a number between 0 and 1, not {str(threshold)[:40]}"
+    hold = meta.get("hold_ratio")
+    if hold is not None and not (_is_number(hold) and 0 < hold <= 1):
+        return f"its hold_ratio must be a number above 0 and at most 1, not {str(hold)[:40]}"
+    if not isinstance(meta.get("repeats", False), bool):
+        return f"its repeats must be true or false, not {str(meta['repeats'])[:40]}"
+    mono = meta.get("monophonic")
+    known = {t.name for t in cfg.tracks}
+    if mono is not None and not (isinstance(mono, list) and all(isinstance(n, str) and n in known for n in mono)):
+        return f"its monophonic must be a list of its track names ({', '.join(sorted(known))}), not {str(mono)[:40]}"
+    default = meta.get("default_genre")
+    if default is not None and not isinstance(default, str):
+        return f"its default_genre must be a genre's name, not {str(default)[:40]}"
+    checks = {
+        "track_scales": lambda fit: numbers(fit, tracks, 1e-6, "positive numbers, one a track"),
+        "onset_spread": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
+        "onset_prior": lambda fit: (
+            None if isinstance(fit, list) and len(fit) == tracks
+            and not any(numbers(row, spb, 0, "") for row in fit)
+            else f"must be {tracks} rows (one a track) of {spb} numbers of 0 or more (one a step of the beat)"),
+        "progressions": names,
+    }
+    for entry, check in checks.items():
+        if meta.get(entry) is not None:
+            problem = _per_genre_problem(entry, meta[entry], cfg, check)
+            if problem:
+                return problem
+    return None
+
+
 class Composer:
     """A loaded generator that makes clips."""
 
@@ -59,8 +133,13 @@ class Composer:
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "auto") -> Composer:
+        """A model by name or path; a ModelFileError of one line for a file that cannot
+        make clips (engine/model.py: load_model; its decoding entries: `decoding_problem`)."""
         path = resolve_model(model)
         generator, meta = load_model(path, pick_device(device))
+        problem = decoding_problem(meta, generator.cfg)
+        if problem:
+            raise ModelFileError(f"{path}: {problem}")
         return cls(generator, meta, path.stem)
 
     @property

@@ -9,6 +9,7 @@ and MuseGAN's hybrid generator (Dong et al., 2018).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -60,6 +61,13 @@ class ModelConfig:
         if self.time_layers not in ("per-beat", "staged"):
             raise ValueError(f"unknown time_layers {self.time_layers!r} (per-beat or staged)")
 
+    def problem(self, name=lambda field: field) -> str | None:
+        """The first value no network should be built from, as one line ("g_width must be
+        from 1 to 512, not 2500"), or None. `name` says what to call a field (a command-line
+        flag). Checked before a layer is built: a file whose config says width 2500 would
+        otherwise take gigabytes before it failed."""
+        return config_problem(self, MODEL_RULES, name)
+
     @property
     def n_tracks(self) -> int:
         return self.track_set
@@ -77,9 +85,92 @@ class ModelConfig:
 
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
+        """The config of `to_json`; ValueError (one line) for text that is not a JSON object.
+        The values are not checked here: `problem()` does."""
+        return cls(**config_fields(cls, text))
+
+
+def config_fields(cls, text: str) -> dict:
+    """The known fields of a config dataclass from its JSON; ValueError for anything but an object."""
+    if not isinstance(text, str):
+        raise ValueError(f"the config is a {type(text).__name__}, not JSON text")
+    try:
         data = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    except ValueError as error:  # json.JSONDecodeError and RecursionError's kin alike
+        raise ValueError(f"the config is not JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("the config is not JSON (nested too deep)") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the config is a JSON {type(data).__name__}, not an object")
+    known = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in known}
+
+
+def between(low: float, high: float) -> tuple:
+    """A rule: a number from `low` to `high`, both included."""
+    return (lambda v: low <= v <= high), f"from {low} to {high}"
+
+
+def _grid_rule() -> tuple:
+    # A step must be a whole number of MIDI ticks and of LPD's 24 steps a beat's multiples,
+    # and `time_stages` must split a beat into 16ths and the rest: divisors of 48 are.
+    allowed = [d for d in range(1, 49) if 48 % d == 0]
+    return (lambda v: v in allowed), f"one of {', '.join(map(str, allowed[:-1]))} or {allowed[-1]} (divisors of 48)"
+
+
+# What each size of a model may be: sane bounds, so that no file (or flag) builds a network
+# of gigabytes. Types are checked first, against each field's default (config_problem).
+MODEL_RULES = {
+    "track_set": ((lambda v: v in (5, 17)), "5 or 17"),
+    "steps_per_beat": _grid_rule(),
+    "n_bars": between(1, 32),
+    "lowest_pitch": between(0, 127),
+    "n_pitches": ((lambda v: 12 <= v <= 120 and v % OCTAVE == 0), "a multiple of 12 from 12 to 120"),
+    "z_shared": between(1, 1024),
+    "z_track": between(1, 1024),
+    "track_embedding": between(1, 1024),
+    "genre_embedding": between(1, 1024),
+    "g_width": between(1, 512),
+    "d_width": between(1, 512),
+    "dropout": ((lambda v: 0 <= v < 1), "from 0 up to (not including) 1"),
+    "time_layers": ((lambda v: v in ("per-beat", "staged")), "per-beat or staged"),
+    "threshold": ((lambda v: 0 < v < 1), "between 0 and 1"),
+    "genres": ((lambda v: len(v) <= 256 and len(set(v)) == len(v) and all(0 < len(g) <= 100 for g in v)),
+               "at most 256 different names"),
+}
+
+
+def config_problem(config, rules: dict, name=lambda field: field) -> str | None:
+    """The first field of a config dataclass of the wrong type (judged by its default's)
+    or against its rule in `rules` ({field: (test, what it must be)}), as one line; None if none."""
+    def shown(v) -> str:
+        return f"{v:g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)[:60]
+
+    for f in fields(config):
+        value = getattr(config, f.name)
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            kind = "a finite number"
+        elif isinstance(default, str):
+            ok, kind = isinstance(value, str), "text"
+        elif isinstance(default, list):
+            ok, kind = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of names"
+        else:
+            continue
+        if not ok:
+            return f"{name(f.name)} must be {kind}, not {shown(value)}"
+        test, must = rules.get(f.name, (None, None))
+        if test is not None and not test(value):
+            return f"{name(f.name)} must be {must}, not {shown(value)}"
+    if isinstance(config, ModelConfig) and config.lowest_pitch + config.n_pitches > 128:
+        return (f"{name('lowest_pitch')} {config.lowest_pitch} and {name('n_pitches')} {config.n_pitches} "
+                "reach above MIDI's highest pitch, 127")
+    return None
 
 
 class SelfAttention(nn.Module):
@@ -462,7 +553,14 @@ class ModelFileError(Exception):
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """Rebuild a generator from its `.safetensors` file: (model in eval mode, metadata)."""
+    """Rebuild a generator from its `.safetensors` file: (model in eval mode, metadata).
+
+    Every way a file can be wrong is a ModelFileError of one line naming the file: not a
+    safetensors file, no config or one that is not a JSON object, sizes out of bounds
+    (`ModelConfig.problem`, checked before any layer is built), weights of other names or
+    shapes than the config's network (compared on the "meta" device, which allocates
+    nothing: a file's cost is bounded by the weights it holds), NaN or infinite weights,
+    metadata entries that are not JSON. What the entries mean is the Composer's to check."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
@@ -470,14 +568,45 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-        state = load_file(str(path))
-        cfg = ModelConfig.from_json(metadata["config"])
-        generator = Generator(cfg)
-    except (OSError, SafetensorError, KeyError, ValueError, TypeError) as error:
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (OSError, SafetensorError, ValueError, TypeError) as error:
         raise ModelFileError(f"{path}: not a Bytes to Beats model ({str(error)[:100]})") from None
+    if "config" not in metadata:
+        raise ModelFileError(f"{path}: not a Bytes to Beats model (it has no config)")
+    try:
+        cfg = ModelConfig.from_json(metadata["config"])
+    except (ValueError, TypeError) as error:
+        raise ModelFileError(f"{path}: its config cannot be read ({str(error)[:100]})") from None
+    problem = cfg.problem()
+    if problem:
+        raise ModelFileError(f"{path}: its config is not one of a usable model: {problem}")
+    with torch.device("meta"):
+        expected = {key: tuple(t.shape) for key, t in Generator(cfg).state_dict().items()}
+    misfit = sorted(set(expected) ^ set(shapes)) or [k for k in expected if expected[k] != shapes[k]]
+    if misfit:
+        key = misfit[0]
+        what = (f"{key} is {list(shapes[key])}, its config makes it {list(expected[key])}"
+                if key in expected and key in shapes else
+                f"{key} is missing" if key in expected else f"{key} is not in its config's network")
+        raise ModelFileError(f"{path}: weights do not fit its config ({what})")
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as error:
+        raise ModelFileError(f"{path}: its weights cannot be read ({str(error)[:100]})") from None
+    broken = next((k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)
+    if broken:
+        raise ModelFileError(f"{path}: its weights hold NaN or infinite numbers ({broken})")
+    generator = Generator(cfg)
     try:
         generator.load_state_dict(state)
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not fit its config ({str(error)[:100]})") from None
-    extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("config", "format")}
+    extra = {}
+    for key, text in metadata.items():
+        if key in ("config", "format"):
+            continue
+        try:
+            extra[key] = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ModelFileError(f"{path}: its metadata entry {key!r} is not JSON") from None
     return generator.to(device).eval(), extra

@@ -10,12 +10,16 @@ gloo on CPUs); rank 0 alone logs and writes.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import math
 import os
+import pickle
 import sys
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,15 @@ from .calibrate import calibrate_decoding, phrase_progressions
 from .dataset import Phrases
 from .device import describe_device
 from .generate import Composer
-from .model import Critic, Generator, ModelConfig, save_model
+from .model import (
+    Critic,
+    Generator,
+    ModelConfig,
+    between,
+    config_fields,
+    config_problem,
+    save_model,
+)
 from .render import save_pianoroll_sheet
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
@@ -74,8 +86,60 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in json.loads(text).items() if k in known})
+        """ValueError (one line) for text that is not a JSON object; `problem()` checks the values."""
+        return cls(**config_fields(cls, text))
+
+    def problem(self, name=lambda field: field) -> str | None:
+        """The first setting that cannot train, as one line, or None (`settings_problem`)."""
+        return config_problem(self, TRAIN_RULES, name)
+
+
+# What each training setting may be (types are checked against the defaults'): an epoch of
+# training, or a crash after one, is too late to learn that a setting cannot work.
+TRAIN_RULES = {
+    "epochs": between(1, 1_000_000),
+    "batch_size": between(1, 4096),
+    "n_critic": between(1, 100),
+    "gp_lambda": between(0, 1000),
+    "g_lr": ((lambda v: 0 < v <= 1), "above 0 and at most 1"),
+    "d_lr": ((lambda v: 0 < v <= 1), "above 0 and at most 1"),
+    "beta1": ((lambda v: 0 <= v < 1), "from 0 up to (not including) 1"),
+    "beta2": ((lambda v: 0 <= v < 1), "from 0 up to (not including) 1"),
+    "lr_decay": ((lambda v: 0 < v <= 1), "above 0 and at most 1"),
+    "lr_decay_every": between(1, 1_000_000),
+    "transpose": between(0, 12),
+    "sample_every": between(1, 1_000_000),
+    "checkpoint_every": between(1, 1_000_000),
+    "seed": between(0, 2**32 - 1),
+    "steps_per_epoch": between(0, 10**9),
+    "binary_neurons": ((lambda v: v in BINARY_NEURONS), " or ".join(BINARY_NEURONS)),
+    "chord_dropout": between(0, 1),
+    "chord_loss": between(0, 1000),
+    "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
+}
+
+# The command-line flag of each setting a user gives (engine/training_job.py spells the same
+# flags for the wizard), so that a problem names what to change.
+FLAGS = {
+    "track_set": "--tracks", "steps_per_beat": "--steps-per-beat", "n_bars": "--bars-per-phrase",
+    "g_width": "--width", "d_width": "--width", "epochs": "--epochs", "batch_size": "--batch-size",
+    "n_critic": "--n-critic", "gp_lambda": "--gp-lambda", "g_lr": "--g-lr", "d_lr": "--d-lr",
+    "transpose": "--transpose", "sample_every": "--sample-every", "checkpoint_every": "--checkpoint-every",
+    "seed": "--seed", "steps_per_epoch": "--steps-per-epoch", "binary_neurons": "--binary-neurons",
+    "chord_loss": "--chord-loss", "time_layers": "--time-layers",
+}
+
+
+def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
+    """The first setting of a training run that cannot train, as one line naming its flag
+    ("--batch-size must be from 1 to 4096, not 0"), or None: the one check that both
+    `bytes2beats train` (right after parsing) and the wizard (before it starts) make."""
+    name = lambda field: FLAGS.get(field, field)  # noqa: E731
+    return train_cfg.problem(name) or model_cfg.problem(name)
+
+
+class TrainingDiverged(RuntimeError):
+    """The losses (or weights) became NaN or infinite: training stops, the last checkpoint stays."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -236,6 +300,66 @@ class RunPaths:
         return cls(model, Path(folder) if folder else model.parent / f"{model.stem}-run")
 
 
+def _finite_or_null(value):
+    """JSON has no NaN or infinity: such a number is logged as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class RunLog:
+    """log.jsonl: one JSON line per batch, appended; every failure an OSError naming the file.
+
+    A line cut off by a full disk or a kill is cut away when the log is opened again, so
+    that the lines a resumed run appends stay lines of their own."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self._cut_partial_line()
+            self.handle = open(path, "a", encoding="utf-8")
+        except OSError as error:
+            raise self._error(error) from None
+
+    def _cut_partial_line(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            position = end
+            while position > 0:
+                start = max(0, position - 65536)
+                handle.seek(start)
+                chunk = handle.read(position - start)
+                newline = chunk.rfind(b"\n")
+                if newline >= 0:
+                    position = start + newline + 1
+                    break
+                position = start
+            if position < end:
+                handle.truncate(position)
+
+    def _error(self, error: OSError) -> OSError:
+        return OSError(f"could not write the log {self.path} ({error.strerror or error})")
+
+    def write(self, record: dict) -> None:
+        line = json.dumps({k: _finite_or_null(v) for k, v in record.items()}, allow_nan=False)
+        try:
+            self.handle.write(line + "\n")
+        except OSError as error:
+            raise self._error(error) from None
+
+    def flush(self) -> None:
+        try:
+            self.handle.flush()
+        except OSError as error:
+            raise self._error(error) from None
+
+    def close(self) -> None:
+        """Closes the file even when its last flush fails: `flush()` at each epoch's end is
+        where a failure is reported; what a stopped epoch logged after it does not count."""
+        with contextlib.suppress(OSError):
+            self.handle.close()
+
+
 class Trainer:
     """Holds the models, optimizers and data; `fit()` runs epochs until done or told to stop."""
 
@@ -298,39 +422,60 @@ class Trainer:
         return state
 
     def save_checkpoint(self) -> None:
-        """Written beside, then renamed: a full disk or a kill leaves the last one whole."""
-        self.paths.folder.mkdir(parents=True, exist_ok=True)
+        """Written beside, synced, then renamed: a full disk or a kill leaves the last one whole.
+
+        Serialized in memory first (a checkpoint is megabytes): torch's own file writer
+        reports a full disk as "unexpected pos", ours as the OSError it is."""
         tmp = self.paths.checkpoint.with_suffix(".pt.part")
+        buffer = io.BytesIO()
+        torch.save(self.state(), buffer)
         try:
-            torch.save(self.state(), tmp)
+            self.paths.folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(buffer.getbuffer())
+                handle.flush()
+                os.fsync(handle.fileno())  # where a disk that defers allocation says it is full
             os.replace(tmp, self.paths.checkpoint)
             if self.cfg.keep_checkpoints:  # a second name for the same file: no copy
                 kept = self.paths.kept_checkpoints / f"epoch_{self.epoch:04d}.pt"
                 kept.parent.mkdir(exist_ok=True)
                 kept.unlink(missing_ok=True)
                 os.link(self.paths.checkpoint, kept)
-        except (OSError, RuntimeError) as error:
-            tmp.unlink(missing_ok=True)
-            raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({error}); the previous one is kept") from None
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({error.strerror or error}); "
+                          "the previous one is kept") from None
 
     def load_checkpoint(self, path: Path) -> None:
+        """Continue the run of a checkpoint; ValueError (one line naming it) when it cannot be."""
         state = read_checkpoint(path)
         if ModelConfig.from_json(state["model_config"]) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
-        self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
+        try:
+            # read_checkpoint checked the networks' weights; the rest is checked here, so that
+            # what does not fit fails now, not in the middle of an epoch.
+            for name in ("sched_g", "sched_d"):
+                _check_like(state[name], getattr(self, name).state_dict(), name)
+            self.generator.load_state_dict(state["generator"])
+            self.critic.load_state_dict(state["critic"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            _check_optimizer(self.opt_g, "opt_g")
+            _check_optimizer(self.opt_d, "opt_d")
+            self.sched_g.load_state_dict(state["sched_g"])
+            self.sched_d.load_state_dict(state["sched_d"])
+            torch.set_rng_state(state["rng_cpu"])
+            if "rng_cuda" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+            raise ValueError(f"{path}: a damaged checkpoint ({reason})") from None
         self.epoch = int(state["epoch"])
         self.elapsed = float(state.get("elapsed", 0.0))
         # checkpoints written before devices were recorded had trained somewhere already
         self.trained_on = list(state.get("trained_on", ["unrecorded"] if self.epoch > 0 else []))
         self.started_from = json.loads(state.get("started_from", "null"))
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
 
     def warm_start(self, path: Path) -> None:
         """Begin from another run's weights, with this run's own optimizers, schedule and
@@ -346,7 +491,11 @@ class Trainer:
         new = tuple(prefix for view, prefix in views.items()
                     if getattr(self.model_cfg, view) and not getattr(source, view))
         for name, net in (("generator", self.generator), ("critic", self.critic)):
-            missing, unexpected = net.load_state_dict(state[name], strict=False)
+            try:
+                missing, unexpected = net.load_state_dict(state[name], strict=False)
+            except RuntimeError as error:  # a weight of another shape
+                reason = (str(error).strip().splitlines() or ["?"])[-1].strip()[:120]
+                raise ValueError(f"{path}: its {name} does not fit this one ({reason})") from None
             if unexpected or any(not key.startswith(new) for key in missing):
                 raise ValueError(f"{path}: its {name} does not fit this one ({(unexpected or missing)[0]})")
         self.started_from = {
@@ -406,7 +555,9 @@ class Trainer:
             cfg = self.model_cfg
             pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
             bass = next((i for i, t in enumerate(cfg.tracks) if t.name == "Bass"), None)
-            loss = loss + self.cfg.chord_loss * chord_fit_loss(probabilities, real, chords, pitched, bass,
+            # on the notes the critic is shown (with binary neurons: rounded, straight-through),
+            # so that the hinge compares notes with notes and stops where the real songs' fit is
+            loss = loss + self.cfg.chord_loss * chord_fit_loss(fake, real, chords, pitched, bass,
                                                                cfg.lowest_pitch, cfg.steps_per_beat)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -435,46 +586,84 @@ class Trainer:
             losses = self._critic_step(real, genre, chords)
             if (step + 1) % self.cfg.n_critic == 0:
                 g_loss = self._generator_step(b, genre, chords, real)
+            # one copy from the device for the four numbers, on every rank: each must see a NaN
+            values = [losses["loss"], losses["gp"], losses["wasserstein"]] + ([] if g_loss is None else [g_loss])
+            numbers = torch.stack([v.detach().float() for v in values]).tolist()
+            record = {"epoch": self.epoch + 1, "batch": step + 1, "d_loss": numbers[0],
+                      "g_loss": numbers[3] if g_loss is not None else None, "gp": numbers[1], "wasserstein": numbers[2]}
             if on_batch:
-                on_batch(step, n, {
-                    "epoch": self.epoch + 1, "batch": step + 1,
-                    "d_loss": losses["loss"].item(), "g_loss": None if g_loss is None else g_loss.item(),
-                    "gp": losses["gp"].item(), "wasserstein": losses["wasserstein"].item(),
-                })
+                on_batch(step, n, record)  # logged with null for a NaN, before training stops
+            bad = [k for k in ("d_loss", "g_loss", "gp", "wasserstein")
+                   if record[k] is not None and not math.isfinite(record[k])]
+            if bad:
+                raise TrainingDiverged(self._diverged(f"{' and '.join(bad)} became NaN or infinite at epoch "
+                                                      f"{self.epoch + 1}, batch {step + 1}"))
         self.sched_g.step()
         self.sched_d.step()
         self.epoch += 1
         return True
 
+    def _diverged(self, what: str) -> str:
+        kept = (f"the last checkpoint ({self.paths.checkpoint}) is kept: --warm-start from it with lower "
+                "learning rates (--g-lr, --d-lr)") if self.paths.checkpoint.exists() else \
+            "no checkpoint had been written: try lower learning rates (--g-lr, --d-lr)"
+        return f"training diverged: {what}; {kept}"
+
+    def weights_are_finite(self) -> bool:
+        return all(bool(torch.isfinite(t).all()) for net in (self.generator, self.critic)
+                   for t in net.state_dict().values() if t.is_floating_point())
+
     def sample(self, count: int = 8, seed: int = 1234) -> list:
-        """Clips from fixed noise, so samples across epochs are comparable."""
-        decoding = calibrate_decoding(self.generator, self.phrases, samples=32)
-        composer = Composer(self.generator, decoding, self.paths.model.stem)
-        clips = composer.generate(seed=seed, count=count)
+        """Clips from fixed noise, so samples across epochs are comparable. The random state
+        is left as it was: a run resumed from the epoch's checkpoint, which does not sample
+        that epoch again, goes on exactly as the one that did."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            decoding = calibrate_decoding(self.generator, self.phrases, samples=32)
+            composer = Composer(self.generator, decoding, self.paths.model.stem)
+            clips = composer.generate(seed=seed, count=count)
         self.generator.train()
         return clips
 
     def write_samples(self) -> Path:
-        self.paths.samples.mkdir(parents=True, exist_ok=True)
-        from .music_io import write_midi
+        """The epoch's sample clip (samples/epoch_NNNN.mid) and sheet (.png), each whole or
+        not there at all; an OSError naming the file that could not be written."""
+        from .music_io import MusicFileError, write_midi
 
         clips = self.sample()
         stem = self.paths.samples / f"epoch_{self.epoch:04d}"
-        write_midi(clips[0], stem.with_suffix(".mid"))
-        return save_pianoroll_sheet(clips, stem.with_suffix(".png"))
+        midi, sheet = stem.with_suffix(".mid"), stem.with_suffix(".png")
+        tmp = sheet.with_name(f".{sheet.stem}.part.png")  # a picture's format goes by its suffix
+        try:
+            self.paths.samples.mkdir(parents=True, exist_ok=True)
+            write_midi(clips[0], midi)
+            save_pianoroll_sheet(clips, tmp)
+            os.replace(tmp, sheet)
+        except MusicFileError as error:
+            raise OSError(f"could not write sample {midi}: {error.reason}") from None
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            where = sheet if midi.exists() else self.paths.samples
+            raise OSError(f"could not write sample {where} ({error.strerror or error})") from None
+        return sheet
 
     def fit(self, should_stop: Callable[[], bool] | None = None, show_progress: bool = True) -> bool:
         """Train up to `cfg.epochs`; True when finished, False when stopped (checkpoint kept)."""
         leader = self.rank == 0
+        log = None
         if leader:
-            self.paths.folder.mkdir(parents=True, exist_ok=True)
-        log = open(self.paths.log, "a", encoding="utf-8") if leader else None
+            try:
+                self.paths.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OSError(f"could not make the run folder {self.paths.folder} ({error.strerror or error})") from None
+            log = RunLog(self.paths.log)
         bar = ProgressBar(self.cfg.epochs, self.steps_per_epoch(), self.epoch) if leader and show_progress else None
 
         def on_batch(step: int, n: int, record: dict) -> None:
             if log:
                 record["time"] = round(self.elapsed + time.monotonic() - started, 3)
-                log.write(json.dumps(record) + "\n")
+                log.write(record)
             if bar:
                 bar.update(self.epoch, step + 1, record)
 
@@ -487,12 +676,26 @@ class Trainer:
                     self.trained_on.append(describe_device(self.device))
                 if not finished:
                     return False
-                if leader:
-                    log.flush()
-                    if self.epoch % self.cfg.sample_every == 0 or self.epoch == self.cfg.epochs:
+                if not leader:
+                    continue
+                # Each write fails with one line naming its file (an OSError), leaving the last
+                # good checkpoint whole: the log first (a run stops on a disk that is full
+                # before it writes anything else), then the checkpoint, then the samples.
+                log.flush()
+                last = self.epoch == self.cfg.epochs
+                if self.epoch % self.cfg.checkpoint_every == 0 or last:
+                    if not self.weights_are_finite():  # never a checkpoint of NaN weights
+                        raise TrainingDiverged(self._diverged(f"the weights became NaN or infinite in epoch {self.epoch}"))
+                    self.save_checkpoint()
+                if self.epoch % self.cfg.sample_every == 0 or last:
+                    # A sample is a look at the progress, not the product: one that cannot be
+                    # written is skipped with a line and training goes on. A disk that stays full
+                    # stops the run at its next log flush or checkpoint, which are what a resumed
+                    # run needs (and this epoch's checkpoint is already written).
+                    try:
                         self.write_samples()
-                    if self.epoch % self.cfg.checkpoint_every == 0 or self.epoch == self.cfg.epochs:
-                        self.save_checkpoint()
+                    except OSError as error:
+                        self.say(f"\n{error}; skipped, training goes on")
             return True
         finally:
             if log:
@@ -501,16 +704,94 @@ class Trainer:
                 bar.close()
 
 
+# What a checkpoint must hold, and of which type: a file without one of them cannot resume.
+CHECKPOINT_ENTRIES = {
+    "model_config": str, "train_config": str, "epoch": int, "generator": dict, "critic": dict,
+    "opt_g": dict, "opt_d": dict, "sched_g": dict, "sched_d": dict, "rng_cpu": torch.Tensor,
+}
+
+
 def read_checkpoint(path: str | Path) -> dict:
-    """A training checkpoint, loaded without unpickling arbitrary objects."""
+    """A training checkpoint, loaded without unpickling arbitrary objects, and checked: every
+    entry there and of its type, its configs usable (`problem()`), its networks' weights of
+    the names and shapes its model config makes, and finite. Anything else is a ValueError
+    of one line naming the file."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        with warnings.catch_warnings():  # torch warns of pickle protocols on the way to refusing
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run the file's code
+        raise ValueError(f"{path}: not a Bytes to Beats checkpoint: it holds Python objects, not only "
+                         "tensors and numbers, and Bytes to Beats never unpickles code") from None
+    except Exception as error:  # noqa: BLE001 - a hostile file can make the reader raise anything
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100]
         raise ValueError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a Bytes to Beats training checkpoint")
+    for key, kind in CHECKPOINT_ENTRIES.items():
+        if key not in state:
+            raise ValueError(f"{path}: a damaged checkpoint: it has no {key}")
+        if not isinstance(state[key], kind) or (kind is int and isinstance(state[key], bool)):
+            raise ValueError(f"{path}: a damaged checkpoint: its {key} is a {type(state[key]).__name__}")
+    if state["epoch"] < 0:
+        raise ValueError(f"{path}: a damaged checkpoint: its epoch is {state['epoch']}")
+    configs = {}
+    for key, cls in (("model_config", ModelConfig), ("train_config", TrainConfig)):
+        try:
+            configs[key] = cls.from_json(state[key])
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: its {key} cannot be read ({str(error)[:100]})") from None
+        problem = configs[key].problem()
+        if problem:
+            raise ValueError(f"{path}: its {key} cannot train: {problem}")
+    with torch.device("meta"):  # the shapes its config makes, with no memory taken
+        nets = {"generator": Generator(configs["model_config"]), "critic": Critic(configs["model_config"])}
+    for name, net in nets.items():
+        weights = state[name]
+        expected = net.state_dict()
+        for key in sorted(set(expected) | set(weights)):
+            if key not in weights or key not in expected:
+                where = "is missing" if key in expected else "is not in its model config's network"
+                raise ValueError(f"{path}: a damaged checkpoint: its {name} weight {key} {where}")
+            tensor = weights[key]
+            if not isinstance(tensor, torch.Tensor) or tensor.shape != expected[key].shape:
+                raise ValueError(f"{path}: a damaged checkpoint: its {name} weight {key} is not of the shape "
+                                 f"its model config makes ({list(expected[key].shape)})")
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"{path}: its {name} weight {key} holds NaN or infinite numbers")
+    for key, kind in (("elapsed", (int, float)), ("trained_on", list), ("started_from", str)):
+        if key in state and not isinstance(state[key], kind):
+            raise ValueError(f"{path}: a damaged checkpoint: its {key} is a {type(state[key]).__name__}")
+    try:
+        json.loads(state.get("started_from", "null"))
+    except ValueError:
+        raise ValueError(f"{path}: a damaged checkpoint: its started_from is not JSON") from None
     return state
+
+
+def _check_like(theirs: dict, ours: dict, name: str) -> None:
+    """A scheduler's state must have our scheduler's entries, each of the same type: its
+    load_state_dict takes any dict as its attributes."""
+    if set(theirs) != set(ours):
+        raise ValueError(f"its {name} has other entries than a scheduler's")
+    for key, value in ours.items():
+        number = (int, float)
+        same = isinstance(theirs[key], number) if isinstance(value, number) else type(theirs[key]) is type(value)
+        if not same or isinstance(theirs[key], bool) != isinstance(value, bool):
+            raise ValueError(f"its {name} entry {key} is a {type(theirs[key]).__name__}")
+        if isinstance(value, float) and not math.isfinite(theirs[key]):
+            raise ValueError(f"its {name} entry {key} is not a finite number")
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, name: str) -> None:
+    """After load_state_dict: Adam's moments must be of their parameters' shapes (torch
+    finds out only at the next step, in the middle of an epoch)."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for key, value in optimizer.state.get(parameter, {}).items():
+                if key in ("exp_avg", "exp_avg_sq") and (not isinstance(value, torch.Tensor) or value.shape != parameter.shape):
+                    raise ValueError(f"its {name} state {key} does not fit its parameters")
 
 
 def generator_from_checkpoint(state: dict) -> Generator:
@@ -540,8 +821,11 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
             "started_from": trainer.started_from,
         },
     }
-    trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)
-    return save_model(trainer.generator, trainer.paths.model, extra)
+    try:
+        trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)
+        return save_model(trainer.generator, trainer.paths.model, extra)
+    except OSError as error:
+        raise OSError(f"could not write the model {trainer.paths.model} ({error.strerror or error})") from None
 
 
 class ProgressBar:

@@ -56,6 +56,20 @@ class JobSpec:
         }
         return [part for flag, value in flags.items() for part in (flag, str(value))] + list(self.extra)
 
+    def problem(self) -> str | None:
+        """The first setting `bytes2beats train` would refuse, as one line naming its flag, or
+        None: the command line's own check (engine/train.py: settings_problem). Imports torch."""
+        from .model import ModelConfig
+        from .train import TrainConfig, settings_problem
+
+        model = ModelConfig(track_set=self.tracks, steps_per_beat=self.steps_per_beat, n_bars=self.bars_per_phrase,
+                            g_width=self.width, d_width=self.width)
+        train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, n_critic=self.n_critic,
+                            gp_lambda=self.gp_lambda, g_lr=self.g_lr, d_lr=self.d_lr, transpose=self.transpose,
+                            steps_per_epoch=self.steps_per_epoch, sample_every=self.sample_every,
+                            checkpoint_every=self.checkpoint_every)
+        return settings_problem(model, train)
+
     @property
     def run_folder(self) -> Path:
         model = Path(self.model)
@@ -148,7 +162,14 @@ class TrainingJob:
             handle.seek(start)
             data = handle.read()
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
-        records = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        records = []
+        for line in data[:end].splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line a full disk cut short, in a log from before RunLog mended them
+                continue
+            if isinstance(record, dict):
+                records.append(record)
         return records, start + end
 
     def samples(self) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -338,3 +339,188 @@ def test_torchrun_two_cpu_processes_with_gloo(tmp_path):
     assert model.exists()
     assert read_checkpoint(tmp_path / "ddp-run" / "checkpoint.pt")["epoch"] == 2
     assert shutil.which("true")
+
+
+# ---------------------------------------------------------------------------------------
+# A full disk at the wrong moment loses nothing: a real small disk (tmpfs), filled as another
+# program would fill it; every failed write is one line naming its file, the last good
+# checkpoint stays whole, and the run resumes from it exactly.
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "--lazy", str(disk)], capture_output=True)  # busy: detach it all the same
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill the disk with a ballast file, leaving about `leave` bytes (0: none at all)."""
+    ballast = disk / "ballast"
+    stats = os.statvfs(disk)
+    size = max(0, stats.f_bavail * stats.f_frsize - leave)
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while size > 0:
+            size -= os.write(fd, b"\0" * min(size, 1 << 16))
+        while leave == 0:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return ballast
+
+
+def strict_json_lines(path: Path) -> list[dict]:
+    """Every line of a log as strict JSON (Python's json takes NaN; JSON does not)."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def straight_run(phrases, tmp_path_factory):
+    """Two epochs never interrupted: what a run stopped by a full disk must resume into."""
+    trainer = _trainer(phrases, tmp_path_factory.mktemp("straight"), epochs=2)
+    assert trainer.fit(show_progress=False)
+    return trainer
+
+
+@pytest.mark.parametrize("moment", ["log", "checkpoint", "samples"])
+def test_a_disk_that_fills_during_training_loses_nothing_and_the_run_resumes_exactly(
+        phrases, small_disk, straight_run, monkeypatch, moment):
+    trainer = _trainer(phrases, small_disk, epochs=2)
+    said = []
+    trainer.say = said.append
+    log = trainer.paths.log
+
+    def at_epoch_two():  # called before each batch: the disk fills as epoch 2 begins
+        if trainer.epoch == 1 and not (small_disk / "ballast").exists():
+            if moment == "log":  # the log a hundred bytes short of a page: the flush is cut mid-line
+                short = (-log.stat().st_size) % 4096 + 4096 - 100
+                with open(log, "a") as handle:
+                    handle.write(json.dumps({"epoch": 1, "batch": 0, "pad": "x" * (short - 40)}).ljust(short - 1) + "\n")
+            fill(small_disk, leave=0 if moment == "log" else 64 * 1024)  # room for the log, not a checkpoint
+        return False
+
+    if moment == "samples":  # the disk fills right after epoch 1's checkpoint, before its samples
+        save = trainer.save_checkpoint
+
+        def save_then_fill():
+            save()
+            if trainer.epoch == 1:
+                fill(small_disk)
+        monkeypatch.setattr(trainer, "save_checkpoint", save_then_fill)
+
+    with pytest.raises(OSError) as error:
+        trainer.fit(should_stop=at_epoch_two, show_progress=False)
+    message = str(error.value)
+    assert "\n" not in message and "No space left on device" in message
+    if moment == "log":
+        assert message.startswith(f"could not write the log {log} ")
+    elif moment == "checkpoint":
+        assert message.startswith(f"could not write checkpoint {trainer.paths.checkpoint} ")
+    else:  # the sample was skipped with a line; epoch 2 then stopped at its log or checkpoint
+        skipped = [s for s in said if "epoch_0001.mid" in s]
+        assert skipped and skipped[0].strip().endswith("skipped, training goes on"), said
+        assert str(log) in message or str(trainer.paths.checkpoint) in message
+        assert not [p.name for p in trainer.paths.samples.iterdir() if "part" in p.name]
+    assert read_checkpoint(trainer.paths.checkpoint)["epoch"] == 1  # whole, and epoch 1's
+    assert not [p.name for p in trainer.paths.folder.iterdir() if "part" in p.name]
+
+    (small_disk / "ballast").unlink()  # the user frees some space, and resumes
+    resumed = _trainer(phrases, small_disk, epochs=2)
+    resumed.load_checkpoint(resumed.paths.checkpoint)
+    assert resumed.fit(show_progress=False)
+    for a, b in zip(straight_run.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(straight_run.critic.state_dict().values(), resumed.critic.state_dict().values()):
+        assert torch.equal(a, b)
+    records = strict_json_lines(log)  # a line the full disk cut was cut away on reopening
+    assert [r["epoch"] for r in records if "pad" not in r][-3:] == [2, 2, 2]
+    assert (resumed.paths.samples / "epoch_0002.png").exists()
+
+
+def test_a_nan_loss_is_logged_as_null_and_stops_training_keeping_the_last_checkpoint(phrases, tmp_path):
+    from bytes2beats.engine.train import TrainingDiverged
+
+    trainer = _trainer(phrases, tmp_path, epochs=3)
+
+    def poison():  # from epoch 2 on the penalty's weight is NaN, and so is the critic's loss
+        if trainer.epoch == 1:
+            trainer.cfg.gp_lambda = float("nan")
+        return False
+
+    with pytest.raises(TrainingDiverged) as error:
+        trainer.fit(should_stop=poison, show_progress=False)
+    assert str(error.value) == (
+        f"training diverged: d_loss became NaN or infinite at epoch 2, batch 1; the last checkpoint "
+        f"({trainer.paths.checkpoint}) is kept: --warm-start from it with lower learning rates (--g-lr, --d-lr)")
+    records = strict_json_lines(trainer.paths.log)
+    assert records[-1]["epoch"] == 2 and records[-1]["d_loss"] is None and records[-1]["gp"] is not None
+    assert read_checkpoint(trainer.paths.checkpoint)["epoch"] == 1  # read_checkpoint checks its weights are finite
+
+
+def test_a_run_that_diverges_from_the_command_line_is_one_line(phrases, tmp_path):
+    first = _trainer(phrases, tmp_path, epochs=1)
+    assert first.fit(show_progress=False)
+    state = torch.load(first.paths.checkpoint, weights_only=True)
+    for moments in state["opt_d"]["state"].values():  # a checkpoint whose critic's Adam has gone NaN
+        moments["exp_avg_sq"].fill_(float("nan"))
+    torch.save(state, first.paths.checkpoint)
+    before = first.paths.checkpoint.read_bytes()
+    run = _cli("train", "--data", str(LPD), "--out", str(tmp_path / "m.safetensors"), "--epochs", "2",
+               "--resume", str(first.paths.checkpoint), "--cache-dir", str(tmp_path / "cache"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-1500:]
+    line = run.stderr.strip().replace("\r", "\n").splitlines()[-1]
+    assert line.startswith("bytes2beats train: training diverged: d_loss") and "at epoch 2, batch" in line, line
+    assert first.paths.checkpoint.read_bytes() == before and not (tmp_path / "m.safetensors").exists()
+    assert strict_json_lines(first.paths.log)[-1]["d_loss"] is None
+
+
+def test_a_model_that_cannot_be_written_is_one_line_and_a_resume_writes_it(tmp_path, small_disk):
+    # The data: real songs and broken files, which `train` names with the reason for each.
+    data = tmp_path / "songs" / "rock"
+    data.mkdir(parents=True)
+    for song in sorted((LPD / "rock").glob("*.npz")):
+        shutil.copy(song, data)
+    bad = sorted((Path(__file__).parent / "fixtures" / "bad").glob("*.mid"))
+    for name in bad:
+        shutil.copy(name, data)
+    fill(small_disk, leave=32 * 1024)  # too little for the model (over 100 kB at width 8)
+    common = ["--data", str(data.parent), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2",
+              "--width", "8", "--cache-dir", str(tmp_path / "cache"), "--run-dir", str(tmp_path / "run")]
+    run = _cli("train", "--out", str(small_disk / "m.safetensors"), *common)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-1500:]
+    lines = run.stderr.replace("\r", "\n").splitlines()
+    assert lines[-1].startswith(f"bytes2beats train: could not write the model {small_disk / 'm.safetensors'} (")
+    assert lines[-1].endswith(f"; the last checkpoint ({tmp_path / 'run' / 'checkpoint.pt'}) writes it again with --resume")
+    assert "No space left on device" in lines[-1]
+    assert [p.name for p in small_disk.iterdir()] == ["ballast"]  # no part-written model left behind
+
+    # Which files were rejected, and why: the first five here, all of them in the run folder.
+    listed = tmp_path / "run" / "rejected.txt"
+    rows = dict(line.split("\t") for line in listed.read_text().splitlines())
+    assert rows["rock/corrupt-header.mid"].startswith("not a readable MIDI file") and len(rows) >= 7
+    summary = next(line for line in lines if "files used" in line)
+    assert summary.startswith(f"4 of {4 + len(bad)} files used ({len(rows)} rejected, all listed in {listed})")
+    named = [line.strip() for line in lines if line.startswith("  rejected ")]
+    assert named == [f"rejected {name}: {reason}" for name, reason in list(rows.items())[:5]]
+    assert named[0] == "rejected rock/absurd-length.mid: absurd length (279620 beats)"
+    assert f"  ... and {len(rows) - 5} more (in {listed})" in lines
+
+    model = tmp_path / "m.safetensors"
+    again = _cli("train", "--out", str(model), *common, "--resume", str(tmp_path / "run" / "checkpoint.pt"))
+    assert again.returncode == 0, again.stderr[-1500:]
+    assert "resuming at epoch 1" in again.stderr
+    generator, meta = load_model(model)
+    checkpoint = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert meta["trained"]["epochs"] == 1
+    for key, value in generator.state_dict().items():
+        assert torch.equal(value, checkpoint["generator"][key])
