@@ -17,29 +17,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
-import wave
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from audio_onsets import BPM, RATE, render  # bench/ is on the path when run as a script
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.music_io import write_midi
 from bytes2beats.engine.progression import parse_progression, per_beat
 
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-RATE = 22050
-BPM = 120.0
 TRIADS = [(root, minor) for minor in (False, True) for root in range(12)]
-
-
-def render(midi: Path, out: Path) -> np.ndarray:
-    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(out), "-r", str(RATE), SOUNDFONT, str(midi)],
-                   check=True, capture_output=True, timeout=120)
-    with wave.open(str(out)) as w:
-        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, w.getnchannels())
-    return audio.mean(axis=1) / 32768.0
 
 
 def bar_chroma(audio: np.ndarray, bars: int) -> np.ndarray:

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pianoroll import BEATS_PER_BAR
-
 # (suffix, intervals above the root, complexity penalty): a quality's extra tones must be
 # heard to be chosen over the plain triad, and sevenths or suspensions over a triad that
 # fits as well need more evidence than the triad does.
@@ -38,7 +36,7 @@ QUALITIES: tuple[tuple[str, tuple[int, ...], float], ...] = (
 )
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 N_FEATURES = 24  # per beat: the chord's 12 pitch classes, then its bass note's 12
-STEPS_PER_CHORD_BEATS = 2  # the extractor names one chord per two beats (half a bar)
+BEATS_PER_CHORD = 2  # the extractor names one chord per two beats (half a bar)
 NON_CHORD_COST = 0.6  # a sounding tone outside the chord costs this much of its weight
 BASS_WEIGHT = 2.0  # the bass track's notes weigh double: the bass states the root
 MIN_WEIGHT = 0.05  # below this share of a half bar's steps sounding: no chord
@@ -155,7 +153,7 @@ def match(weights: np.ndarray, lowest: np.ndarray) -> list:
 
 
 def extract_chords(rolls: np.ndarray, tracks, lowest_pitch: int, steps_per_beat: int,
-                   beats_per_chord: int = STEPS_PER_CHORD_BEATS) -> list:
+                   beats_per_chord: int = BEATS_PER_CHORD) -> list:
     """The chords of one phrase or clip, (tracks, steps, pitches) -> one Chord (or None) per
     `beats_per_chord` beats; of many phrases, (n, tracks, steps, pitches) -> n such lists.
     `tracks` are the rolls' Track objects (drums are left out, the family named Bass is the
@@ -192,17 +190,6 @@ def phrase_chord_features(chords_per_phrase: list, beats: int) -> np.ndarray:
         else np.zeros((0, beats, N_FEATURES), dtype=np.float32)
 
 
-def transpose_features(features: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Chord features (n, beats, 24) moved up `shifts` (n,) semitones each: both halves roll."""
-    out = np.empty_like(features)
-    for k, s in enumerate(np.asarray(shifts).reshape(-1)):
-        out[k, :, :12] = np.roll(features[k, :, :12], int(s), axis=-1)
-        out[k, :, 12:] = np.roll(features[k, :, 12:], int(s), axis=-1)
-    return out
-
-
-def beats_in(n_bars: int) -> int:
-    return n_bars * BEATS_PER_BAR
 
 
 EXTRACTOR_VERSION = 1  # part of the cache key: bump when extraction changes
@@ -241,5 +228,5 @@ def phrases_chords(phrases, cfg, chunk: int = 2048) -> list:
 
 def phrases_chord_features(phrases, cfg) -> np.ndarray:
     """(n, beats, 24) bool: every phrase's chords as the model reads them."""
-    beats = beats_in(cfg.n_bars)
+    beats = cfg.n_beats
     return phrase_chord_features(phrases_chords(phrases, cfg), beats).astype(bool)

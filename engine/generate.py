@@ -244,28 +244,24 @@ class Composer:
         """One phrase's chords (one Chord or None per beat) drawn by `seed` from the genre's
         songs (the model file's `progressions`): what a chord model plays over when given
         none; None when the model has none to draw from."""
-        from .chords import Chord, beats_in
+        from .chords import Chord, per_beat
 
         drawn = self._fitted("progressions", genre) or []
         if not self.takes_chords or not drawn:
             return None
         names = drawn[int(np.random.default_rng([seed, 7]).integers(len(drawn)))].split()
-        chords = [None if n == "N" else Chord.from_name(n) for n in names]
-        beats = beats_in(self.config.n_bars)
-        return [chords[b * len(chords) // beats] for b in range(beats)]
+        return per_beat([None if n == "N" else Chord.from_name(n) for n in names], self.config.n_beats)
 
     def key_progression(self, key, seed: int, genre: str | None = None) -> list:
         """Chords the model picks in `key` (engine/progression.py: Key), one per beat of a
         phrase: a progression of the genre's songs in the key's mode, moved into the key."""
-        from .chords import beats_in
+        from .chords import per_beat
         from .progression import ChordError, progression_in_key
 
         drawn = self._fitted("progressions", genre) or []
         if not drawn:
             raise ChordError(f"model {self.name!r} has no progressions to pick from")
-        half_bars = progression_in_key(drawn, key, seed)
-        beats = beats_in(self.config.n_bars)
-        return [half_bars[b * len(half_bars) // beats] for b in range(beats)]
+        return per_beat(progression_in_key(drawn, key, seed), self.config.n_beats)
 
     def chords_for(self, chords: list | None, phrases: int, seed: int, genre: str | None = None) -> tuple | None:
         """An idea's chords, one per beat of its `phrases` phrases: `chords` (one Chord or
@@ -275,13 +271,11 @@ class Composer:
             if chords is not None and any(c is not None for c in chords):
                 raise ValueError(f"model {self.name!r} does not take chords (train one with --chords)")
             return None
-        from .chords import beats_in
-
         if chords is None:
             chords = self.drawn_progression(seed, genre)
         if not chords:
             return None
-        return tuple(chords[b % len(chords)] for b in range(phrases * beats_in(self.config.n_bars)))
+        return tuple(chords[b % len(chords)] for b in range(phrases * self.config.n_beats))
 
     def new_idea(self, seed: int, bars: int | None = None, genre: str | None = None,
                  variation: float = 0.3, chords: list | None = None) -> Idea:
@@ -338,9 +332,9 @@ class Composer:
         genres = np.concatenate([np.full(i.n_phrases, i.genre if i.genre is not None else 0) for i in ideas])
         chords = None
         if cfg.chords:
-            from .chords import beats_in, chord_features
+            from .chords import chord_features
 
-            beats = beats_in(cfg.n_bars)
+            beats = cfg.n_beats
             chords = np.concatenate([chord_features(i.chords or [None] * (i.n_phrases * beats)).reshape(i.n_phrases, beats, -1)
                                      for i in ideas])
         outputs = []
@@ -397,7 +391,7 @@ class Composer:
 
 def detect_chords(clip: Multitrack) -> tuple:
     """A clip's chords as the extractor hears them (engine/chords.py), one per beat."""
-    from .chords import extract_chords
+    from .chords import extract_chords, per_beat
 
     half_bars = extract_chords(clip.rolls > 0, clip.tracks, 0, clip.steps_per_beat)
-    return tuple(c for c in half_bars for _ in range(2))
+    return tuple(per_beat(half_bars, 2 * len(half_bars)))

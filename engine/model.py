@@ -73,8 +73,12 @@ class ModelConfig:
         return self.track_set
 
     @property
+    def n_beats(self) -> int:
+        return self.n_bars * BEATS_PER_BAR
+
+    @property
     def n_steps(self) -> int:
-        return self.n_bars * BEATS_PER_BAR * self.steps_per_beat
+        return self.n_beats * self.steps_per_beat
 
     @property
     def tracks(self):
@@ -291,7 +295,7 @@ class Generator(nn.Module):
         x = torch.cat(parts, dim=2).view(b * t, -1, 1, 1)  # (B*T, z_in, 1, 1): tracks fold into the batch
         if cfg.chords:
             if chords is None:
-                chords = z_shared.new_zeros(b, cfg.n_bars * BEATS_PER_BAR, CHORD_FEATURES)
+                chords = z_shared.new_zeros(b, cfg.n_beats, CHORD_FEATURES)
             per_track = chords.repeat_interleave(t, dim=0)  # (B*T, beats, 24), as the tracks fold
         for i, layer in enumerate(self.layers):
             x = layer(x)
@@ -390,6 +394,15 @@ class OnsetStatistics(nn.Module):
         return self.features(self.profiles(x).flatten(1))
 
 
+def pitch_classes_per_beat(x: torch.Tensor, steps_per_beat: int, lowest_pitch: int) -> torch.Tensor:
+    """(B, T, S, P) -> (B, T, beats, 12): how much each track sounds on each pitch class (C = 0)
+    in each beat, summed over the beat's steps and the octaves. P is whole octaves from
+    `lowest_pitch`."""
+    b, t, s, p = x.shape
+    per_class = x.reshape(b, t, s // steps_per_beat, steps_per_beat, p // OCTAVE, OCTAVE).sum((3, 4))
+    return torch.roll(per_class, lowest_pitch % OCTAVE, dims=3)
+
+
 class ChordFit(nn.Module):
     """A fourth view for the critic: per beat, the pitch classes each pitched track sounds
     beside the beat's chord, (B, T, S, P) + (B, beats, 24) -> (B, features).
@@ -410,13 +423,7 @@ class ChordFit(nn.Module):
 
     def profiles(self, x: torch.Tensor) -> torch.Tensor:
         """(B, beats, pitched tracks * 12): each pitched track's pitch classes per beat."""
-        cfg = self.cfg
-        b = x.shape[0]
-        beats = cfg.n_bars * BEATS_PER_BAR
-        pitched = x[:, self.pitched]  # (B, Tp, S, P)
-        octaves = cfg.n_pitches // OCTAVE
-        per_class = pitched.reshape(b, len(self.pitched), beats, cfg.steps_per_beat, octaves, OCTAVE).sum((3, 4))
-        per_class = torch.roll(per_class, cfg.lowest_pitch % OCTAVE, dims=3)  # index = pitch class, C = 0
+        per_class = pitch_classes_per_beat(x[:, self.pitched], self.cfg.steps_per_beat, self.cfg.lowest_pitch)
         per_class = per_class / (per_class.sum(3, keepdim=True) + 1)  # (B, Tp, beats, 12)
         return per_class.permute(0, 2, 1, 3).flatten(2)
 
@@ -511,7 +518,7 @@ class Critic(nn.Module):
             view = getattr(self, f"{name}_statistics")
             if view is not None:
                 if name == "chord" and chords is None:
-                    chords = notes.new_zeros(notes.shape[0], self.cfg.n_bars * BEATS_PER_BAR, CHORD_FEATURES)
+                    chords = notes.new_zeros(notes.shape[0], self.cfg.n_beats, CHORD_FEATURES)
                 hv = view(notes, chords) if name == "chord" else view(notes)  # (B, 4w)
                 score = score + getattr(self, f"{name}_score")(hv).squeeze(1)
                 projection = getattr(self, f"{name}_genre_projection")

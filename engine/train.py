@@ -39,6 +39,7 @@ from .model import (
     between,
     config_fields,
     config_problem,
+    pitch_classes_per_beat,
     save_model,
 )
 from .render import save_pianoroll_sheet
@@ -210,10 +211,7 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
     phrases are measured against the same chords, so the target moves with the data."""
 
     def shares(x):
-        b, _, s, p = x.shape
-        beats, octaves = s // steps_per_beat, p // 12
-        m = x.reshape(b, x.shape[1], beats, steps_per_beat, octaves, 12).sum((3, 4))
-        m = torch.roll(m, lowest_pitch % 12, dims=3)  # (B, T, beats, 12): index = pitch class
+        m = pitch_classes_per_beat(x, steps_per_beat, lowest_pitch)  # (B, T, beats, 12)
         tones, bass_note = chords[..., :12], chords[..., 12:]  # (B, beats, 12) each
         has = tones.amax(-1, keepdim=True)  # (B, beats, 1): 1 where a chord is given
         mp = m[:, pitched]
