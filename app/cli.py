@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let the critic also score where within the beat each track's notes start and end")
     t.add_argument("--chords", action="store_true",
                    help="condition on each phrase's chords, so that it can be asked for a key and a progression")
+    t.add_argument("--chord-register", action="store_true",
+                   help="with --chords: learn the chords' offsets per track and octave, so each track "
+                        "keeps to its register (a warm start from a chord model copies its shared ones)")
     t.add_argument("--chord-loss", type=float, default=20.0,
                    help="with --chords: weight of the generator's chord-fit term (0: the critic alone)")
     t.add_argument("--binary-neurons", choices=("none", "deterministic", "stochastic"), default="none",
@@ -299,7 +302,7 @@ def cmd_train(args) -> int:
         track_set=args.tracks, steps_per_beat=args.steps_per_beat, n_bars=args.bars_per_phrase,
         g_width=args.width, d_width=args.width, attention=not args.no_attention, time_layers=args.time_layers,
         critic_bar_statistics=args.critic_bar_statistics, critic_onset_statistics=args.critic_onset_statistics,
-        chords=args.chords,
+        chords=args.chords or args.chord_register, chord_register=args.chord_register,
     )
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, n_critic=args.n_critic, gp_lambda=args.gp_lambda,
@@ -343,8 +346,10 @@ def cmd_train(args) -> int:
             model_cfg.critic_bar_statistics = True
         if args.warm_start and args.critic_onset_statistics:
             model_cfg.critic_onset_statistics = True
-        if args.warm_start and args.chords:
+        if args.warm_start and (args.chords or args.chord_register):
             model_cfg.chords = True
+        if args.warm_start and args.chord_register:
+            model_cfg.chord_register = True
         if args.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             train_cfg.epochs = args.epochs

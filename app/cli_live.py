@@ -126,9 +126,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
 
     def say(event) -> None:
-        if args.quiet and event.kind not in ("error", "late", "port lost", "port back"):
+        if args.quiet and event.kind not in ("error", "late", "change", "port lost", "port back"):
             return
-        where = f" {event.bar}" if event.kind == "bar" else ""
+        where = {"bar": f" {event.bar}", "change": f" from bar {event.bar}"}.get(event.kind, "")
         detail = f": {event.detail}" if event.detail else ""
         print(f"{event.kind}{where}{detail}", flush=True)
 
@@ -155,14 +155,41 @@ def cmd_stream(args: argparse.Namespace) -> int:
         length = "until Ctrl-C" if args.forever else f"{args.bars} bars"
         clock = f"following the clock on '{sync.name}'" if sync else f"{args.bpm:g} BPM"
         print(f"streaming to {target} ({api}), {clock}, {length}", file=sys.stderr, flush=True)
+    takes_chords = getattr(getattr(source, "composer", None), "takes_chords", False)
+    if takes_chords and not args.quiet:
+        print("type a progression (as --chords takes it) and Enter to play it from the next bar",
+              file=sys.stderr, flush=True)
     try:
         session.start()
+        if takes_chords:
+            threading.Thread(target=_read_progressions, args=(session, args.key), daemon=True,
+                             name="b2b-stream-chords").start()
         session.wait()
     finally:
         session.close()
     if session.failure is not None:
         raise UserError(f"streaming stopped: {session.failure}")
     return 0
+
+
+def _read_progressions(session, key_name: str | None) -> None:
+    """Each line typed while streaming is a new progression (in --key's key, so that Roman
+    numerals work), played from the next bar; a bad line is one message, and the stream
+    plays on. Ends at the end of input."""
+    import sys
+
+    from bytes2beats.engine import progression
+
+    key = progression.parse_key(key_name) if key_name else None  # checked before streaming began
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            bars = progression.parse_progression(line, key)
+        except progression.ChordError as error:
+            print(f"chords not changed: {error}", file=sys.stderr, flush=True)
+            continue
+        session.set_chords(progression.per_beat(bars, len(bars)), f"chords {progression.describe(bars)}")
 
 
 def cmd_ports(args: argparse.Namespace) -> int:

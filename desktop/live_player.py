@@ -98,7 +98,8 @@ class LivePlayer(QObject):
                 self.failed.emit(f"Stopping playback: {error}")
 
     def set_clip(self, clip: Multitrack) -> None:
-        """Play another clip from the next loop on (the same tracks), or restart for new ones."""
+        """Play another clip from the next bar on, in its place in the loop (the same
+        tracks), or restart for new ones."""
         if self.session is None:
             return
         if [t.name for t in clip.tracks] != [t.name for t in self.loop.tracks]:
@@ -108,7 +109,8 @@ class LivePlayer(QObject):
             return
         from bytes2beats.engine.live import to_phrase
 
-        self.loop.phrase = to_phrase(clip)
+        phrase, loop = to_phrase(clip), self.loop
+        self.session.change_source(lambda: setattr(loop, "phrase", phrase), "new clip")
         self._steps = (clip.steps_per_beat, clip.n_steps)
 
     def set_mix(self, muted: set[int], soloed: set[int]) -> None:

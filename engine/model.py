@@ -55,6 +55,11 @@ class ModelConfig:
     # Chord conditioning: the generator and the critic read a chord per beat (24 numbers:
     # its pitch classes and its bass note, engine/chords.py); off in the models before it.
     chords: bool = False
+    # With chords: the chord's offsets are learned per track, and after the octave layer per
+    # octave as well, so that each track can put the chord's tones in its own register (with
+    # one offset for all, the bass heard the root in every octave alike and leapt between
+    # them); off in the first chord model.
+    chord_register: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -256,8 +261,12 @@ class Generator(nn.Module):
             # The chord of each beat enters where time is in beats: once before pitch has
             # octaves (4w channels), once after (2w), as a learned offset per channel. Both
             # start at zero, so a generator warm-started from one without chords begins as it was.
-            self.chord_to_beats = _zero_linear(CHORD_FEATURES, 4 * w)
-            self.chord_to_octaves = _zero_linear(CHORD_FEATURES, 2 * w)
+            # With `chord_register` each track has its own offsets, and the second also one per
+            # octave: (tracks x 4w) and (tracks x 2w x octaves) outputs.
+            per_track = cfg.n_tracks if cfg.chord_register else 1
+            per_octave = octaves if cfg.chord_register else 1
+            self.chord_to_beats = _zero_linear(CHORD_FEATURES, per_track * 4 * w)
+            self.chord_to_octaves = _zero_linear(CHORD_FEATURES, per_track * 2 * w * per_octave)
         # Only the last layer works at full resolution, and with one output channel: on a
         # CPU the cost of a layer is mostly the size of its output.
         self.to_notes = nn.Sequential(*self._time_and_pitch_layers(cfg, 2 * w, w), nn.Sigmoid())
@@ -296,16 +305,39 @@ class Generator(nn.Module):
         if cfg.chords:
             if chords is None:
                 chords = z_shared.new_zeros(b, cfg.n_beats, CHORD_FEATURES)
-            per_track = chords.repeat_interleave(t, dim=0)  # (B*T, beats, 24), as the tracks fold
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if cfg.chords and i == 1:  # (B*T, 4w, beats, 1)
-                x = x + self.chord_to_beats(per_track).transpose(1, 2).unsqueeze(3)
+                x = x + self._chord_offset(self.chord_to_beats, chords, t, 1)
             elif cfg.chords and i == 3:  # (B*T, 2w, beats, octaves)
-                x = x + self.chord_to_octaves(per_track).transpose(1, 2).unsqueeze(3)
+                x = x + self._chord_offset(self.chord_to_octaves, chords, t, x.shape[3])
         x = self.attention(x)
         x = self.to_notes(x)  # (B*T, 1, S, P)
         return x.view(b, t, cfg.n_steps, cfg.n_pitches)  # (B, T, S, P)
+
+
+    def _chord_offset(self, layer: nn.Linear, chords: torch.Tensor, t: int, octaves: int) -> torch.Tensor:
+        """(B, beats, 24) chords -> (B*T, channels, beats, octaves or 1), added to the time
+        layer of that shape; tracks fold into the batch as in `forward`."""
+        b, beats = chords.shape[:2]
+        out = layer(chords)  # (B, beats, [T x] channels [x octaves])
+        if not self.cfg.chord_register:  # one offset for every track and octave
+            return out.repeat_interleave(t, dim=0).transpose(1, 2).unsqueeze(3)
+        out = out.view(b, beats, t, -1, octaves)  # (B, beats, T, channels, octaves)
+        return out.permute(0, 2, 3, 1, 4).reshape(b * t, -1, beats, octaves)
+
+
+def registered_chord_weights(state: dict, n_tracks: int, octaves: int) -> dict:
+    """A generator's state without `chord_register` -> the same generator with it: each
+    shared chord offset copied to every track (and octave), so that the new model begins
+    exactly where the old one was and learns from there which register takes what."""
+    state = dict(state)
+    for name, copies in (("chord_to_beats", 1), ("chord_to_octaves", octaves)):
+        for part in ("weight", "bias"):
+            key = f"{name}.{part}"
+            if key in state:
+                state[key] = state[key].repeat_interleave(copies, dim=0).repeat(n_tracks, *([1] * (state[key].dim() - 1)))
+    return state
 
 
 def _zero_linear(cin: int, cout: int) -> nn.Linear:

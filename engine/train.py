@@ -40,6 +40,7 @@ from .model import (
     config_fields,
     config_problem,
     pitch_classes_per_beat,
+    registered_chord_weights,
     save_model,
 )
 from .render import save_pianoroll_sheet
@@ -484,13 +485,19 @@ class Trainer:
         # The critic may gain its bar view and its onset view (new branches, starting at zero);
         # nothing else may change.
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_", "chords": "chord_"}
-        if replace(source, **{view: getattr(self.model_cfg, view) for view in views}) != self.model_cfg:
+        # A chord model may also gain its offsets per track and octave, copied from the shared ones.
+        changes = [*views, "chord_register"]
+        if replace(source, **{view: getattr(self.model_cfg, view) for view in changes}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         new = tuple(prefix for view, prefix in views.items()
                     if getattr(self.model_cfg, view) and not getattr(source, view))
+        weights = {"generator": state["generator"], "critic": state["critic"]}
+        if self.model_cfg.chord_register and not source.chord_register:
+            cfg = self.model_cfg
+            weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
         for name, net in (("generator", self.generator), ("critic", self.critic)):
             try:
-                missing, unexpected = net.load_state_dict(state[name], strict=False)
+                missing, unexpected = net.load_state_dict(weights[name], strict=False)
             except RuntimeError as error:  # a weight of another shape
                 reason = (str(error).strip().splitlines() or ["?"])[-1].strip()[:120]
                 raise ValueError(f"{path}: its {name} does not fit this one ({reason})") from None

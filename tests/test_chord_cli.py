@@ -94,7 +94,7 @@ def test_bad_chord_input_is_one_line_and_writes_nothing(tmp_path, args, message)
     assert not out.exists()
 
 
-def test_the_live_stream_plays_the_progression_and_takes_a_new_one_at_the_next_phrase():
+def test_the_model_stream_makes_its_next_phrase_over_new_chords():
     from bytes2beats.engine.live import ModelStream
 
     composer = Composer.load(MODEL)
@@ -105,3 +105,94 @@ def test_the_live_stream_plays_the_progression_and_takes_a_new_one_at_the_next_p
     stream.chords = [Chord.from_name("D")] * 16  # as the window sets it, from another thread
     second = stream.next_phrase().clip
     assert {c.name for c in second.chords} == {"D"}
+
+
+# -- a new progression while streaming, over a real JACK port --------------------------------
+
+D_MAJOR = {2, 6, 9}
+
+
+def _chord_tone_share(notes, pitch_classes) -> float:
+    return float(np.mean([m[1] % 12 in pitch_classes for _, m in notes])) if notes else 0.0
+
+
+def _pitched_note_ons(arrivals):
+    return [(t, m) for t, m in arrivals if m[0] & 0xF0 == 0x90 and m[2] > 0 and m[0] & 0x0F != 9]
+
+
+@pytest.mark.jack
+def test_new_chords_while_streaming_play_from_the_next_bar(jack_server):
+    import queue
+
+    from bytes2beats.engine.live import LiveSession, ModelStream, open_outputs
+    from bytes2beats.engine.live.monitor import MonitorProcess
+    from bytes2beats.engine.progression import parse_progression, per_beat
+
+    monitor = MonitorProcess("mon-chords", api="jack")
+    composer = Composer.load(MODEL)
+    stream = ModelStream(composer, seed=3, genre="rock", variation=0.3,
+                         chords=per_beat(parse_progression("Am F C G"), 4))
+    events: queue.Queue = queue.Queue()
+    ports = open_outputs([t.name for t in stream.tracks], "jack", "b2b chords test", monitor.port)
+    session = LiveSession(stream, ports, bpm=120, bars=8, on_event=events.put)
+    asked_in = change = None
+    try:
+        session.start()
+        while True:
+            event = events.get(timeout=30)
+            if event.kind == "bar" and event.bar == 2 and asked_in is None:
+                asked_in = 2  # at the start of bar 2 (of 0-7): half a phrase from its end
+                session.set_chords([Chord.from_name("D")] * 16, "chords D")
+            elif event.kind == "change":
+                change = event
+            elif event.kind in ("stopped", "error"):
+                break
+    finally:
+        session.close()
+    arrivals = monitor.close()
+    assert change is not None and change.detail == "chords D"
+    assert change.bar == asked_in + 1  # the next bar, not the next phrase (bar 4)
+    notes = _pitched_note_ons(arrivals)
+    before = [n for n in notes if n[0] < change.time_ns - 5_000_000]
+    after = [n for n in notes if n[0] >= change.time_ns - 5_000_000]
+    assert len(after) >= 10 and len(before) >= 10
+    assert _chord_tone_share(after, D_MAJOR) >= 0.7  # the model keeps to given chords 87-93 % of its time
+    assert _chord_tone_share(before, D_MAJOR) < 0.5  # Am F C G: only A is a tone of D
+    # every note that started sounded to its end: as many note-offs as note-ons per channel and pitch
+    for channel in range(16):
+        ons = sorted(m[1] for _, m in arrivals if m[0] == 0x90 | channel and m[2] > 0)
+        offs = sorted(m[1] for _, m in arrivals
+                      if (m[0] == 0x80 | channel) or (m[0] == 0x90 | channel and m[2] == 0))
+        assert set(ons) <= set(offs)
+
+
+@pytest.mark.jack
+def test_a_progression_typed_into_the_stream_plays_from_the_next_bar(jack_server):
+    from bytes2beats.engine.live.monitor import MonitorProcess
+
+    monitor = MonitorProcess("mon-chords-cli", api="jack")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bytes2beats", "stream", "--chords", "Am F C G", "--genre", "rock", "--bars", "8",
+         "--bpm", "120", "--api", "jack", "--connect", monitor.port],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line.strip())
+        if line.startswith("bar 2"):
+            process.stdin.write("Hmaj9\n")  # a typing slip: one message, the stream plays on
+            process.stdin.write("D\n")
+            process.stdin.flush()
+        if line.startswith("stopped"):
+            break
+    process.stdin.close()
+    err = process.stderr.read()
+    process.wait(timeout=30)
+    arrivals = monitor.close()
+    assert process.returncode == 0, err
+    assert "change from bar 3: chords D" in lines, lines
+    assert "chords not changed: " in err and "Hmaj9" in err
+    assert "type a progression" in err
+    # the last three bars (of 2 s each, before the end's all-notes-off) play over D
+    end = next(t for t, m in arrivals if m[0] & 0xF0 == 0xB0 and m[1] == 123)
+    last = [n for n in _pitched_note_ons(arrivals) if n[0] >= end - 6_000_000_000]
+    assert len(last) >= 10 and _chord_tone_share(last, D_MAJOR) >= 0.7

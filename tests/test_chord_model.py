@@ -152,6 +152,34 @@ def test_a_short_real_run_with_chords_warm_starts_trains_and_follows_given_chord
         Composer(Generator(ModelConfig(g_width=8, d_width=8)), {}, "plain").new_idea(0, chords=given)
 
 
+def test_a_warm_start_gives_each_track_and_octave_its_own_chord_offsets_starting_where_they_were(phrases, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the chord cache goes here
+    torch.manual_seed(0)
+    shared_cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres, chords=True)
+    shared = Trainer(shared_cfg, TrainConfig(epochs=1), phrases, RunPaths.for_model(tmp_path / "a.safetensors"),
+                     torch.device("cpu"), log=lambda s: None)
+    for layer in (shared.generator.chord_to_beats, shared.generator.chord_to_octaves):
+        torch.nn.init.normal_(layer.weight)
+        torch.nn.init.normal_(layer.bias)
+    shared.save_checkpoint()
+    register_cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres, chords=True, chord_register=True)
+    registered = Trainer(register_cfg, TrainConfig(epochs=1), phrases, RunPaths.for_model(tmp_path / "b.safetensors"),
+                         torch.device("cpu"), log=lambda s: None)
+    registered.warm_start(shared.paths.checkpoint)
+    assert registered.generator.chord_to_octaves.out_features == 5 * 16 * 7  # tracks x 2w x octaves
+    z, zt, genre = torch.randn(2, 64), torch.randn(2, 5, 32), torch.tensor([0, 1])
+    chords = torch.as_tensor(np.stack([chord_features([Chord.from_name("Am")] * 16)] * 2))
+    a, b = shared.generator.eval(), registered.generator.eval()
+    with torch.no_grad():
+        assert torch.allclose(a(z, zt, genre, chords), b(z, zt, genre, chords), atol=1e-6)
+        # the bass's lowest octave alone moves: only its notes change
+        bass, octave, w2 = 3, 0, 16
+        rows = [(bass * w2 + c) * 7 + octave for c in range(w2)]
+        b.chord_to_octaves.bias[rows] += 5.0
+        changed = (a(z, zt, genre, chords) - b(z, zt, genre, chords)).abs().amax(dim=(0, 2, 3))
+    assert changed[bass] > 0 and torch.all(changed[[0, 1, 2, 4]] == 0)
+
+
 def test_chord_tone_share_and_bass_on_root_measure_what_sounds():
     C, F = [60, 64, 67], [53, 57, 60]
     phrase = _phrase([(C, 36), (C, 36), (F, 41), (F, 43)] * 2)[None]

@@ -94,3 +94,25 @@ def test_play_with_midi_clock_out(qtbot, window, monitor):  # noqa: F811
     statuses = [m[0] for _, m in arrivals if m]
     assert 0xFA in statuses and 0xFC in statuses  # Start, then Stop
     assert statuses.count(0xF8) >= 24  # at least a beat of clock pulses
+
+
+def test_a_new_clip_while_playing_sounds_from_the_next_bar(qtbot, window, monitor):  # noqa: F811
+    generate(qtbot, window, seed=2)
+    window.player.api = "jack"
+    window.player.connect_to = monitor.port
+    events = []
+    window.player.event.connect(events.append)
+    window.commands["play"].trigger()
+    assert window.player.playing, window.last_error
+    qtbot.waitUntil(lambda: any(e.kind == "bar" and e.bar == 1 for e in events), timeout=10000)
+    asked_at = time.monotonic_ns()
+    generate(qtbot, window, seed=3)  # Generate while it plays: a new clip in the loop
+    qtbot.waitUntil(lambda: any(e.kind == "change" for e in events), timeout=10000)
+    change = next(e for e in events if e.kind == "change")
+    bars_before = [e for e in events if e.kind == "bar" and e.time_ns <= asked_at]
+    window.commands["play"].trigger()
+    monitor.close()
+    assert change.detail == "new clip"
+    # the bar after the one playing when the clip came (the next but one, if it came in the last 32nd)
+    assert change.bar in (bars_before[-1].bar + 1, bars_before[-1].bar + 2)
+    assert change.time_ns - asked_at < 2 * 4 * 60e9 / window.document.multitrack.tempo

@@ -30,6 +30,7 @@ MAX_WAIT_S = 0.05  # wake at least this often to queue the next phrase
 LOOKAHEAD_TICKS = TICKS_PER_BAR  # queue the next phrase one bar before it is due
 LATE_TICKS = TICKS_PER_BEAT // 2  # no new phrase this close to its start: play the last again
 PREROLL_NS = 100_000_000  # the first bar starts this long after the first phrase is ready
+SPLICE_GUARD_TICKS = TICKS_PER_BEAT // 8  # a change lands on the first bar line at least this far ahead
 
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 
@@ -41,8 +42,8 @@ _CLOCK, _OFF, _BAR, _ON, _END = range(5)
 class LiveEvent:
     """A status report from a live session.
 
-    kind : "started", "bar", "tempo", "late", "port lost", "port back", "sync started",
-           "sync stopped", "error" or "stopped"
+    kind : "started", "bar", "tempo", "late", "change", "port lost", "port back",
+           "sync started", "sync stopped", "error" or "stopped"
     bar : the bar number (from 0) for "bar", else the bar playing, or None
     time_ns : when, in time.monotonic_ns() (for "bar": the bar's scheduled start)
     detail : words for people (the port's name, the new BPM, the error...)
@@ -91,6 +92,7 @@ class BarScheduler:
         self._seq = 0
         self._queued_until = 0  # the tick where the next phrase goes
         self._last_phrase: Phrase | None = None
+        self._splice: str | None = None  # a change waiting for its phrase (its words), see `change_at_next_bar`
         self._sounding: list[set[int]] = [set() for _ in tracks]  # pitches sounding per track
         self._muted: set[int] = set()
         self._soloed: set[int] = set()
@@ -157,6 +159,17 @@ class BarScheduler:
             for track, pitches in enumerate(self._sounding):
                 if pitches and not self._audible(track):
                     self._silence(track)
+
+    def change_at_next_bar(self, detail: str = "") -> None:
+        """Play the source's next phrase from the next bar line on, in place of what is
+        queued: the caller has changed the source (new chords, a new clip) and dropped the
+        phrases made before. The phrase keeps its place in the bar grid (its bar k plays at
+        the song's bars k, k + length...), notes sounding across the bar line end there, and
+        a "change" event with `detail` says from which bar it plays. Until that phrase is
+        ready, what is queued plays on."""
+        with self._cond:
+            self._splice = detail
+            self._cond.notify_all()
 
     def resend_setup(self, port) -> None:
         """Programs again on a port that came back."""
@@ -289,6 +302,11 @@ class BarScheduler:
         if not self.clock.running:
             return
         tick_now = self.clock.tick_at(now)
+        if self._splice is not None:
+            phrase = self._next_phrase()
+            if phrase is not None:
+                self._splice_in(phrase, tick_now, self._splice)
+                self._splice = None
         while self._queued_until - tick_now < LOOKAHEAD_TICKS:
             if self.end_tick is not None and self._queued_until >= self.end_tick:
                 return
@@ -299,6 +317,10 @@ class BarScheduler:
                 phrase = self._last_phrase
                 self._emit(LiveEvent("late", self._queued_until // TICKS_PER_BAR, now,
                                      "the next phrase was not ready: playing the last one again"))
+            elif self._splice is not None:  # the changed phrase came in time for its place anyway
+                self._emit(LiveEvent("change", self._queued_until // TICKS_PER_BAR,
+                                     self.clock.time_of(self._queued_until) or 0, self._splice))
+                self._splice = None
             self._push(phrase)
 
     def _push(self, phrase: Phrase, from_tick: int | None = None) -> None:
@@ -322,6 +344,27 @@ class BarScheduler:
         self._last_phrase = phrase
         if end is not None and self._queued_until >= end:
             self._push_event(end, _END, -1, 0, 0)
+
+    def _splice_in(self, phrase: Phrase, tick_now: int, detail: str) -> None:
+        """`phrase` from the first bar line SPLICE_GUARD_TICKS or more ahead, in place of the
+        queued events from there on (see `change_at_next_bar`)."""
+        at = -(-int(tick_now + SPLICE_GUARD_TICKS) // TICKS_PER_BAR) * TICKS_PER_BAR
+        if self.end_tick is not None and at >= self.end_tick:
+            return
+        kept, ending = [], set()
+        for event in self._heap:
+            tick, kind, _, track, a, _ = event
+            if tick < at:
+                kept.append(event)
+            elif kind == _OFF:
+                ending.add((track, a))
+        heapq.heapify(kept)
+        self._heap = kept
+        for track, pitch in sorted(ending):  # a no-op for notes that have not started by then
+            self._push_event(at, _OFF, track, pitch, 0)
+        self._queued_until = at - at % phrase.n_ticks  # where the phrase would start in the grid
+        self._push(phrase, from_tick=at)
+        self._emit(LiveEvent("change", at // TICKS_PER_BAR, self.clock.time_of(at) or 0, detail))
 
     def _push_event(self, tick: int, kind: int, track: int, a: int, b: int) -> None:
         self._seq += 1

@@ -63,7 +63,10 @@ class LiveSession:
         self.tracks = list(source.tracks)
         self.events: queue.Queue[LiveEvent] = queue.Queue()
         self.on_event = on_event
+        # Phrases made ahead, each with the generation of the source it was made from: a
+        # change (`change_source`) starts a new generation, and older phrases are dropped.
         self._ready: queue.Queue = queue.Queue(maxsize=max(1, lookahead_phrases))
+        self._generation = 0
         self._outbox: queue.SimpleQueue[LiveEvent | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._muted: set[int] = set()
@@ -190,6 +193,27 @@ class LiveSession:
     def soloed(self) -> set[int]:
         return set(self._soloed)
 
+    def change_source(self, change: Callable[[], None] | None = None, detail: str = "") -> None:
+        """Change the source (`change` does it, e.g. sets new chords) and play it from the
+        next bar line on rather than after the phrases made ahead: those are dropped, and the
+        scheduler splices the first phrase made since into the bar grid (a "change" event
+        with `detail` says from which bar). Any thread."""
+        if change is not None:
+            change()
+        self._generation += 1  # one store: the worker and the clock read it
+        while True:
+            try:
+                self._ready.get_nowait()
+            except queue.Empty:
+                break
+        self.scheduler.change_at_next_bar(detail)
+
+    def set_chords(self, chords: list | None, detail: str = "") -> None:
+        """New chords (one per beat, as ModelStream takes them) from the next bar on."""
+        if not isinstance(self.source, ModelStream):
+            raise ValueError("only a model's stream plays to chords")
+        self.change_source(lambda: setattr(self.source, "chords", chords), detail)
+
     def position(self) -> float | None:
         """Beats since the start, or None while not playing."""
         return self.scheduler.position()
@@ -197,10 +221,13 @@ class LiveSession:
     # -- threads ---------------------------------------------------------------------------
 
     def _take_phrase(self):
-        try:
-            return self._ready.get_nowait()
-        except queue.Empty:
-            return None
+        while True:
+            try:
+                generation, phrase = self._ready.get_nowait()
+            except queue.Empty:
+                return None
+            if generation == self._generation:
+                return phrase
 
     def _queue_event(self, event: LiveEvent) -> None:
         if event.kind == "error" and self._failure is None:
@@ -213,9 +240,12 @@ class LiveSession:
         next_check = 0.0
         pending = None
         while not self._stop.is_set():
+            if pending is not None and pending[0] != self._generation:
+                pending = None  # made before a change: make it again
             if pending is None:
                 try:
-                    pending = self.source.next_phrase()
+                    generation = self._generation
+                    pending = (generation, self.source.next_phrase())
                 except Exception as error:  # the model failed: say so and stop, with panic
                     self._queue_event(LiveEvent("error", None, time.monotonic_ns(),
                                                 f"making the next phrase failed: {type(error).__name__}: {error}"))
