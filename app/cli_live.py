@@ -125,7 +125,10 @@ def cmd_stream(args: argparse.Namespace) -> int:
             ports.close()
         raise UserError(str(error)) from None
 
+    delivery = _Delivery()
+
     def say(event) -> None:
+        delivery.note(event)
         if args.quiet and event.kind not in ("error", "late", "change", "port lost", "port back"):
             return
         where = {"bar": f" {event.bar}", "change": f" from bar {event.bar}"}.get(event.kind, "")
@@ -169,7 +172,33 @@ def cmd_stream(args: argparse.Namespace) -> int:
         session.close()
     if session.failure is not None:
         raise UserError(f"streaming stopped: {session.failure}")
+    if delivery.gaps:
+        raise UserError(f"not all of the stream reached its receiver: {delivery.describe()}")
     return 0
+
+
+class _Delivery:
+    """Which bars went out while a port was lost (its receiver or its MIDI server gone)."""
+
+    def __init__(self):
+        self.bar = 0  # the bar playing
+        self.lost: dict[str, int] = {}  # port -> the bar it was lost in
+        self.gaps: list[tuple[str, int, int | None]] = []  # (port, from bar, back in bar or None)
+
+    def note(self, event) -> None:
+        if event.kind == "bar":
+            self.bar = event.bar
+        elif event.kind == "port lost":
+            self.lost.setdefault(event.detail, self.bar)
+        elif event.kind == "port back" and event.detail in self.lost:
+            self.gaps.append((event.detail, self.lost.pop(event.detail), self.bar))
+        elif event.kind == "stopped":
+            self.gaps += [(port, bar, None) for port, bar in self.lost.items()]
+            self.lost.clear()
+
+    def describe(self) -> str:
+        return "; ".join(f"'{port}' lost in bar {start}" + (f", back in bar {end}" if end is not None else ", never back")
+                         for port, start, end in self.gaps)
 
 
 def _read_progressions(session, key_name: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,3 +140,79 @@ def test_stream_from_a_model_with_mute_and_variation(tmp_path, monitor):
     arrivals = monitor.close()
     notes = [m for _, m in arrivals if m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert notes and not [m for m in notes if m[0] & 0x0F == 9]  # drums muted
+
+
+# -- the MIDI server dies under a stream --------------------------------------------------------
+
+def _own_jack_server(name):
+    process = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ready = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True,
+                           env={**os.environ, "JACK_DEFAULT_SERVER": name})
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    return process
+
+
+def _stream_until(process, prefix, lines):
+    for line in process.stdout:
+        lines.append(line.strip())
+        if line.startswith(prefix):
+            return True
+    return False
+
+
+@pytest.mark.jack
+def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_back(loop_file, jack_server,
+                                                                                      monkeypatch):
+    name = f"b2b-dies-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # this test's own server, for the stream and the monitor
+    server = _own_jack_server(name)
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "16", "--bpm", "240",
+         "--api", "jack", "--port-name", "b2b dies"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, monitor = [], None
+    try:
+        assert _stream_until(stream, "bar 2", lines), lines
+        server.kill()
+        server.wait()
+        assert _stream_until(stream, "port lost", lines), lines
+        assert _stream_until(stream, "bar ", lines), lines  # the clock goes on without a server
+        server = _own_jack_server(name)  # the user starts it again
+        assert _stream_until(stream, "port back", lines), lines
+        monitor = MonitorProcess("mon-after", connect="b2b dies", api="jack")
+        _, err = stream.communicate(timeout=30)
+        arrivals = monitor.close()
+    finally:
+        stream.kill()
+        server.terminate()
+        server.wait(10)
+    bars = [int(line.split()[1]) for line in lines if line.startswith("bar ")]
+    assert bars == sorted(bars) and len(set(bars)) == len(bars)  # no bar twice, none backwards
+    assert stream.returncode == 1
+    assert re.search(r"not all of the stream reached its receiver: 'b2b dies' lost in bar 2, back in bar \d+$",
+                     err.strip()), err
+    assert len(err.strip().splitlines()) == 2, err  # "streaming to ..." and the one line of what was lost
+    kicks = [m for _, m in arrivals if m[0] == 0x99 and m[2] > 0]
+    assert kicks, "nothing reached a receiver on the server that came back"
+
+
+@pytest.mark.jack
+def test_a_jack_server_that_never_comes_back_ends_the_stream_non_zero(loop_file, jack_server, monkeypatch):
+    name = f"b2b-gone-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    server = _own_jack_server(name)
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "6", "--bpm", "400",
+         "--api", "jack"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        assert _stream_until(stream, "bar 1", lines), lines
+        server.kill()
+        server.wait()
+        out, err = stream.communicate(timeout=30)
+    finally:
+        stream.kill()
+    lines += out.splitlines()
+    assert "port lost: Bytes to Beats" in lines and "stopped: finished (6 bars)" in lines
+    assert stream.returncode == 1 and "'Bytes to Beats' lost in bar 1, never back" in err

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import rtmidi
 
+from .jack_server import shared_watch
 from .priority import prioritized_new_threads
 
 VIRTUAL_PORT_NAME = "Bytes to Beats"
@@ -246,7 +247,16 @@ class RtMidiOutput(OutputPort):
         self._probe_lock = threading.Lock()
         self._probe = None
         if connect is not None:
-            self._probe = open_rtmidi(rtmidi.MidiOut, self.api, f"{client_name or port_name} probe")[0]
+            self._probe = self._open_probe()
+        # rtmidi cannot see a JACK server die: the process's watch can (see jack_server.py).
+        self._server = shared_watch() if self.api == "jack" else None
+        self.released = False  # our clients of a dead server are closed (the watch waits for it)
+        if self._server is not None:
+            self._server_generation = self._server.generation
+            self._server.register(self)
+
+    def _open_probe(self):
+        return open_rtmidi(rtmidi.MidiOut, self.api, f"{self._client_name} probe")[0]
 
     def _send(self, message: list[int]) -> None:
         if self._midi is None:
@@ -254,6 +264,8 @@ class RtMidiOutput(OutputPort):
         self._midi.send_message(message)
 
     def check(self) -> str | None:
+        if self._server is not None and (self._server.down or self._server_generation != self._server.generation):
+            return self._check_server()
         if self.connect_to is None:
             return super().check()
         with self._probe_lock:  # never the send lock: listing ports takes up to a millisecond
@@ -273,6 +285,63 @@ class RtMidiOutput(OutputPort):
         if self.lost:
             return self._reconnect(names[index])
         return None
+
+    def _check_server(self) -> str | None:
+        """The JACK server went away: our clients of it are closed at once (before anything
+        opens on a new one: see jack_server.py), "lost" is said once, and "back" when a
+        server runs again and the port is open on it (for --connect, once the receiver is
+        there too: until then the receiver's own watch in `check` finds it)."""
+        server = self._server
+        if server.down:
+            if not self._lost_said:  # said first: closing the dead clients holds up this thread for a while
+                with self._lock:
+                    self.lost = True
+                return super().check()
+            if not self.released:
+                with self._lock:
+                    self.lost = True
+                    old, self._midi = self._midi, None
+                with self._probe_lock:
+                    old_probe, self._probe = self._probe, None
+                for client in (old, old_probe):  # clients of the dead server: about 1 s each
+                    if client is not None:
+                        client.delete()
+                self.released = True
+            if not server.back():
+                return None
+        try:
+            new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)
+        except PortError:  # the server went again: look once more later
+            server.mark_down()
+            return None
+        self._server_generation, self.released = server.generation, False
+        try:
+            if self._wanted is None:
+                new.open_virtual_port(self._port_name)
+                target = None
+            else:
+                with self._probe_lock:
+                    self._probe = self._open_probe()
+                names = new.get_ports()
+                index = find_port(names, self._wanted)
+                target = None if index is None else names[index]
+                if target is not None:
+                    new.open_port(index, self._port_name)
+        except (PortError, rtmidi.RtMidiError):
+            new.delete()
+            server.mark_down()
+            return None
+        with self._lock:
+            if self._closed:
+                new.delete()
+                return None
+            self._midi = new
+            if self._wanted is not None and target is None:
+                return None  # open, but the receiver is not back yet
+            if target is not None:
+                self.connect_to = target
+            self.lost = self._lost_said = False
+        return "back"
 
     def _reconnect(self, target: str) -> str | None:
         """A new client connected to `target` in place of the old one, which is closed whole:
@@ -309,6 +378,7 @@ class RtMidiOutput(OutputPort):
                 self._probe = None
         with self._lock:
             self._closed = True
+            self.released = True  # holds no client after this: the server watch need not wait for it
             if self._midi is None:
                 return
             try:
