@@ -147,11 +147,14 @@ def cmd_stream(args: argparse.Namespace) -> int:
         session.close()
         raise UserError(error.args[0]) from None
 
-    def interrupt(signum, frame):  # SIGTERM ends like Ctrl-C: through the finally below
-        raise KeyboardInterrupt
+    def interrupt(signum, frame):  # SIGTERM and SIGHUP end like Ctrl-C: through the finally below
+        raise _Signalled(signum)
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+        # SIGHUP: the terminal closed; without a handler the process would die with notes on
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), interrupt)
     api = getattr(ports.main, "api", args.api)
     target = ", ".join(p.name for p in ports.ports)
     if not args.quiet:
@@ -162,6 +165,30 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if takes_chords and not args.quiet:
         print("type a progression (as --chords takes it) and Enter to play it from the next bar",
               file=sys.stderr, flush=True)
+    try:
+        return _play(session, takes_chords, args, delivery)
+    except _Signalled as stop:
+        try:
+            print(f"bytes2beats stream: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr, flush=True)
+        except OSError:  # the terminal that hung up
+            pass
+        return 128 + stop.signum
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that the stream closes as on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _play(session, takes_chords: bool, args, delivery) -> int:
+    """Start the session, wait for its end, close it whatever happens (every note ends)."""
+    import threading
+
+    from bytes2beats.cli import UserError
+
     try:
         session.start()
         if takes_chords:

@@ -216,3 +216,75 @@ def test_a_jack_server_that_never_comes_back_ends_the_stream_non_zero(loop_file,
     lines += out.splitlines()
     assert "port lost: Bytes to Beats" in lines and "stopped: finished (6 bars)" in lines
     assert stream.returncode == 1 and "'Bytes to Beats' lost in bar 1, never back" in err
+
+
+def _dumped(lines) -> list[list[int]]:
+    """The messages jack_midi_dump printed ("  66432: 90 3c 50 note on ...")."""
+    messages = []
+    for line in lines:
+        match = re.match(r"\s*\d+:((?: [0-9a-f]{2})+)", line)
+        if match:
+            messages.append([int(byte, 16) for byte in match.group(1).split()])
+    return messages
+
+
+def _stuck(messages) -> set[tuple[int, int]]:
+    """(channel, pitch) left sounding: a note-on with no note-off or all-notes-off after it."""
+    sounding = set()
+    for m in messages:
+        kind, channel = m[0] & 0xF0, m[0] & 0x0F
+        if kind == 0x90 and len(m) == 3 and m[2] > 0:
+            sounding.add((channel, m[1]))
+        elif kind == 0x80 or (kind == 0x90 and len(m) == 3):
+            sounding.discard((channel, m[1]))
+        elif kind == 0xB0 and m[1] == 123:
+            sounding = {s for s in sounding if s[0] != channel}
+    return sounding
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("signum, status, said", [
+    (signal.SIGINT, 130, "interrupted"),
+    (signal.SIGTERM, 143, "stopped by SIGTERM"),
+    (signal.SIGHUP, 129, "stopped by SIGHUP"),  # the terminal closed
+])
+def test_every_signal_that_ends_a_stream_leaves_no_note_sounding_at_jacks_own_receiver(
+        signum, status, said, loop_file, jack_server, monkeypatch):
+    name = f"b2b-rt-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    # realtime, JACK's default and what users run: no message is lost in transit (ENVIRONMENT.md)
+    server = subprocess.Popen(["jackd", "-n", name, "-R", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dump = None
+    try:
+        assert subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode == 0
+        dump = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        for _ in range(50):  # its input port appears
+            if "midi-monitor:input" in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
+                break
+            time.sleep(0.1)
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--forever", "--bpm", "240",
+             "--api", "jack", "--connect", "midi-monitor"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+        for line in stream.stdout:
+            if line.startswith("bar 1"):
+                break
+        time.sleep(0.3)  # in the middle of the held piano note
+        stream.send_signal(signum)
+        _, err = stream.communicate(timeout=20)
+        time.sleep(0.3)
+        dump.terminate()
+        dumped, _ = dump.communicate(timeout=10)
+    finally:
+        if dump is not None and dump.poll() is None:
+            dump.kill()
+        server.terminate()
+        server.wait(10)
+    assert stream.returncode == status, err
+    assert err.strip().splitlines()[-1].endswith(said) and "Traceback" not in err
+    messages = _dumped(dumped.splitlines())
+    assert [0x90, 60, 80] in messages  # the held piano note was heard ...
+    assert _stuck(messages) == set()  # ... and ended, as every other note
