@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bytes2beats.cli_live import add_live_commands  # stream, ports
 
     add_live_commands(sub, _add_model_options)
+    from bytes2beats.cli_accompany import add_accompany_command
+
+    add_accompany_command(sub, _add_model_options)
     add_gui_command(sub)
     return parser
 

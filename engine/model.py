@@ -289,14 +289,17 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(w, 1, (k_last, OCTAVE), (last, OCTAVE), (p_last, 0)),  # (1, S, P)
         ]
 
-    def forward(self, z_shared, z_tracks, genre=None, chords=None) -> torch.Tensor:
-        """chords: (B, beats, 24) for a chord model (all zero: no chord given)."""
+    def forward(self, z_shared, z_tracks, genre=None, chords=None, tracks=None) -> torch.Tensor:
+        """chords: (B, beats, 24) for a chord model (all zero: no chord given). `tracks`: the
+        indices of the tracks to draw, with z_tracks holding only theirs (default: all); a
+        track does not depend on the others, so drawing some costs only their share."""
         cfg = self.cfg
         b, t = z_tracks.shape[:2]
+        embedding = self.track_embedding.weight if tracks is None else self.track_embedding.weight[tracks]
         parts = [
             z_shared.unsqueeze(1).expand(b, t, cfg.z_shared),  # (B, T, z_shared)
             z_tracks,  # (B, T, z_track)
-            self.track_embedding.weight.unsqueeze(0).expand(b, t, cfg.track_embedding),
+            embedding.unsqueeze(0).expand(b, t, cfg.track_embedding),
         ]
         if self.genre_embedding is not None:
             g = self.genre_embedding(genre)  # (B, genre_embedding)
@@ -308,22 +311,25 @@ class Generator(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if cfg.chords and i == 1:  # (B*T, 4w, beats, 1)
-                x = x + self._chord_offset(self.chord_to_beats, chords, t, 1)
+                x = x + self._chord_offset(self.chord_to_beats, chords, t, 1, tracks)
             elif cfg.chords and i == 3:  # (B*T, 2w, beats, octaves)
-                x = x + self._chord_offset(self.chord_to_octaves, chords, t, x.shape[3])
+                x = x + self._chord_offset(self.chord_to_octaves, chords, t, x.shape[3], tracks)
         x = self.attention(x)
         x = self.to_notes(x)  # (B*T, 1, S, P)
         return x.view(b, t, cfg.n_steps, cfg.n_pitches)  # (B, T, S, P)
 
 
-    def _chord_offset(self, layer: nn.Linear, chords: torch.Tensor, t: int, octaves: int) -> torch.Tensor:
+    def _chord_offset(self, layer: nn.Linear, chords: torch.Tensor, t: int, octaves: int,
+                      tracks=None) -> torch.Tensor:
         """(B, beats, 24) chords -> (B*T, channels, beats, octaves or 1), added to the time
         layer of that shape; tracks fold into the batch as in `forward`."""
         b, beats = chords.shape[:2]
         out = layer(chords)  # (B, beats, [T x] channels [x octaves])
         if not self.cfg.chord_register:  # one offset for every track and octave
             return out.repeat_interleave(t, dim=0).transpose(1, 2).unsqueeze(3)
-        out = out.view(b, beats, t, -1, octaves)  # (B, beats, T, channels, octaves)
+        out = out.view(b, beats, self.cfg.n_tracks, -1, octaves)  # (B, beats, all tracks, channels, octaves)
+        if tracks is not None:
+            out = out[:, :, tracks]
         return out.permute(0, 2, 3, 1, 4).reshape(b * t, -1, beats, octaves)
 
 

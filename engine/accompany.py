@@ -1,0 +1,206 @@
+"""Accompany the user's own part: the other tracks generated around it, the part kept note for note.
+
+The method is latent inversion of the shipped generator (docs/model.md, "Accompaniment"):
+a generated phrase's tracks share one noise vector (`z_shared`, the phrase's "idea") and
+each has its own (`z_track`), so the noise that makes the model draw the user's part on the
+part's track also sets the idea the other tracks are drawn from. Gradient descent finds
+that noise: the shared noise and the given tracks' own, from the seed's draw, so that the
+generator's probabilities for the given tracks match the part (a balanced binary
+cross-entropy: the part's notes and its silence weigh alike, as a part is mostly silence),
+with the noise kept near the normal prior it was trained on. The other tracks then come
+from that idea with the seed's own noise, and the given tracks are replaced by the part
+itself. A chord model also plays to the part's chords (extracted from it, one per half
+bar); a drum part leaves the chords to the genre's progressions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .chords import extract_chords
+from .chords import per_beat as chords_per_beat
+from .families import family_tracks, merge_to_families
+from .generate import Composer, Idea
+from .music_io import MusicFileError, read_music
+from .pianoroll import BEATS_PER_BAR, Multitrack, resample
+
+PART_STEPS_PER_BEAT = 48  # the part is kept on this grid: 1/192 notes, 10 ticks at 480 a beat
+MAX_BARS = 32  # as a generated clip
+INVERSION_STEPS = 150  # measured in bench/accompaniment.py: the fit flattens out by then
+INVERSION_LR = 0.05
+PRIOR_WEIGHT = 0.01  # how strongly the noise is held near N(0, 1)
+
+
+class PartError(ValueError):
+    """A part that cannot be accompanied, in one line naming the file."""
+
+
+@dataclass
+class Part:
+    """The user's part on the model's tracks: which tracks it gives, and those tracks'
+    notes at PART_STEPS_PER_BEAT (velocities kept)."""
+
+    song: Multitrack  # the model's tracks; only `given` hold notes
+    given: list[int]
+    n_bars: int
+
+    @property
+    def names(self) -> list[str]:
+        return [self.song.tracks[i].name for i in self.given]
+
+
+def read_part(path: str | Path, track_set: int, as_track: str = "auto", bars: int | None = None) -> Part:
+    """A MIDI (or LPD .npz) file as a part: its instruments merged into the model's
+    families (`as_track` "auto"), or all of its notes on one track (`as_track` a family's
+    name, e.g. "bass"); `bars` from its start (default: its length, up to MAX_BARS)."""
+    try:
+        song = read_music(path, steps_per_beat=PART_STEPS_PER_BEAT)
+    except MusicFileError as error:
+        raise PartError(str(error)) from None
+    tracks = family_tracks(track_set)
+    if as_track == "auto":
+        song = merge_to_families(song, track_set)
+    else:
+        names = [t.name.lower() for t in tracks]
+        if as_track.lower() not in names:
+            raise PartError(f"--as must be auto or one of {', '.join(names)}, not {as_track!r}")
+        index = names.index(as_track.lower())
+        rolls = np.zeros((len(tracks), *song.rolls.shape[1:]), dtype=np.uint8)
+        rolls[index] = song.rolls.max(axis=0)
+        song = Multitrack(tracks, rolls, song.steps_per_beat, song.tempo, song.name)
+    steps_per_bar = PART_STEPS_PER_BEAT * BEATS_PER_BAR
+    played = np.flatnonzero(song.rolls.any(axis=(0, 2)))
+    if not len(played):
+        raise PartError(f"{path}: no notes to accompany")
+    length = math.ceil((played[-1] + 1) / steps_per_bar)
+    n_bars = bars if bars is not None else min(length, MAX_BARS)
+    if not 1 <= n_bars <= MAX_BARS:
+        raise PartError(f"--bars must be from 1 to {MAX_BARS}, not {n_bars}")
+    rolls = np.zeros((len(tracks), n_bars * steps_per_bar, song.rolls.shape[2]), dtype=np.uint8)
+    kept = min(rolls.shape[1], song.rolls.shape[1])
+    rolls[:, :kept] = song.rolls[:, :kept]
+    given = [i for i in range(len(tracks)) if rolls[i].any()]
+    if not given:
+        raise PartError(f"{path}: no notes in its first {n_bars} bars")
+    return Part(Multitrack(tracks, rolls, PART_STEPS_PER_BEAT, song.tempo, Path(path).stem), given, n_bars)
+
+
+def part_chords(part: Part, composer: Composer, seed: int, genre: str | None) -> tuple | None:
+    """The chords a chord model plays to: the part's own (one per half bar, from its pitched
+    tracks), or the genre's drawn progression when the part has no pitched notes; None for
+    a model without chords."""
+    if not composer.takes_chords:
+        return None
+    pitched = [i for i in part.given if not part.song.tracks[i].is_drum]
+    cfg = composer.config
+    phrases = math.ceil(part.n_bars / cfg.n_bars)
+    if not pitched:
+        return composer.chords_for(None, phrases, seed, genre)
+    coarse = resample(part.song, 4)  # chords need no finer grid than 16ths
+    half_bars = extract_chords(coarse.rolls, coarse.tracks, lowest_pitch=0, steps_per_beat=4)
+    chords = chords_per_beat(half_bars, len(half_bars) * 2)
+    return composer.chords_for(chords, phrases, seed, genre) if any(c is not None for c in chords) \
+        else composer.chords_for(None, phrases, seed, genre)
+
+
+def _targets(part: Part, composer: Composer) -> np.ndarray:
+    """The given tracks on the model's grid and pitch range, one row per phrase:
+    (phrases, given, steps, pitches) 0/1."""
+    cfg = composer.config
+    on_grid = resample(part.song, cfg.steps_per_beat).rolls > 0  # (T, steps, 128)
+    phrases = math.ceil(part.n_bars / cfg.n_bars)
+    steps = phrases * cfg.n_steps
+    rolls = np.zeros((len(part.given), steps, cfg.n_pitches), dtype=np.float32)
+    kept = min(steps, on_grid.shape[1])
+    rolls[:, :kept] = on_grid[part.given, :kept, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches]
+    return rolls.reshape(len(part.given), phrases, cfg.n_steps, cfg.n_pitches).transpose(1, 0, 2, 3)
+
+
+def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_STEPS) -> tuple[Idea, float]:
+    """The idea whose given tracks come out as the part: its shared noise and the given
+    tracks' own moved by gradient descent (see the module's docstring). Returns the idea and
+    how well the generator's notes then match the part (F1 over cells, at the decoding's
+    threshold, before the part replaces them)."""
+    cfg = composer.config
+    generator = composer.generator
+    device = composer.device
+    target = torch.as_tensor(_targets(part, composer), device=device)  # (phrases, given, S, P)
+    z_shared = torch.tensor(idea.z_shared, device=device, requires_grad=True)
+    z_tracks = torch.tensor(idea.z_tracks, device=device)
+    z_given = z_tracks[:, part.given].clone().requires_grad_(True)
+    genre = None
+    if cfg.genres:
+        genre = torch.full((idea.n_phrases,), idea.genre or 0, dtype=torch.long, device=device)
+    chords = None
+    if cfg.chords:
+        from .chords import chord_features
+
+        features = chord_features(list(idea.chords or [None] * (idea.n_phrases * cfg.n_beats)))
+        chords = torch.as_tensor(features.reshape(idea.n_phrases, cfg.n_beats, -1), device=device)
+    positive = target > 0.5
+    optimizer = torch.optim.Adam([z_shared, z_given], lr=INVERSION_LR)
+    given = torch.as_tensor(part.given, device=device)
+    was_training = generator.training
+    generator.eval()
+    try:
+        for _ in range(steps):  # drawing the given tracks alone: the others do not change them
+            probs = generator(z_shared, z_given, genre, chords, tracks=given).clamp(1e-6, 1 - 1e-6)
+            notes = -torch.log(probs[positive]).mean() if positive.any() else probs.new_zeros(())
+            silence = -torch.log(1 - probs[~positive]).mean()
+            prior = (z_shared.pow(2).mean() - 1).abs() + (z_given.pow(2).mean() - 1).abs()
+            loss = notes + silence + PRIOR_WEIGHT * prior
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            tracks = z_tracks.index_copy(1, given, z_given)
+            probs = generator(z_shared, z_given, genre, chords, tracks=given)
+    finally:
+        generator.train(was_training)
+    threshold = composer.default_threshold
+    played = probs >= threshold
+    hits = (played & positive).sum().item()
+    f1 = 2 * hits / max(1, played.sum().item() + positive.sum().item())
+    inverted = replace(idea, z_shared=z_shared.detach().cpu().numpy().astype(np.float32),
+                       z_tracks=tracks.detach().cpu().numpy().astype(np.float32))
+    return inverted, f1
+
+
+@dataclass
+class Accompaniment:
+    clip: Multitrack  # the part's tracks note for note, the others generated
+    fit: float  # how well the inverted generator drew the part (F1), before the part replaced it
+    idea: Idea
+
+
+def accompany(composer: Composer, part: Part, seed: int = 0, genre: str | None = None, count: int = 1,
+              threshold: float | None = None, quantize_strength: float | None = None,
+              steps: int = INVERSION_STEPS, invert_noise: bool = True) -> list[Accompaniment]:
+    """`count` accompaniments of `part` from seeds seed, seed + 1, ...: at the part's tempo
+    and length, on PART_STEPS_PER_BEAT, with the chords they were made to.
+    `invert_noise` False: the seed's noise as drawn (the ablation bench/accompaniment.py
+    measures)."""
+    cfg = composer.config
+    if [t.name for t in part.song.tracks] != [t.name for t in cfg.tracks]:
+        raise PartError(f"the part is on {len(part.song.tracks)} tracks, the model has {cfg.n_tracks}")
+    out = []
+    for k in range(count):
+        chords = part_chords(part, composer, seed + k, genre)
+        idea = composer.new_idea(seed + k, part.n_bars, genre, chords=list(chords) if chords else None)
+        fit = float("nan")
+        if invert_noise:
+            idea, fit = invert(composer, idea, part, steps)
+        probs = composer.probabilities([idea])[0]
+        made = composer.to_clip(probs, threshold, part.n_bars, part.song.tempo,
+                                name=f"{part.song.name}-accompanied-seed{seed + k}", genre=genre,
+                                quantize_strength=quantize_strength, chords=idea.chords)
+        clip = resample(made, PART_STEPS_PER_BEAT)
+        clip.rolls[part.given] = part.song.rolls[part.given]  # the part itself, note for note
+        clip.chords = made.chords
+        out.append(Accompaniment(clip, fit, idea))
+    return out

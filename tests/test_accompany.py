@@ -1,0 +1,109 @@
+"""`bytes2beats accompany` as a user meets it: a real POP909 piano part and a real LPD bass line
+kept note for note in the file it writes, the other tracks generated to the part's chords, the
+inversion measured to fit the part, and one-line refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bytes2beats.engine.accompany import PART_STEPS_PER_BEAT, invert, part_chords, read_part
+from bytes2beats.engine.chords import phrase_chord_features
+from bytes2beats.engine.families import family_tracks, merge_to_families
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.metrics import chord_tone_share
+from bytes2beats.engine.music_io import chord_changes, read_chord_markers, read_music, write_midi
+from bytes2beats.engine.pianoroll import Multitrack, resample
+from bytes2beats.engine.progression import chord_name
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POP = FIXTURES / "pop909" / "001.mid"
+PIANO, BASS = 1, 3
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "bytes2beats", *args], capture_output=True, text=True, timeout=300)
+
+
+def families_of(path: Path) -> Multitrack:
+    return merge_to_families(read_music(path, steps_per_beat=PART_STEPS_PER_BEAT), 5)
+
+
+@pytest.fixture(scope="module")
+def bass_line(tmp_path_factory) -> Path:
+    """The bass of the first 4 bars where a real LPD rock song's bass plays, alone in a MIDI file."""
+    song = merge_to_families(read_music(next((FIXTURES / "lpd" / "rock").glob("*.npz"))), 5)
+    song = resample(song, PART_STEPS_PER_BEAT)
+    bar = PART_STEPS_PER_BEAT * 4
+    first = int(np.flatnonzero(song.rolls[BASS].any(axis=1))[0]) // bar * bar
+    rolls = np.zeros((5, 4 * bar, 128), np.uint8)
+    rolls[BASS] = song.rolls[BASS, first : first + 4 * bar]
+    path = tmp_path_factory.mktemp("part") / "bass.mid"
+    return write_midi(Multitrack(family_tracks(5), rolls, PART_STEPS_PER_BEAT, song.tempo, "bass"), path)
+
+
+def test_a_pop909_piano_part_is_kept_note_for_note_and_the_rest_plays_to_its_chords(tmp_path):
+    out = tmp_path / "full.mid"
+    run = run_cli("accompany", "--part", str(POP), "--bars", "4", "--genre", "pop", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "your Piano with Drums" in run.stdout
+    written = families_of(out)
+    part = read_part(POP, 5, bars=4)
+    assert np.array_equal(written.rolls[PIANO], part.song.rolls[PIANO])  # pitches, times, velocities
+    others = [i for i in range(5) if i != PIANO]
+    assert sum(written.rolls[i].any() for i in others) >= 3  # drums, guitar, bass, strings: most play
+    # the chords it played to are the part's own, written as markers
+    composer = Composer.load("genres-chords")
+    chords = part_chords(part, composer, 0, "pop")
+    expected = ["N.C." if c is None else chord_name(c) for _, c in chord_changes(chords[:16])]
+    assert [name for _, name in read_chord_markers(out)] == expected
+    # and the generated pitched tracks keep to them far more than chance (27 %)
+    grid = resample(written, 12).rolls[:, :, 24:108] > 0
+    share = chord_tone_share(grid[None], phrase_chord_features([list(chords[:16])], 16), [2, 3, 4], 24, 12)
+    assert share >= 0.6, share
+
+
+def test_a_bass_line_given_as_bass_is_the_files_bass_and_two_accompaniments_differ(bass_line, tmp_path):
+    run = run_cli("accompany", "--part", str(bass_line), "--as", "bass", "--genre", "rock", "--count", "2",
+                  "--seed", "5", "--out", str(tmp_path / "takes"))
+    assert run.returncode == 0, run.stderr[-800:]
+    files = sorted((tmp_path / "takes").glob("*.mid"))
+    assert [f.name for f in files] == ["bass-accompanied-seed5.mid", "bass-accompanied-seed6.mid"]
+    a, b = families_of(files[0]), families_of(files[1])
+    given = families_of(bass_line)
+    assert np.array_equal(a.rolls[BASS], given.rolls[BASS]) and np.array_equal(b.rolls[BASS], given.rolls[BASS])
+    assert not np.array_equal(a.rolls[PIANO], b.rolls[PIANO])  # a new take, the same part
+
+
+def test_inversion_makes_the_model_draw_the_part(bass_line):
+    composer = Composer.load("genres-chords")
+    part = read_part(bass_line, 5)
+    idea = composer.new_idea(3, part.n_bars, "rock", chords=list(part_chords(part, composer, 3, "rock")))
+    _, drawn = invert(composer, idea, part, steps=0)
+    inverted, fit = invert(composer, idea, part, steps=80)
+    assert fit > drawn + 0.2, (drawn, fit)
+    assert np.array_equal(inverted.z_tracks[:, [0, 1, 2, 4]], idea.z_tracks[:, [0, 1, 2, 4]])  # theirs untouched
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bars", "0"], "--bars must be from 1 to 32"),
+    (["--count", "0"], "--count must be from 1 to 100"),
+    (["--genre", "polka"], "no genre 'polka'"),
+])
+def test_bad_options_are_one_line(args, message, tmp_path):
+    out = tmp_path / "x.mid"
+    run = run_cli("accompany", "--part", str(POP), "--out", str(out), *args)
+    assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_part_with_no_notes_or_not_music_is_one_line(tmp_path):
+    empty = write_midi(Multitrack(family_tracks(5), np.zeros((5, 48, 128), np.uint8), 12), tmp_path / "empty.mid",
+                       keep_empty=True)
+    for part, message in ((empty, "no notes"), (FIXTURES / "README.md", "not a MIDI")):
+        run = run_cli("accompany", "--part", str(part), "--out", str(tmp_path / "x.mid"))
+        assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.mid").exists()
