@@ -11,7 +11,8 @@ part, and the other tracks are generated around it three ways, from the same see
 - "real": the song's own other tracks (what players did).
 Measured against the part, per phrase: the tonal distance (Harte et al.) between each other
 pitched track and the part, bar by bar where both play (lower: they agree on harmony), and
-how many of the part's onsets (on 16ths) the drums also strike (rhythm in common). Also the
+the share of the other tracks' onsets (on 16ths) that fall where the part starts a note too
+(rhythm in common; a drum part has only this). Also the
 inversion's fit (F1 of the generator's own drawing of the part) and its time per phrase.
 """
 
@@ -43,14 +44,18 @@ def measures(rolls: np.ndarray, given: int, tracks, steps_per_bar: int) -> dict:
     bars = rolls.reshape(rolls.shape[0], -1, steps_per_bar, rolls.shape[2]).transpose(1, 0, 2, 3)[None]
     out = {}
     for i, track in enumerate(tracks):
-        if i != given and not track.is_drum:
+        if i != given and not track.is_drum and not tracks[given].is_drum:  # a drum part has no harmony
             out[f"TD {track.name}"] = tonal_distance(bars[0], i, given, 0)
-    drums = next(i for i, t in enumerate(tracks) if t.is_drum)
-    onsets = lambda roll: np.diff(np.pad(roll.any(axis=1).astype(np.int8), (1, 0))) == 1  # noqa: E731
     sixteenth = steps_per_bar // 16
-    part = onsets(rolls[given]).reshape(-1, sixteenth).any(axis=1)
-    kicks = onsets(rolls[drums]).reshape(-1, sixteenth).any(axis=1)
-    out["part onsets the drums strike"] = float((part & kicks).sum() / part.sum()) if part.any() else float("nan")
+
+    def onsets(roll: np.ndarray) -> np.ndarray:  # (steps, pitches) -> on which 16ths a note starts
+        starts = np.diff(np.pad(roll.astype(np.int8), ((1, 0), (0, 0))), axis=0) == 1
+        return starts.any(axis=1).reshape(-1, sixteenth).any(axis=1)
+
+    part = onsets(rolls[given])
+    shares = [(onsets(rolls[i]) & part).sum() / onsets(rolls[i]).sum()
+              for i in range(len(tracks)) if i != given and onsets(rolls[i]).any()]
+    out["others' onsets on the part's"] = float(np.mean(shares)) if shares else float("nan")
     return out
 
 

@@ -34,6 +34,9 @@ class ClipDocument(QObject):
         self.soloed: set[int] = set()
         self.programs: dict[int, int] = {}  # track -> GM program chosen for export and playback
         self.focus = 0
+        # Locked lanes: track -> the roll the next clips keep there (the lane as it was when
+        # locked, or a part the user dropped on it); Generate plays around them.
+        self.locked: dict[int, object] = {}
 
     # -- clips ---------------------------------------------------------------------------
 
@@ -97,12 +100,26 @@ class ClipDocument(QObject):
         self.multitrack = state.to_multitrack()
         n = len(self.multitrack.tracks)
         self.focus = min(self.focus, n - 1)
+        self.locked = {t: roll for t, roll in self.locked.items() if t < n}  # another model's tracks
         self.clipChanged.emit()
 
     # -- the mix -------------------------------------------------------------------------
 
     def track_count(self) -> int:
         return 0 if self.multitrack is None else len(self.multitrack.tracks)
+
+    def toggle_lock(self, track: int) -> None:
+        """Lock a lane as it is now (the next clips keep it and play around it), or unlock it."""
+        if track in self.locked:
+            del self.locked[track]
+        elif self.multitrack is not None:
+            self.locked[track] = self.multitrack.rolls[track].copy()
+        self.mixChanged.emit()
+
+    def set_part(self, track: int, roll) -> None:
+        """The user's own part on a lane, locked there: (steps, 128) on the clip's grid."""
+        self.locked[track] = roll
+        self.mixChanged.emit()
 
     def toggle_mute(self, track: int) -> None:
         self.muted ^= {track}

@@ -41,6 +41,9 @@ class ClipState:
     label: str
     quantize: float = QUANTIZE  # 0..1: how far notes move onto the beat's grid
     chord_setting: ChordSetting = field(default_factory=ChordSetting)  # the chords and key asked for
+    # Lanes that are the user's own (a dropped part) or locked as they were: track -> its
+    # (steps, 128) roll on the clip's grid, shown and exported as is whatever the threshold.
+    fixed: dict = field(default_factory=dict)
     serial: int = field(default_factory=lambda: next(_serial))
     created: float = field(default_factory=time.time)
 
@@ -53,12 +56,18 @@ class ClipState:
         return f"#{self.serial} {self.label}"
 
     def to_multitrack(self):
-        """The clip decoded at its threshold and quantize strength (no model run: numpy only)."""
-        return self.composer.to_clip(
+        """The clip decoded at its threshold and quantize strength (no model run: numpy only),
+        with its fixed lanes as they are."""
+        clip = self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
             name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
             chords=getattr(self.idea, "chords", None),
         )
+        for track, roll in self.fixed.items():
+            steps = min(clip.n_steps, len(roll))
+            clip.rolls[track] = 0
+            clip.rolls[track, :steps] = roll[:steps]
+        return clip
 
 
 class ClipHistory:

@@ -118,6 +118,8 @@ class MainWindow(QMainWindow):
                 lambda on: self.commands["preview"].setText("Stop preview" if on else "Preview"))
         self.player.position.connect(lambda s: self.canvas.set_playhead(None if s < 0 else s))
         self.tracks.regenerateRequested.connect(self.regenerate)
+        self.tracks.partDropped.connect(self.take_part)
+        self.worker.partRead.connect(self._part_read)
         self.tracks.failed.connect(self.show_error)
         self.clip_handle.failed.connect(self.show_error)
         self.chord_bar.settingRequested.connect(self.set_chords)
@@ -255,11 +257,35 @@ class MainWindow(QMainWindow):
         threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
                              threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100,
-                             self.chord_bar.setting)
+                             self.chord_bar.setting, self._locked_for(self.composer))
+
+    def _locked_for(self, composer) -> dict:
+        """The locked lanes, when they fit the model about to play around them (the same
+        tracks and grid); a model of other tracks or grid starts without them."""
+        state = self.document.state
+        if state is None or not self.document.locked:
+            return {}
+        same = (state.composer.config.tracks == composer.config.tracks
+                and state.composer.config.steps_per_beat == composer.config.steps_per_beat)
+        return dict(self.document.locked) if same else {}
 
     def vary(self) -> None:
         if self.document.state is not None:
-            self.worker.vary(self.document.state, VARIATION_AMOUNT, random_seed())
+            self.worker.vary(self.document.state, VARIATION_AMOUNT, random_seed(), dict(self.document.locked))
+
+    def take_part(self, track: int, path: str) -> None:
+        """A MIDI file dropped on a track's row: read on the worker, then played around."""
+        if self.composer is None or self.document.state is None:
+            self.show_error("Generate a clip first, then drop your part on its track")
+            return
+        self.worker.read_part(path, track, self.document.state.composer, self.document.state.bars)
+
+    def _part_read(self, read) -> None:
+        if read.roll is None:
+            self.show_error(read.error)
+            return
+        self.document.set_part(read.track, read.roll)
+        self.generate_seed(self.document.state.seed)
 
     def regenerate(self, track: int) -> None:
         if self.document.state is not None and 0 <= track < self.document.track_count():

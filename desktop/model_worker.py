@@ -46,6 +46,14 @@ class JobResult:
 
 
 @dataclass
+class PartRead:
+    track: int
+    path: str
+    roll: np.ndarray | None  # (steps, 128) on the clip's grid; None when the file could not be used
+    error: str = ""
+
+
+@dataclass
 class ChordsRead:
     path: str
     bars: tuple | None  # per bar, a tuple of chords; None when the file has none
@@ -93,6 +101,7 @@ class ModelWorker(QObject):
     modelLoaded = Signal(object)  # LoadedModel
     clipReady = Signal(object)  # JobResult
     chordsRead = Signal(object)  # ChordsRead
+    partRead = Signal(object)  # PartRead
     failed = Signal(str)  # a one-line message
     busyChanged = Signal(bool)
 
@@ -145,28 +154,38 @@ class ModelWorker(QObject):
 
     def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
                  threshold: float, bpm: float, quantize: float = QUANTIZE,
-                 chords: ChordSetting | None = None) -> None:
-        """A new clip; `chords`: the progression or key asked for (a chord model only)."""
+                 chords: ChordSetting | None = None, fixed: dict | None = None) -> None:
+        """A new clip; `chords`: the progression or key asked for (a chord model only);
+        `fixed`: locked lanes (track -> roll), kept as they are, the rest played around them."""
         setting = chords if chords is not None and composer.takes_chords else ChordSetting()
+        fixed = dict(fixed or {})
 
         def work() -> JobResult:
             start = time.perf_counter()
-            idea = composer.new_idea(seed, bars, genre, chords=setting.per_beat(composer, bars, seed, genre))
+            chords = setting.per_beat(composer, bars, seed, genre)
+            label = f"seed {seed}"
+            if fixed:
+                idea = _around(composer, fixed, seed, bars, genre, chords)
+                label += f", around your {' and '.join(composer.config.tracks[t].name for t in sorted(fixed))}"
+            else:
+                idea = composer.new_idea(seed, bars, genre, chords=chords)
             probs = composer.probabilities([idea])[0]
-            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, f"seed {seed}", quantize,
-                              chord_setting=setting)
+            state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, label, quantize,
+                              chord_setting=setting, fixed=fixed)
             return JobResult("generate", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
 
-    def vary(self, base: ClipState, amount: float, seed: int) -> None:
+    def vary(self, base: ClipState, amount: float, seed: int, fixed: dict | None = None) -> None:
+        fixed = dict(base.fixed if fixed is None else fixed)
+
         def work() -> JobResult:
             start = time.perf_counter()
             idea = base.composer.vary(base.idea, amount, seed)
             probs = base.composer.probabilities([idea])[0]
             state = ClipState(base.composer, idea, probs, base.threshold, base.bars, base.bpm,
                               base.model, base.genre, f"variation of #{base.serial}", base.quantize,
-                              chord_setting=base.chord_setting)
+                              chord_setting=base.chord_setting, fixed=fixed)
             return JobResult("variation", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -184,7 +203,7 @@ class ModelWorker(QObject):
             name = composer.config.tracks[track].name
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm,
                               base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize,
-                              chord_setting=base.chord_setting)
+                              chord_setting=base.chord_setting, fixed=dict(base.fixed))
             return JobResult("regenerate", state, time.perf_counter() - start, track)
 
         self._submit(work, self.clipReady)
@@ -198,7 +217,8 @@ class ModelWorker(QObject):
             idea = replace(base.idea, chords=composer.chords_for(chords, base.idea.n_phrases, base.seed, base.genre))
             probs = composer.probabilities([idea])[0]
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm, base.model, base.genre,
-                              f"{label} (#{base.serial})", base.quantize, chord_setting=setting)
+                              f"{label} (#{base.serial})", base.quantize, chord_setting=setting,
+                              fixed=dict(base.fixed))
             return JobResult("chords", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -220,6 +240,40 @@ class ModelWorker(QObject):
             return ChordsRead(path, to_bars(bars[:max_bars]))
 
         self._submit(work, self.chordsRead)
+
+
+    def read_part(self, path: str, track: int, composer, bars: int) -> None:
+        """A MIDI file as the user's part on `track`, on the model's grid over `bars` bars
+        (`partRead`: its error a one-line message for a file that cannot be used)."""
+        def work() -> PartRead:
+            from bytes2beats.engine.accompany import PartError, read_part
+            from bytes2beats.engine.pianoroll import resample
+
+            cfg = composer.config
+            try:
+                part = read_part(path, cfg.track_set, cfg.tracks[track].name, bars)
+            except PartError as error:
+                return PartRead(track, path, None, str(error))
+            return PartRead(track, path, resample(part.song, cfg.steps_per_beat).rolls[track])
+
+        self._submit(work, self.partRead)
+
+
+def _around(composer, fixed: dict, seed: int, bars: int, genre: str | None, chords: list | None):
+    """The idea for a clip around the locked lanes: latent inversion (engine/accompany.py),
+    over the chords asked for, else the lanes' own."""
+    from bytes2beats.engine.accompany import Part, accompaniment_idea
+    from bytes2beats.engine.pianoroll import Multitrack
+
+    cfg = composer.config
+    steps = bars * 4 * cfg.steps_per_beat
+    rolls = np.zeros((cfg.n_tracks, steps, 128), np.uint8)
+    for track, roll in fixed.items():
+        kept = min(steps, len(roll))
+        rolls[track, :kept] = roll[:kept]
+    part = Part(Multitrack(cfg.tracks, rolls, cfg.steps_per_beat), sorted(fixed), bars)
+    idea, _ = accompaniment_idea(composer, part, seed, genre, chords)
+    return idea
 
 
 def random_seed() -> int:

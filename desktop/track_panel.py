@@ -1,4 +1,6 @@
-"""Per-track controls: name and color, mute, solo, regenerate, instrument, and a drag grip."""
+"""Per-track controls: name and color, mute, solo, lock, regenerate, instrument, and a drag
+grip; a MIDI file dropped on a row becomes that track's part (locked), with the rest played
+around it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .chord_lane import midi_path
 from .clip_document import ClipDocument
 from .drag_export import DragHandle
 from .gm_names import GM_PROGRAMS
@@ -25,7 +28,7 @@ class TrackRow(QFrame):
 
     def __init__(self, document: ClipDocument, index: int, panel: TrackPanel):
         super().__init__(panel)
-        self.document, self.index = document, index
+        self.document, self.index, self.panel = document, index, panel
         track = document.multitrack.tracks[index]
         self.setObjectName(f"track-row-{index}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -42,8 +45,13 @@ class TrackRow(QFrame):
         self.name.setMinimumWidth(58)
         self.mute = self._toggle("M", f"Mute {track.name} (M mutes the focused track)")
         self.solo = self._toggle("S", f"Solo {track.name} (S solos the focused track)")
+        self.lock = self._toggle("L", f"Lock {track.name}: Generate and Vary keep it as it is and play "
+                                      f"around it (or drop your own MIDI part on this row)")
         self.mute.clicked.connect(lambda: document.toggle_mute(index))
         self.solo.clicked.connect(lambda: document.toggle_solo(index))
+        self.lock.clicked.connect(lambda: document.toggle_lock(index))
+        self.setAcceptDrops(True)
+        self.setToolTip(f"Drop a MIDI file here to make it your {track.name} part")
         self.regenerate = QToolButton()
         self.regenerate.setText("↻")
         self.regenerate.setToolTip(f"Regenerate {track.name} alone: new noise for this track, "
@@ -64,7 +72,8 @@ class TrackRow(QFrame):
         self.handle = DragHandle(lambda: document.export_multitrack(index),
                                  tooltip=f"Drag {track.name} alone into your DAW as a .mid file")
         self.handle.failed.connect(panel.failed)
-        for widget in (self.swatch, self.name, self.mute, self.solo, self.regenerate, self.instrument, self.handle):
+        for widget in (self.swatch, self.name, self.mute, self.solo, self.lock, self.regenerate, self.instrument,
+                       self.handle):
             layout.addWidget(widget)
         layout.setStretchFactor(self.instrument, 1)
         self.refresh()
@@ -87,6 +96,21 @@ class TrackRow(QFrame):
                                else self.palette().ColorRole.Window)
         self.setLineWidth(2 if focused else 1)
         self.name.setEnabled(doc.audible(self.index))
+        self.lock.setChecked(self.index in doc.locked)
+        self.regenerate.setEnabled(not self.panel.busy and self.index not in doc.locked)
+
+    def dragEnterEvent(self, event) -> None:
+        if midi_path(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = midi_path(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.panel.partDropped.emit(self.index, path)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.document.set_focus(self.index)
@@ -97,6 +121,7 @@ class TrackPanel(QWidget):
     """The rows of the current clip's tracks; asks the window to regenerate a track."""
 
     regenerateRequested = Signal(int)
+    partDropped = Signal(int, str)  # track, a MIDI file's path
     failed = Signal(str)
 
     def __init__(self, document: ClipDocument, parent: QWidget | None = None):
@@ -104,6 +129,7 @@ class TrackPanel(QWidget):
         self.document = document
         self.rows: list[TrackRow] = []
         self._names: list[str] = []
+        self.busy = False
         self.box = QVBoxLayout(self)
         self.box.setContentsMargins(4, 4, 4, 4)
         self.box.setSpacing(3)
@@ -133,8 +159,8 @@ class TrackPanel(QWidget):
             row.refresh()
 
     def set_busy(self, busy: bool) -> None:
-        for row in self.rows:
-            row.regenerate.setEnabled(not busy)
+        self.busy = busy
+        self.refresh()
 
     def row(self, index: int) -> TrackRow:
         return self.rows[index]

@@ -171,6 +171,19 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
     return inverted, f1
 
 
+def accompaniment_idea(composer: Composer, part: Part, seed: int, genre: str | None = None,
+                       chords: list | None = None, steps: int = INVERSION_STEPS) -> tuple[Idea, float]:
+    """The noise (and chords) for the tracks around `part`, and how well it draws the part
+    (F1; NaN with `steps` 0, the seed's noise as drawn). `chords`: one per beat, to play to
+    instead of the part's own (a chord model)."""
+    if chords is None or not any(c is not None for c in chords):
+        chords = part_chords(part, composer, seed, genre)
+    idea = composer.new_idea(seed, part.n_bars, genre, chords=list(chords) if chords else None)
+    if steps <= 0:
+        return idea, float("nan")
+    return invert(composer, idea, part, steps)
+
+
 @dataclass
 class Accompaniment:
     clip: Multitrack  # the part's tracks note for note, the others generated
@@ -190,11 +203,7 @@ def accompany(composer: Composer, part: Part, seed: int = 0, genre: str | None =
         raise PartError(f"the part is on {len(part.song.tracks)} tracks, the model has {cfg.n_tracks}")
     out = []
     for k in range(count):
-        chords = part_chords(part, composer, seed + k, genre)
-        idea = composer.new_idea(seed + k, part.n_bars, genre, chords=list(chords) if chords else None)
-        fit = float("nan")
-        if invert_noise:
-            idea, fit = invert(composer, idea, part, steps)
+        idea, fit = accompaniment_idea(composer, part, seed + k, genre, steps=steps if invert_noise else 0)
         probs = composer.probabilities([idea])[0]
         made = composer.to_clip(probs, threshold, part.n_bars, part.song.tempo,
                                 name=f"{part.song.name}-accompanied-seed{seed + k}", genre=genre,
