@@ -243,18 +243,22 @@ class ModelWorker(QObject):
 
 
     def read_part(self, path: str, track: int, composer, bars: int) -> None:
-        """A MIDI file as the user's part on `track`, on the model's grid over `bars` bars
-        (`partRead`: its error a one-line message for a file that cannot be used)."""
+        """A MIDI file as the user's part on `track`, on the model's grid over `bars` bars: a
+        shorter part loops, as a clip does in a DAW; a longer one is cut (`partRead`: its
+        error a one-line message for a file that cannot be used)."""
         def work() -> PartRead:
             from bytes2beats.engine.accompany import PartError, read_part
             from bytes2beats.engine.pianoroll import resample
 
             cfg = composer.config
             try:
-                part = read_part(path, cfg.track_set, cfg.tracks[track].name, bars)
+                part = read_part(path, cfg.track_set, cfg.tracks[track].name)  # its own length
             except PartError as error:
                 return PartRead(track, path, None, str(error))
-            return PartRead(track, path, resample(part.song, cfg.steps_per_beat).rolls[track])
+            roll = resample(part.song, cfg.steps_per_beat).rolls[track]
+            if part.n_bars < bars:  # the part's own bars again and again
+                roll = np.tile(roll, (-(-bars // part.n_bars), 1))
+            return PartRead(track, path, roll[: bars * 4 * cfg.steps_per_beat])
 
         self._submit(work, self.partRead)
 
