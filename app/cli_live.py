@@ -46,6 +46,15 @@ def add_live_commands(sub, add_model_options) -> None:
     s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
     add_quantize_option(s)
     add_chord_options(s)
+    s.add_argument("--listen", metavar="PORT",
+                   help="jam: read your looped part from this MIDI output port (your DAW's track or a "
+                        "keyboard; 'virtual' opens an input '<port name> jam' to connect to) and play the "
+                        "other tracks along with it from its second pass")
+    s.add_argument("--loop-bars", type=int, choices=(2, 4, 8), default=4, help="with --listen: your loop's length")
+    s.add_argument("--as", dest="as_track", default="auto", type=str.lower,
+                   choices=("auto", "drums", "piano", "guitar", "bass", "strings"),
+                   help="with --listen: the track your part is (auto: drums on channel 10, a bass by its register, "
+                        "else piano)")
     s.add_argument("--no-program-changes", action="store_true", help="leave the DAW's instruments alone")
     s.add_argument("--quiet", action="store_true", help="print only problems")
     s.set_defaults(handler=cmd_stream)
@@ -72,12 +81,16 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError("--sync-port needs --sync external")
     if args.per_track_ports and args.connect:
         raise UserError("--per-track-ports makes virtual ports; it cannot go with --connect")
+    if args.listen and (args.clip or args.chords is not None or args.chords_from or args.key):
+        raise UserError("--listen plays along with your part, to its own chords: leave out --clip and the chord options")
 
 
 def _source(args: argparse.Namespace):
     from bytes2beats.cli import UserError, chord_model_default, chord_request, quantize_strength
     from bytes2beats.engine.live import ClipLoop, ModelStream
 
+    if args.listen:
+        return _jam_source(args)
     if args.clip:
         from bytes2beats.engine.music_io import MusicFileError, read_music
 
@@ -95,6 +108,30 @@ def _source(args: argparse.Namespace):
                            quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
+
+
+def _jam_source(args: argparse.Namespace):
+    from bytes2beats.cli import UserError
+    from bytes2beats.engine.generate import Composer
+    from bytes2beats.engine.live.jam import JamSource
+    from bytes2beats.engine.model import ModelFileError
+    from bytes2beats.engine.model_store import DEFAULT_CHORD_MODEL
+
+    try:
+        composer = Composer.load(args.model or DEFAULT_CHORD_MODEL, args.device)  # it plays to your chords
+        names = [t.name.lower() for t in composer.config.tracks]
+        track = None if args.as_track == "auto" else names.index(args.as_track)
+        return JamSource(composer, args.loop_bars, args.seed, args.genre, track, args.threshold)
+    except (FileNotFoundError, ModelFileError, ValueError) as error:
+        raise UserError(str(error)) from None
+
+
+def _open_listen(args, api: str, port_name: str):
+    """The jam's MIDI input: connected to --listen's port, or a virtual one ('virtual')."""
+    from bytes2beats.engine.live import StampedInput
+
+    connect = None if args.listen == "virtual" else args.listen
+    return StampedInput(api, f"{port_name} jam", connect=connect)
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
@@ -115,20 +152,30 @@ def cmd_stream(args: argparse.Namespace) -> int:
     source = _source(args)
     names = [t.name for t in source.tracks]
     port_name = args.port_name or VIRTUAL_PORT_NAME
-    ports = sync = None
+    ports = sync = listen = None
     try:
         ports = open_outputs(names, args.api, port_name, args.connect, args.per_track_ports)
         if args.sync == "external":  # on the API the output found
             sync = SyncInput(getattr(ports.main, "api", args.api), f"{port_name} sync", args.sync_port)
+        if args.listen:
+            listen = _open_listen(args, getattr(ports.main, "api", args.api), port_name)
     except PortError as error:
-        if ports is not None:
-            ports.close()
+        for opened in (ports, sync):
+            if opened is not None:
+                opened.close()
         raise UserError(str(error)) from None
+    jam = None
+    if listen is not None:
+        from bytes2beats.engine.live.jam import Jam
+
+        jam = Jam(source)
 
     delivery = _Delivery()
 
     def say(event) -> None:
         delivery.note(event)
+        if jam is not None and event.kind == "bar":
+            jam.on_bar(event.bar)  # the loop heard so far: a new one plays from the next bar
         if args.quiet and event.kind not in ("error", "late", "change", "port lost", "port back"):
             return
         where = {"bar": f" {event.bar}", "change": f" from bar {event.bar}"}.get(event.kind, "")
@@ -145,7 +192,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
             session.solo(track)
     except KeyError as error:
         session.close()
+        if listen is not None:
+            listen.close()
         raise UserError(error.args[0]) from None
+    if jam is not None:
+        jam.attach(session, listen)
 
     def interrupt(signum, frame):  # SIGTERM and SIGHUP end like Ctrl-C: through the finally below
         raise _Signalled(signum)
@@ -161,10 +212,13 @@ def cmd_stream(args: argparse.Namespace) -> int:
         length = "until Ctrl-C" if args.forever else f"{args.bars} bars"
         clock = f"following the clock on '{sync.name}'" if sync else f"{args.bpm:g} BPM"
         print(f"streaming to {target} ({api}), {clock}, {length}", file=sys.stderr, flush=True)
-    takes_chords = getattr(getattr(source, "composer", None), "takes_chords", False)
+    takes_chords = getattr(getattr(source, "composer", None), "takes_chords", False) and not args.listen
     if takes_chords and not args.quiet:
         print("type a progression (as --chords takes it) and Enter to play it from the next bar",
               file=sys.stderr, flush=True)
+    if listen is not None and not args.quiet:
+        print(f"listening on {listen.name} for your {args.loop_bars}-bar loop ({args.as_track}): "
+              f"the other tracks play from its second pass", file=sys.stderr, flush=True)
     try:
         return _play(session, takes_chords, args, delivery)
     except _Signalled as stop:
@@ -173,6 +227,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
         except OSError:  # the terminal that hung up
             pass
         return 128 + stop.signum
+    finally:
+        if listen is not None:
+            listen.close()
 
 
 class _Signalled(KeyboardInterrupt):
