@@ -29,6 +29,7 @@ class LivePlayer(QObject):
         super().__init__(parent)
         self.session = None
         self.loop = None
+        self.listen = None  # the jam's MIDI input, while jamming
         self.api = "auto"
         self.port_name = None
         self.connect_to: str | None = None  # an existing input port to connect to, else a virtual port
@@ -80,6 +81,44 @@ class LivePlayer(QObject):
         self.playingChanged.emit(True)
         return True
 
+    def start_jam(self, composer, genre: str | None, loop_bars: int, track: int, bpm: float,
+                  seed: int = 0) -> bool:
+        """Jam: listen on a virtual input "<port> jam" for the user's looped part on `track`
+        and play the other tracks along with it from its second pass (engine/live/jam.py);
+        False (and `failed`) when no port could be opened."""
+        if self.session is not None:
+            return True
+        try:
+            from bytes2beats.engine.live import VIRTUAL_PORT_NAME, LiveSession, StampedInput, SyncInput, open_outputs
+            from bytes2beats.engine.live.jam import Jam, JamSource
+
+            name = self.port_name or VIRTUAL_PORT_NAME
+            source = JamSource(composer, loop_bars, seed, genre, track)
+            jam = Jam(source)
+            ports = open_outputs([t.name for t in source.tracks], api=self.api, port_name=name,
+                                 connect=self.connect_to)
+            self.listen = StampedInput(getattr(ports.main, "api", self.api), f"{name} jam")
+            sync = SyncInput(api=self.api) if self.sync_mode == "external" else None
+
+            def on_event(event) -> None:  # the session's events thread
+                if event.kind == "bar":
+                    jam.on_bar(event.bar)
+                self.event.emit(event)
+
+            self.session = LiveSession(source, ports, bpm=bpm, sync=sync, clock_out=self.sync_mode == "clock-out",
+                                       on_event=on_event, freeze_gc=False)
+            jam.attach(self.session, self.listen)
+            self.session.start()
+        except Exception as error:  # no MIDI system, no server, a port refused: a message
+            self._drop()
+            self.portState.emit("MIDI: not connected")
+            self.failed.emit(f"Cannot jam: {error}")
+            return False
+        self.portState.emit(f"Jam: play your {loop_bars}-bar {composer.config.tracks[track].name} loop into "
+                            f"'{self.listen.name}'")
+        self.playingChanged.emit(True)
+        return True
+
     def stop(self) -> None:
         if self.session is None:
             return
@@ -91,16 +130,19 @@ class LivePlayer(QObject):
     def _drop(self) -> None:
         self._timer.stop()
         session, self.session, self.loop = self.session, None, None
+        listen, self.listen = self.listen, None
         if session is not None:
             try:
                 session.close()
             except Exception as error:
                 self.failed.emit(f"Stopping playback: {error}")
+        if listen is not None:
+            listen.close()
 
     def set_clip(self, clip: Multitrack) -> None:
         """Play another clip from the next bar on, in its place in the loop (the same
         tracks), or restart for new ones."""
-        if self.session is None:
+        if self.session is None or self.loop is None:  # stopped, or jamming: the jam makes its own
             return
         if [t.name for t in clip.tracks] != [t.name for t in self.loop.tracks]:
             muted, soloed = self.session.muted, self.session.soloed
@@ -133,6 +175,8 @@ class LivePlayer(QObject):
             self.position.emit((beats * steps_per_beat) % max(1, n_steps))
 
     def _on_event(self, event) -> None:
+        if event.kind == "change" and self.listen is not None:
+            self.portState.emit(f"Jam: {event.detail} (from bar {event.bar + 1})")
         if event.kind in ("port lost", "port back"):
             self.portState.emit(f"MIDI: {event.kind} ({event.detail})")
         elif event.kind == "error":

@@ -390,6 +390,20 @@ class MainWindow(QMainWindow):
         else:
             self.player.start(self.document.playback_multitrack(), self._muted(), self._soloed())
 
+    def toggle_jam(self) -> None:
+        """Jam with the user's part on the focused track, or stop (as Play stops)."""
+        if self.player.playing:
+            self.player.stop()
+            return
+        if self.composer is None:
+            self.statusBar().showMessage("The model is still loading…", 3000)
+            return
+        bars = self.toolbar.bars.value()
+        loop_bars = bars if bars in (2, 4, 8) else 4
+        track = min(self.document.focus, self.composer.config.n_tracks - 1)
+        self.player.start_jam(self.composer, self._genre(), loop_bars, track, self.toolbar.bpm.value(),
+                              self.document.state.seed if self.document.state else 0)
+
     def toggle_preview(self) -> None:
         if self.preview is None:
             return
@@ -404,7 +418,9 @@ class MainWindow(QMainWindow):
         self.preview.play(path)
 
     def _playing_changed(self, playing: bool) -> None:
+        jamming = playing and self.player.listen is not None
         self.commands["play"].setText("Stop" if playing else "Play")
+        self.commands["jam"].setText("Stop jam" if jamming else "Jam")
         if not playing:
             self.canvas.set_playhead(None)
 

@@ -27,6 +27,8 @@ def make_actions(window) -> dict[str, QAction]:
         "generate": ("Generate", "G", "A new clip from a new seed", window.generate),
         "variation": ("Variation", "V", "A clip a small step away from this one", window.vary),
         "play": ("Play", "Space", "Loop the clip to the MIDI port", window.toggle_play),
+        "jam": ("Jam", "J", "Play your looped part (on the focused track) into the 'Bytes to Beats jam' input: "
+                "the other tracks play along from its second pass", window.toggle_jam),
         "export": ("Export…", "Ctrl+E", "Save the clip as a MIDI file", lambda: window.export()),
         "undo": ("Undo", QKeySequence.StandardKey.Undo, "Back to the clip before", doc.undo),
         "redo": ("Redo", "Ctrl+Shift+Z", "Forward to the clip after", doc.redo),
@@ -69,6 +71,6 @@ def make_menus(window) -> PlaybackMenu:
         action.triggered.connect(lambda _=False, m=mode: window.set_theme(m))
         group.addAction(action)
     a["preview"].setVisible(window.preview is not None)
-    playback = PlaybackMenu(window.player, window.settings, [a["play"], a["preview"]], window)
+    playback = PlaybackMenu(window.player, window.settings, [a["play"], a["jam"], a["preview"]], window)
     bar.addMenu(playback)
     return playback

@@ -90,3 +90,44 @@ def test_a_midi_part_dropped_on_a_row_is_that_lane_and_the_rest_plays_around_it(
     exported = window.document.export_multitrack()
     assert np.array_equal(exported.rolls[BASS] > 0, expected > 0)
     assert not drop_file(window.tracks.row(BASS), FIXTURES / "README.md")  # not MIDI: not taken
+
+
+@pytest.mark.jack
+def test_jam_from_the_window_plays_along_with_the_focused_track(qtbot, window, jack_server):
+    import threading
+
+    import rtmidi
+    from bytes2beats.engine.live.monitor import MonitorProcess
+    from test_jam import _send_part
+
+    monitor = MonitorProcess("mon-window-jam", api="jack")
+    window.player.api = "jack"
+    window.player.connect_to = monitor.port
+    window.toolbar.bars.setValue(2)
+    generate(qtbot, window, seed=1)
+    window.document.set_focus(BASS)  # the part is the focused track
+    assert window.document.focus == BASS
+    events = []
+    window.player.event.connect(events.append)
+    sender = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="b2b window jam player")
+    stop = threading.Event()
+    try:
+        window.commands["jam"].trigger()
+        assert window.player.playing, window.last_error
+        assert window.commands["jam"].text() == "Stop jam"
+        sender.open_port(sender.get_ports().index(window.player.listen.name), "out")
+        player = threading.Thread(target=_send_part, args=(sender, window.player.session.scheduler.clock, 6, stop),
+                                  daemon=True)
+        player.start()
+        qtbot.waitUntil(lambda: any(e.kind == "change" for e in events), timeout=30_000)
+        assert window.port_label.text().startswith("Jam: heard")
+        qtbot.wait(2500)
+    finally:
+        stop.set()
+        window.commands["jam"].trigger()
+        sender.delete()
+    assert not window.player.playing and window.commands["jam"].text() == "Jam"
+    change = next(e for e in events if e.kind == "change")
+    notes = [(t, m) for t, m in monitor.close() if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert notes and all(t >= change.time_ns - 5_000_000 for t, _ in notes)
+    assert not [m for _, m in notes if m[0] & 0x0F == 2]  # the bass is the user's
