@@ -89,7 +89,13 @@ class LivePlayer(QObject):
         if self.session is not None:
             return True
         try:
-            from bytes2beats.engine.live import VIRTUAL_PORT_NAME, LiveSession, StampedInput, SyncInput, open_outputs
+            from bytes2beats.engine.live import (
+                VIRTUAL_PORT_NAME,
+                LiveSession,
+                StampedInput,
+                SyncInput,
+                open_outputs,
+            )
             from bytes2beats.engine.live.jam import Jam, JamSource
 
             name = self.port_name or VIRTUAL_PORT_NAME
