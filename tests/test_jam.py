@@ -144,7 +144,7 @@ def test_stream_listen_follows_the_daws_clock_and_plays_along_from_the_second_pa
         for line in stream.stderr:
             if line.startswith("listening on"):
                 break
-        time.sleep(0.5)
+        time.sleep(1.0)  # the session starts and attaches its sync input
         pulse_ns = 60e9 / 120 / 24
         t0 = time.monotonic_ns() + 100_000_000
         daw.send_message([0xFA])  # Start
@@ -169,3 +169,41 @@ def test_stream_listen_follows_the_daws_clock_and_plays_along_from_the_second_pa
     assert change.startswith(("change from bar 2:", "change from bar 3:"))
     notes = [m for _, m in arrivals if m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert len(notes) >= 8 and not [m for m in notes if m[0] & 0x0F == 2]  # played along, bass left to the DAW
+
+
+@pytest.mark.jack
+def test_a_jam_whose_jack_server_dies_and_comes_back_says_so_and_exits_cleanly(jack_server, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from test_live_cli import _own_jack_server, _stream_until
+
+    name = f"b2b-jam-dies-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    server = _own_jack_server(name)
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "bytes2beats", "stream", "--listen", "virtual", "--loop-bars", "2", "--bars", "10",
+         "--bpm", "240", "--api", "jack", "--genre", "rock"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        assert _stream_until(stream, "bar 2", lines), lines
+        server.kill()
+        server.wait()
+        assert _stream_until(stream, "port lost", lines), lines
+        server = _own_jack_server(name)
+        assert _stream_until(stream, "port back", lines), lines
+        for _ in range(30):  # the jam's input reopens on its own thread, within 0.2 s of the outputs
+            ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout
+            if "Bytes to Beats jam:in" in ports:
+                break
+            time.sleep(0.1)
+        _, err = stream.communicate(timeout=60)
+    finally:
+        stream.kill()
+        server.terminate()
+        server.wait(10)
+    assert "Bytes to Beats jam:in" in ports  # the jam's input is back on the new server too
+    assert stream.returncode == 1, err  # not a crash at exit (a libjack client freed twice)
+    assert "not all of the stream reached its receiver" in err and "Traceback" not in err

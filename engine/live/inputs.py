@@ -20,9 +20,11 @@ from collections.abc import Callable
 
 import rtmidi
 
+from .jack_server import shared_watch
 from .ports import PortError, find_port, open_rtmidi
 
 POLL_S = 0.0002
+SERVER_LOOK_S = 0.2  # how often the poll thread looks at the JACK server's state
 
 
 class StampedInput:
@@ -31,27 +33,59 @@ class StampedInput:
 
     def __init__(self, api: str = "auto", name: str = "Bytes to Beats in", connect: str | None = None,
                  port_name: str = "in", timing: bool = True):
-        self._midi, self.api = open_rtmidi(rtmidi.MidiIn, api, name)
-        try:
-            if connect is None:
-                self._midi.open_virtual_port(port_name)
-                self.name = f"{name}:{port_name}" if self.api == "jack" else name
-            else:
-                names = self._midi.get_ports()
-                index = find_port(names, connect)
-                if index is None:
-                    raise PortError(f"no MIDI output port {connect!r} on {self.api} "
-                                    f"(ports: {', '.join(names) or 'none'})")
-                self._midi.open_port(index, port_name)
-                self.name = names[index]
-        except (rtmidi.RtMidiError, NotImplementedError) as error:
-            self._midi.delete()
-            raise PortError(f"{self.api}: cannot open a MIDI input ({error})") from None
-        self._midi.ignore_types(sysex=True, timing=not timing, active_sense=True)
+        self._client_name, self._connect, self._port_name, self._timing = name, connect, port_name, timing
+        self._midi, self.api = self._open(api)
         self._handler: Callable[[list[int], int], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.offset_ns: float | None = None  # monotonic ns minus the backend's chained time
+        # On JACK, the process's server watch (jack_server.py): when the server dies, the
+        # poll thread closes this input's client before anything opens on the next server,
+        # and opens it again once one runs.
+        self._server = shared_watch() if self.api == "jack" else None
+        self.released = False
+        if self._server is not None:
+            self._server_generation = self._server.generation
+            self._server.register(self)
+
+    def _open(self, api: str):
+        midi, api = open_rtmidi(rtmidi.MidiIn, api, self._client_name)
+        try:
+            if self._connect is None:
+                midi.open_virtual_port(self._port_name)
+                self.name = f"{self._client_name}:{self._port_name}" if api == "jack" else self._client_name
+            else:
+                names = midi.get_ports()
+                index = find_port(names, self._connect)
+                if index is None:
+                    raise PortError(f"no MIDI output port {self._connect!r} on {api} "
+                                    f"(ports: {', '.join(names) or 'none'})")
+                midi.open_port(index, self._port_name)
+                self.name = names[index]
+        except (rtmidi.RtMidiError, NotImplementedError, PortError) as error:
+            midi.delete()
+            if isinstance(error, PortError):
+                raise
+            raise PortError(f"{api}: cannot open a MIDI input ({error})") from None
+        midi.ignore_types(sysex=True, timing=not self._timing, active_sense=True)
+        return midi, api
+
+    def _follow_server(self) -> None:
+        """On the poll thread: a dead server's client closed at once; a new one opened when a
+        server runs again (for --connect, once the output is there too)."""
+        server = self._server
+        if server.down and not self.released:
+            midi, self._midi = self._midi, None
+            if midi is not None:
+                midi.delete()  # about 1 s on a dead server
+            self.released = True
+        elif self.released and server.back():
+            try:
+                self._midi, _ = self._open(self.api)
+            except PortError:  # not back yet (the sender's port): look again later
+                return
+            self.released = False
+            self._server_generation = server.generation
 
     def attach(self, handler: Callable[[list[int], int], None]) -> None:
         """Start delivering each message to handler(message, t_ns) on the input's thread."""
@@ -62,8 +96,12 @@ class StampedInput:
 
     def _poll(self) -> None:
         chained = 0.0  # seconds since the first message, by the backend's deltas
+        next_look = 0.0
         while not self._stop.is_set():
-            event = self._midi.get_message()
+            if self._server is not None and time.monotonic() >= next_look:
+                next_look = time.monotonic() + SERVER_LOOK_S
+                self._follow_server()
+            event = self._midi.get_message() if self._midi is not None else None
             if event is None:
                 time.sleep(POLL_S)
                 continue
@@ -79,8 +117,12 @@ class StampedInput:
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(1.0)
+            self._thread.join(3.0)  # it may be closing a dead server's client
+        midi, self._midi = self._midi, None
+        self.released = True
+        if midi is None:
+            return
         try:
-            self._midi.close_port()
+            midi.close_port()
         finally:
-            self._midi.delete()
+            midi.delete()

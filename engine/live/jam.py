@@ -29,7 +29,7 @@ from .sources import TICKS_PER_BAR, Phrase, to_phrase
 # steps: 1.05 s, none: 0.05 s; measured with training beside it): a change must be playing by
 # the next bar line, 2 s away at 120 BPM, on a machine that is also running a DAW.
 JAM_INVERSION_STEPS = 10
-CHANGED = 0.25  # a loop whose notes differ this much (1 - Jaccard of its note set) is a new part
+CHANGED = 0.25  # a loop whose notes differ this much (1 - Jaccard of its (16th, pitch) set) is a new part
 NOTE_ON, NOTE_OFF, DRUM_CHANNEL = 0x90, 0x80, 9
 
 
@@ -209,8 +209,8 @@ class Jam:
         loop = capture.loop(end)
         if not loop:
             return None
-        per_step = TICKS_PER_BEAT / self.source.composer.config.steps_per_beat
-        if source.loop is not None and similarity(loop, source.loop, per_step) >= 1 - CHANGED:
+        # compared on 16ths: a player's timing wobbles by tens of ms, a new part moves notes or pitches
+        if source.loop is not None and similarity(loop, source.loop, TICKS_PER_BEAT / 4) >= 1 - CHANGED:
             return None
         first = source.loop is None
         words = (f"heard {len(loop)} notes over {source.loop_bars} bars: playing along" if first
