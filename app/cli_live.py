@@ -242,12 +242,15 @@ class _Signalled(KeyboardInterrupt):
 
 def _play(session, takes_chords: bool, args, delivery) -> int:
     """Start the session, wait for its end, close it whatever happens (every note ends)."""
+    import sys
     import threading
 
     from bytes2beats.cli import UserError
 
     try:
         session.start()
+        if args.sync == "external" and not args.quiet:  # now, not before: a Start sent earlier is not heard
+            print("ready: waiting for the DAW's Start", file=sys.stderr, flush=True)
         if takes_chords:
             threading.Thread(target=_read_progressions, args=(session, args.key), daemon=True,
                              name="b2b-stream-chords").start()

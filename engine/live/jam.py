@@ -143,6 +143,16 @@ class JamSource:
         self.fit = float("nan")
         self._made: tuple | None = None  # (loop, phrase): a loop heard again plays the same accompaniment
         composer.genre_index(genre)  # a ValueError now, rather than on the worker thread
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One accompaniment of a made-up loop, thrown away: the first run of the model's
+        backward pass costs several times a later one, and the first real loop must be
+        playing by the next bar line."""
+        self.loop = [HeardNote(0, TICKS_PER_BEAT, 48, 90, 0)]
+        track = self.track
+        self.next_phrase()
+        self.loop, self._made, self.track = None, None, track
 
     @property
     def tracks(self):
