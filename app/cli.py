@@ -229,7 +229,6 @@ def _load_composer(args):
 
 def cmd_generate(args) -> int:
     from bytes2beats.engine.music_io import MusicFileError, write_midi
-    from bytes2beats.engine.render import render_pianoroll
 
     if args.count < 1:
         raise UserError("--count must be 1 or more")
@@ -240,34 +239,68 @@ def cmd_generate(args) -> int:
     if not 20 <= args.bpm <= 400:
         raise UserError("--bpm must be between 20 and 400")
     strength = quantize_strength(args)
+    image_format = _image_format(args.image) if args.image else None
+    out = Path(args.out)
+    # every output checked before any work: nothing is made that cannot be kept
+    for path in ([out] if args.count == 1 else []) + ([args.image] if args.image else []):
+        check_output(path)
     chord_model_default(args)
     composer = _load_composer(args)
     chords = chord_request(args, composer, args.seed)
     try:
-        clips = composer.generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
-                                  quantize_strength=strength, chords=chords)
+        composer.genre_index(args.genre)  # an unknown genre, before the folder is made
     except ValueError as error:
         raise UserError(str(error)) from None
-    out = Path(args.out)
     if args.count > 1:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise UserError(f"cannot make folder {out} ({error.strerror})") from None
-        paths = [out / f"{composer.name}-seed{args.seed + k}.mid" for k in range(args.count)]
-    else:
-        paths = [out]
+    # Clips are made in batches and each written as it comes: memory stays flat at any --count.
+    clips = composer.iter_generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
+                                   quantize_strength=strength, chords=chords)
     try:
-        for clip, path in zip(clips, paths):
+        for k, clip in enumerate(clips):
+            path = out / f"{composer.name}-seed{args.seed + k}.mid" if args.count > 1 else out
             write_midi(clip, path)
             notes = sum(len(clip.notes(i)) for i in range(len(clip.tracks)))
             playing = [t.name for i, t in enumerate(clip.tracks) if clip.rolls[i].any()]
             print(f"{path}: {clip.n_bars:g} bars, {notes} notes ({', '.join(playing) or 'silent'})")
+            if args.image and k == 0:
+                _write_image(clip, args.image, image_format)
+    except (MusicFileError, ValueError) as error:
+        raise UserError(str(error)) from None
+    return 0
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """A UserError, before any work, for an output path no file can be written at (a folder,
+    a device, a pipe, a path in a missing folder); the write itself is atomic."""
+    from bytes2beats.engine.music_io import MusicFileError, check_output_path
+
+    try:
+        check_output_path(path)
     except MusicFileError as error:
         raise UserError(str(error)) from None
-    if args.image:
-        render_pianoroll(clips[0]).save(args.image)
-    return 0
+
+
+def _image_format(path: str) -> str:
+    """Pillow's format for a picture's file name, or a UserError for a suffix it cannot write."""
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    formats = Image.registered_extensions()
+    if suffix not in formats or formats[suffix] not in Image.SAVE:
+        raise UserError(f"--image must end in .png, .jpg or another picture suffix, not {suffix or 'none'!r}")
+    return formats[suffix]
+
+
+def _write_image(clip, path: str, image_format: str) -> None:
+    from bytes2beats.engine.music_io import write_atomically
+    from bytes2beats.engine.render import render_pianoroll
+
+    picture = render_pianoroll(clip)
+    write_atomically(path, lambda file: picture.save(file, format=image_format))
 
 
 def _init_distributed():
@@ -469,21 +502,26 @@ def cmd_phrases(args) -> int:
         default_cache_dir,
         save_phrase_pack,
     )
+    from bytes2beats.engine.model import ModelConfig
     from bytes2beats.engine.music_io import MusicFileError
+    from bytes2beats.engine.train import FLAGS
 
     if not args.out.endswith(PACK_SUFFIX):
         raise UserError(f"--out must end in {PACK_SUFFIX}")
+    # The phrases are cut for a model: the model's rules for its grid, by their flags' names.
+    problem = ModelConfig(track_set=args.tracks, steps_per_beat=args.steps_per_beat,
+                          n_bars=args.bars_per_phrase).problem(lambda field: FLAGS.get(field, field))
+    if problem:
+        raise UserError(problem)
     spec = PhraseSpec(args.tracks, args.steps_per_beat, args.bars_per_phrase)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    check_output(args.out)  # before the songs are read, which can take minutes
     print(f"reading songs under {args.data} ...", file=sys.stderr)
     try:
         phrases = build_phrases(args.data, spec, cache_dir=cache)
+        path = save_phrase_pack(phrases, spec, args.out)
     except MusicFileError as error:
         raise UserError(str(error)) from None
-    try:
-        path = save_phrase_pack(phrases, spec, args.out)
-    except OSError as error:
-        raise UserError(f"cannot write {args.out} ({error.strerror or error})") from None
     n_val = int(phrases.validation_songs[phrases.song].sum())
     print(f"{path}: {len(phrases)} phrases ({len(phrases) - n_val} training, {n_val} validation) "
           f"from {len(phrases.files)} songs; genres: {', '.join(phrases.genres) or 'none'}; "
@@ -494,7 +532,7 @@ def cmd_phrases(args) -> int:
 def cmd_eval(args) -> int:
     from bytes2beats.engine.dataset import default_cache_dir
     from bytes2beats.engine.evaluate import evaluate, format_table
-    from bytes2beats.engine.music_io import MusicFileError
+    from bytes2beats.engine.music_io import MusicFileError, write_atomically
     from bytes2beats.engine.targets import Check, format_checks
 
     if args.samples < 1:
@@ -506,6 +544,8 @@ def cmd_eval(args) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be 0 or more, not {args.seed}")
     strength = quantize_strength(args)
+    if args.json:
+        check_output(args.json)  # before the measuring, which takes minutes
     composer = _load_composer(args)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     genres = [args.genre]
@@ -535,9 +575,9 @@ def cmd_eval(args) -> int:
 
         document = results[genres[0]] if len(genres) == 1 else {"model": composer.name, "genres": results}
         try:
-            Path(args.json).write_text(json.dumps(document, indent=2))
-        except OSError as error:
-            raise UserError(f"cannot write {args.json} ({error.strerror})") from None
+            write_atomically(args.json, lambda file: file.write(json.dumps(document, indent=2).encode()))
+        except MusicFileError as error:
+            raise UserError(str(error)) from None
     return 0
 
 

@@ -13,18 +13,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import zipfile
 import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from .families import family_tracks, merge_to_families
-from .music_io import MusicFileError, find_music_files, read_music
+from .file_limits import (
+    MAX_PACK_INFLATION,
+    MAX_PACK_META_BYTES,
+    FileLimitError,
+    NpyMember,
+    npz_members,
+)
+from .music_io import MusicFileError, find_music_files, read_music, short_reason, write_atomically
 from .pianoroll import Multitrack, resample
 
 CACHE_VERSION = 1
@@ -97,21 +105,27 @@ def song_phrases(mt: Multitrack, spec: PhraseSpec) -> tuple[np.ndarray, int]:
 
     Phrases are not yet filtered by how many tracks play (see `min_tracks`).
     """
-    merged = merge_to_families(mt, spec.track_set)
+    families = family_tracks(spec.track_set)
+    # read_music merges as it reads (track_set): a song already in families is not copied again
+    merged = mt if mt.tracks == families else merge_to_families(mt, spec.track_set)
     if merged.steps_per_beat != spec.steps_per_beat:
         merged = resample(merged, spec.steps_per_beat)
-    rolls = merged.rolls[:, :, spec.lowest_pitch : spec.lowest_pitch + spec.n_pitches] > 0
-    n = rolls.shape[1] // spec.n_steps
-    families_present = int(rolls.any(axis=(1, 2)).sum())
-    # (tracks, n * steps, pitches) -> (n, tracks, steps, pitches)
-    cut = rolls[:, : n * spec.n_steps].reshape(len(merged.tracks), n, spec.n_steps, spec.n_pitches)
-    return cut.transpose(1, 0, 2, 3).copy(), families_present
+    pitches = slice(spec.lowest_pitch, spec.lowest_pitch + spec.n_pitches)
+    n = merged.n_steps // spec.n_steps
+    # One family at a time, so that no second whole-song copy is made:
+    # (n * steps, pitches) of a family -> its (n, steps, pitches) in (n, tracks, steps, pitches)
+    cut = np.empty((n, len(families), spec.n_steps, spec.n_pitches), dtype=bool)
+    families_present = 0
+    for t, roll in enumerate(merged.rolls):
+        families_present += bool(roll[:, pitches].any())
+        cut[:, t] = (roll[: n * spec.n_steps, pitches] > 0).reshape(n, spec.n_steps, spec.n_pitches)
+    return cut, families_present
 
 
 def _read_song(args: tuple[str, PhraseSpec]) -> tuple[str, np.ndarray | None, int, str | None]:
     path, spec = args
     try:
-        mt = read_music(path, steps_per_beat=spec.steps_per_beat)
+        mt = read_music(path, steps_per_beat=spec.steps_per_beat, track_set=spec.track_set)
     except MusicFileError as error:
         return path, None, 0, error.reason
     except MemoryError:
@@ -207,8 +221,11 @@ def _tracks_playing(keep_rolls: list[np.ndarray], spec: PhraseSpec) -> dict[str,
 
 
 def _reasons(rejected: dict[str, str]) -> str:
+    """The three commonest reasons, each with the first file it rejected."""
     counts = Counter(rejected.values()).most_common(3)
-    return "; ".join(f"{n} {reason}" for reason, n in counts) or "none readable"
+    first = {reason: Path(path).name for path, reason in reversed(rejected.items())}
+    return "; ".join(f"{first[reason]}: {reason}" if n == 1 else f"{n} files, as {first[reason]}: {reason}"
+                     for reason, n in counts) or "none readable"
 
 
 def _cache_path(files: list[Path], spec: PhraseSpec, cache_dir) -> Path:
@@ -220,45 +237,91 @@ def _cache_path(files: list[Path], spec: PhraseSpec, cache_dir) -> Path:
 
 
 def _write_phrases(path: Path, phrases: Phrases, spec: PhraseSpec, compress: bool) -> None:
-    """Phrases as one `.npz` (written beside, then renamed); OSError when it cannot be."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part.npz")
+    """Phrases as one `.npz`, whole or not at all (music_io.write_atomically: written beside,
+    then renamed); MusicFileError, one line, when it cannot be."""
     meta = {
         "files": phrases.files, "genres": phrases.genres, "report": phrases.report,
         "shape": list(phrases.rolls.shape), "spec": asdict(spec),
     }
-    try:
-        # Bits, not bytes: the rolls are binary, and packing makes the file 8x smaller.
-        (np.savez_compressed if compress else np.savez)(
-            tmp, bits=np.packbits(phrases.rolls.reshape(-1)), song=phrases.song, genre=phrases.genre,
-            validation_songs=phrases.validation_songs, meta=np.array(json.dumps(meta)),
-        )
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, Ctrl-C: no half-written file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    save = np.savez_compressed if compress else np.savez
+    # Bits, not bytes: the rolls are binary, and packing makes the file 8x smaller.
+    write_atomically(path, lambda file: save(
+        file, bits=np.packbits(phrases.rolls.reshape(-1)), song=phrases.song, genre=phrases.genre,
+        validation_songs=phrases.validation_songs, meta=np.array(json.dumps(meta)),
+    ))
 
 
 def _save_cache(path: Path, phrases: Phrases, spec: PhraseSpec) -> None:
-    with contextlib.suppress(OSError):  # a cache is a convenience: failing to write one is no error
+    # a cache is a convenience: failing to write one is no error
+    with contextlib.suppress(OSError, MusicFileError):
+        path.parent.mkdir(parents=True, exist_ok=True)
         _write_phrases(path, phrases, spec, compress=False)
 
 
 def _read_phrases(path: Path) -> tuple[Phrases, PhraseSpec]:
+    """Phrases and their settings from a pack or a cache. The zip directory, the arrays'
+    headers and the meta are checked against each other before the phrases are inflated
+    (`_pack_layout`), so a file costs what the phrases it holds do, never more."""
+    members = npz_members(path)
+    meta_member = members.get("meta")
+    if meta_member is None or meta_member.dtype.kind != "U" or meta_member.shape != ():
+        raise ValueError("it has no meta text")
+    inflation = meta_member.file_size / max(1, meta_member.compress_size)
+    if meta_member.nbytes > MAX_PACK_META_BYTES and inflation > MAX_PACK_INFLATION:
+        raise FileLimitError(f"its meta inflates {inflation:,.0f}-fold to {meta_member.nbytes / 2**20:,.0f} MiB")
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
-        shape = tuple(meta["shape"])
+        spec, shape = _pack_layout(meta, members)
         # unpackbits gives 0s and 1s as uint8: viewed as bool, with no second copy
-        rolls = np.unpackbits(data["bits"], count=int(np.prod(shape))).view(bool).reshape(shape)
-        phrases = Phrases(
-            rolls, data["song"], data["genre"], meta["files"], meta["genres"],
-            data["validation_songs"], meta["report"],
-        )
-        return phrases, PhraseSpec(**meta["spec"])
+        rolls = np.unpackbits(data["bits"], count=math.prod(shape)).view(bool).reshape(shape)
+        song, genre, validation = data["song"], data["genre"], data["validation_songs"]
+    if len(song) and not (0 <= song.min() and song.max() < len(meta["files"])):
+        raise ValueError("its phrases name songs it does not list")
+    if len(genre) and not (-1 <= genre.min() and genre.max() < len(meta["genres"])):
+        raise ValueError("its phrases name genres it does not list")
+    return Phrases(rolls, song, genre, meta["files"], meta["genres"], validation, meta["report"]), spec
 
 
-# What a cut-off, corrupt or foreign .npz raises on reading.
-UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+def _pack_layout(meta, members: dict[str, NpyMember]) -> tuple[PhraseSpec, tuple[int, ...]]:
+    """The settings and the (phrases, tracks, steps, pitches) shape a pack's meta declares,
+    once they agree with each other and with every array's header; ValueError if not."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
+        raise ValueError("its meta is not a table with a spec")
+    spec = PhraseSpec(**meta["spec"])  # TypeError for a field it does not know
+    if not all(type(getattr(spec, f.name)) is int and getattr(spec, f.name) >= 0 for f in fields(spec)):
+        raise ValueError(f"its spec is not made of whole numbers ({str(meta['spec'])[:60]})")
+    for key in ("files", "genres"):
+        if not isinstance(meta.get(key), list) or not all(isinstance(v, str) for v in meta[key]):
+            raise ValueError(f"its {key} are not a list of names")
+    report = meta.get("report")
+    if not (isinstance(report, dict) and isinstance(report.get("rejected"), dict)
+            and all(type(report.get(k)) is int for k in ("files_found", "files_used"))):
+        raise ValueError("its report is not what `bytes2beats phrases` writes")
+    shape = meta.get("shape")
+    expected = [len(family_tracks(spec.track_set)), spec.n_steps, spec.n_pitches]
+    if not (isinstance(shape, list) and len(shape) == 4 and type(shape[0]) is int and shape[0] >= 0
+            and shape[1:] == expected):
+        raise ValueError(f"phrases of shape {str(shape)[:40]}, not (n, {', '.join(map(str, expected))}) "
+                         "as its spec says")
+    n = shape[0]
+    arrays = {"bits": ("u", (-(-math.prod(shape) // 8),)), "song": ("iu", (n,)), "genre": ("iu", (n,)),
+              "validation_songs": ("b", (len(meta["files"]),))}
+    for name, (kinds, array_shape) in arrays.items():
+        member = members.get(name)
+        if member is None or member.dtype.kind not in kinds or member.shape != array_shape:
+            raise ValueError(f"its {name} array does not fit its {n:,} phrases")
+    bits = members["bits"]
+    if bits.dtype != np.uint8:
+        raise ValueError(f"its bits are {bits.dtype}, not bytes")
+    inflation = bits.file_size / max(1, bits.compress_size)
+    if inflation > MAX_PACK_INFLATION:
+        raise FileLimitError(f"its phrases inflate {inflation:,.0f}-fold (at most {MAX_PACK_INFLATION}; "
+                             "real phrases, under 50)")
+    return spec, tuple(shape)
+
+
+# What a cut-off, corrupt, foreign or hostile .npz raises on reading (FileLimitError is a ValueError).
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError, zipfile.BadZipFile, zlib.error)
 
 
 def _load_cache(path: Path) -> Phrases | None:
@@ -276,7 +339,8 @@ PACK_SUFFIX = ".phrases.npz"
 
 
 def save_phrase_pack(phrases: Phrases, spec: PhraseSpec, path: str | os.PathLike) -> Path:
-    """Write `phrases` as a pack; OSError (with the reason) when it cannot be written."""
+    """Write `phrases` as a pack, whole or not at all; MusicFileError (one line naming the
+    file) when it cannot be written."""
     path = Path(path)
     _write_phrases(path, phrases, spec, compress=True)
     return path
@@ -286,8 +350,10 @@ def load_phrase_pack(path: str | os.PathLike) -> tuple[Phrases, PhraseSpec]:
     """A pack written by `save_phrase_pack`, with the settings its phrases were cut with."""
     try:
         return _read_phrases(Path(path))
+    except FileLimitError as error:
+        raise MusicFileError(Path(path), str(error)) from None
     except UNREADABLE as error:
-        raise MusicFileError(Path(path), f"not a phrase pack ({str(error)[:80]})") from None
+        raise MusicFileError(Path(path), f"not a phrase pack ({short_reason(error)})") from None
 
 
 def is_phrase_pack(path: str | os.PathLike) -> bool:

@@ -8,6 +8,8 @@ into note probabilities and then into Multitracks.
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,6 +55,11 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _shown(value) -> str:
+    """A file's value as a message shows it: at most 40 characters, on one line."""
+    return " ".join(str(value)[:40].split())
+
+
 def _per_genre_problem(entry: str, fits, cfg: ModelConfig, one_fit) -> str | None:
     """A per-genre decoding entry ({genre or "": fit}) with each fit checked by `one_fit`."""
     if not isinstance(fits, dict):
@@ -93,19 +100,19 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
 
     threshold = meta.get("threshold")
     if threshold is not None and not (_is_number(threshold) and 0 < threshold < 1):
-        return f"its threshold must be a number between 0 and 1, not {str(threshold)[:40]}"
+        return f"its threshold must be a number between 0 and 1, not {_shown(threshold)}"
     hold = meta.get("hold_ratio")
     if hold is not None and not (_is_number(hold) and 0 < hold <= 1):
-        return f"its hold_ratio must be a number above 0 and at most 1, not {str(hold)[:40]}"
+        return f"its hold_ratio must be a number above 0 and at most 1, not {_shown(hold)}"
     if not isinstance(meta.get("repeats", False), bool):
-        return f"its repeats must be true or false, not {str(meta['repeats'])[:40]}"
+        return f"its repeats must be true or false, not {_shown(meta['repeats'])}"
     mono = meta.get("monophonic")
     known = {t.name for t in cfg.tracks}
     if mono is not None and not (isinstance(mono, list) and all(isinstance(n, str) and n in known for n in mono)):
-        return f"its monophonic must be a list of its track names ({', '.join(sorted(known))}), not {str(mono)[:40]}"
+        return f"its monophonic must be a list of its track names ({', '.join(sorted(known))}), not {_shown(mono)}"
     default = meta.get("default_genre")
     if default is not None and not isinstance(default, str):
-        return f"its default_genre must be a genre's name, not {str(default)[:40]}"
+        return f"its default_genre must be a genre's name, not {_shown(default)}"
     checks = {
         "track_scales": lambda fit: numbers(fit, tracks, 1e-6, "positive numbers, one a track"),
         "onset_spread": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
@@ -152,12 +159,14 @@ class Composer:
 
     @property
     def default_threshold(self) -> float:
-        return float(self.meta.get("threshold", self.config.threshold))
+        threshold = self.meta.get("threshold")  # null in a file is no threshold, as decoding_problem reads it
+        return float(self.config.threshold if threshold is None else threshold)
 
     @property
     def hold_ratio(self) -> float:
         """A note, once started, is held while p >= hold_ratio * threshold (engine/binarize.py)."""
-        return float(self.meta.get("hold_ratio", PLAIN))
+        hold = self.meta.get("hold_ratio")
+        return float(PLAIN if hold is None else hold)
 
     def _fitted(self, entry: str, genre: str | None):
         """A decoding entry fitted per genre (engine/calibrate.py), for `genre` (the default
@@ -323,42 +332,62 @@ class Composer:
 
     # -- the model -----------------------------------------------------------------------
 
-    @torch.no_grad()
     def probabilities(self, ideas: list[Idea], batch_size: int = 64) -> list[np.ndarray]:
         """Note probabilities per idea, each (tracks, bars * steps_per_bar, 128) float32."""
-        cfg = self.config
-        shared = np.concatenate([i.z_shared for i in ideas])
-        tracks = np.concatenate([i.z_tracks for i in ideas])
-        genres = np.concatenate([np.full(i.n_phrases, i.genre if i.genre is not None else 0) for i in ideas])
-        chords = None
-        if cfg.chords:
-            from .chords import chord_features
+        return [probs for _, probs in self.iter_probabilities(ideas, batch_size)]
 
-            beats = cfg.n_beats
-            chords = np.concatenate([chord_features(i.chords or [None] * (i.n_phrases * beats)).reshape(i.n_phrases, beats, -1)
-                                     for i in ideas])
-        outputs = []
-        for start in range(0, len(shared), batch_size):
-            end = start + batch_size
-            genre = torch.as_tensor(genres[start:end], device=self.device) if cfg.genres else None
-            probs = self.generator(
-                torch.as_tensor(shared[start:end], device=self.device),
-                torch.as_tensor(tracks[start:end], device=self.device),
-                genre,
-                None if chords is None else torch.as_tensor(chords[start:end], device=self.device),
-            )  # (batch, T, S, P)
-            outputs.append(probs.float().cpu().numpy())
-        phrases = np.concatenate(outputs)
-        result, k = [], 0
+    def iter_probabilities(self, ideas: Iterable[Idea], batch_size: int = 64) -> Iterator[tuple[Idea, np.ndarray]]:
+        """(idea, its probabilities) for each idea, in order, as soon as its phrases are made.
+
+        Ideas are taken as they are needed and their phrases run through the generator in
+        batches of `batch_size` phrases, the same batches as for a list of all of them (so the
+        same numbers), while memory holds one batch and one idea rather than all of them.
+        """
+        waiting: deque[Idea] = deque()  # ideas taken, not yet handed out
+        queued = None  # generator inputs not yet run: arrays of as many rows (phrases)
+        made = None  # (phrases, T, S, P) made, not yet handed out
         for idea in ideas:
-            chunk = phrases[k : k + idea.n_phrases]  # (phrases, T, S, P)
-            k += idea.n_phrases
-            # (phrases, T, S, P) -> (T, phrases * S, P), then onto the full MIDI pitch range
-            joined = chunk.transpose(1, 0, 2, 3).reshape(cfg.n_tracks, -1, cfg.n_pitches)
-            full = np.zeros((cfg.n_tracks, joined.shape[1], N_PITCHES), dtype=np.float32)
-            full[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches] = joined
-            result.append(full)
-        return result
+            waiting.append(idea)
+            queued = _join_rows(queued, self._generator_inputs(idea))
+            while len(queued[0]) >= batch_size:
+                batch, queued = _split_rows(queued, batch_size)
+                made = _join_rows(made, (self._run_generator(batch),))
+            while waiting and made is not None and len(made[0]) >= waiting[0].n_phrases:
+                own, made = _split_rows(made, waiting[0].n_phrases)
+                yield waiting.popleft(), self._full_pitch_range(own[0])
+        if queued is not None and len(queued[0]):
+            made = _join_rows(made, (self._run_generator(queued),))
+        for idea in waiting:
+            own, made = _split_rows(made, idea.n_phrases)
+            yield idea, self._full_pitch_range(own[0])
+
+    def _generator_inputs(self, idea: Idea) -> tuple[np.ndarray, ...]:
+        """An idea's rows for the generator: z_shared, z_tracks, genre and (chord models) chords."""
+        genres = np.full(idea.n_phrases, idea.genre if idea.genre is not None else 0)
+        if not self.config.chords:
+            return idea.z_shared, idea.z_tracks, genres
+        from .chords import chord_features
+
+        beats = self.config.n_beats
+        chords = chord_features(idea.chords or [None] * (idea.n_phrases * beats)).reshape(idea.n_phrases, beats, -1)
+        return idea.z_shared, idea.z_tracks, genres, chords
+
+    @torch.no_grad()
+    def _run_generator(self, rows: tuple[np.ndarray, ...]) -> np.ndarray:
+        """One batch of generator inputs -> (batch, T, S, P) probabilities."""
+        shared, tracks, genres, *chords = (torch.as_tensor(a, device=self.device) for a in rows)
+        probs = self.generator(shared, tracks, genres if self.config.genres else None,
+                               chords[0] if chords else None)  # (batch, T, S, P)
+        return probs.float().cpu().numpy()
+
+    def _full_pitch_range(self, phrases: np.ndarray) -> np.ndarray:
+        """An idea's (phrases, T, S, P) -> (T, phrases * S, 128): its phrases one after the
+        other, on the full MIDI pitch range."""
+        cfg = self.config
+        joined = phrases.transpose(1, 0, 2, 3).reshape(cfg.n_tracks, -1, cfg.n_pitches)
+        full = np.zeros((cfg.n_tracks, joined.shape[1], N_PITCHES), dtype=np.float32)
+        full[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches] = joined
+        return full
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
                 bpm: float = 120.0, name: str = "", genre: str | None = None,
@@ -380,13 +409,27 @@ class Composer:
                  quantize_strength: float | None = None, chords: list | None = None) -> list[Multitrack]:
         """`count` clips from seeds seed, seed + 1, ...; `chords`: one Chord (or None) per
         beat for a chord model (repeating when shorter than the clip)."""
-        ideas = [self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count)]
-        probs = self.probabilities(ideas)
-        return [
-            self.to_clip(p, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
-                         quantize_strength=quantize_strength, chords=idea.chords)
-            for p, idea in zip(probs, ideas)
-        ]
+        return list(self.iter_generate(seed, bars, genre, threshold, bpm, count, quantize_strength, chords))
+
+    def iter_generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
+                      threshold: float | None = None, bpm: float = 120.0, count: int = 1,
+                      quantize_strength: float | None = None, chords: list | None = None) -> Iterator[Multitrack]:
+        """The clips of `generate`, one by one as they are made: memory does not grow with
+        `count`, and the clips are the same as `generate`'s."""
+        ideas = (self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count))
+        for idea, probs in self.iter_probabilities(ideas):
+            yield self.to_clip(probs, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
+                               quantize_strength=quantize_strength, chords=idea.chords)
+
+
+def _join_rows(rows: tuple[np.ndarray, ...] | None, more: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Arrays of as many rows each, with `more`'s rows after theirs (None: none yet)."""
+    return more if rows is None else tuple(np.concatenate(pair) for pair in zip(rows, more))
+
+
+def _split_rows(rows: tuple[np.ndarray, ...], n: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """(the first `n` rows of each array, the rest)."""
+    return tuple(a[:n] for a in rows), tuple(a[n:] for a in rows)
 
 
 def detect_chords(clip: Multitrack) -> tuple:

@@ -11,21 +11,35 @@ import json
 import os
 import secrets
 import zipfile
+import zlib
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
 import numpy as np
 
+from .families import family_index, family_tracks
+from .file_limits import (
+    MAX_BEATS,
+    MAX_EVENTS,
+    MAX_FILE_BYTES,
+    MAX_INSTRUMENTS,
+    MAX_NOTES,
+    MAX_RESOLUTION,
+    MAX_ROLL_BYTES,
+    MAX_SONG_NPZ_BYTES,
+    FileLimitError,
+    npz_members,
+)
 from .pianoroll import BEATS_PER_BAR, N_PITCHES, Multitrack, Track, notes_to_roll
+from .smf import META, SmfError, iter_events, read_header
 
 MIDI_SUFFIXES = {".mid", ".midi", ".kar", ".smf"}
 NPZ_SUFFIXES = {".npz"}
 PPQ = 480
 DRUM_CHANNEL = 9  # channel 10 as musicians count
-# Longer than any song: a file that claims more is broken or hostile (4 hours at 120 BPM).
-MAX_BEATS = 4 * 60 * 120
-MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 class MusicFileError(Exception):
@@ -33,17 +47,22 @@ class MusicFileError(Exception):
 
     def __init__(self, path: str | os.PathLike, reason: str):
         self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.reason = " ".join(reason.splitlines())  # a file's own text in a reason could break the line
+        super().__init__(" ".join(f"{self.path}: {self.reason}".splitlines()))
 
 
-def read_music(path: str | os.PathLike, steps_per_beat: int = 24) -> Multitrack:
-    """Read a MIDI file or an LPD `.npz` by its suffix."""
+def read_music(path: str | os.PathLike, steps_per_beat: int = 24, track_set: int | None = None) -> Multitrack:
+    """Read a MIDI file or an LPD `.npz` by its suffix (an `.npz` keeps its own resolution).
+
+    With `track_set` (5 or 17), the song's instruments are merged into that set's families
+    (engine/families.py) as they are read: a song of many instruments then costs no more
+    memory than one of few.
+    """
     suffix = Path(path).suffix.lower()
     if suffix in NPZ_SUFFIXES:
-        return read_npz(path)
+        return read_npz(path, track_set)
     if suffix in MIDI_SUFFIXES:
-        return read_midi(path, steps_per_beat)
+        return read_midi(path, steps_per_beat, track_set)
     raise MusicFileError(path, f"not a MIDI (.mid) or LPD (.npz) file (suffix {suffix or 'none'!r})")
 
 
@@ -71,7 +90,7 @@ def read_folder(
 # LPD .npz
 
 
-def read_npz(path: str | os.PathLike) -> Multitrack:
+def read_npz(path: str | os.PathLike, track_set: int | None = None) -> Multitrack:
     """Read a Lakh Pianoroll Dataset `.npz` (pypianoroll's format) as a velocity Multitrack.
 
     The format is a NumPy archive: `info.json` (resolution, and per track index its name,
@@ -79,141 +98,262 @@ def read_npz(path: str | os.PathLike) -> Multitrack:
     arrays of a compressed-sparse-column matrix. Read here with NumPy alone, not pypianoroll,
     which would bring matplotlib and SciPy (about 100 MB) into every install and the frozen
     app; tests/test_music_io.py checks this reader against pypianoroll on real LPD songs.
+    With `track_set` (5 or 17), tracks merge into that set's families as they are read.
+
+    Nothing is inflated before the zip directory and the arrays' headers are checked, and no
+    pianoroll is allocated before the song's notes and length are (engine/file_limits.py).
     """
     _check_file(path)
     try:
+        npz_members(path, MAX_SONG_NPZ_BYTES)
         with np.load(path, allow_pickle=False) as archive:
-            info = json.loads(bytes(archive["info.json"]).decode("utf-8"))
-            resolution = int(info.get("resolution") or info["beat_resolution"])
-            tracks, rolls = [], []
-            while str(len(tracks)) in info:
-                meta = info[str(len(tracks))]
-                rolls.append(_sparse_roll(archive, f"pianoroll_{len(tracks)}"))
-                tracks.append(Track(meta.get("name") or "", int(meta.get("program") or 0), bool(meta.get("is_drum"))))
-            tempo = archive["tempo"] if "tempo" in archive.files else None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, TypeError, IndexError) as error:
-        raise MusicFileError(path, f"not a readable LPD .npz file ({_short(error)})") from None
+            resolution, tracks, tempo = _npz_info(archive)
+            sparse = [_sparse_track(archive, f"pianoroll_{i}") for i in range(len(tracks))]
+    except FileLimitError as error:
+        raise MusicFileError(path, str(error)) from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, TypeError, IndexError,
+            RecursionError) as error:
+        raise MusicFileError(path, f"not a readable LPD .npz file ({short_reason(error)})") from None
     if not tracks:
         raise MusicFileError(path, "no tracks")
-    if resolution <= 0:
-        raise MusicFileError(path, f"invalid resolution ({resolution})")
-    n_steps = max(roll.shape[0] for roll in rolls)
+    n_steps = max(n for *_, n in sparse)
     if n_steps == 0:
         raise MusicFileError(path, "no notes")
-    if n_steps > MAX_BEATS * resolution:
-        raise MusicFileError(path, f"absurd length ({n_steps} steps)")
-    stacked = np.zeros((len(tracks), n_steps, N_PITCHES), dtype=np.uint8)
-    for i, roll in enumerate(rolls):
-        stacked[i, : roll.shape[0]] = roll
-    if not stacked.any():
+    notes = sum(_csc_notes(values, rows, pitches, track.is_drum) for (values, rows, pitches, _), track
+                in zip(sparse, tracks))
+    _check_song(path, n_steps / resolution, notes, len(tracks))
+    out_tracks = family_tracks(track_set) if track_set else tracks
+    rolls = _empty_rolls(path, len(out_tracks), n_steps, resolution)
+    for i, ((values, rows, pitches, _), track) in enumerate(zip(sparse, tracks)):
+        if track_set:  # loudest velocity wins, as merge_to_families does
+            roll = rolls[family_index(track.program, track.is_drum, track_set)]
+            roll[rows, pitches] = np.maximum(roll[rows, pitches], values)
+        else:
+            rolls[i, rows, pitches] = values
+    if not rolls.any():
         raise MusicFileError(path, "no notes")
-    bpm = float(tempo[0]) if tempo is not None and len(tempo) else 120.0
-    return Multitrack(tracks, stacked, resolution, bpm, Path(path).stem)
+    return Multitrack(out_tracks, rolls, resolution, tempo, Path(path).stem)
 
 
-def _sparse_roll(archive, name: str) -> np.ndarray:
-    """One track's (time, 128) uint8 velocities from its CSC arrays (column = pitch)."""
+def _npz_info(archive) -> tuple[int, list[Track], float]:
+    """(resolution, tracks, tempo in BPM) of an LPD archive; ValueError when they make no sense."""
+    info = json.loads(bytes(archive["info.json"]).decode("utf-8"))
+    if not isinstance(info, dict):
+        raise ValueError("its info.json is not a table")
+    resolution = info.get("resolution") or info.get("beat_resolution")
+    if not isinstance(resolution, int) or not 0 < resolution <= MAX_RESOLUTION:
+        raise ValueError(f"a resolution of {str(resolution)[:20]} steps a beat")
+    tracks = []
+    while str(len(tracks)) in info:
+        meta = info[str(len(tracks))]
+        program = (meta.get("program") or 0) if isinstance(meta, dict) else None
+        if not isinstance(program, int) or not 0 <= program <= 127:
+            raise ValueError(f"track {len(tracks)}: a program of {str(program)[:20]}")
+        name = meta.get("name")
+        tracks.append(Track(name if isinstance(name, str) else "", program, bool(meta.get("is_drum"))))
+        if len(tracks) > MAX_INSTRUMENTS:
+            raise FileLimitError(f"more than {MAX_INSTRUMENTS} tracks (the most a song may have)")
+    tempo = archive["tempo"] if "tempo" in archive.files else np.zeros(0)
+    bpm = float(tempo.reshape(-1)[0]) if tempo.size else 120.0
+    if not 0 < bpm < 10_000:  # NaN fails this too
+        raise ValueError(f"a tempo of {bpm:g} BPM")
+    return resolution, tracks, bpm
+
+
+def _sparse_track(archive, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One track's notes as (velocities, steps, pitches, length in steps) from its CSC arrays
+    (column = pitch), each checked before it is used to index anything."""
     data = archive[f"{name}_csc_data"]
     rows = archive[f"{name}_csc_indices"]
     starts = archive[f"{name}_csc_indptr"]
-    n_steps, n_pitches = (int(n) for n in archive[f"{name}_csc_shape"])
-    if n_pitches != N_PITCHES or len(starts) != n_pitches + 1 or len(rows) != len(data):
+    shape = archive[f"{name}_csc_shape"]
+    if data.dtype.kind not in "biuf" or any(a.dtype.kind not in "iu" for a in (rows, starts, shape)):
+        raise ValueError(f"{name}: arrays of types {data.dtype}, {rows.dtype}, {starts.dtype}, {shape.dtype}")
+    if shape.shape != (2,) or rows.ndim != 1 or data.shape != rows.shape:
+        raise ValueError(f"{name}: a pianoroll of shape {tuple(shape.tolist())[:4]}")
+    n_steps, n_pitches = (int(n) for n in shape)
+    if n_pitches != N_PITCHES or starts.shape != (n_pitches + 1,) or n_steps < 0:
         raise ValueError(f"{name}: a pianoroll of shape ({n_steps}, {n_pitches})")
-    if n_steps > MAX_BEATS * 96:
-        raise ValueError(f"{name}: absurd length ({n_steps} steps)")
+    if starts[0] != 0 or starts[-1] != len(rows) or (np.diff(starts) < 0).any():
+        raise ValueError(f"{name}: its columns do not add up")
     if len(rows) and (rows.min() < 0 or rows.max() >= n_steps):
         raise ValueError(f"{name}: a note outside the pianoroll")
     pitches = np.repeat(np.arange(n_pitches), np.diff(starts))
-    roll = np.zeros((n_steps, n_pitches), dtype=np.uint8)
     if data.dtype == bool:
         values = np.where(data, 100, 0)  # binarized LPD variants: a note at a middle velocity
     else:
-        values = np.clip(data, 0, 127)
-    roll[rows, pitches] = values.astype(np.uint8)
-    return roll
+        values = np.clip(np.nan_to_num(data), 0, 127)
+    return values.astype(np.uint8), rows.astype(np.intp), pitches, n_steps
+
+
+def _csc_notes(values: np.ndarray, rows: np.ndarray, pitches: np.ndarray, is_drum: bool) -> int:
+    """How many notes a track's cells make, as Multitrack.notes would count them: each cell
+    on a drum track, each run of cells on one pitch on the others."""
+    active = values > 0
+    if is_drum:
+        return int(active.sum())
+    steps, pitch = rows[active], pitches[active]
+    # CSC lists cells pitch by pitch, by step within a pitch when canonical: not trusted
+    key = pitch.astype(np.int64) * (int(steps.max(initial=0)) + 2) + steps
+    if (np.diff(key) < 0).any():
+        order = np.argsort(key, kind="stable")
+        steps, pitch = steps[order], pitch[order]
+    starts_note = np.ones(len(steps), dtype=bool)
+    starts_note[1:] = (pitch[1:] != pitch[:-1]) | (steps[1:] != steps[:-1] + 1)
+    return int(starts_note.sum())
 
 
 # ---------------------------------------------------------------------------------------
 # MIDI
 
 
-def read_midi(path: str | os.PathLike, steps_per_beat: int = 24) -> Multitrack:
+def read_midi(path: str | os.PathLike, steps_per_beat: int = 24, track_set: int | None = None) -> Multitrack:
     """Read a type-0 or type-1 MIDI file onto a grid of `steps_per_beat`.
 
-    Each (track, channel, program) that plays notes becomes one instrument. Positions are
-    taken in beats (ticks / ticks per beat), so tempo changes do not move notes off the grid.
-    Meters of 1/4, 2/4 and 4/4 (POP909 marks its files 1/4) are read as 4/4 bars; other meters are refused, since the model's
-    bars are 4/4.
+    Each (track, channel, program) that plays notes becomes one instrument; with `track_set`
+    (5 or 17), instruments merge into that set's families as they are laid on the grid.
+    Positions are taken in beats (ticks / ticks per beat), so tempo changes do not move notes
+    off the grid. Meters of 1/4, 2/4 and 4/4 (POP909 marks its files 1/4) are read as 4/4
+    bars; other meters are refused, since the model's bars are 4/4. Events are read without
+    keeping them (engine/smf.py), and no pianoroll is allocated before the song's events,
+    notes, instruments and length are counted (engine/file_limits.py).
     """
     _check_file(path)
     try:
-        midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise MusicFileError(path, f"not a readable MIDI file ({_short(error)})") from None
-    if midi.type == 2:
-        raise MusicFileError(path, "type-2 MIDI (independent sequences) is not supported")
-    if midi.ticks_per_beat <= 0:
-        raise MusicFileError(path, f"invalid ticks per beat ({midi.ticks_per_beat})")
-
-    tempo_bpm = None
-    # instrument key (track, channel, program) -> list of (start_tick, end_tick, pitch, velocity)
-    instruments: dict[tuple[int, int, int], list[tuple[int, int, int, int]]] = {}
-    names: dict[int, str] = {}
-    for track_index, track in enumerate(midi.tracks):
-        tick = 0
-        programs = [0] * 16
-        sounding: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        for message in track:
-            tick += message.time
-            if message.type == "track_name" and track_index not in names:
-                names[track_index] = message.name.strip()
-            elif message.type == "set_tempo" and tempo_bpm is None:
-                tempo_bpm = mido.tempo2bpm(message.tempo)
-            elif message.type == "time_signature":
-                if message.denominator != 4 or message.numerator not in (1, 2, 4):
-                    raise MusicFileError(
-                        path, f"not in 4/4 (time signature {message.numerator}/{message.denominator})"
-                    )
-            elif message.type == "program_change":
-                programs[message.channel] = message.program
-            elif message.type == "note_on" and message.velocity > 0:
-                key = (message.channel, message.note)
-                sounding.setdefault(key, []).append((tick, message.velocity, programs[message.channel]))
-            elif message.type in ("note_off", "note_on"):
-                started = sounding.get((message.channel, message.note))
-                if started:
-                    # First in, first out: overlapping notes of one pitch end in the order they began.
-                    start, velocity, program = started.pop(0)
-                    instruments.setdefault((track_index, message.channel, program), []).append(
-                        (start, tick, message.note, velocity)
-                    )
-        for (channel, pitch), starts in sounding.items():  # never ended: end at the track's end
-            for start, velocity, program in starts:
-                instruments.setdefault((track_index, channel, program), []).append(
-                    (start, max(tick, start + 1), pitch, velocity)
-                )
-    if not instruments:
+        data = Path(path).read_bytes()
+        midi_format, _, ticks_per_beat, _ = read_header(data)
+        if midi_format == 2:
+            raise MusicFileError(path, "type-2 MIDI (independent sequences) is not supported")
+        if ticks_per_beat <= 0:
+            raise MusicFileError(path, f"invalid ticks per beat ({ticks_per_beat})")
+        song = _midi_notes(data, path)
+    except FileLimitError as error:
+        raise MusicFileError(path, str(error)) from None
+    except (OSError, SmfError) as error:
+        raise MusicFileError(path, f"not a readable MIDI file ({short_reason(error)})") from None
+    if not song.instruments:
         raise MusicFileError(path, "no notes")
 
-    scale = steps_per_beat / midi.ticks_per_beat
-    last_tick = max(end for notes in instruments.values() for _, end, _, _ in notes)
-    n_beats = last_tick / midi.ticks_per_beat
-    if n_beats > MAX_BEATS:
-        raise MusicFileError(path, f"absurd length ({n_beats:.0f} beats)")
+    scale = steps_per_beat / ticks_per_beat
+    last_tick = max(end for notes in song.instruments.values() for _, end, _, _ in notes)
+    _check_song(path, last_tick / ticks_per_beat, song.n_notes, len(song.instruments))
     steps_per_bar = steps_per_beat * BEATS_PER_BAR
     n_steps = max(steps_per_bar, int(np.ceil(last_tick * scale / steps_per_bar)) * steps_per_bar)
 
-    tracks, rolls = [], []
-    for (track_index, channel, program), notes in sorted(instruments.items()):
-        is_drum = channel == DRUM_CHANNEL
+    keys = sorted(song.instruments)
+    tracks = [Track(song.names.get(t, "") or f"Track {t}", program, channel == DRUM_CHANNEL)
+              for t, channel, program in keys]
+    out_tracks = family_tracks(track_set) if track_set else tracks
+    rolls = _empty_rolls(path, len(out_tracks), n_steps, steps_per_beat)
+    for i, (key, track) in enumerate(zip(keys, tracks)):
         stepped = [
             (int(round(s * scale)), max(int(round(e * scale)), int(round(s * scale)) + 1), p, v)
-            for s, e, p, v in notes
+            for s, e, p, v in song.instruments.pop(key)  # each instrument's notes freed once laid out
         ]
-        name = names.get(track_index, "") or f"Track {track_index}"
-        tracks.append(Track(name, program, is_drum))
-        rolls.append(notes_to_roll(stepped, n_steps, drum=is_drum))
-    return Multitrack(tracks, np.stack(rolls), steps_per_beat, float(tempo_bpm or 120.0), Path(path).stem)
+        roll = notes_to_roll(stepped, n_steps, drum=track.is_drum)
+        if track_set:  # loudest velocity wins, as merge_to_families does
+            target = rolls[family_index(track.program, track.is_drum, track_set)]
+            np.maximum(target, roll, out=target)
+        else:
+            rolls[i] = roll
+    return Multitrack(out_tracks, rolls, steps_per_beat, song.tempo, Path(path).stem)
+
+
+@dataclass
+class _MidiNotes:
+    """What read_midi takes from a file's events: notes by instrument, names, first tempo."""
+
+    instruments: dict = field(default_factory=dict)  # (track, channel, program) -> [(start, end, pitch, velocity)]
+    names: dict = field(default_factory=dict)  # track -> its name
+    tempo: float = 120.0
+    n_notes: int = 0
+
+
+def _midi_notes(data: bytes, path) -> _MidiNotes:
+    """The notes of a MIDI file by instrument, counted against the limits as they are read."""
+    song, tempo = _MidiNotes(), None
+    current, tick, programs, sounding = -1, 0, [0] * 16, {}
+    for track, delta, status, first, second in iter_events(data, MAX_EVENTS):
+        if track != current:
+            _end_sounding(song, current, tick, sounding)
+            current, tick, programs, sounding = track, 0, [0] * 16, {}
+        tick += delta
+        kind, channel = status & 0xF0, status & 0x0F
+        if status == META:
+            if first == 0x03 and track not in song.names:  # track name
+                song.names[track] = second.decode("latin-1").strip()
+            elif first == 0x51 and tempo is None:  # set tempo: microseconds per beat
+                tempo = _tempo_bpm(second)
+            elif first == 0x58:  # time signature
+                _check_meter(path, second)
+        elif kind == 0xC0:
+            programs[channel] = first
+        elif kind == 0x90 and second > 0:
+            song.n_notes += 1
+            if song.n_notes > MAX_NOTES:
+                raise FileLimitError(f"more than {MAX_NOTES:,} notes (the most a song may have)")
+            sounding.setdefault((channel, first), deque()).append((tick, second, programs[channel]))
+        elif kind in (0x80, 0x90):
+            started = sounding.get((channel, first))
+            if started:
+                # First in, first out: overlapping notes of one pitch end in the order they began.
+                start, velocity, program = started.popleft()
+                _add_note(song, (track, channel, program), (start, tick, first, velocity))
+    _end_sounding(song, current, tick, sounding)
+    song.tempo = tempo or 120.0
+    return song
+
+
+def _end_sounding(song: _MidiNotes, track: int, tick: int, sounding: dict) -> None:
+    """Notes never ended: they end at their track's end."""
+    for (channel, pitch), starts in sounding.items():
+        for start, velocity, program in starts:
+            _add_note(song, (track, channel, program), (start, max(tick, start + 1), pitch, velocity))
+
+
+def _add_note(song: _MidiNotes, key: tuple[int, int, int], note: tuple[int, int, int, int]) -> None:
+    notes = song.instruments.get(key)
+    if notes is None:
+        if len(song.instruments) >= MAX_INSTRUMENTS:
+            raise FileLimitError(f"more than {MAX_INSTRUMENTS} instruments (the most a song may have)")
+        notes = song.instruments[key] = []
+    notes.append(note)
+
+
+def _tempo_bpm(data: bytes) -> float:
+    if len(data) < 3:
+        raise SmfError("a damaged tempo event")
+    microseconds = int.from_bytes(data[:3], "big")
+    if microseconds == 0:
+        raise SmfError("a tempo of 0 microseconds a beat")
+    return mido.tempo2bpm(microseconds)
+
+
+def _check_meter(path, data: bytes) -> None:
+    if len(data) < 4:
+        raise SmfError("a damaged time signature")
+    numerator, denominator = data[0], 2 ** data[1]
+    if denominator != 4 or numerator not in (1, 2, 4):
+        raise MusicFileError(path, f"not in 4/4 (time signature {numerator}/{denominator})")
+
+
+def _check_song(path, n_beats: float, n_notes: int, n_instruments: int) -> None:
+    """MusicFileError for a song that claims more than any real one (engine/file_limits.py)."""
+    if n_instruments > MAX_INSTRUMENTS:
+        raise MusicFileError(path, f"{n_instruments:,} instruments (at most {MAX_INSTRUMENTS})")
+    if n_notes > MAX_NOTES:
+        raise MusicFileError(path, f"{n_notes:,} notes (at most {MAX_NOTES:,})")
+    if n_beats > MAX_BEATS:
+        raise MusicFileError(path, f"too long ({n_beats:,.0f} beats; at most {MAX_BEATS:,})")
+
+
+def _empty_rolls(path, n_rolls: int, n_steps: int, steps_per_beat: int) -> np.ndarray:
+    """A silent (n_rolls, n_steps, 128) pianoroll, if it fits MAX_ROLL_BYTES."""
+    size = n_rolls * n_steps * N_PITCHES
+    if size > MAX_ROLL_BYTES:
+        raise MusicFileError(path, f"too big: {n_rolls} tracks over {n_steps / steps_per_beat:,.0f} beats "
+                                   f"make a {size / 2**20:,.0f} MiB pianoroll (at most {MAX_ROLL_BYTES // 2**20} MiB)")
+    return np.zeros((n_rolls, n_steps, N_PITCHES), dtype=np.uint8)
 
 
 def assign_channels(tracks: list[Track]) -> list[int]:
@@ -340,18 +480,20 @@ def read_chord_markers(path: str | os.PathLike) -> list[tuple[float, str]]:
     wrote (and any other markers the file has)."""
     _check_file(path)
     try:
-        midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise MusicFileError(path, f"not a readable MIDI file ({_short(error)})") from None
-    if midi.ticks_per_beat <= 0:
-        raise MusicFileError(path, f"invalid ticks per beat ({midi.ticks_per_beat})")
-    markers = []
-    for track in midi.tracks:
-        tick = 0
-        for message in track:
-            tick += message.time
-            if message.type == "marker":
-                markers.append((tick / midi.ticks_per_beat, message.text))
+        data = Path(path).read_bytes()
+        _, _, ticks_per_beat, _ = read_header(data)
+        if ticks_per_beat <= 0:
+            raise MusicFileError(path, f"invalid ticks per beat ({ticks_per_beat})")
+        markers, current, tick = [], -1, 0
+        for track, delta, status, first, second in iter_events(data, MAX_EVENTS):
+            tick = tick + delta if track == current else delta
+            current = track
+            if status == META and first == 0x06:
+                markers.append((tick / ticks_per_beat, second.decode("latin-1")))
+    except FileLimitError as error:
+        raise MusicFileError(path, str(error)) from None
+    except (OSError, SmfError) as error:
+        raise MusicFileError(path, f"not a readable MIDI file ({short_reason(error)})") from None
     return sorted(markers, key=lambda m: m[0])
 
 
@@ -359,14 +501,20 @@ def write_midi(mt: Multitrack, path: str | os.PathLike, velocity: int = 100, kee
     """Write a type-1 MIDI file atomically: the file at `path` is whole or untouched."""
     path = Path(path)
     midi = to_midi_file(mt, velocity, keep_empty)
-    _write_atomically(path, midi.save)
+    write_atomically(path, midi.save)
     return path
 
 
-def _write_atomically(path: Path, save) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise MusicFileError(path, f"folder {directory} does not exist")
+def write_atomically(path: str | os.PathLike, save) -> None:
+    """Write a file whole or not at all: `save(file=handle)` writes beside `path`, flushed to
+    the disk, and the file then takes the name; MusicFileError (one line) when it cannot be.
+
+    What was at `path` stays whole until then, and a file replaced keeps its permissions. A
+    symbolic link is written through, as `cp` does. A folder, a device (/dev/full) or a pipe
+    is refused rather than replaced, and a failure or Ctrl-C leaves no part-written file.
+    """
+    path = check_output_path(path)
+    directory = path.parent
     # Not mkstemp: its files are private (0600), and a MIDI file is for sharing (the DAW, a
     # sampler on another account); os.open's mode passes through the user's umask.
     tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
@@ -376,6 +524,8 @@ def _write_atomically(path: Path, save) -> None:
         raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if path.is_file():
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
             save(file=handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -383,6 +533,33 @@ def _write_atomically(path: Path, save) -> None:
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
         raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
+    except BaseException:  # Ctrl-C, or a writer's own error: no part-written file stays behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """The path a file will be written at (a symbolic link's target); MusicFileError, one line,
+    for a path no file can be written at: a folder, a device, a pipe, or one in a missing
+    folder. Commands check their outputs before long work; write_atomically checks again."""
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        raise MusicFileError(path, f"not a plain file ({_kind(path)}): give a file's path")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise MusicFileError(path, f"folder {directory} does not exist")
+    return path
+
+
+def _kind(path: Path) -> str:
+    """What a path that is no plain file is, in words."""
+    if path.is_dir():
+        return "a folder"
+    if path.is_char_device() or path.is_block_device():
+        return "a device"
+    return "a pipe" if path.is_fifo() else "a socket" if path.is_socket() else "not a regular file"
 
 
 def _check_file(path: str | os.PathLike) -> None:
@@ -398,6 +575,7 @@ def _check_file(path: str | os.PathLike) -> None:
         raise MusicFileError(path, f"absurdly large for a music file ({size // 2**20} MiB)")
 
 
-def _short(error: Exception) -> str:
+def short_reason(error: Exception) -> str:
+    """An exception as a reason for one line: its first line, at most 120 characters."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:120]

@@ -310,11 +310,10 @@ def progression_in_key(progressions: list[str], key: Key, seed: int) -> list[Cho
 def chords_from_midi(path: str | os.PathLike, n_bars: int | None = None) -> list[list[Chord | None]]:
     """The chords of a MIDI (or LPD .npz) file, per bar from its first: two a bar (one per half
     bar), one where both halves are the same; the first `n_bars` bars when given."""
-    from .families import merge_to_families
     from .music_io import MusicFileError, read_music
 
     try:
-        song = merge_to_families(read_music(path, steps_per_beat=4), 5)
+        song = read_music(path, steps_per_beat=4, track_set=5)  # merged as it is read: any file costs little
     except MusicFileError as error:
         raise ChordError(str(error)) from None
     pitched = [i for i, t in enumerate(song.tracks) if not t.is_drum]
