@@ -252,10 +252,7 @@ def cmd_generate(args) -> int:
     except ValueError as error:
         raise UserError(str(error)) from None
     if args.count > 1:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UserError(f"cannot make folder {out} ({error.strerror})") from None
+        make_output_folder(out)
     # Clips are made in batches and each written as it comes: memory stays flat at any --count.
     clips = composer.iter_generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
                                    quantize_strength=strength, chords=chords)
@@ -271,6 +268,14 @@ def cmd_generate(args) -> int:
     except (MusicFileError, ValueError) as error:
         raise UserError(str(error)) from None
     return 0
+
+
+def make_output_folder(out: Path) -> None:
+    """The folder that --count's files go into, or a UserError."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot make folder {out} ({error.strerror})") from None
 
 
 def check_output(path: str | os.PathLike) -> None:

@@ -33,7 +33,13 @@ def add_accompany_command(sub, add_model_options) -> None:
 
 
 def cmd_accompany(args: argparse.Namespace) -> int:
-    from bytes2beats.cli import UserError, _load_composer, quantize_strength
+    from bytes2beats.cli import (
+        UserError,
+        _load_composer,
+        check_output,
+        make_output_folder,
+        quantize_strength,
+    )
     from bytes2beats.engine.accompany import PartError, accompany, read_part
     from bytes2beats.engine.model_store import DEFAULT_CHORD_MODEL
     from bytes2beats.engine.music_io import MusicFileError, write_midi
@@ -43,6 +49,9 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise UserError("--threshold must be between 0 and 1")
     strength = quantize_strength(args)
+    out = Path(args.out)
+    if args.count == 1:
+        check_output(out)  # before any work
     if args.model is None:
         args.model = DEFAULT_CHORD_MODEL  # it plays to the part's chords
     composer = _load_composer(args)
@@ -52,12 +61,8 @@ def cmd_accompany(args: argparse.Namespace) -> int:
         results = accompany(composer, part, args.seed, args.genre, args.count, args.threshold, strength)
     except (PartError, ValueError) as error:
         raise UserError(str(error)) from None
-    out = Path(args.out)
     if args.count > 1:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UserError(f"cannot make folder {out} ({error.strerror})") from None
+        make_output_folder(out)
         paths = [out / f"{part.song.name}-accompanied-seed{args.seed + k}.mid" for k in range(args.count)]
     else:
         paths = [out]
