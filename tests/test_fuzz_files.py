@@ -395,3 +395,61 @@ def test_an_interrupted_pack_write_leaves_the_old_pack_whole(real_pack, tmp_path
         save_phrase_pack(phrases, spec, pack)
     assert pack.read_bytes() == real_pack.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["rock.phrases.npz"]  # no part file
+
+
+# -- checkpoints and numeric flags --------------------------------------------------------------
+
+CHECKPOINT = shipped_models_dir() / "checkpoints" / "genres-chords.pt"
+
+
+def test_a_damaged_checkpoint_is_read_or_refused_in_one_line(tmp_path):
+    """Bytes of a real checkpoint cut, flipped or spliced (`mutated`): read_checkpoint, what
+    --resume and --warm-start use, loads it whole and checked, or refuses it in one line."""
+    from bytes2beats.engine.train import read_checkpoint
+    from fuzz_inputs import mutated
+
+    real = CHECKPOINT.read_bytes()
+
+    @settings(SLOW, max_examples=10)
+    @given(data=mutated(real))
+    def check(data):
+        path = tmp_path / "bad.pt"
+        path.write_bytes(data)
+        try:
+            state = read_checkpoint(path)
+        except ValueError as error:
+            assert str(path) in str(error) and "\n" not in str(error), error
+        else:
+            assert state["format"] and state["epoch"] >= 0
+
+    check()
+
+
+ABSURD = {  # flag -> values no run can use
+    "--batch-size": ["0", "-3", "nan"], "--n-critic": ["0", "-1"], "--steps-per-beat": ["0", "5", "-12"],
+    "--bars-per-phrase": ["0", "33", "-4"], "--width": ["0", "513", "-1"], "--epochs": ["0", "-2"],
+    "--g-lr": ["nan", "-1e-4", "inf", "0"], "--d-lr": ["nan", "-0.1", "inf"], "--gp-lambda": ["nan", "-1", "inf"],
+    "--checkpoint-every": ["0", "-1"], "--sample-every": ["0", "-5"], "--transpose": ["-1", "13"],
+}
+
+
+def test_absurd_training_flags_are_refused_in_one_line_before_any_work(tmp_path, capsys):
+    from hypothesis import strategies as st
+
+    flags = st.sampled_from(sorted(ABSURD)).flatmap(lambda flag: st.tuples(st.just(flag), st.sampled_from(ABSURD[flag])))
+
+    @settings(FAST, max_examples=30)
+    @given(bad=flags)
+    def check(bad):
+        out = tmp_path / "never.safetensors"
+        try:
+            code = main(["train", "--data", str(ROCK), "--out", str(out), "--epochs", "1", bad[0], bad[1]])
+        except SystemExit as parse_error:  # argparse: its usage, then one line naming the flag
+            code = parse_error.code
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert code != 0 and "Traceback" not in err, (bad, err)
+        assert bad[0] in lines[-1] and (code == 2 or len(lines) == 1), (bad, err)
+        assert not out.exists() and not (tmp_path / "never-run").exists()
+
+    check()
