@@ -225,7 +225,7 @@ def read_midi(path: str | os.PathLike, steps_per_beat: int = 24, track_set: int 
         if midi_format == 2:
             raise MusicFileError(path, "type-2 MIDI (independent sequences) is not supported")
         if ticks_per_beat <= 0:
-            raise MusicFileError(path, f"invalid ticks per beat ({ticks_per_beat})")
+            raise MusicFileError(path, f"not a readable MIDI file (invalid ticks per beat: {ticks_per_beat})")
         song = _midi_notes(data, path)
     except FileLimitError as error:
         raise MusicFileError(path, str(error)) from None
@@ -483,7 +483,7 @@ def read_chord_markers(path: str | os.PathLike) -> list[tuple[float, str]]:
         data = Path(path).read_bytes()
         _, _, ticks_per_beat, _ = read_header(data)
         if ticks_per_beat <= 0:
-            raise MusicFileError(path, f"invalid ticks per beat ({ticks_per_beat})")
+            raise MusicFileError(path, f"not a readable MIDI file (invalid ticks per beat: {ticks_per_beat})")
         markers, current, tick = [], -1, 0
         for track, delta, status, first, second in iter_events(data, MAX_EVENTS):
             tick = tick + delta if track == current else delta

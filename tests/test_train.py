@@ -512,7 +512,7 @@ def test_a_model_that_cannot_be_written_is_one_line_and_a_resume_writes_it(tmp_p
     assert summary.startswith(f"4 of {4 + len(bad)} files used ({len(rows)} rejected, all listed in {listed})")
     named = [line.strip() for line in lines if line.startswith("  rejected ")]
     assert named == [f"rejected {name}: {reason}" for name, reason in list(rows.items())[:5]]
-    assert named[0] == "rejected rock/absurd-length.mid: absurd length (279620 beats)"
+    assert named[0] == "rejected rock/absurd-length.mid: too long (279,620 beats; at most 8,192)"
     assert f"  ... and {len(rows) - 5} more (in {listed})" in lines
 
     model = tmp_path / "m.safetensors"
