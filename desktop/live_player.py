@@ -70,10 +70,7 @@ class LivePlayer(QObject):
                 self.session.solo(track)
             self.session.start()
         except Exception as error:  # no MIDI system, no server, a port refused: a message
-            self._drop()
-            self.portState.emit("MIDI: not connected")
-            self.failed.emit(f"Cannot play: {error}")
-            return False
+            return self._refused(f"Cannot play: {error}")
         self._steps = (clip.steps_per_beat, clip.n_steps)
         self._timer.start()
         port = ports.ports[0]
@@ -116,14 +113,18 @@ class LivePlayer(QObject):
             jam.attach(self.session, self.listen)
             self.session.start()
         except Exception as error:  # no MIDI system, no server, a port refused: a message
-            self._drop()
-            self.portState.emit("MIDI: not connected")
-            self.failed.emit(f"Cannot jam: {error}")
-            return False
+            return self._refused(f"Cannot jam: {error}")
         self.portState.emit(f"Jam: play your {loop_bars}-bar {composer.config.tracks[track].name} loop into "
                             f"'{self.listen.name}'")
         self.playingChanged.emit(True)
         return True
+
+    def _refused(self, message: str) -> bool:
+        """A session that could not start: nothing left open, one message; False."""
+        self._drop()
+        self.portState.emit("MIDI: not connected")
+        self.failed.emit(message)
+        return False
 
     def stop(self) -> None:
         if self.session is None:
