@@ -34,24 +34,16 @@ def jack_server():
     """
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (apt-get install jackd2)")
-    name = f"b2b-test-{os.getpid()}"
-    os.environ["JACK_DEFAULT_SERVER"] = name
+    from jack_servers import start_dummy_server, stop_server
+
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-    process = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    ready = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True)
-    if ready.returncode != 0:
-        process.kill()
-        pytest.fail(f"JACK server did not start: {ready.stdout} {ready.stderr}")
-    yield name
-    process.terminate()
     try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        name, process = start_dummy_server("test")
+    except RuntimeError as error:
+        pytest.fail(f"JACK server did not start: {error}")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    yield name
+    stop_server(process)
     time.sleep(0.2)
 
 

@@ -175,15 +175,14 @@ def test_stream_listen_follows_the_daws_clock_and_plays_along_from_the_second_pa
 
 @pytest.mark.jack
 def test_a_jam_whose_jack_server_dies_and_comes_back_says_so_and_exits_cleanly(jack_server, monkeypatch):
-    import os
     import subprocess
     import sys
 
+    from jack_servers import start_dummy_server, stop_server
     from test_live_cli import _own_jack_server, _stream_until
 
-    name = f"b2b-jam-dies-{os.getpid()}"
+    name, server = start_dummy_server("jam-dies")
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
-    server = _own_jack_server(name)
     stream = subprocess.Popen(
         [sys.executable, "-m", "bytes2beats", "stream", "--listen", "virtual", "--loop-bars", "2", "--bars", "10",
          "--bpm", "240", "--api", "jack", "--genre", "rock"],
@@ -204,8 +203,7 @@ def test_a_jam_whose_jack_server_dies_and_comes_back_says_so_and_exits_cleanly(j
         _, err = stream.communicate(timeout=60)
     finally:
         stream.kill()
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
     assert "Bytes to Beats jam:in" in ports  # the jam's input is back on the new server too
     assert stream.returncode == 1, err  # not a crash at exit (a libjack client freed twice)
     assert "not all of the stream reached its receiver" in err and "Traceback" not in err

@@ -20,6 +20,7 @@ from bytes2beats.engine.live.monitor import MonitorProcess
 from bytes2beats.engine.model import Generator, ModelConfig, save_model
 from bytes2beats.engine.music_io import write_midi
 from bytes2beats.engine.pianoroll import Multitrack
+from jack_servers import start_dummy_server, start_named_server, stop_server
 
 _names = itertools.count()
 
@@ -145,11 +146,8 @@ def test_stream_from_a_model_with_mute_and_variation(tmp_path, monitor):
 # -- the MIDI server dies under a stream --------------------------------------------------------
 
 def _own_jack_server(name):
-    process = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ready = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True,
-                           env={**os.environ, "JACK_DEFAULT_SERVER": name})
-    assert ready.returncode == 0, ready.stdout + ready.stderr
+    process = start_named_server(name)
+    assert process is not None, f"the JACK server {name} did not start"
     return process
 
 
@@ -164,9 +162,8 @@ def _stream_until(process, prefix, lines):
 @pytest.mark.jack
 def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_back(loop_file, jack_server,
                                                                                       monkeypatch):
-    name = f"b2b-dies-{os.getpid()}"
+    name, server = start_dummy_server("dies")
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # this test's own server, for the stream and the monitor
-    server = _own_jack_server(name)
     stream = subprocess.Popen(
         [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "16", "--bpm", "240",
          "--api", "jack", "--port-name", "b2b dies"],
@@ -185,8 +182,7 @@ def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_b
         arrivals = monitor.close()
     finally:
         stream.kill()
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
     bars = [int(line.split()[1]) for line in lines if line.startswith("bar ")]
     assert bars == sorted(bars) and len(set(bars)) == len(bars)  # no bar twice, none backwards
     assert stream.returncode == 1
@@ -199,9 +195,8 @@ def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_b
 
 @pytest.mark.jack
 def test_a_jack_server_that_never_comes_back_ends_the_stream_non_zero(loop_file, jack_server, monkeypatch):
-    name = f"b2b-gone-{os.getpid()}"
+    name, server = start_dummy_server("gone")  # killed and left: the next run's "gone" reclaims its slot
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
-    server = _own_jack_server(name)
     stream = subprocess.Popen(
         [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "6", "--bpm", "400",
          "--api", "jack"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -250,14 +245,11 @@ def _stuck(messages) -> set[tuple[int, int]]:
 ])
 def test_every_signal_that_ends_a_stream_leaves_no_note_sounding_at_jacks_own_receiver(
         signum, status, said, loop_file, jack_server, monkeypatch):
-    name = f"b2b-rt-{os.getpid()}"
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     # realtime, JACK's default and what users run: no message is lost in transit (ENVIRONMENT.md)
-    server = subprocess.Popen(["jackd", "-n", name, "-R", "-S", "-d", "dummy", "-r", "48000", "-p", "64"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    name, server = start_dummy_server("rt", realtime=True)
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     dump = None
     try:
-        assert subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True).returncode == 0
         dump = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a"], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         for _ in range(50):  # its input port appears
@@ -281,8 +273,7 @@ def test_every_signal_that_ends_a_stream_leaves_no_note_sounding_at_jacks_own_re
     finally:
         if dump is not None and dump.poll() is None:
             dump.kill()
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
     assert stream.returncode == status, err
     assert err.strip().splitlines()[-1].endswith(said) and "Traceback" not in err
     messages = _dumped(dumped.splitlines())
