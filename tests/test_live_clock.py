@@ -89,6 +89,23 @@ def test_clock_follower_keeps_its_tempo_through_one_late_pulse():
     assert bpm == pytest.approx(120, rel=0.001) and smoothed == pytest.approx(33 * step, abs=1000)
 
 
+def test_clock_follower_takes_pulses_arriving_together_as_late_not_as_a_tempo():
+    # a DAW (or this machine) that stalled sends the pulses it owes at once: the same time
+    # stamp twice or more. Once this divided by zero and killed the MIDI input's thread.
+    follower = ClockFollower()
+    step = BEAT_120 / 24
+    for k in range(30):
+        follower.pulse(int(k * step))
+    burst = int(33 * step)  # the pulses owed, sent when the last of them is due
+    for k in range(30, 34):
+        smoothed, bpm = follower.pulse(burst)
+        assert bpm == pytest.approx(120, rel=0.001)
+        assert smoothed == pytest.approx(k * step, abs=1000)  # each where it belonged
+    for k in range(34, 37):
+        smoothed, bpm = follower.pulse(int(k * step))  # on time again
+    assert bpm == pytest.approx(120, rel=0.001) and smoothed == pytest.approx(36 * step, abs=1000)
+
+
 def clip_with(notes, steps=16, drum_track=None):
     tracks = family_tracks(5)
     rolls = np.zeros((5, steps, 128), np.uint8)

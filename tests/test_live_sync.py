@@ -11,6 +11,7 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -125,6 +126,43 @@ def test_follows_clock_start_stop_position_and_continue(jack_server):
     piano_ons = [t for t, m in arrivals if t > continue_at and m[:2] == [0x90 | PIANO, 60]]
     assert len(piano_ons) == 1 and -1e6 < piano_ons[0] - second_run[3 * 24] < 10e6 + 60e9 / 150 / 24, \
         "on its pulse, or the next one if that pulse was lost on the way"
+
+
+class _TooSlowSource:
+    """A source whose first phrase is never ready in time (a model too slow for the DAW)."""
+
+    def __init__(self):
+        self.tracks = family_tracks(5)
+        self.release = threading.Event()
+
+    def next_phrase(self):
+        self.release.wait(30)
+        return ClipLoop(one_bar_clip()).next_phrase()
+
+
+@pytest.mark.jack
+def test_a_daw_that_plays_past_the_end_and_stops_ends_the_stream_even_where_it_fell_behind(jack_server):
+    # `stream --bars N --sync external`: once the DAW's song has passed bar N and it stops,
+    # the stream is over, whether or not this side managed to play up to there (on a machine
+    # so loaded that JACK stalled for seconds, it had not, and the stream waited for ever)
+    n = next(_names)
+    sync = SyncInput("jack", f"B2B sync{n}")
+    ports = open_outputs([t.name for t in family_tracks(5)], "jack", f"B2B slow{n}")
+    source = _TooSlowSource()
+    events: list = []
+    session = LiveSession(source, ports, bars=2, sync=sync, on_event=events.append)
+    session.start()
+    try:
+        sender = subprocess.run([sys.executable, __file__, f"B2B sync{n}", "300", "start,beats:9,stop"],
+                                capture_output=True, text=True, timeout=30)
+        assert sender.returncode == 0, sender.stderr
+        assert session.wait(timeout=10)
+    finally:
+        source.release.set()
+        session.close()
+    stopped = [e for e in events if e.kind == "stopped"]
+    assert [e.kind for e in events if e.kind.startswith("sync")] == ["sync started", "sync stopped"]
+    assert stopped and stopped[0].detail == "finished (2 bars)"
 
 
 if __name__ == "__main__":

@@ -138,19 +138,22 @@ class ClockFollower:
         last = self._pulses[-1][0]
         smoothed = mean_t + slope * (last - mean_k)
         if abs(smoothed - t_ns) > 0.25 * slope:
-            if self._suspect is None and len(self._pulses) > 3:
-                # Off the line: a late arrival, or the first pulse of a new tempo. Keep the fit
-                # as it was, and place this pulse where it puts it, until the next pulse says.
+            previous = self._suspect or self._pulses[-2]
+            gap = (t_ns - previous[1]) / (last - previous[0])  # ns per pulse since the one before
+            # Off the line alone: a late arrival, or the first pulse of a new tempo. Pulses
+            # arriving together (a sender or receiver that stalled, then caught up) are late
+            # arrivals too, however many, never a tempo. Keep the fit as it was, and place
+            # this pulse where it puts it, until a pulse on its own time says.
+            if (self._suspect is None and len(self._pulses) > 3) or gap < 0.25 * slope:
                 self._pulses.pop()
                 self._suspect = (last, t_ns)
                 mean_k, mean_t, slope = self._fit()
                 return mean_t + slope * (last - mean_k), NS_PER_MINUTE / (slope * CLOCKS_PER_BEAT)
-            # Two off the line in a row: the tempo changed (or the clock jumped): start the fit
-            # again from the two.
-            previous = self._suspect or self._pulses[-2]
+            # Two off the line in a row, each on its own time: the tempo changed (or the clock
+            # jumped): start the fit again from the two.
             self._suspect = None
             self._pulses.clear()
             self._pulses.extend([previous, (last, t_ns)])
-            return float(t_ns), NS_PER_MINUTE / ((t_ns - previous[1]) * CLOCKS_PER_BEAT)
+            return float(t_ns), NS_PER_MINUTE / (gap * CLOCKS_PER_BEAT)
         self._suspect = None
         return smoothed, NS_PER_MINUTE / (slope * CLOCKS_PER_BEAT)

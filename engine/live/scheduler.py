@@ -195,6 +195,11 @@ class BarScheduler:
                     self.clock.stop()
                     self._clear()
                     self._emit(LiveEvent("sync stopped", self._song_tick // TICKS_PER_BAR, t_ns))
+                    if self.end_tick is not None and self._song_tick >= self.end_tick:
+                        # The DAW played past the end and stopped: the stream is done, even
+                        # where this side fell behind (a stalled machine) and never got there.
+                        self._stopping = True
+                        self._reason = f"finished ({self.end_tick // TICKS_PER_BAR} bars)"
             elif status == SONG_POSITION and len(message) == 3:
                 sixteenths = message[1] | (message[2] << 7)
                 self._song_tick = sixteenths * (TICKS_PER_BEAT // 4)
