@@ -522,6 +522,9 @@ def write_atomically(path: str | os.PathLike, save) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as error:
         raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
+    except BaseException:  # Ctrl-C just after the file was made
+        Path(tmp).unlink(missing_ok=True)
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             if path.is_file():

@@ -415,7 +415,9 @@ with tempfile.TemporaryFile() as err:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
-        if time.monotonic() - start > limit or (count and os.path.isdir(folder) and len(os.listdir(folder)) >= count):
+        # files written whole: a hidden ".name.part" being written may yet vanish on Ctrl-C
+        written = [n for n in os.listdir(folder) if not n.startswith(".")] if count and os.path.isdir(folder) else []
+        if time.monotonic() - start > limit or (count and len(written) >= count):
             child.send_signal(signal.SIGINT)
             _, status, usage = os.wait4(child.pid, 0)
             break
