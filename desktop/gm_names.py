@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-BLACK_KEYS = frozenset({1, 3, 6, 8, 10})
 
 GM_PROGRAMS = (
     "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",

@@ -90,10 +90,6 @@ class Multitrack:
         probs = None if self.probabilities is None else self.probabilities.copy()
         return replace(self, tracks=list(self.tracks), rolls=self.rolls.copy(), probabilities=probs)
 
-    def binarized(self) -> np.ndarray:
-        """(tracks, steps, 128) bool."""
-        return self.rolls > 0
-
     def is_empty(self) -> bool:
         return not self.rolls.any()
 

@@ -18,7 +18,6 @@ from collections import deque
 TICKS_PER_BEAT = 480
 CLOCKS_PER_BEAT = 24  # MIDI clock
 TICKS_PER_CLOCK = TICKS_PER_BEAT // CLOCKS_PER_BEAT  # 20
-TICKS_PER_SIXTEENTH = TICKS_PER_BEAT // 4  # Song Position Pointer unit: 6 clocks
 NS_PER_MINUTE = 60_000_000_000
 
 

@@ -180,11 +180,6 @@ class OutputPort:
         with self._lock:
             return set(self._sounding)
 
-    @property
-    def used_channels(self) -> set[int]:
-        with self._lock:
-            return set(self._channels)
-
     def panic(self) -> None:
         """A note-off for every sounding note, then All Notes Off (CC123) and All Sound Off
         (CC120) on every channel used. Best effort: a lost port is tried all the same."""

@@ -157,12 +157,6 @@ class LiveSession:
         """The new tempo starts at the next beat (ignored while following an external clock)."""
         self.scheduler.set_bpm(float(bpm))
 
-    def set_variation(self, variation: float) -> None:
-        """0 loops the phrase, small walks the latent space, 1 is fresh; from the next phrase made."""
-        if not isinstance(self.source, ModelStream):
-            raise ValueError("a fixed clip has no variation: it loops as it is")
-        self.source.variation = variation
-
     def track_index(self, track: str | int) -> int:
         """A track by index or name (case-insensitive)."""
         names = [t.name.lower() for t in self.tracks]
