@@ -3,6 +3,7 @@ Export, drag (Overlay is in the View menu)."""
 
 from __future__ import annotations
 
+from bytes2beats.engine.limits import BPM, CLIP_BARS, DEFAULT_BPM, QUANTIZE_PERCENT, SEED, THRESHOLD
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -50,7 +51,7 @@ class GenerateToolbar(QToolBar):
 
         self.addAction(actions["generate"])
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(SEED.low, SEED.high)
         self.seed.setKeyboardTracking(False)
         self.seed.setMinimumWidth(90)  # ten digits; narrow enough that Drag MIDI fits 1320 pixels
         _labelled(self, "Seed", self.seed, "The seed of the current clip: type one and press Enter to generate it again")
@@ -59,7 +60,8 @@ class GenerateToolbar(QToolBar):
         self.addSeparator()
 
         self.threshold = QSlider(Qt.Orientation.Horizontal)
-        self.threshold.setRange(1, SLIDER_STEPS - 1)
+        # the ends of the open range are no thresholds: one slider step inside each
+        self.threshold.setRange(round(THRESHOLD.low * SLIDER_STEPS) + 1, round(THRESHOLD.high * SLIDER_STEPS) - 1)
         self.threshold.setMinimumWidth(80)
         self.threshold_label = QLabel("0.500")
         self.threshold_label.setMinimumWidth(40)
@@ -70,7 +72,7 @@ class GenerateToolbar(QToolBar):
         self.threshold.valueChanged.connect(self._threshold_moved)
 
         self.quantize = QSpinBox()
-        self.quantize.setRange(0, 100)
+        self.quantize.setRange(round(QUANTIZE_PERCENT.low), round(QUANTIZE_PERCENT.high))
         self.quantize.setSingleStep(10)
         self.quantize.setSuffix(" %")
         self.quantize.setValue(100)
@@ -81,13 +83,13 @@ class GenerateToolbar(QToolBar):
         self.quantize.valueChanged.connect(lambda value: self.quantizeChanged.emit(value / 100))
 
         self.bars = QSpinBox()
-        self.bars.setRange(1, 64)
+        self.bars.setRange(CLIP_BARS.low, CLIP_BARS.high)
         self.bars.setValue(8)
         _labelled(self, "Bars", self.bars, "Bars per clip, used by the next Generate")
         self.bpm = QDoubleSpinBox()
-        self.bpm.setRange(20.0, 300.0)
+        self.bpm.setRange(BPM.low, BPM.high)
         self.bpm.setDecimals(1)
-        self.bpm.setValue(120.0)
+        self.bpm.setValue(DEFAULT_BPM)
         self.bpm.setKeyboardTracking(False)
         _labelled(self, "BPM", self.bpm, "Tempo for playback and for the exported file")
         self.addSeparator()

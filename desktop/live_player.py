@@ -13,7 +13,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 SYNC_MODES = {"internal": "Internal clock", "clock-out": "Internal clock, send MIDI clock",
               "external": "Follow the DAW's MIDI clock"}
-APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
 
 
 class LivePlayer(QObject):

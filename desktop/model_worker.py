@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
+from bytes2beats.engine.limits import SEED
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from .chord_setting import ChordSetting, to_bars
@@ -281,4 +282,5 @@ def _around(composer, fixed: dict, seed: int, bars: int, genre: str | None, chor
 
 
 def random_seed() -> int:
-    return int(np.random.default_rng().integers(0, 2**31 - 1))
+    """A new seed the seed box can show and the command line takes."""
+    return int(np.random.default_rng().integers(SEED.low, SEED.high, endpoint=True))

@@ -5,11 +5,12 @@ The choices go to the LivePlayer and into the settings; they take effect at the 
 
 from __future__ import annotations
 
+from bytes2beats.engine.limits import MIDI_APIS
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
-from .live_player import APIS, SYNC_MODES, LivePlayer
+from .live_player import SYNC_MODES, LivePlayer
 
 
 class PlaybackMenu(QMenu):
@@ -23,7 +24,7 @@ class PlaybackMenu(QMenu):
         self.port_menu = self.addMenu("Send to")
         self.port_menu.setToolTip("A virtual port your DAW connects to, or another program's input")
         self.port_menu.aboutToShow.connect(self.fill_port_menu)
-        self._choices(self.addMenu("MIDI API"), {api: api for api in APIS}, "midi/api", "auto",
+        self._choices(self.addMenu("MIDI API"), {api: api for api in MIDI_APIS}, "midi/api", "auto",
                       lambda value: setattr(player, "api", value))
         self._choices(self.addMenu("Sync"), SYNC_MODES, "midi/sync", "internal",
                       lambda value: setattr(player, "sync_mode", value))

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import rtmidi
 
+from ..limits import MIDI_APIS
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
 
 VIRTUAL_PORT_NAME = "Bytes to Beats"
 
-API_IDS = {
+API_IDS = {  # every name of MIDI_APIS but "auto"
     "alsa": rtmidi.API_LINUX_ALSA,
     "jack": rtmidi.API_UNIX_JACK,
     "coremidi": rtmidi.API_MACOSX_CORE,
@@ -52,7 +53,7 @@ def api_order(api: str = "auto") -> list[str]:
     """The APIs to try, in order: the named one, or for "auto" the platform's own, then JACK."""
     if api != "auto":
         if api not in API_IDS:
-            raise PortError(f"unknown MIDI API {api!r} (choose from auto, {', '.join(API_IDS)})")
+            raise PortError(f"unknown MIDI API {api!r} (choose from {', '.join(MIDI_APIS)})")
         if api not in compiled_apis():
             raise PortError(f"this python-rtmidi has no {api} support (it has {', '.join(compiled_apis())})")
         return [api]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..limits import BPM
 from ..music_io import assign_channels
 from ..pianoroll import Track
 from .clock import TICKS_PER_BEAT, TICKS_PER_CLOCK, BeatClock, ClockFollower
@@ -134,8 +135,8 @@ class BarScheduler:
 
     def set_bpm(self, bpm: float) -> None:
         """Change the internal tempo at the next beat (ignored while following a clock)."""
-        if not 20.0 <= bpm <= 400.0:
-            raise ValueError(f"tempo must be between 20 and 400 BPM, not {bpm}")
+        if bpm not in BPM:
+            raise ValueError(f"tempo must be {BPM.describe()} BPM, not {bpm}")
         if self.external:
             return
         with self._cond:
