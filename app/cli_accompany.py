@@ -6,19 +6,31 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bytes2beats.cli_options import (
+    add_model_options,
+    add_quantize_option,
+    check_in,
+    check_output,
+    load_composer,
+    make_output_folder,
+    quantize_strength,
+)
+from bytes2beats.engine.limits import SEED, THRESHOLD
+from bytes2beats.errors import UserError, share_user_error_with_cli
+
 TRACK_CHOICES = ("auto", "drums", "piano", "guitar", "bass", "strings")
 MAX_COUNT = 100
 
 
-def add_accompany_command(sub, add_model_options) -> None:
-    from bytes2beats.cli import add_quantize_option
+def add_accompany_command(sub, add_options=add_model_options) -> None:
+    share_user_error_with_cli()
 
     a = sub.add_parser(
         "accompany", help="generate the other tracks around your own part (a MIDI clip)",
         description="Your part (a bass line, a riff, a groove) kept note for note, and the other "
                     "tracks generated to fit its chords and rhythm. With no --model: the chord model.",
     )
-    add_model_options(a)
+    add_options(a)
     a.add_argument("--part", required=True, metavar="FILE.mid", help="your part: a MIDI (or LPD .npz) file")
     a.add_argument("--as", dest="as_track", default="auto", type=str.lower, choices=TRACK_CHOICES,
                    help="the track your part is (auto: by each instrument's program and drum channel)")
@@ -33,28 +45,21 @@ def add_accompany_command(sub, add_model_options) -> None:
 
 
 def cmd_accompany(args: argparse.Namespace) -> int:
-    from bytes2beats.cli import (
-        UserError,
-        _load_composer,
-        check_output,
-        make_output_folder,
-        quantize_strength,
-    )
     from bytes2beats.engine.accompany import PartError, accompany, read_part
     from bytes2beats.engine.model_store import DEFAULT_CHORD_MODEL
     from bytes2beats.engine.music_io import MusicFileError, write_midi
 
     if not 1 <= args.count <= MAX_COUNT:
         raise UserError(f"--count must be from 1 to {MAX_COUNT}")
-    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
-        raise UserError("--threshold must be between 0 and 1")
+    check_in("--threshold", args.threshold, THRESHOLD)
+    check_in("--seed", args.seed, SEED)
     strength = quantize_strength(args)
     out = Path(args.out)
     if args.count == 1:
         check_output(out)  # before any work
     if args.model is None:
         args.model = DEFAULT_CHORD_MODEL  # it plays to the part's chords
-    composer = _load_composer(args)
+    composer = load_composer(args)
     try:
         composer.genre_index(args.genre)
         part = read_part(args.part, composer.config.track_set, args.as_track, args.bars)

@@ -9,30 +9,42 @@ from __future__ import annotations
 
 import argparse
 
-APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
+from bytes2beats.cli_options import (
+    add_chord_options,
+    add_model_options,
+    add_quantize_option,
+    check_in,
+    chord_model_default,
+    chord_request,
+    quantize_strength,
+)
+from bytes2beats.engine.limits import BPM, DEFAULT_BPM, MIDI_APIS, SEED, THRESHOLD
+from bytes2beats.errors import UserError, error_line, share_user_error_with_cli
+
 DEFAULT_BARS = 8
 
 
-def add_live_commands(sub, add_model_options) -> None:
+def add_live_commands(sub, add_options=add_model_options) -> None:
     """Register the live commands; each sets `handler` to its function."""
-    from bytes2beats.cli import add_chord_options, add_quantize_option
+    share_user_error_with_cli()
 
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
         description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
                     "(or one per track), or an existing port (--connect). Ctrl-C stops cleanly.",
     )
-    add_model_options(s)
+    add_options(s)
     s.add_argument("--clip", help="loop this MIDI file instead of generating")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--bpm", type=float, default=120.0, help="tempo of the internal clock (default 120)")
+    s.add_argument("--bpm", type=float, default=DEFAULT_BPM,
+                   help=f"tempo of the internal clock, {BPM.describe()} (default {DEFAULT_BPM:g})")
     length = s.add_mutually_exclusive_group()
     length.add_argument("--bars", type=int, default=DEFAULT_BARS, help=f"bars to play (default {DEFAULT_BARS})")
     length.add_argument("--forever", action="store_true", help="play until Ctrl-C")
     s.add_argument("--port-name", default=None, help="name of the virtual output (default 'Bytes to Beats')")
     s.add_argument("--per-track-ports", action="store_true", help="one virtual output per track")
     s.add_argument("--connect", metavar="PORT", help="send to this existing input port (see `bytes2beats ports`)")
-    s.add_argument("--api", choices=APIS, default="auto", help="MIDI system (default: auto)")
+    s.add_argument("--api", choices=MIDI_APIS, default="auto", help="MIDI system (default: auto)")
     s.add_argument("--mute", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to mute")
     s.add_argument("--solo", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to solo")
     s.add_argument("--sync", choices=("internal", "external"), default="internal",
@@ -64,16 +76,13 @@ def add_live_commands(sub, add_model_options) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from bytes2beats.cli import UserError, quantize_strength
-
-    if not 20 <= args.bpm <= 400:
-        raise UserError("--bpm must be between 20 and 400")
+    check_in("--bpm", args.bpm, BPM)
+    check_in("--seed", args.seed, SEED)
     if not args.forever and args.bars < 1:
         raise UserError("--bars must be 1 or more")
     if not 0.0 <= args.variation <= 1.0:
         raise UserError("--variation must be between 0 and 1")
-    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
-        raise UserError("--threshold must be between 0 and 1")
+    check_in("--threshold", args.threshold, THRESHOLD)
     quantize_strength(args)  # checked before any port opens
     if args.clock_out and args.sync == "external":
         raise UserError("--clock-out sends our clock; it cannot go with --sync external")
@@ -86,7 +95,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _source(args: argparse.Namespace):
-    from bytes2beats.cli import UserError, chord_model_default, chord_request, quantize_strength
     from bytes2beats.engine.live import ClipLoop, ModelStream
 
     if args.listen:
@@ -111,7 +119,6 @@ def _source(args: argparse.Namespace):
 
 
 def _jam_source(args: argparse.Namespace):
-    from bytes2beats.cli import UserError
     from bytes2beats.engine.generate import Composer
     from bytes2beats.engine.live.jam import JamSource
     from bytes2beats.engine.model import ModelFileError
@@ -139,7 +146,6 @@ def cmd_stream(args: argparse.Namespace) -> int:
     import sys
     import threading
 
-    from bytes2beats.cli import UserError
     from bytes2beats.engine.live import (
         VIRTUAL_PORT_NAME,
         LiveSession,
@@ -223,7 +229,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         return _play(session, takes_chords, args, delivery)
     except _Signalled as stop:
         try:
-            print(f"bytes2beats stream: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr, flush=True)
+            print(error_line("stream", f"stopped by {signal.Signals(stop.signum).name}"), file=sys.stderr, flush=True)
         except OSError:  # the terminal that hung up
             pass
         return 128 + stop.signum
@@ -244,8 +250,6 @@ def _play(session, takes_chords: bool, args, delivery) -> int:
     """Start the session, wait for its end, close it whatever happens (every note ends)."""
     import sys
     import threading
-
-    from bytes2beats.cli import UserError
 
     try:
         session.start()
