@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bytes2beats.engine.mix import Mix
 from bytes2beats.engine.pianoroll import Multitrack
 from PySide6.QtCore import QObject, Signal
 
@@ -30,8 +31,7 @@ class ClipDocument(QObject):
         self.slots: dict[str, ClipState | None] = {"A": None, "B": None}
         self.state: ClipState | None = None
         self.multitrack: Multitrack | None = None
-        self.muted: set[int] = set()
-        self.soloed: set[int] = set()
+        self.mix = Mix()
         self.programs: dict[int, int] = {}  # track -> GM program chosen for export and playback
         self.focus = 0
         # Locked lanes: track -> the roll the next clips keep there (the lane as it was when
@@ -121,12 +121,20 @@ class ClipDocument(QObject):
         self.locked[track] = roll
         self.mixChanged.emit()
 
+    @property
+    def muted(self) -> set[int]:
+        return self.mix.muted
+
+    @property
+    def soloed(self) -> set[int]:
+        return self.mix.soloed
+
     def toggle_mute(self, track: int) -> None:
-        self.muted ^= {track}
+        self.mix.mute(track, track not in self.mix.muted)
         self.mixChanged.emit()
 
     def toggle_solo(self, track: int) -> None:
-        self.soloed ^= {track}
+        self.mix.solo(track, track not in self.mix.soloed)
         self.mixChanged.emit()
 
     def set_focus(self, track: int) -> None:
@@ -139,10 +147,8 @@ class ClipDocument(QObject):
         self.mixChanged.emit()
 
     def audible(self, track: int) -> bool:
-        """Heard in playback and kept on export: not muted, and soloed when any track is."""
-        if self.soloed:
-            return track in self.soloed and track not in self.muted
-        return track not in self.muted
+        """Heard in playback and kept on export (engine/mix.py has the rule)."""
+        return self.mix.audible(track)
 
     def program(self, track: int) -> int:
         if track in self.programs:

@@ -63,10 +63,7 @@ class LivePlayer(QObject):
             self.session = LiveSession(self.loop, ports, bpm=clip.tempo, sync=sync,
                                        clock_out=self.sync_mode == "clock-out",
                                        on_event=self.event.emit, freeze_gc=False)
-            for track in muted:
-                self.session.mute(track)
-            for track in soloed:
-                self.session.solo(track)
+            self.session.set_mix(muted, soloed)
             self.session.start()
         except Exception as error:  # no MIDI system, no server, a port refused: a message
             return self._refused(f"Cannot play: {error}")
@@ -164,9 +161,7 @@ class LivePlayer(QObject):
     def set_mix(self, muted: set[int], soloed: set[int]) -> None:
         if self.session is None:
             return
-        for track in range(len(self.session.tracks)):
-            self.session.mute(track, track in muted)
-            self.session.solo(track, track in soloed)
+        self.session.set_mix(muted, soloed)
 
     def set_bpm(self, bpm: float) -> None:
         if self.session is not None:

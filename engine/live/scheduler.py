@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..limits import BPM
+from ..mix import Mix
 from ..music_io import assign_channels
 from ..pianoroll import Track
 from .clock import TICKS_PER_BEAT, TICKS_PER_CLOCK, BeatClock, ClockFollower
@@ -95,8 +96,7 @@ class BarScheduler:
         self._last_phrase: Phrase | None = None
         self._splice: str | None = None  # a change waiting for its phrase (its words), see `change_at_next_bar`
         self._sounding: list[set[int]] = [set() for _ in tracks]  # pitches sounding per track
-        self._muted: set[int] = set()
-        self._soloed: set[int] = set()
+        self._mix = Mix()
         self._stopping = False
         self._reason = "stopped"
         self.error: BaseException | None = None
@@ -153,12 +153,12 @@ class BarScheduler:
                 return None
             return max(0.0, self.clock.tick_at(time.monotonic_ns()) / TICKS_PER_BEAT)
 
-    def set_audible(self, muted: set[int], soloed: set[int]) -> None:
+    def set_mix(self, mix: Mix) -> None:
         """New mute and solo sets, at once: silenced tracks get their note-offs now."""
         with self._cond:
-            self._muted, self._soloed = set(muted), set(soloed)
+            self._mix = mix.copy()  # the caller's goes on changing on its own thread
             for track, pitches in enumerate(self._sounding):
-                if pitches and not self._audible(track):
+                if pitches and not self._mix.audible(track):
                     self._silence(track)
 
     def change_at_next_bar(self, detail: str = "") -> None:
@@ -393,7 +393,7 @@ class BarScheduler:
     def _dispatch(self, event: tuple[int, int, int, int, int, int], due: int) -> None:
         tick, kind, _, track, a, b = event
         if kind == _ON:
-            if self._audible(track):
+            if self._mix.audible(track):
                 channel = self.channels[track]
                 if a in self._sounding[track]:  # the same pitch again: end the old one first
                     self.ports.for_track(track).send([NOTE_OFF | channel, a, 0])
@@ -410,9 +410,6 @@ class BarScheduler:
         elif kind == _END:
             self._stopping = True
             self._reason = f"finished ({tick // TICKS_PER_BAR} bars)"
-
-    def _audible(self, track: int) -> bool:
-        return track not in self._muted and (not self._soloed or track in self._soloed)
 
     def _silence(self, track: int) -> None:
         port, channel = self.ports.for_track(track), self.channels[track]

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..mix import Mix
 from .ports import OutputPorts
 from .scheduler import BarScheduler, LiveEvent
 from .sources import ModelStream
@@ -69,8 +70,7 @@ class LiveSession:
         self._generation = 0
         self._outbox: queue.SimpleQueue[LiveEvent | None] = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._muted: set[int] = set()
-        self._soloed: set[int] = set()
+        self._mix = Mix()
         self.scheduler = BarScheduler(
             ports, self.tracks, self._take_phrase, self._queue_event, bpm=bpm, bars=bars,
             external=sync is not None, clock_out=clock_out, program_changes=program_changes,
@@ -169,23 +169,27 @@ class LiveSession:
 
     def mute(self, track: str | int, muted: bool = True) -> None:
         """Mute (or unmute) a track at once; its sounding notes end now."""
-        i = self.track_index(track)
-        (self._muted.add if muted else self._muted.discard)(i)
-        self.scheduler.set_audible(self._muted, self._soloed)
+        self._mix.mute(self.track_index(track), muted)
+        self.scheduler.set_mix(self._mix)
 
     def solo(self, track: str | int, soloed: bool = True) -> None:
         """Solo (or unsolo) a track at once: while any is soloed, only soloed tracks play."""
-        i = self.track_index(track)
-        (self._soloed.add if soloed else self._soloed.discard)(i)
-        self.scheduler.set_audible(self._muted, self._soloed)
+        self._mix.solo(self.track_index(track), soloed)
+        self.scheduler.set_mix(self._mix)
+
+    def set_mix(self, muted: set[int], soloed: set[int]) -> None:
+        """Every track's mute and solo at once (the window's mixer): one change, not a note
+        cut by each step on the way."""
+        self._mix = Mix(set(muted), set(soloed))
+        self.scheduler.set_mix(self._mix)
 
     @property
     def muted(self) -> set[int]:
-        return set(self._muted)
+        return set(self._mix.muted)
 
     @property
     def soloed(self) -> set[int]:
-        return set(self._soloed)
+        return set(self._mix.soloed)
 
     def change_source(self, change: Callable[[], None] | None = None, detail: str = "") -> None:
         """Change the source (`change` does it, e.g. sets new chords) and play it from the
