@@ -21,7 +21,7 @@ from collections.abc import Callable
 import rtmidi
 
 from .jack_server import shared_watch
-from .ports import PortError, find_port, open_rtmidi
+from .ports import PortError, open_port, open_rtmidi
 
 POLL_S = 0.0002
 SERVER_LOOK_S = 0.2  # how often the poll thread looks at the JACK server's state
@@ -51,17 +51,9 @@ class StampedInput:
     def _open(self, api: str):
         midi, api = open_rtmidi(rtmidi.MidiIn, api, self._client_name)
         try:
-            if self._connect is None:
-                midi.open_virtual_port(self._port_name)
-                self.name = f"{self._client_name}:{self._port_name}" if api == "jack" else self._client_name
-            else:
-                names = midi.get_ports()
-                index = find_port(names, self._connect)
-                if index is None:
-                    raise PortError(f"no MIDI output port {self._connect!r} on {api} "
-                                    f"(ports: {', '.join(names) or 'none'})")
-                midi.open_port(index, self._port_name)
-                self.name = names[index]
+            connected = open_port(midi, api, self._port_name, self._connect, "output")
+            virtual = f"{self._client_name}:{self._port_name}" if api == "jack" else self._client_name
+            self.name = connected or virtual
         except (rtmidi.RtMidiError, NotImplementedError, PortError) as error:
             midi.delete()
             if isinstance(error, PortError):

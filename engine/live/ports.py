@@ -122,6 +122,23 @@ def find_port(names: list[str], wanted: str) -> int | None:
     return hits[0] if hits else None
 
 
+def open_port(midi, api: str, port_name: str, connect: str | None, kind: str) -> str | None:
+    """Open the port of an rtmidi client (`midi`, a MidiOut or a MidiIn on `api`): a virtual
+    port `port_name`, or one named `port_name` connected to the `kind` ("input" or "output")
+    port `connect`, found as `find_port` finds it. Returns the full name of the port connected
+    to (None for a virtual port); PortError, listing the ports there, when it is not there.
+    rtmidi's own errors pass through: the caller says what they mean for it."""
+    if connect is None:
+        midi.open_virtual_port(port_name)
+        return None
+    names = midi.get_ports()
+    index = find_port(names, connect)
+    if index is None:
+        raise PortError(f"no MIDI {kind} port {connect!r} on {api} (ports: {', '.join(names) or 'none'})")
+    midi.open_port(index, port_name)
+    return names[index]
+
+
 def _one_line(error: BaseException) -> str:
     text = re.sub(r"^\w+::\w+: ", "", str(error))  # "MidiOutJack::initialize: ..." -> "..."
     return " ".join(text.split()) or type(error).__name__
@@ -217,19 +234,11 @@ class RtMidiOutput(OutputPort):
         self._closed = False
         self._client_name = client_name or port_name
         self._wanted = connect  # what the user asked for: found again when the receiver returns
-        self.connect_to = connect
         try:
-            if connect is None:
-                self._midi.open_virtual_port(port_name)
-            else:
-                names = self._midi.get_ports()
-                index = find_port(names, connect)
-                if index is None:
-                    self._midi.delete()
-                    listing = ", ".join(names) or "none"
-                    raise PortError(f"no MIDI input port {connect!r} on {self.api} (ports: {listing})")
-                self._midi.open_port(index, port_name)
-                self.connect_to = names[index]
+            self.connect_to = open_port(self._midi, self.api, port_name, connect, "input")
+        except PortError:
+            self._midi.delete()
+            raise
         except rtmidi.InvalidUseError as error:
             raise PortError(f"{self.api}: {_one_line(error)}") from None
         except (rtmidi.RtMidiError, NotImplementedError) as error:
@@ -312,17 +321,13 @@ class RtMidiOutput(OutputPort):
             return None
         self._server_generation, self.released = server.generation, False
         try:
-            if self._wanted is None:
-                new.open_virtual_port(self._port_name)
-                target = None
-            else:
+            if self._wanted is not None:
                 with self._probe_lock:
                     self._probe = self._open_probe()
-                names = new.get_ports()
-                index = find_port(names, self._wanted)
-                target = None if index is None else names[index]
-                if target is not None:
-                    new.open_port(index, self._port_name)
+            try:
+                target = open_port(new, self.api, self._port_name, self._wanted, "input")
+            except PortError:  # the receiver is not back yet: `check` looks for it from now on
+                target = None
         except (PortError, rtmidi.RtMidiError):
             new.delete()
             server.mark_down()
