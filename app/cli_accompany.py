@@ -16,21 +16,20 @@ from bytes2beats.cli_options import (
     quantize_strength,
 )
 from bytes2beats.engine.limits import SEED, THRESHOLD
-from bytes2beats.errors import UserError, share_user_error_with_cli
+from bytes2beats.errors import UserError
 
 TRACK_CHOICES = ("auto", "drums", "piano", "guitar", "bass", "strings")
 MAX_COUNT = 100
 
 
-def add_accompany_command(sub, add_options=add_model_options) -> None:
-    share_user_error_with_cli()
+def add_accompany_command(sub) -> None:
 
     a = sub.add_parser(
         "accompany", help="generate the other tracks around your own part (a MIDI clip)",
         description="Your part (a bass line, a riff, a groove) kept note for note, and the other "
                     "tracks generated to fit its chords and rhythm. With no --model: the chord model.",
     )
-    add_options(a)
+    add_model_options(a)
     a.add_argument("--part", required=True, metavar="FILE.mid", help="your part: a MIDI (or LPD .npz) file")
     a.add_argument("--as", dest="as_track", default="auto", type=str.lower, choices=TRACK_CHOICES,
                    help="the track your part is (auto: by each instrument's program and drum channel)")

@@ -19,21 +19,20 @@ from bytes2beats.cli_options import (
     quantize_strength,
 )
 from bytes2beats.engine.limits import BPM, DEFAULT_BPM, MIDI_APIS, SEED, THRESHOLD
-from bytes2beats.errors import UserError, error_line, share_user_error_with_cli
+from bytes2beats.errors import UserError, error_line
 
 DEFAULT_BARS = 8
 
 
-def add_live_commands(sub, add_options=add_model_options) -> None:
+def add_live_commands(sub) -> None:
     """Register the live commands; each sets `handler` to its function."""
-    share_user_error_with_cli()
 
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
         description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
                     "(or one per track), or an existing port (--connect). Ctrl-C stops cleanly.",
     )
-    add_options(s)
+    add_model_options(s)
     s.add_argument("--clip", help="loop this MIDI file instead of generating")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--bpm", type=float, default=DEFAULT_BPM,

@@ -6,8 +6,6 @@ Every command module raises `UserError` from here and `bytes2beats.cli.main` pri
 
 from __future__ import annotations
 
-import sys
-
 
 class UserError(Exception):
     """A problem the user can fix: printed as one line, exit status 1."""
@@ -16,12 +14,3 @@ class UserError(Exception):
 def error_line(command: str, message: object) -> str:
     """What a command says when it fails or stops: one line, naming the command."""
     return f"bytes2beats {command}: {message}"
-
-
-def share_user_error_with_cli() -> None:
-    """Make `bytes2beats.cli.UserError` this class while cli.py still defines its own, so that
-    its main() catches what the other command modules raise (it looks the name up when an
-    error comes). Does nothing once cli.py imports UserError from here."""
-    cli = sys.modules.get("bytes2beats.cli")
-    if cli is not None and getattr(cli, "UserError", UserError) is not UserError:
-        cli.UserError = UserError

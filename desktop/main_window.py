@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.worker.busyChanged.connect(self._busy_changed)
         self.player.failed.connect(self.show_error)
         self.player.portState.connect(self.port_label.setText)
+        self.status.training.openRequested.connect(self.open_training_wizard)
         self.player.playingChanged.connect(self._playing_changed)
         if self.preview is not None:
             self.preview.failed.connect(self.show_error)
@@ -188,12 +189,25 @@ class MainWindow(QMainWindow):
             index = 0
         combo.setCurrentIndex(index)
 
-    def open_training_wizard(self) -> None:
+    def open_training_wizard(self, job=None) -> None:
+        """The training wizard: a new run, or (`job`, from the status bar) one that trains or
+        stopped, to watch, pause, cancel or resume; a wizard already open on it comes forward."""
+        from bytes2beats.engine.training_job import TrainingJob
+
         from .training_wizard import TrainingWizard  # imported when asked for: it is big
 
-        wizard = TrainingWizard(self)
-        wizard.model_ready.connect(self.refresh_models)
-        wizard.show()
+        if not isinstance(job, TrainingJob):  # the menu's action passes its `checked` flag
+            job = None
+        open_one = getattr(self, "wizard", None)
+        if open_one is not None and open_one.isVisible() and job is not None and open_one.job is not None \
+                and open_one.job.folder == job.folder:
+            open_one.raise_()
+            open_one.activateWindow()
+            return
+        self.wizard = TrainingWizard(self, job=job)
+        self.wizard.model_ready.connect(self.refresh_models)
+        self.wizard.finished.connect(self.status.training.refresh)
+        self.wizard.show()
 
     def refresh_models(self, select: str | None = None) -> None:
         """List the models again (a new one was trained), and load `select` if given."""

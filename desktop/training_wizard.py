@@ -67,7 +67,7 @@ class TrainingWizard(QWizard):
         self.finish_page.modelFinished.connect(self.model_ready)
         if job is not None:
             self.plan.job = job
-            self.plan.data_folder = Path(job.spec.data)
+            self.plan.data_folder = Path(job.request.data)
             self.setStartId(TRAINING)
 
     @property

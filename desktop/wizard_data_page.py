@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bytes2beats.engine.dataset import PhraseSpec
+from bytes2beats.engine.run_request import RunRequest
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWizardPage,
 )
@@ -18,6 +23,8 @@ from PySide6.QtWidgets import (
 from .wizard_plan import TrainingPlan
 
 ERROR_STYLE = "color: #c0392b;"
+RESOLUTIONS = [(4, "16th notes (4 steps a beat)"), (8, "32nd notes (8 a beat)"),
+               (12, "16ths and triplets (12 a beat)")]
 NOTE_STYLE = "color: #5d6468;"
 
 
@@ -53,6 +60,32 @@ class DataPage(QWizardPage):
         self.error.setWordWrap(True)
         self.error.hide()
 
+        # What a phrase is, chosen before the scan: the scan cuts the phrases that train.
+        defaults = RunRequest(data="", out="")
+        self.tracks = QComboBox()
+        self.tracks.addItem("5 families: drums, piano, guitar, bass, strings", 5)
+        self.tracks.addItem("17 families: drums and the 16 General MIDI groups", 17)
+        self.tracks.setCurrentIndex(self.tracks.findData(defaults.tracks))
+        self.bars = QSpinBox()
+        self.bars.setRange(1, 16)
+        self.bars.setValue(defaults.bars_per_phrase)
+        self.resolution = QComboBox()
+        for value, text in RESOLUTIONS:
+            self.resolution.addItem(text, value)
+        self.resolution.setCurrentIndex(self.resolution.findData(defaults.steps_per_beat))
+        phrase_rows = [
+            ("Instruments", self.tracks, "The tracks the model writes. The paper uses 5."),
+            ("Bars per phrase", self.bars, "How long one idea is. The paper's 4 bars loop well in a DAW."),
+            ("Resolution", self.resolution, "The shortest note. 16ths are the paper's; finer costs time."),
+        ]
+        phrase_grid = QGridLayout()
+        phrase_grid.setColumnStretch(2, 1)
+        for k, (label, widget, sentence) in enumerate(phrase_rows):
+            phrase_grid.addWidget(QLabel(label), k, 0)
+            widget.setMaximumWidth(330)
+            phrase_grid.addWidget(widget, k, 1)
+            phrase_grid.addWidget(note(sentence), k, 2)
+
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(note(
@@ -64,6 +97,9 @@ class DataPage(QWizardPage):
             "With two or more sub-folders, each sub-folder's name becomes a genre: the model "
             "learns them apart, and you pick one when you generate. Leave it off to learn "
             "everything as one style."))
+        layout.addSpacing(12)
+        layout.addWidget(QLabel("<b>The phrases</b> the songs are cut into, and the model learns:"))
+        layout.addLayout(phrase_grid)
         layout.addSpacing(12)
         layout.addWidget(self.error)
         layout.addStretch(1)
@@ -85,4 +121,8 @@ class DataPage(QWizardPage):
             return False
         self.plan.data_folder = folder.resolve()
         self.plan.use_genres = self.genres_box.isChecked()
+        self.plan.phrase_spec = self.phrase_spec()
         return True
+
+    def phrase_spec(self) -> PhraseSpec:
+        return PhraseSpec(self.tracks.currentData(), self.resolution.currentData(), self.bars.value())

@@ -72,11 +72,11 @@ class FinishPage(QWizardPage):
         layout.addWidget(self.error)
 
     def initializePage(self) -> None:
-        spec = self.plan.job.spec
-        model = Path(spec.model)
+        request = self.plan.job.request
+        model = request.model_path()
         self.name.setText(model.stem)
         self.table.setPlainText("Measuring the model against your songs …")
-        self.call = BackgroundCall(lambda call: measure_model(model, Path(spec.data), self.plan.cache_dir))
+        self.call = BackgroundCall(lambda call: measure_model(model, Path(request.data), self.plan.cache_dir))
         self.call.done.connect(self.on_measured)
         self.call.failed.connect(self.on_failed)
         self.call.start()
@@ -91,7 +91,7 @@ class FinishPage(QWizardPage):
                                 "It is trained and saved all the same.")
 
     def current_name(self) -> str:
-        return Path(self.plan.job.spec.model).stem
+        return self.plan.job.request.model_path().stem
 
     def check_name(self) -> bool:
         problem = check_model_name(self.name.text().strip(), self.plan.models_dir, self.current_name())
@@ -110,6 +110,6 @@ class FinishPage(QWizardPage):
             return False
         if self.call is not None:
             self.call.cancel()  # the table is no longer wanted
-        self.finished_model = Path(self.plan.job.spec.model)
+        self.finished_model = self.plan.job.request.model_path()
         self.modelFinished.emit(str(self.finished_model))
         return True

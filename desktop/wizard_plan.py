@@ -7,12 +7,13 @@ name, estimate the time and rename a finished model with its run folder.
 from __future__ import annotations
 
 import re
-import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bytes2beats.engine.dataset import PhraseSpec
 from bytes2beats.engine.model_store import MODEL_SUFFIX, list_models
-from bytes2beats.engine.training_job import JobSpec, TrainingJob
+from bytes2beats.engine.run_request import RunRequest
+from bytes2beats.engine.training_job import TrainingJob
 
 # Seconds per critic step on the CPU (generator steps included), measured on this project's
 # 2-core machine with other work beside it: a real 1,700-batch run at width 32, batch 32
@@ -33,6 +34,7 @@ class ScanResult:
     files_found: int = 0
     previews: list = field(default_factory=list)  # PIL images of a few real phrases
     devices: list[tuple[str, str]] = field(default_factory=list)  # (--device value, description)
+    spec: PhraseSpec = field(default_factory=PhraseSpec)  # what the phrases are
 
     @property
     def training_phrases(self) -> int:
@@ -49,8 +51,11 @@ class TrainingPlan:
     cache_dir: Path
     data_folder: Path | None = None
     use_genres: bool = True
+    # What a phrase is (instruments, resolution, bars): chosen on the first page, cut by the
+    # scan, and trained on as it is, so that what the scan shows is what trains.
+    phrase_spec: PhraseSpec = field(default_factory=PhraseSpec)
     scan: ScanResult | None = None
-    spec: JobSpec | None = None
+    request: RunRequest | None = None
     job: TrainingJob | None = None
 
     @property
@@ -98,25 +103,8 @@ def check_model_name(name: str, models_dir: Path, current: str | None = None) ->
 
 
 def rename_model(job: TrainingJob, name: str) -> TrainingJob:
-    """Move a finished model and its run folder to a new name; the job, found again there.
-
-    engine/training_job.py has no rename, so the run's record (job.json) is rewritten here
-    through the job's own `_update` (reported as a wanted engine change).
-    """
-    spec = job.spec
-    old_model = Path(spec.model)
-    new_model = old_model.with_name(f"{name}{MODEL_SUFFIX}")
-    if new_model == old_model:
-        return job
-    spec.model = str(new_model)
-    new_folder = spec.run_folder
-    if new_model.exists() or new_folder.exists():
-        raise FileExistsError(f"{new_model.name} or {new_folder.name} already exists")
-    old_model.rename(new_model)  # the model first: the picker sees it at once
-    shutil.move(str(job.folder), str(new_folder))
-    moved = TrainingJob(new_folder)
-    moved._update(spec=asdict(spec))
-    return moved
+    """Move a finished model and its run folder to a new name; the job, found again there."""
+    return job.rename(job.request.model_path().with_name(f"{name}{MODEL_SUFFIX}"))
 
 
 def steps_per_epoch(training_phrases: int, batch_size: int, cap: int = 0) -> int:

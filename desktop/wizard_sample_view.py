@@ -70,18 +70,18 @@ class SampleView(QWidget):
         samples = [p for p in job.samples() if p.with_suffix(".mid").exists()]
         if not samples or samples[-1] == self.path:
             return
-        spec = job.spec
+        request = job.request
         try:
-            clip = read_music(samples[-1].with_suffix(".mid"), steps_per_beat=spec.steps_per_beat)
+            clip = read_music(samples[-1].with_suffix(".mid"), steps_per_beat=request.steps_per_beat)
         except MusicFileError:
             return  # still being written: the next poll takes it
-        self.path, self.steps_per_beat = samples[-1], spec.steps_per_beat
-        picture, playing = clip_picture(clip, spec.tracks)
+        self.path, self.steps_per_beat = samples[-1], request.steps_per_beat
+        picture, playing = clip_picture(clip, request.tracks)
         self.picture.setPixmap(to_pixmap(picture).scaled(
             self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
         self.picture.setToolTip(f"All samples of this epoch: {self.path}")
         epoch = self.path.stem.removeprefix("epoch_").lstrip("0") or "0"
-        names = [t.name for t in family_tracks(spec.tracks)]
+        names = [t.name for t in family_tracks(request.tracks)]
         self.caption.setText(f"A sample after epoch {epoch}: {families_html(names, playing)}")
         self.play_button.setEnabled(True)
 

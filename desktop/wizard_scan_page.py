@@ -42,8 +42,9 @@ PREVIEW_SIZE = (280, 220)
 # The work (a pool thread; no widgets)
 
 
-def scan_folder(folder: Path, cache_dir: Path, call: BackgroundCall) -> ScanResult:
-    """The phrases of every song under `folder`, or a message that says why there are none."""
+def scan_folder(folder: Path, spec: PhraseSpec, cache_dir: Path, call: BackgroundCall) -> ScanResult:
+    """The phrases (`spec`) of every song under `folder`, or a message that says why there
+    are none; cached, so the training process that follows reads them from the cache."""
     everything = [p for p in folder.rglob("*") if p.is_file()]
     if not everything:
         return ScanResult(None, "This folder is empty: put your MIDI (.mid) or LPD (.npz) files in it, "
@@ -63,7 +64,7 @@ def scan_folder(folder: Path, cache_dir: Path, call: BackgroundCall) -> ScanResu
 
     call.report((0, len(music), "", None))
     try:
-        phrases = build_phrases(folder, PhraseSpec(), cache_dir=cache_dir, progress=progress)
+        phrases = build_phrases(folder, spec, cache_dir=cache_dir, progress=progress)
     except MusicFileError as error:
         if not rejected:  # from the cache or a failure of its own: say what the engine said
             return ScanResult(None, f"None of the {len(music)} music files can be used: {error.reason}.",
@@ -71,10 +72,10 @@ def scan_folder(folder: Path, cache_dir: Path, call: BackgroundCall) -> ScanResu
         return ScanResult(None, f"None of the {len(music)} music files can be used: each is listed "
                                 "below with its reason.", rejected, len(music))
     return ScanResult(phrases, None, dict(phrases.report["rejected"]), len(music),
-                      preview_pictures(phrases), available_devices())
+                      preview_pictures(phrases, spec), available_devices(), spec)
 
 
-def preview_pictures(phrases, count: int = PREVIEWS) -> list[tuple[str, Image.Image, list[int]]]:
+def preview_pictures(phrases, spec: PhraseSpec, count: int = PREVIEWS) -> list[tuple[str, Image.Image, list[int]]]:
     """A few real phrases from different songs: (file, picture, tracks playing)."""
     rng = np.random.default_rng(0)
     pool = np.sort(rng.choice(len(phrases), min(len(phrases), 2000), replace=False))
@@ -82,7 +83,7 @@ def preview_pictures(phrases, count: int = PREVIEWS) -> list[tuple[str, Image.Im
     # Most instruments playing first, then most notes: the phrases that show the data best.
     score = rolls.any(axis=(2, 3)).sum(axis=1) * 100_000 + rolls.sum(axis=(1, 2, 3))
     pictures, songs = [], set()
-    steps_per_bar = 4 * PhraseSpec().steps_per_beat
+    steps_per_bar = 4 * spec.steps_per_beat
     for k in np.argsort(-score):
         song = int(phrases.song[pool[k]])
         if song in songs:
@@ -161,8 +162,8 @@ class ScanPage(QWizardPage):
         self._clear_previews()
         self.bar.setRange(0, 0)  # busy until the files are counted
         self.status.setText(f"Looking for songs under {self.plan.data_folder} …")
-        folder, cache = self.plan.data_folder, self.plan.cache_dir
-        self.call = BackgroundCall(lambda call: scan_folder(folder, cache, call))
+        folder, spec, cache = self.plan.data_folder, self.plan.phrase_spec, self.plan.cache_dir
+        self.call = BackgroundCall(lambda call: scan_folder(folder, spec, cache, call))
         self.call.progress.connect(self.on_progress)
         self.call.done.connect(self.on_done)
         self.call.failed.connect(self.on_failed)
@@ -218,7 +219,8 @@ class ScanPage(QWizardPage):
         lines = [
             f"<b>{report['files_found']}</b> music files found, <b>{report['files_used']}</b> used, "
             f"<b>{len(report['rejected'])}</b> left out.",
-            f"<b>{total}</b> phrases of 4 bars: {training} to train on, {total - training} kept apart "
+            f"<b>{total}</b> phrases of {result.spec.n_bars} bars: {training} to train on, "
+            f"{total - training} kept apart "
             "to check the model with.",
             f"Instrument families (phrases each plays in): {families}.",
             f"A phrase counts when at least {report['min_tracks']} instruments play in it.",
@@ -244,12 +246,12 @@ class ScanPage(QWizardPage):
 
     def _show_previews(self, pictures) -> None:
         self._clear_previews()
-        names = [t.name for t in family_tracks(PhraseSpec().track_set)]
+        names = [t.name for t in family_tracks(self.plan.phrase_spec.track_set)]
         for k, (name, picture, playing) in enumerate(pictures):
             image = QLabel()
             image.setPixmap(to_pixmap(picture).scaled(
                 *PREVIEW_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
-            image.setToolTip(f"A real 4-bar phrase from {name}, as the model will see it")
+            image.setToolTip(f"A real {self.plan.phrase_spec.n_bars}-bar phrase from {name}, as the model will see it")
             caption = QLabel(f"{html.escape(Path(name).name)}<br>{families_html(names, playing)}")
             caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.preview_grid.addWidget(image, 0, k, Qt.AlignmentFlag.AlignHCenter)

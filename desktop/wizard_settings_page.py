@@ -7,7 +7,8 @@ validatePage() starts the training process, and there is no going back past it.
 from __future__ import annotations
 
 from bytes2beats.engine.model_store import MODEL_SUFFIX
-from bytes2beats.engine.training_job import JobSpec, TrainingJob
+from bytes2beats.engine.run_request import RunRequest
+from bytes2beats.engine.training_job import TrainingJob
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -27,9 +28,6 @@ from .wizard_plan import (
     seconds_per_step,
     steps_per_epoch,
 )
-
-RESOLUTIONS = [(4, "16th notes (4 steps a beat)"), (8, "32nd notes (8 a beat)"),
-               (12, "16ths and triplets (12 a beat)")]
 
 
 def spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -58,14 +56,7 @@ class SettingsPage(QWizardPage):
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
 
-        defaults = JobSpec(data="", model="")
-        self.tracks = QComboBox()
-        self.tracks.addItem("5 families: drums, piano, guitar, bass, strings", 5)
-        self.tracks.addItem("17 families: drums and the 16 General MIDI groups", 17)
-        self.bars = spin(1, 16, defaults.bars_per_phrase)
-        self.resolution = QComboBox()
-        for value, text in RESOLUTIONS:
-            self.resolution.addItem(text, value)
+        defaults = RunRequest(data="", out="")  # a new run's defaults, as the command line's
         self.epochs = spin(1, 100_000, defaults.epochs)
         self.batch = spin(1, 4096, defaults.batch_size)
         self.g_lr = real_spin(1e-6, 1e-1, defaults.g_lr, 6, 1e-4)
@@ -85,9 +76,6 @@ class SettingsPage(QWizardPage):
         self.error.hide()
 
         rows = [
-            ("Instruments", self.tracks, "The tracks the model writes. The paper uses 5."),
-            ("Bars per phrase", self.bars, "How long one idea is. The paper's 4 bars loop well in a DAW."),
-            ("Resolution", self.resolution, "The shortest note. 16ths are the paper's; finer costs time."),
             ("Epochs", self.epochs, "Passes over your phrases. More is better, up to a point; 100 is the paper's."),
             ("Batch size", self.batch, "Phrases per step. 64 is the paper's; smaller fits small folders."),
             ("Generator rate", self.g_lr, "How big a step the generator takes. 0.0003, as in the paper."),
@@ -126,18 +114,18 @@ class SettingsPage(QWizardPage):
 
     # -- the estimate --------------------------------------------------------------------
 
-    def estimated_training_phrases(self) -> int:
-        """The scan's count, scaled when the phrase length differs from the scan's 4 bars."""
-        return int(self.plan.scan.training_phrases * 4 / self.bars.value())
+    def training_phrases(self) -> int:
+        """The scan's count: the scan cut the very phrases that train (plan.phrase_spec)."""
+        return self.plan.scan.training_phrases
 
     def update_estimate(self) -> None:
         if self.plan.scan is None:
             return
         self.error.hide()
-        phrases = self.estimated_training_phrases()
+        phrases = self.training_phrases()
         steps = steps_per_epoch(phrases, self.batch.value(), self.steps_cap.value())
         total = self.epochs.value() * steps
-        per_step = seconds_per_step(self.width.value(), self.batch.value()) * self.resolution.currentData() / 4
+        per_step = seconds_per_step(self.width.value(), self.batch.value()) * self.plan.phrase_spec.steps_per_beat / 4
         device = self.device.currentData() or "auto"
         gpu = device.startswith(("cuda", "mps")) or (device == "auto" and "CPU" not in self.device.currentText())
         cpu_time = (f"{format_duration(total * per_step)} — {total:,} steps ({self.epochs.value()} epochs "
@@ -152,9 +140,9 @@ class SettingsPage(QWizardPage):
     # -- starting ------------------------------------------------------------------------
 
     def validatePage(self) -> bool:
-        phrases = self.estimated_training_phrases()
+        phrases = self.training_phrases()
         if phrases < self.batch.value():
-            self._fail(f"Only about {phrases} phrases to train on: choose a batch size of {max(1, phrases)} "
+            self._fail(f"Only {phrases} phrases to train on: choose a batch size of {max(1, phrases)} "
                        "or less, or add songs.")
             return False
         steps = steps_per_epoch(phrases, self.batch.value(), self.steps_cap.value())
@@ -167,27 +155,28 @@ class SettingsPage(QWizardPage):
         plan = self.plan
         genres = plan.use_genres and len(plan.genres) >= 2
         name = draft_model_name(plan.data_folder, plan.models_dir)
-        spec = JobSpec(
-            data=str(plan.data_folder), model=str(plan.models_dir / f"{name}{MODEL_SUFFIX}"),
-            tracks=self.tracks.currentData(), epochs=self.epochs.value(), batch_size=self.batch.value(),
-            steps_per_beat=self.resolution.currentData(), bars_per_phrase=self.bars.value(),
-            width=self.width.value(), n_critic=self.n_critic.value(), g_lr=self.g_lr.value(),
-            d_lr=self.d_lr.value(), gp_lambda=self.gp_lambda.value(), transpose=self.transpose.value(),
+        phrase = plan.phrase_spec
+        request = RunRequest(
+            data=str(plan.data_folder), out=str(plan.models_dir / f"{name}{MODEL_SUFFIX}"),
+            tracks=phrase.track_set, steps_per_beat=phrase.steps_per_beat, bars_per_phrase=phrase.n_bars,
+            epochs=self.epochs.value(), batch_size=self.batch.value(), width=self.width.value(),
+            n_critic=self.n_critic.value(), g_lr=self.g_lr.value(), d_lr=self.d_lr.value(),
+            gp_lambda=self.gp_lambda.value(), transpose=self.transpose.value(),
             device=self.device.currentData() or "auto", steps_per_epoch=self.steps_cap.value(),
             sample_every=self.sample_every.value(), checkpoint_every=1,  # a crash loses one epoch at most
-            extra=["--cache-dir", str(plan.cache_dir), "--genre-conditioned", "yes" if genres else "no"],
+            cache_dir=str(plan.cache_dir), genre_conditioned="yes" if genres else "no",
         )
-        problem = spec.problem()  # the command line's own check: the widgets' ranges should make it pass
+        problem = request.problem()  # the command line's own check: the widgets' ranges should make it pass
         if problem:
             self._fail(f"These settings cannot train: {problem}")
             return False
         try:
             plan.models_dir.mkdir(parents=True, exist_ok=True)
-            plan.job = TrainingJob.start(spec)
+            plan.job = TrainingJob.start(request)
         except OSError as error:
             self._fail(f"Training could not start: {error}")
             return False
-        plan.spec = spec
+        plan.request = request
         return True
 
     def _fail(self, message: str) -> None:

@@ -10,8 +10,6 @@ thread.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyqtgraph as pg
 from bytes2beats.engine.training_job import TrainingJob
@@ -134,8 +132,8 @@ class TrainingPage(QWizardPage):
         return self.plan.job
 
     def initializePage(self) -> None:
-        spec = self.job.spec
-        self.setSubTitle(f"Training “{Path(spec.model).stem}”: {spec.epochs} epochs on {spec.data}")
+        request = self.job.request
+        self.setSubTitle(f"Training “{request.model_path().stem}”: {request.epochs} epochs on {request.data}")
         self.poll()
         self.timer.start()
 
@@ -199,17 +197,17 @@ class TrainingPage(QWizardPage):
         return max(done) if done else None
 
     def _show_progress(self) -> None:
-        spec = self.job.spec
+        request = self.job.request
         if not self.epochs:
             self.bar.setRange(0, 0)
             self.status.setText(f"Starting: {self.job.exit_message() or 'loading'} …")
             return
         epoch, batch = self.epochs[-1], self.batches[-1]
         per_epoch = self.steps_per_epoch()
-        text = f"Epoch {epoch} of {spec.epochs}, step {batch}" + (f" of {per_epoch}" if per_epoch else "")
+        text = f"Epoch {epoch} of {request.epochs}, step {batch}" + (f" of {per_epoch}" if per_epoch else "")
         text += f" · {format_duration(self.times[-1])} spent"
         if per_epoch:
-            total = spec.epochs * per_epoch
+            total = request.epochs * per_epoch
             done = (epoch - 1) * per_epoch + batch
             self.bar.setRange(0, total)
             self.bar.setValue(done)
@@ -219,7 +217,7 @@ class TrainingPage(QWizardPage):
                 if rate > 0:
                     text += f" · about {format_duration((total - done) * rate)} left"
         else:
-            self.bar.setRange(0, spec.epochs)
+            self.bar.setRange(0, request.epochs)
             self.bar.setValue(epoch - 1)
             text += " · the time left is known after the first epoch"
         if self.state == "paused":
@@ -246,22 +244,22 @@ class TrainingPage(QWizardPage):
             self.stateChanged.emit(state)
 
     def _show_ending(self, state: str, checkpoint_epoch: int | None, error: str) -> None:
-        spec = self.job.spec
+        request = self.job.request
         kept = (f"Its last checkpoint (epoch {checkpoint_epoch}) is kept: Resume continues from there."
                 if checkpoint_epoch else "No checkpoint was written yet: Resume starts from the beginning.")
         self.message.setStyleSheet("" if state in ("finished", "cancelled") else ERROR_STYLE)
         if state == "finished":
             self.bar.setRange(0, 1)
             self.bar.setValue(1)
-            self.status.setText(f"Done: {spec.epochs} epochs" +
+            self.status.setText(f"Done: {request.epochs} epochs" +
                                 (f" in {format_duration(self.times[-1])}" if self.times else "") + ".")
-            text = f"“{Path(spec.model).stem}” is trained. Next: see how its music compares with yours, and name it."
+            text = f"“{request.model_path().stem}” is trained. Next: see how its music compares with yours, and name it."
         elif state == "cancelled":
             text = f"Training was cancelled. {kept}"
         else:
             text = f"Training stopped: {error or why_it_stopped(self.job.exit_message())}\n{kept}"
         if state != "finished" and self.epochs:
-            self.status.setText(f"Stopped in epoch {self.epochs[-1]} of {spec.epochs}.")
+            self.status.setText(f"Stopped in epoch {self.epochs[-1]} of {request.epochs}.")
         self.message.setText(text)
         self.message.show()
 

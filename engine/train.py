@@ -44,9 +44,9 @@ from .model import (
     save_model,
 )
 from .render import save_pianoroll_sheet
+from .run_request import BINARY_NEURONS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
-BINARY_NEURONS = ("none", "deterministic", "stochastic")
 
 
 @dataclass
@@ -120,24 +120,11 @@ TRAIN_RULES = {
     "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
 }
 
-# The command-line flag of each setting a user gives (engine/training_job.py spells the same
-# flags for the wizard), so that a problem names what to change.
-FLAGS = {
-    "track_set": "--tracks", "steps_per_beat": "--steps-per-beat", "n_bars": "--bars-per-phrase",
-    "g_width": "--width", "d_width": "--width", "epochs": "--epochs", "batch_size": "--batch-size",
-    "n_critic": "--n-critic", "gp_lambda": "--gp-lambda", "g_lr": "--g-lr", "d_lr": "--d-lr",
-    "transpose": "--transpose", "sample_every": "--sample-every", "checkpoint_every": "--checkpoint-every",
-    "seed": "--seed", "steps_per_epoch": "--steps-per-epoch", "binary_neurons": "--binary-neurons",
-    "chord_loss": "--chord-loss", "time_layers": "--time-layers",
-}
-
-
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
     """The first setting of a training run that cannot train, as one line naming its flag
     ("--batch-size must be from 1 to 4096, not 0"), or None: the one check that both
     `bytes2beats train` (right after parsing) and the wizard (before it starts) make."""
-    name = lambda field: FLAGS.get(field, field)  # noqa: E731
-    return train_cfg.problem(name) or model_cfg.problem(name)
+    return train_cfg.problem(flag_of) or model_cfg.problem(flag_of)
 
 
 class TrainingDiverged(RuntimeError):
@@ -268,35 +255,6 @@ def transpose_chords(chords: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor
 
 # ---------------------------------------------------------------------------------------
 # The loop
-
-
-@dataclass
-class RunPaths:
-    """Where a run writes: the model, and a run folder beside it."""
-
-    model: Path
-    folder: Path
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.pt"
-
-    @property
-    def kept_checkpoints(self) -> Path:
-        return self.folder / "checkpoints"
-
-    @property
-    def log(self) -> Path:
-        return self.folder / "log.jsonl"
-
-    @property
-    def samples(self) -> Path:
-        return self.folder / "samples"
-
-    @classmethod
-    def for_model(cls, model: str | Path, folder: str | Path | None = None) -> RunPaths:
-        model = Path(model)
-        return cls(model, Path(folder) if folder else model.parent / f"{model.stem}-run")
 
 
 def _finite_or_null(value):

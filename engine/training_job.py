@@ -12,68 +12,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
-JOB_FILE = "job.json"
+from .run_request import JOB_FILE, RunPaths, RunRequest
 
 
-@dataclass
-class JobSpec:
-    """What to train: the `bytes2beats train` options, as plain values."""
-
-    data: str
-    model: str  # the .safetensors path to write
-    tracks: int = 5
-    epochs: int = 100
-    batch_size: int = 64
-    steps_per_beat: int = 4
-    bars_per_phrase: int = 4
-    width: int = 32
-    n_critic: int = 5
-    g_lr: float = 3e-4
-    d_lr: float = 6e-4
-    gp_lambda: float = 10.0
-    transpose: int = 0
-    device: str = "auto"
-    steps_per_epoch: int = 0
-    sample_every: int = 1
-    checkpoint_every: int = 1
-    extra: list[str] = field(default_factory=list)
-
-    def arguments(self) -> list[str]:
-        flags = {
-            "--data": self.data, "--out": self.model, "--tracks": self.tracks, "--epochs": self.epochs,
-            "--batch-size": self.batch_size, "--steps-per-beat": self.steps_per_beat,
-            "--bars-per-phrase": self.bars_per_phrase, "--width": self.width, "--n-critic": self.n_critic,
-            "--g-lr": self.g_lr, "--d-lr": self.d_lr, "--gp-lambda": self.gp_lambda,
-            "--transpose": self.transpose, "--device": self.device, "--steps-per-epoch": self.steps_per_epoch,
-            "--sample-every": self.sample_every, "--checkpoint-every": self.checkpoint_every,
-        }
-        return [part for flag, value in flags.items() for part in (flag, str(value))] + list(self.extra)
-
-    def problem(self) -> str | None:
-        """The first setting `bytes2beats train` would refuse, as one line naming its flag, or
-        None: the command line's own check (engine/train.py: settings_problem). Imports torch."""
-        from .model import ModelConfig
-        from .train import TrainConfig, settings_problem
-
-        model = ModelConfig(track_set=self.tracks, steps_per_beat=self.steps_per_beat, n_bars=self.bars_per_phrase,
-                            g_width=self.width, d_width=self.width)
-        train = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, n_critic=self.n_critic,
-                            gp_lambda=self.gp_lambda, g_lr=self.g_lr, d_lr=self.d_lr, transpose=self.transpose,
-                            steps_per_epoch=self.steps_per_epoch, sample_every=self.sample_every,
-                            checkpoint_every=self.checkpoint_every)
-        return settings_problem(model, train)
-
-    @property
-    def run_folder(self) -> Path:
-        model = Path(self.model)
-        return model.parent / f"{model.stem}-run"
+def _legacy_request(spec: dict) -> RunRequest:
+    """The RunRequest of a job.json written before there was one (its "spec": the wizard's
+    JobSpec, with `model` for `out` and the flags it did not name as raw `extra` flags)."""
+    values = {k: v for k, v in spec.items() if k not in ("model", "extra")}
+    values["out"] = spec.get("model", "")
+    extra = list(spec.get("extra") or [])
+    for flag, value in zip(extra[::2], extra[1::2]):
+        values[flag.removeprefix("--").replace("-", "_")] = value
+    return RunRequest.from_dict(values)
 
 
 class TrainingJob:
@@ -85,40 +43,65 @@ class TrainingJob:
     # -- starting ------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, spec: JobSpec, resume: bool = False) -> TrainingJob:
+    def start(cls, request: RunRequest, resume: bool = False) -> TrainingJob:
         """Start (or, with `resume`, continue from the checkpoint) a run in a new process."""
-        job = cls(spec.run_folder)
+        paths = request.paths()
+        job = cls(paths.folder)
         job.folder.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "bytes2beats", "train", *spec.arguments(), "--run-dir", str(job.folder)]
-        if resume and job.checkpoint.exists():
-            args += ["--resume", str(job.checkpoint)]
-        output = open(job.folder / "output.log", "ab")
+        asked = replace(request, resume=str(paths.checkpoint)) if resume and paths.checkpoint.exists() else request
+        args = [sys.executable, "-m", "bytes2beats", "train", *asked.argv()]
+        output = open(paths.output, "ab")
         process = subprocess.Popen(
             args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own session: closing the app does not end it
         )
         output.close()
-        job._write({"spec": asdict(spec), "pid": process.pid, "started": time.time(), "state": "running"})
+        job._write({"request": request.to_dict(), "pid": process.pid, "started": time.time(), "state": "running"})
         job._process = process
+        return job
+
+    def rename(self, model: str | os.PathLike) -> TrainingJob:
+        """Move a finished run's model and its run folder to the model path `model` (its
+        default run folder beside it); the job, found again there. FileExistsError when
+        either is taken."""
+        request = self.request
+        old_model = request.model_path()
+        moved = replace(request, out=str(model), run_dir=None)
+        new_paths = moved.paths()
+        if new_paths.model == old_model:
+            return self
+        if new_paths.model.exists() or new_paths.folder.exists():
+            raise FileExistsError(f"{new_paths.model.name} or {new_paths.folder.name} already exists")
+        old_model.rename(new_paths.model)  # the model first: the picker sees it at once
+        shutil.move(str(self.folder), str(new_paths.folder))
+        job = TrainingJob(new_paths.folder)
+        job._update(request=moved.to_dict())
         return job
 
     def resume(self) -> TrainingJob:
         """Start again from the last checkpoint, after a crash, a kill or a cancel."""
-        return TrainingJob.start(self.spec, resume=True)
+        return TrainingJob.start(self.request, resume=True)
 
     # -- what it is doing ----------------------------------------------------------------
 
     @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.request.model_path(), self.folder)
+
+    @property
     def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.pt"
+        return self.paths.checkpoint
 
     @property
     def log_path(self) -> Path:
-        return self.folder / "log.jsonl"
+        return self.paths.log
 
     @property
-    def spec(self) -> JobSpec:
-        return JobSpec(**self._read()["spec"])
+    def request(self) -> RunRequest:
+        record = self._read()
+        if "request" in record:
+            return RunRequest.from_dict(record["request"])
+        return _legacy_request(record.get("spec") or {})
 
     @property
     def pid(self) -> int | None:
@@ -142,13 +125,14 @@ class TrainingJob:
         recorded = self._read().get("state", "stopped")
         if self.is_alive():
             return "paused" if recorded == "paused" else "running"
-        if Path(self.spec.model).exists() and self._finished_epochs() >= self.spec.epochs:
+        request = self.request
+        if request.model_path().exists() and self._finished_epochs() >= request.epochs:
             return "finished"
         return "cancelled" if recorded == "cancelled" else "stopped"
 
     def exit_message(self) -> str:
         """The last line the process wrote: its error, when it failed."""
-        path = self.folder / "output.log"
+        path = self.paths.output
         if not path.exists():
             return ""
         lines = [line.strip() for line in path.read_text(errors="replace").replace("\r", "\n").splitlines() if line.strip()]
@@ -172,8 +156,26 @@ class TrainingJob:
                 records.append(record)
         return records, start + end
 
+    def last_record(self, tail_bytes: int = 8192) -> dict | None:
+        """The log's last whole record (its epoch and step), read from the end: cheap enough
+        to poll while a long run's log grows to megabytes."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) - tail_bytes))
+                lines = handle.read().split(b"\n")
+        except OSError:
+            return None
+        for line in reversed(lines[:-1]):  # the last piece is a line being written, or nothing
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                return record
+        return None
+
     def samples(self) -> list[Path]:
-        return sorted((self.folder / "samples").glob("epoch_*.png"))
+        return sorted(self.paths.samples.glob("epoch_*.png"))
 
     def _finished_epochs(self) -> int:
         if not self.checkpoint.exists():

@@ -223,6 +223,60 @@ def test_training_pauses_cancels_survives_a_kill_and_a_closed_window(qtbot, tmp_
     assert not running.is_alive()
 
 
+@pytest.mark.slow
+def test_the_phrases_scanned_are_the_phrases_trained_and_the_status_bar_finds_a_closed_wizards_run(
+        qtbot, tmp_path, models, monkeypatch):
+    from bytes2beats.desktop.main_window import MainWindow
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))  # the wizard's default phrase cache
+    QStandardPaths.setTestModeEnabled(True)
+    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     model="genres", device="cpu", generate_on_load=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert not win.status.training.isVisible()  # no run of the user's yet
+    win.commands["train"].trigger()
+    wizard = win.wizard
+    data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
+    scan(qtbot, wizard, data, genres=False)
+    four_bars = wizard.plan.scan.training_phrases
+    assert "phrases of 4 bars" in wizard.scan_page.summary.text()
+
+    # The user goes back and asks for 2-bar phrases: the folder is read again, cut as asked.
+    click(qtbot, wizard, QWizard.WizardButton.BackButton)
+    wizard.data_page.bars.setValue(2)
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    qtbot.waitUntil(lambda: wizard.scan_page.isComplete(), timeout=60_000)
+    two_bars = wizard.plan.scan.training_phrases
+    assert "phrases of 2 bars" in wizard.scan_page.summary.text()
+    assert f"{two_bars} to train on" in wizard.scan_page.summary.text() and two_bars > 1.5 * four_bars
+
+    start_training(qtbot, wizard, epochs=1000)
+    job = wizard.job
+    assert job.request.bars_per_phrase == 2
+    output = job.paths.output
+    qtbot.waitUntil(lambda: output.exists() and "training phrases" in output.read_text(), timeout=60_000)
+    assert f" {two_bars} training phrases" in output.read_text()  # what the scan showed is what trains
+
+    click(qtbot, wizard, QWizard.WizardButton.CancelButton)  # "Close": the run goes on without it
+    assert not wizard.isVisible()
+    button = win.status.training
+    qtbot.waitUntil(lambda: button.isVisible() and "epoch" in button.text(), timeout=30_000)
+    assert button.text().startswith("Training “songs”: epoch ")  # the model is named after the folder
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    again = win.wizard
+    assert again is not wizard and again.isVisible() and again.currentId() == TRAINING
+    assert again.job.folder == job.folder
+    qtbot.waitUntil(lambda: len(again.training_page.epochs) > 0, timeout=30_000)
+    again.training_page.cancel_button.click()
+    qtbot.waitUntil(lambda: again.training_page.state == "cancelled", timeout=30_000)
+    button.refresh()
+    assert not button.isVisible()  # a run the user cancelled asks nothing more of them
+    again.close()
+    win.close()
+
+
 def bad_folder(tmp_path: Path, kind: str) -> Path:
     folder = tmp_path / kind
     folder.mkdir()

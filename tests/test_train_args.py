@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from bytes2beats.cli import main
 from bytes2beats.engine.model_store import shipped_models_dir
-from bytes2beats.engine.training_job import JobSpec
+from bytes2beats.engine.run_request import RunRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LPD = FIXTURES / "lpd"
@@ -84,7 +84,7 @@ BAD_EVAL_VALUES = [
     ("--novelty-samples", "-1", "--novelty-samples must be 0 or more, not -1"),
     ("--threshold", "nan", "--threshold must be between 0 and 1, not nan"),
     ("--threshold", "1", "--threshold must be between 0 and 1, not 1"),
-    ("--seed", "-1", "--seed must be 0 or more, not -1"),
+    ("--seed", "-1", "--seed must be between 0 and 2147483647, not -1"),
 ]
 
 
@@ -97,7 +97,7 @@ def test_a_bad_eval_setting_is_one_line_before_anything_is_read(tmp_path, capsys
 
 
 # ---------------------------------------------------------------------------------------
-# The wizard's JobSpec spells the same flags and is checked by the same rules.
+# The wizard fills in the RunRequest the command line's flags are made from, checked by the same rules.
 
 SPEC_FIELDS = {"--batch-size": "batch_size", "--n-critic": "n_critic", "--steps-per-beat": "steps_per_beat",
                "--bars-per-phrase": "bars_per_phrase", "--width": "width", "--checkpoint-every": "checkpoint_every",
@@ -105,15 +105,15 @@ SPEC_FIELDS = {"--batch-size": "batch_size", "--n-critic": "n_critic", "--steps-
                "--gp-lambda": "gp_lambda", "--transpose": "transpose", "--steps-per-epoch": "steps_per_epoch"}
 
 
-def test_a_job_spec_is_checked_by_the_command_lines_rules(tmp_path):
-    spec = JobSpec(data=str(LPD), model=str(tmp_path / "m.safetensors"))
+def test_a_run_request_is_checked_by_the_command_lines_rules(tmp_path):
+    spec = RunRequest(data=str(LPD), out=str(tmp_path / "m.safetensors"))
     assert spec.problem() is None  # the wizard's defaults train
     checked = 0
     for flag, value, message in BAD_TRAIN_VALUES:
         if flag not in SPEC_FIELDS:
             continue
         kind = type(getattr(spec, SPEC_FIELDS[flag]))
-        bad = JobSpec(data=spec.data, model=spec.model, **{SPEC_FIELDS[flag]: kind(float(value))})
+        bad = RunRequest(data=spec.data, out=spec.out, **{SPEC_FIELDS[flag]: kind(float(value))})
         assert bad.problem() is not None and bad.problem().startswith(message), (flag, value, bad.problem())
         checked += 1
     assert checked >= 25

@@ -12,16 +12,18 @@ import pytest
 import torch
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.model import ModelConfig
+from bytes2beats.engine.run_request import RunRequest
 from bytes2beats.engine.train import RunPaths, TrainConfig, Trainer, read_checkpoint
-from bytes2beats.engine.training_job import JobSpec, TrainingJob, find_jobs
+from bytes2beats.engine.training_job import TrainingJob, find_jobs
 
 LPD_ROCK = Path(__file__).parent / "fixtures" / "lpd" / "rock"
 
 
-def tiny_spec(tmp_path: Path, epochs: int) -> JobSpec:
-    return JobSpec(
-        data=str(LPD_ROCK), model=str(tmp_path / "mine.safetensors"), epochs=epochs, batch_size=8,
-        width=8, steps_per_epoch=2, device="cpu", extra=["--cache-dir", str(tmp_path / "cache")],
+def tiny_request(tmp_path: Path, epochs: int) -> RunRequest:
+    return RunRequest(
+        data=str(LPD_ROCK), out=str(tmp_path / "mine.safetensors"), epochs=epochs, batch_size=8,
+        width=8, steps_per_epoch=2, device="cpu", cache_dir=str(tmp_path / "cache"), checkpoint_every=1,
+        sample_every=1,
     )
 
 
@@ -35,7 +37,7 @@ def wait_for(condition, timeout=120.0):
 
 @pytest.mark.slow
 def test_a_job_runs_apart_pauses_cancels_and_resumes_to_the_end(tmp_path):
-    job = TrainingJob.start(tiny_spec(tmp_path, epochs=400))
+    job = TrainingJob.start(tiny_request(tmp_path, epochs=400))
     wait_for(lambda: job.checkpoint.exists())
     assert job.state() == "running"
     job.pause()
@@ -52,18 +54,18 @@ def test_a_job_runs_apart_pauses_cancels_and_resumes_to_the_end(tmp_path):
     assert "resumes with --resume" in job.exit_message()
 
     # The same run continues, to a shorter end, from its checkpoint.
-    spec = job.spec
-    spec.epochs = done + 1
-    again = TrainingJob.start(spec, resume=True)
+    request = job.request
+    request.epochs = done + 1
+    again = TrainingJob.start(request, resume=True)
     assert again.wait(timeout=300) == "finished", again.exit_message()
     assert read_checkpoint(again.checkpoint)["epoch"] == done + 1
-    assert Path(spec.model).exists()
+    assert request.model_path().exists()
     assert [j.folder for j in find_jobs(tmp_path)] == [job.folder]
 
 
 @pytest.mark.slow
 def test_a_killed_job_is_resumed_from_its_last_checkpoint(tmp_path):
-    job = TrainingJob.start(tiny_spec(tmp_path, epochs=400))
+    job = TrainingJob.start(tiny_request(tmp_path, epochs=400))
     wait_for(lambda: job.checkpoint.exists())
     os.kill(job.pid, signal.SIGKILL)
     wait_for(lambda: not job.is_alive())

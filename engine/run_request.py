@@ -1,0 +1,260 @@
+"""One training run, described once: what the user asks for, and where the run writes.
+
+`RunRequest` is the single description of a training run. The command line's `train`
+flags are made from its fields (`add_run_arguments`), the wizard fills one in, a training
+job stores one in its job.json and spawns `bytes2beats train` with `argv()`, and
+engine/train_run.py runs one. Its defaults are the defaults of a *new* run.
+
+`ModelConfig` and `TrainConfig` (engine/model.py, engine/train.py) are what a run stores in
+its checkpoints and models; their own defaults say what a field absent from an older file
+meant (the first models' per-beat time layers, width 64), so old files read as they were
+written. A request makes both (`model_config`, `train_config`).
+
+`RunPaths` is the run folder's layout, the one place it is written down.
+
+No torch here: the wizard and the job runner import this module cheaply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+BINARY_NEURONS = ("none", "deterministic", "stochastic")
+JOB_FILE = "job.json"
+TIME_LAYERS = ("staged", "per-beat")
+GENRE_CONDITIONED = ("auto", "yes", "no")
+
+
+def _setting(default, help: str, choices=None, metavar: str | None = None):
+    """A field of RunRequest with what its command-line flag (--field-name) needs."""
+    meta = {"help": help, "choices": choices, "metavar": metavar}
+    if default is MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunRequest:
+    """A training run as a user asks for it (`bytes2beats train`'s flags, the wizard's pages)."""
+
+    # What to train on, and what to write
+    data: str = _setting(MISSING, "folder of songs (searched recursively), or a .phrases.npz pack from "
+                                  "`bytes2beats phrases`")
+    out: str = _setting(MISSING, "the model: a .safetensors path, or a name for your models folder")
+    resume: str | None = _setting(None, "a checkpoint.pt (or its run folder) to continue from")
+    warm_start: str | None = _setting(None, "begin from this checkpoint's weights (and its model's shape) with "
+                                            "today's training settings", metavar="CHECKPOINT")
+    device: str = _setting("auto", "auto (default), cpu, cuda or mps")
+    run_dir: str | None = _setting(None, "where logs, samples and checkpoints go (default: beside the model)")
+    cache_dir: str | None = _setting(None, "phrase cache (default: the user cache folder)")
+    # The phrases, and so the model's shape
+    tracks: int = _setting(5, "instrument families", choices=(5, 17))
+    steps_per_beat: int = _setting(4, "time resolution (4: 16th notes)")
+    bars_per_phrase: int = _setting(4, "bars in one phrase")
+    # The networks
+    width: int = _setting(32, "channels of the networks' narrowest layer")
+    no_attention: bool = _setting(False, "leave out self-attention (ablation)")
+    time_layers: str = _setting("staged", "how beats become steps: staged (beats, 16ths, steps; default) or "
+                                          "per-beat (the first models')", choices=TIME_LAYERS)
+    critic_bar_statistics: bool = _setting(False, "let the critic also score each track's bars by how much "
+                                                  "plays and their loudest cell")
+    critic_onset_statistics: bool = _setting(False, "let the critic also score where within the beat each "
+                                                    "track's notes start and end")
+    chords: bool = _setting(False, "condition on each phrase's chords, so that it can be asked for a key and a "
+                                   "progression")
+    chord_register: bool = _setting(False, "with --chords: learn the chords' offsets per track and octave, so "
+                                           "each track keeps to its register (a warm start from a chord model "
+                                           "copies its shared ones)")
+    genre_conditioned: str = _setting("auto", "condition on the data's genre folders (auto: when there are "
+                                              "several)", choices=GENRE_CONDITIONED)
+    # The training
+    epochs: int = _setting(100, "passes over the training phrases")
+    batch_size: int = _setting(64, "phrases per step")
+    n_critic: int = _setting(5, "critic steps per generator step")
+    g_lr: float = _setting(3e-4, "the generator's learning rate")
+    d_lr: float = _setting(6e-4, "the critic's learning rate")
+    gp_lambda: float = _setting(10.0, "the gradient penalty's weight")
+    transpose: int = _setting(0, "augment by up to this many semitones")
+    chord_loss: float = _setting(20.0, "with --chords: weight of the generator's chord-fit term (0: the critic "
+                                       "alone)")
+    binary_neurons: str = _setting("none", "show the critic notes (0/1) instead of probabilities, with "
+                                           "straight-through gradients", choices=BINARY_NEURONS)
+    steps_per_epoch: int = _setting(0, "cap the batches of an epoch (0: all)")
+    checkpoint_every: int = _setting(20, "epochs between checkpoints")
+    sample_every: int = _setting(10, "epochs between sample pictures")
+    keep_checkpoints: bool = _setting(False, "keep every checkpoint in the run folder's checkpoints/ "
+                                             "(bench/targets_over_training.py)")
+    seed: int = _setting(0, "the random seed of the weights and the batches")
+
+    # -- the command line ------------------------------------------------------------------
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunRequest:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunRequest:
+        """From a job.json's record; unknown keys (a newer version's) are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def argv(self) -> list[str]:
+        """The `bytes2beats train` arguments that ask for this run: every setting that is not
+        the default, so that a job's command line reads as what the user chose."""
+        parts = ["--data", self.data, "--out", self.out]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("data", "out") or value == f.default:
+                continue
+            if isinstance(value, bool):
+                parts.append(flag_of(f.name))
+            else:
+                parts += [flag_of(f.name), str(value)]
+        return parts
+
+    # -- what it makes -----------------------------------------------------------------------
+
+    def model_path(self) -> Path:
+        """The .safetensors file: `out` as given, or a bare name in the user's models folder."""
+        from .model_store import MODEL_SUFFIX, user_models_dir
+
+        out = Path(self.out)
+        if out.suffix == MODEL_SUFFIX:
+            return out
+        if os.sep not in self.out:
+            return user_models_dir() / f"{self.out}{MODEL_SUFFIX}"
+        return out.with_suffix(MODEL_SUFFIX)
+
+    def paths(self) -> RunPaths:
+        return RunPaths.for_model(self.model_path(), self.run_dir)
+
+    def model_config(self):
+        """The ModelConfig of a new run (a resumed or warm-started one takes its checkpoint's)."""
+        from .model import ModelConfig
+
+        return ModelConfig(
+            track_set=self.tracks, steps_per_beat=self.steps_per_beat, n_bars=self.bars_per_phrase,
+            g_width=self.width, d_width=self.width, attention=not self.no_attention,
+            time_layers=self.time_layers, critic_bar_statistics=self.critic_bar_statistics,
+            critic_onset_statistics=self.critic_onset_statistics,
+            chords=self.chords or self.chord_register, chord_register=self.chord_register,
+        )
+
+    def train_config(self):
+        from .train import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, n_critic=self.n_critic, gp_lambda=self.gp_lambda,
+            g_lr=self.g_lr, d_lr=self.d_lr, transpose=self.transpose, seed=self.seed,
+            steps_per_epoch=self.steps_per_epoch, checkpoint_every=self.checkpoint_every,
+            sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
+            binary_neurons=self.binary_neurons, chord_loss=self.chord_loss,
+        )
+
+    def phrase_spec(self):
+        """The phrases this run cuts from a folder of songs (the wizard's scan cuts the same)."""
+        from .dataset import PhraseSpec
+
+        return PhraseSpec(self.tracks, self.steps_per_beat, self.bars_per_phrase)
+
+    def problem(self) -> str | None:
+        """The first setting that cannot train, as one line naming its flag ("--batch-size
+        must be from 1 to 4096, not 0"), or None: checked before anything is read or
+        written, by the command line and by the wizard alike. Imports torch."""
+        if self.resume and self.warm_start:
+            return "--resume continues a run, --warm-start begins a new one: give one of them"
+        from .train import settings_problem
+
+        return settings_problem(self.model_config(), self.train_config())
+
+
+# The flag of each RunRequest field that has one, and of each ModelConfig or TrainConfig
+# field a user sets through one, so that a problem names what to change.
+CONFIG_FLAGS = {"track_set": "tracks", "n_bars": "bars_per_phrase", "g_width": "width", "d_width": "width"}
+
+
+def flag_of(name: str) -> str:
+    """'--batch-size' for batch_size (a RunRequest, ModelConfig or TrainConfig field); a
+    field no flag sets (beta1, say, read from a checkpoint) keeps its own name."""
+    name = CONFIG_FLAGS.get(name, name)
+    if name not in {f.name for f in fields(RunRequest)}:
+        return name
+    return "--" + name.replace("_", "-")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """`bytes2beats train`'s flags, one per RunRequest field."""
+    for f in fields(RunRequest):
+        meta = f.metadata
+        options = {"help": meta["help"]}
+        if f.default is MISSING:
+            options["required"] = True
+        elif isinstance(f.default, bool):
+            options["action"] = "store_true"
+        else:
+            options["default"] = f.default
+            kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(
+                str(f.type), None)
+            if kind in (int, float):
+                options["type"] = kind
+        if meta.get("choices"):
+            options["choices"] = meta["choices"]
+        if meta.get("metavar"):
+            options["metavar"] = meta["metavar"]
+        parser.add_argument(flag_of(f.name), dest=f.name, **options)
+
+
+@dataclass
+class RunPaths:
+    """Where a run writes: the model, and a run folder beside it (`<model>-run/`)."""
+
+    model: Path
+    folder: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def kept_checkpoints(self) -> Path:
+        return self.folder / "checkpoints"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "log.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.folder / "samples"
+
+    @property
+    def rejected(self) -> Path:
+        """Every file left out, and why: a line each."""
+        return self.folder / "rejected.txt"
+
+    @property
+    def job(self) -> Path:
+        """A job's record, when the run was started as a job (engine/training_job.py)."""
+        return self.folder / JOB_FILE
+
+    @property
+    def output(self) -> Path:
+        """A job's terminal output (its progress and its last error)."""
+        return self.folder / "output.log"
+
+    @classmethod
+    def for_model(cls, model: str | Path, folder: str | Path | None = None) -> RunPaths:
+        model = Path(model)
+        return cls(model, Path(folder) if folder else run_folder_of(model))
+
+
+def run_folder_of(model: str | Path) -> Path:
+    """The default run folder of a model: `<name>-run/` beside it."""
+    model = Path(model)
+    return model.parent / f"{model.stem}-run"

@@ -1,0 +1,232 @@
+"""Run a training run: a RunRequest in, a model out.
+
+    prepared = prepare(request, say)        # checks, reads the songs, builds the Trainer
+    outcome = run(prepared, should_stop)    # trains, writes the model
+
+`bytes2beats train` is the parsing of its flags plus these two calls; the wizard reaches
+them through that command, in a process of its own (engine/training_job.py). Every problem
+a user can fix is a RunRefused: one line, naming the file or the flag.
+
+The rules that reconcile a request with what it starts from live here:
+- resume: the checkpoint's model and training settings win, but for the number of epochs,
+  which may be raised to train further;
+- warm start: the checkpoint's model (plus the views and chords the request adds), trained
+  under the request's settings;
+- a phrase pack brings its own grid, which the model takes (and a checkpoint must match);
+- genres: conditioned on the data's genre folders when asked, or when there are several.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .run_request import RunPaths, RunRequest
+
+REJECTED_SHOWN = 5  # rejected files named on the terminal; rejected.txt in the run folder has all
+
+
+class RunRefused(ValueError):
+    """A training run that cannot start or go on, for a reason the user can fix (one line)."""
+
+
+@dataclass
+class PreparedRun:
+    request: RunRequest
+    paths: RunPaths
+    trainer: object  # engine.train.Trainer
+    phrases: object  # engine.dataset.Phrases: the training phrases
+    rank: int
+    world: int
+
+
+@dataclass
+class RunOutcome:
+    finished: bool
+    model: Path | None  # the model written, when finished (on the first process of several)
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join torchrun's process group when launched by it; (rank, world) either way."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    import torch
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None) -> PreparedRun:
+    """Check the request, read its data, and build the Trainer (resumed or warm-started as
+    asked); RunRefused for anything the user can fix, before a batch is trained."""
+    import torch
+
+    from .dataset import default_cache_dir, is_phrase_pack, load_phrase_pack
+    from .device import describe_device, pick_device
+    from .model import ModelConfig
+    from .music_io import MusicFileError
+    from .train import TrainConfig, Trainer, read_checkpoint
+
+    # Every value checked before anything is read or written (the wizard makes the same check).
+    problem = request.problem()
+    if problem:
+        raise RunRefused(problem)
+    model_cfg, train_cfg = request.model_config(), request.train_config()
+    rank, world = init_distributed()
+    try:
+        device = pick_device(request.device)
+    except ValueError as error:
+        raise RunRefused(str(error)) from None
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if rank != 0:
+        say = lambda text: None  # noqa: E731 - one process speaks
+    paths = request.paths()
+    checkpoint = _checkpoint_of(request)
+    if checkpoint is not None:
+        try:
+            state = read_checkpoint(checkpoint)
+        except ValueError as error:
+            raise RunRefused(str(error)) from None
+        model_cfg = _model_from_checkpoint(ModelConfig.from_json(state["model_config"]), request)
+        if request.resume:
+            train_cfg = TrainConfig.from_json(state["train_config"])
+            train_cfg.epochs = request.epochs
+            if request.epochs < state["epoch"]:  # as many: the model is written again (after a full disk)
+                raise RunRefused(f"{checkpoint} has trained {state['epoch']} epochs already: "
+                                 f"give --epochs {state['epoch']} or more to resume it")
+    try:
+        if is_phrase_pack(request.data):
+            say(f"reading the phrase pack {request.data} ...")
+            phrases, packed = load_phrase_pack(request.data)
+            # The pack was cut with its own settings: the model takes them.
+            if checkpoint and (packed.track_set, packed.steps_per_beat, packed.n_bars) != (
+                    model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
+                raise RunRefused(f"{request.data} was cut for another model than the checkpoint's")
+            model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars = (
+                packed.track_set, packed.steps_per_beat, packed.n_bars)
+            problem = model_cfg.problem()
+            if problem:
+                raise RunRefused(f"{request.data}: its phrases cannot train a model: {problem}")
+        else:
+            from .dataset import PhraseSpec, build_phrases
+
+            say(f"reading songs under {request.data} ...")
+            spec = PhraseSpec(model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars,
+                              model_cfg.lowest_pitch, model_cfg.n_pitches)
+            cache = Path(request.cache_dir) if request.cache_dir else default_cache_dir()
+            phrases = build_phrases(request.data, spec, cache_dir=cache)
+    except MusicFileError as error:
+        raise RunRefused(str(error)) from None
+    _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None)
+    report = phrases.report
+    train = phrases.split(validation=False)
+    n_validation = len(phrases) - len(train)
+    del phrases  # the training phrases are a copy: keeping both would double the memory
+    if len(train) < train_cfg.batch_size * world:
+        raise RunRefused(f"only {len(train)} training phrases: fewer than one batch of {train_cfg.batch_size}")
+    rejected = dict(report.get("rejected") or {})
+    listed = write_rejected(rejected, paths) if rank == 0 else None
+    say(f"{report['files_used']} of {report['files_found']} files used ({len(rejected)} rejected"
+        f"{f', all listed in {listed}' if listed else ''}), "
+        f"{len(train)} training phrases, {n_validation} validation; "
+        f"genres: {', '.join(model_cfg.genres) or 'none'}; device: {describe_device(device)}")
+    for name, reason in list(rejected.items())[:REJECTED_SHOWN]:
+        say(f"  rejected {name}: {reason}")
+    if len(rejected) > REJECTED_SHOWN:
+        say(f"  ... and {len(rejected) - REJECTED_SHOWN} more (in {listed})")
+    trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
+    if checkpoint is not None:
+        try:
+            trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint)
+        except ValueError as error:
+            raise RunRefused(str(error)) from None
+        say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if request.resume
+            else f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
+    return PreparedRun(request, paths, trainer, train, rank, world)
+
+
+def run(prepared: PreparedRun, should_stop: Callable[[], bool] | None = None) -> RunOutcome:
+    """Train until the last epoch or until `should_stop()` (checked between batches; Ctrl-C
+    stops there too), then write the model. RunRefused for a full disk or a run that
+    diverged: the last checkpoint stays, and resumes."""
+    from .train import TrainingDiverged, finish
+
+    trainer, paths = prepared.trainer, prepared.paths
+    try:
+        try:
+            finished = trainer.fit(should_stop=should_stop)
+        except KeyboardInterrupt:
+            finished = False
+        except (OSError, TrainingDiverged) as error:  # each names its file, and the checkpoint kept
+            raise RunRefused(str(error)) from None
+        model = None
+        if finished and prepared.rank == 0:
+            try:
+                model = finish(trainer, prepared.phrases, str(prepared.request.data))
+            except OSError as error:
+                raise RunRefused(f"{error}; the last checkpoint ({paths.checkpoint}) writes it again "
+                                 f"with --resume") from None
+        return RunOutcome(finished, model)
+    finally:
+        if prepared.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def write_rejected(rejected: dict[str, str], paths: RunPaths) -> Path | None:
+    """Every rejected file and why, a line each (name, a tab, the reason), in the run folder's
+    rejected.txt; None (and no file, nor an old one) when none was."""
+    path = paths.rejected
+    try:
+        if not rejected:
+            path.unlink(missing_ok=True)
+            return None
+        paths.folder.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{name}\t{reason}\n" for name, reason in rejected.items()), encoding="utf-8")
+    except OSError as error:
+        raise RunRefused(f"could not write {path} ({error.strerror or error})") from None
+    return path
+
+
+# -- the rules -----------------------------------------------------------------------------
+
+
+def _checkpoint_of(request: RunRequest) -> Path | None:
+    """The checkpoint a run starts from (to resume, or to warm-start from), or None."""
+    given = request.resume or request.warm_start
+    if not given:
+        return None
+    checkpoint = Path(given)
+    return checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
+
+
+def _model_from_checkpoint(model_cfg, request: RunRequest):
+    """The checkpoint's model is the one trained on; a warm start may add the critic's new
+    views and the chords."""
+    if request.warm_start:
+        model_cfg.critic_bar_statistics |= request.critic_bar_statistics
+        model_cfg.critic_onset_statistics |= request.critic_onset_statistics
+        model_cfg.chords |= request.chords or request.chord_register
+        model_cfg.chord_register |= request.chord_register
+    return model_cfg
+
+
+def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: bool) -> None:
+    """A new model is conditioned on the data's genre folders when asked (yes), or when
+    there are two or more (auto); a checkpoint's genres must be the data's."""
+    if not from_checkpoint:
+        want = request.genre_conditioned
+        if want == "yes" and len(phrases.genres) < 2:
+            raise RunRefused("--genre-conditioned yes needs a data folder with two or more genre folders")
+        if want == "yes" or (want == "auto" and len(phrases.genres) >= 2):
+            model_cfg.genres = list(phrases.genres)
+    elif model_cfg.genres and model_cfg.genres != phrases.genres:
+        raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
