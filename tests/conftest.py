@@ -59,3 +59,20 @@ def musescore_musicxml(midi: Path, folder: Path) -> str:
     )
     assert run.returncode == 0, run.stderr[-500:]
     return xml.read_text()
+
+
+@pytest.fixture
+def cli_in_process(capsys):
+    """`bytes2beats ARGS` run in the test's own process: (exit status, stdout, stderr). For
+    the error cases, which fail before any real work: a subprocess would spend seconds
+    importing torch to print one line."""
+    from bytes2beats.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+

@@ -93,17 +93,17 @@ def test_inversion_makes_the_model_draw_the_part(bass_line):
     (["--count", "0"], "--count must be from 1 to 100"),
     (["--genre", "polka"], "no genre 'polka'"),
 ])
-def test_bad_options_are_one_line(args, message, tmp_path):
+def test_bad_options_are_one_line(args, message, tmp_path, cli_in_process):
     out = tmp_path / "x.mid"
-    run = run_cli("accompany", "--part", str(POP), "--out", str(out), *args)
-    assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    code, _, err = cli_in_process("accompany", "--part", POP, "--out", out, *args)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 
-def test_a_part_with_no_notes_or_not_music_is_one_line(tmp_path):
+def test_a_part_with_no_notes_or_not_music_is_one_line(tmp_path, cli_in_process):
     empty = write_midi(Multitrack(family_tracks(5), np.zeros((5, 48, 128), np.uint8), 12), tmp_path / "empty.mid",
                        keep_empty=True)
     for part, message in ((empty, "no notes"), (FIXTURES / "README.md", "not a MIDI")):
-        run = run_cli("accompany", "--part", str(part), "--out", str(tmp_path / "x.mid"))
-        assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        code, _, err = cli_in_process("accompany", "--part", part, "--out", tmp_path / "x.mid")
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.mid").exists()

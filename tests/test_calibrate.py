@@ -99,7 +99,8 @@ def test_the_threshold_knob_moves_every_track_and_stays_below_one(generator):
     assert composer.track_thresholds(0.9, "pop").ravel() == pytest.approx([0.9] * 5)
 
 
-def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(training, generator, tmp_path):
+def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(training, generator, tmp_path,
+                                                                           cli_in_process):
     model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "note": "kept"})
     run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
                           "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
@@ -111,9 +112,8 @@ def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(trai
     assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
     for bad_args in (["--data", str(tmp_path / "nothing-here")], ["--data", str(LPD), "--samples", "0"],
                      ["--data", str(LPD), "--samples", "8", "--out", str(tmp_path / "no-such-folder" / "m.safetensors")]):
-        bad = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), *bad_args,
-                              "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
-        assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+        code, _, err = cli_in_process("calibrate", "--model", model, *bad_args, "--cache-dir", tmp_path / "cache")
+        assert code == 1 and err.count("\n") == 1, err
     assert not list(tmp_path.rglob("*.part"))  # a failed write leaves nothing behind
     # Refitted on songs of one genre folder (no genre labels): the genres keep their fit, and
     # an entry for all ("") is added, which a genre the model gets no fit for falls back on.

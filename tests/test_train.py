@@ -236,7 +236,7 @@ def test_a_warm_start_may_give_the_critic_its_bar_view_and_nothing_else(phrases,
 
 
 def test_a_warm_start_may_give_the_critic_its_onset_view_and_nothing_else(phrases, tmp_path):
-    # a critic with the bar view already, like models/checkpoints/genres-bar-view.pt
+    # a critic with the bar view already, like checkpoints/genres-bar-view.pt
     source = _trainer(phrases, tmp_path / "source", epochs=1, critic_bar_statistics=True)
     source.save_checkpoint()
     warm = _trainer(phrases, tmp_path / "warm", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True)
@@ -308,18 +308,19 @@ def test_a_phrase_pack_trains_where_the_songs_are_not(tmp_path):
     (["train", "--data", "{garbage}", "--out", "m.safetensors"], "not a phrase pack"),
     (["train", "--data", "{cut}", "--out", "m.safetensors"], "not a phrase pack"),
 ])
-def test_phrase_pack_errors_are_one_line(tmp_path, args, message):
+def test_phrase_pack_errors_are_one_line(tmp_path, args, message, cli_in_process, monkeypatch):
     garbage = tmp_path / "garbage.phrases.npz"
     garbage.write_bytes(b"not a zip")
     whole = tmp_path / "whole.phrases.npz"
-    assert _cli("phrases", "--data", str(LPD / "rock"), "--out", str(whole), "--cache-dir", str(tmp_path / "c")).returncode == 0
+    assert cli_in_process("phrases", "--data", LPD / "rock", "--out", whole, "--cache-dir", tmp_path / "c")[0] == 0
     cut = tmp_path / "cut.phrases.npz"  # an upload that broke off half-way
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    run = _cli(*[a.format(lpd=LPD, garbage=garbage, cut=cut) for a in args], cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli_in_process(*[a.format(lpd=LPD, garbage=garbage, cut=cut) for a in args])
     # the error is one line, after the line that says what is being read, if any
-    lines = run.stderr.strip().splitlines()
-    assert run.returncode == 1 and "Traceback" not in run.stderr and len(lines) <= 2, run.stderr
-    assert message in lines[-1] and lines[-1].startswith("bytes2beats "), run.stderr
+    lines = err.strip().splitlines()
+    assert code == 1 and "Traceback" not in err and len(lines) <= 2, err
+    assert message in lines[-1] and lines[-1].startswith("bytes2beats "), err
 
 
 @pytest.mark.slow
