@@ -1,16 +1,16 @@
 """Model work off the GUI thread: loading models and turning noise into clips.
 
-Every job runs on one background thread (a QThreadPool of one, so jobs keep their order and
-the model is never used by two threads at once) and reports back through signals, which Qt
-delivers on the GUI thread. torch is imported here, inside the jobs, so the window opens
-before it is loaded. Errors come back as messages, never as exceptions in the GUI.
+Every job is a BackgroundCall (background.py) on one background thread (a QThreadPool of
+one, so jobs keep their order and the model is never used by two threads at once) and reports
+back through signals, which Qt delivers on the GUI thread. torch is imported here, inside
+the jobs, so the window opens before it is loaded. Errors come back as messages, never as
+exceptions in the GUI.
 """
 
 from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
 from bytes2beats.engine.limits import SEED
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from .background import BackgroundCall
 from .chord_setting import ChordSetting, to_bars
 from .clip_state import ClipState
 
@@ -61,39 +62,20 @@ class ChordsRead:
     error: str = ""
 
 
-class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(str)
-
-
-class _Job(QRunnable):
-    def __init__(self, work: Callable[[], Any], signals: _Signals):
-        super().__init__()
-        self.work = work
-        self.signals = signals
-
-    def run(self) -> None:
-        try:
-            result = self.work()
-        except Exception as error:  # every failure becomes a message for the user
-            if os.environ.get("BYTES2BEATS_DEBUG") or not _expected(error):
-                traceback.print_exc()
-            self.signals.failed.emit(_one_line(error))
-        else:
-            self.signals.done.emit(result)
-
-
 def _expected(error: Exception) -> bool:
     """Failures the user can cause and fix (a wrong device, a broken or missing model file)."""
     return isinstance(error, (ValueError, OSError)) or type(error).__name__ in ("ModelFileError", "MusicFileError")
 
 
 def _one_line(error: Exception) -> str:
-    """The message for people: the reason alone for expected failures, else with its type."""
-    text = str(error).strip().splitlines()
-    if not text:
-        return type(error).__name__
-    return text[0] if _expected(error) else f"{type(error).__name__}: {text[0]}"
+    """The message for people (engine/failures.py's one line): the reason alone for expected
+    failures, else with its type."""
+    from bytes2beats.engine.failures import one_line
+
+    text = one_line(error)
+    if _expected(error) or not str(error).strip():
+        return text
+    return f"{type(error).__name__}: {text}"
 
 
 class ModelWorker(QObject):
@@ -111,27 +93,27 @@ class ModelWorker(QObject):
         self.device = device
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._pending = 0
+        self._calls: set[BackgroundCall] = set()  # the jobs not yet told back
 
     @property
     def busy(self) -> bool:
-        return self._pending > 0
+        return bool(self._calls)
 
     def _submit(self, work: Callable[[], Any], on_done) -> None:
-        signals = _Signals(self)
-        signals.done.connect(on_done)
-        signals.failed.connect(self.failed)
-        signals.done.connect(lambda _r, s=signals: self._finished(s))
-        signals.failed.connect(lambda _m, s=signals: self._finished(s))
-        self._pending += 1
-        if self._pending == 1:
+        call = BackgroundCall(lambda _call: work(), pool=self.pool, describe=_one_line, expected=_expected)
+        call.done.connect(on_done)
+        call.failed.connect(self.failed)
+        call.done.connect(lambda _r, c=call: self._finished(c))
+        call.failed.connect(lambda _m, c=call: self._finished(c))
+        self._calls.add(call)
+        if len(self._calls) == 1:
             self.busyChanged.emit(True)
-        self.pool.start(_Job(work, signals))
+        call.start()
 
-    def _finished(self, signals: _Signals) -> None:
-        signals.deleteLater()
-        self._pending -= 1
-        if self._pending == 0:
+    def _finished(self, call: BackgroundCall) -> None:
+        self._calls.discard(call)
+        call.deleteLater()
+        if not self._calls:
             self.busyChanged.emit(False)
 
     def wait(self, msecs: int = -1) -> bool:
