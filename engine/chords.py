@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .atomic import atomic_write
+
 # (suffix, intervals above the root, complexity penalty): a quality's extra tones must be
 # heard to be chosen over the plain triad, and sevenths or suspensions over a triad that
 # fits as well need more evidence than the triad does.
@@ -218,9 +220,8 @@ def phrases_chords(phrases, cfg, chunk: int = 2048) -> list:
         chords += extract_chords(phrases.rolls[start : start + chunk], cfg.tracks, cfg.lowest_pitch, cfg.steps_per_beat)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".part")
-        tmp.write_text(json.dumps([[None if c is None else c.name for c in row] for row in chords]))
-        tmp.replace(cache)
+        names = json.dumps([[None if c is None else c.name for c in row] for row in chords])
+        atomic_write(cache, lambda handle: handle.write(names.encode()))
     except OSError:
         pass  # a cache that cannot be written is only slower next time
     return chords

@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .chords import N_FEATURES as CHORD_FEATURES
+from .failures import os_reason
 from .families import family_tracks
 from .pianoroll import BEATS_PER_BAR
 
@@ -573,23 +575,20 @@ class Critic(nn.Module):
 def save_model(generator: Generator, path: str | Path, extra: dict | None = None) -> Path:
     """Write a generator as `.safetensors` with its config (and `extra` notes) inside.
 
-    Written to a side file and renamed, so a failed write leaves the old file whole; any
-    failure is an OSError."""
-    from safetensors.torch import save_file
+    Written whole or not at all (engine/atomic.py), so a failed write leaves the old file
+    whole; any failure is an OSError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save
 
     path = Path(path)
     metadata = {"config": generator.cfg.to_json(), "format": "bytes2beats-generator-1"}
     metadata.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.part")
-    from safetensors import SafetensorError
-
     try:
-        save_file(state, str(tmp), metadata=metadata)
-        tmp.replace(path)
-    except (OSError, SafetensorError) as error:  # safetensors' own error for a file it cannot create
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"cannot write {path}: {error}") from None
+        data = save(state, metadata=metadata)  # bytes, written as one file whole
+        atomic_write(path, lambda handle: handle.write(data))
+    except (OSError, SafetensorError) as error:
+        raise OSError(f"cannot write {path}: {os_reason(error)}") from None
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import zipfile
 import zlib
 from collections import deque
@@ -20,6 +19,8 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from .atomic import atomic_write
+from .failures import one_line, os_reason
 from .families import family_index, family_tracks
 from .file_limits import (
     MAX_BEATS,
@@ -506,39 +507,19 @@ def write_midi(mt: Multitrack, path: str | os.PathLike, velocity: int = 100, kee
 
 
 def write_atomically(path: str | os.PathLike, save) -> None:
-    """Write a file whole or not at all: `save(file=handle)` writes beside `path`, flushed to
-    the disk, and the file then takes the name; MusicFileError (one line) when it cannot be.
+    """Write a file whole or not at all (engine/atomic.py: `save(file=handle)` writes beside
+    `path`, flushed to the disk, and the file then takes the name); MusicFileError (one line)
+    when it cannot be.
 
     What was at `path` stays whole until then, and a file replaced keeps its permissions. A
     symbolic link is written through, as `cp` does. A folder, a device (/dev/full) or a pipe
     is refused rather than replaced, and a failure or Ctrl-C leaves no part-written file.
     """
     path = check_output_path(path)
-    directory = path.parent
-    # Not mkstemp: its files are private (0600), and a MIDI file is for sharing (the DAW, a
-    # sampler on another account); os.open's mode passes through the user's umask.
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        atomic_write(path, lambda handle: save(file=handle))
     except OSError as error:
-        raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
-    except BaseException:  # Ctrl-C just after the file was made
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if path.is_file():
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-            save(file=handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise MusicFileError(path, f"cannot write ({error.strerror or error})") from None
-    except BaseException:  # Ctrl-C, or a writer's own error: no part-written file stays behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise MusicFileError(path, f"cannot write ({os_reason(error)})") from None
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -580,5 +561,4 @@ def _check_file(path: str | os.PathLike) -> None:
 
 def short_reason(error: Exception) -> str:
     """An exception as a reason for one line: its first line, at most 120 characters."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:120]
+    return one_line(error, limit=120)

@@ -27,10 +27,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .atomic import atomic_write
 from .binarize import HOLD_RATIO
 from .calibrate import calibrate_decoding, phrase_progressions
 from .dataset import Phrases
 from .device import describe_device
+from .failures import os_reason
 from .generate import Composer
 from .model import (
     Critic,
@@ -295,7 +297,7 @@ class RunLog:
                 handle.truncate(position)
 
     def _error(self, error: OSError) -> OSError:
-        return OSError(f"could not write the log {self.path} ({error.strerror or error})")
+        return OSError(f"could not write the log {self.path} ({os_reason(error)})")
 
     def write(self, record: dict) -> None:
         line = json.dumps({k: _finite_or_null(v) for k, v in record.items()}, allow_nan=False)
@@ -383,25 +385,18 @@ class Trainer:
 
         Serialized in memory first (a checkpoint is megabytes): torch's own file writer
         reports a full disk as "unexpected pos", ours as the OSError it is."""
-        tmp = self.paths.checkpoint.with_suffix(".pt.part")
         buffer = io.BytesIO()
         torch.save(self.state(), buffer)
         try:
             self.paths.folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(buffer.getbuffer())
-                handle.flush()
-                os.fsync(handle.fileno())  # where a disk that defers allocation says it is full
-            os.replace(tmp, self.paths.checkpoint)
+            atomic_write(self.paths.checkpoint, lambda handle: handle.write(buffer.getbuffer()))
             if self.cfg.keep_checkpoints:  # a second name for the same file: no copy
                 kept = self.paths.kept_checkpoints / f"epoch_{self.epoch:04d}.pt"
                 kept.parent.mkdir(exist_ok=True)
                 kept.unlink(missing_ok=True)
                 os.link(self.paths.checkpoint, kept)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({error.strerror or error}); "
+            raise OSError(f"could not write checkpoint {self.paths.checkpoint} ({os_reason(error)}); "
                           "the previous one is kept") from None
 
     def load_checkpoint(self, path: Path) -> None:
@@ -608,7 +603,7 @@ class Trainer:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             where = sheet if midi.exists() else self.paths.samples
-            raise OSError(f"could not write sample {where} ({error.strerror or error})") from None
+            raise OSError(f"could not write sample {where} ({os_reason(error)})") from None
         return sheet
 
     def fit(self, should_stop: Callable[[], bool] | None = None, show_progress: bool = True) -> bool:
@@ -619,7 +614,7 @@ class Trainer:
             try:
                 self.paths.folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise OSError(f"could not make the run folder {self.paths.folder} ({error.strerror or error})") from None
+                raise OSError(f"could not make the run folder {self.paths.folder} ({os_reason(error)})") from None
             log = RunLog(self.paths.log)
         bar = ProgressBar(self.cfg.epochs, self.steps_per_epoch(), self.epoch) if leader and show_progress else None
 
@@ -788,7 +783,7 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str) -> Path:
         trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)
         return save_model(trainer.generator, trainer.paths.model, extra)
     except OSError as error:
-        raise OSError(f"could not write the model {trainer.paths.model} ({error.strerror or error})") from None
+        raise OSError(f"could not write the model {trainer.paths.model} ({os_reason(error)})") from None
 
 
 class ProgressBar:

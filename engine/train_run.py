@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .failures import os_reason
 from .run_request import RunPaths, RunRequest
 
 REJECTED_SHOWN = 5  # rejected files named on the terminal; rejected.txt in the run folder has all
@@ -192,7 +193,7 @@ def write_rejected(rejected: dict[str, str], paths: RunPaths) -> Path | None:
         paths.folder.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{name}\t{reason}\n" for name, reason in rejected.items()), encoding="utf-8")
     except OSError as error:
-        raise RunRefused(f"could not write {path} ({error.strerror or error})") from None
+        raise RunRefused(f"could not write {path} ({os_reason(error)})") from None
     return path
 
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .atomic import atomic_write
 from .run_request import JOB_FILE, RunPaths, RunRequest
 
 
@@ -231,9 +232,7 @@ class TrainingJob:
             return {}
 
     def _write(self, data: dict) -> None:
-        tmp = self.folder / f".{JOB_FILE}.part"
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(self.folder / JOB_FILE)
+        atomic_write(self.folder / JOB_FILE, lambda handle: handle.write(json.dumps(data, indent=1).encode()))
 
     def _update(self, **changes) -> None:
         self._write({**self._read(), **changes})

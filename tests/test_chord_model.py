@@ -14,6 +14,7 @@ from bytes2beats.engine.chords import (
     extract_chords,
     per_beat,
     phrases_chord_features,
+    phrases_chords,
 )
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.families import family_tracks
@@ -120,6 +121,18 @@ def test_the_critics_chord_view_reads_each_tracks_pitch_classes_per_beat():
 @pytest.fixture(scope="module")
 def phrases(tmp_path_factory):
     return build_phrases(LPD, PhraseSpec(), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+
+
+def test_the_chords_of_phrases_are_cached_whole_and_read_back(phrases, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cfg = ModelConfig(g_width=8, d_width=8, chords=True)
+    chords = phrases_chords(phrases, cfg)
+    written = list((tmp_path / "xdg").rglob("*"))
+    caches = [p for p in written if p.name.startswith("chords-")]
+    assert len(caches) == 1 and caches[0].suffix == ".json"
+    assert not [p for p in written if p.name.endswith(".part")]  # written beside, then renamed
+    monkeypatch.setattr("bytes2beats.engine.chords.extract_chords", None)  # a second run reads the cache
+    assert phrases_chords(phrases, cfg) == chords
 
 
 def test_a_short_real_run_with_chords_warm_starts_trains_and_follows_given_chords(phrases, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import rtmidi
 
+from ..failures import one_line
 from ..limits import MIDI_APIS
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
@@ -95,7 +96,7 @@ def _open_rtmidi(kind: type, api: str, client_name: str):
         with _quiet_stderr(), prioritized_new_threads():  # the backend's threads start here
             return kind(rtapi=API_IDS[api], name=client_name)
     except rtmidi.RtMidiError as error:
-        raise PortError(f"{api}: {_one_line(error)}") from None
+        raise PortError(f"{api}: {_rtmidi_reason(error)}") from None
 
 
 def open_rtmidi(kind: type, api: str, client_name: str):
@@ -139,9 +140,10 @@ def open_port(midi, api: str, port_name: str, connect: str | None, kind: str) ->
     return names[index]
 
 
-def _one_line(error: BaseException) -> str:
-    text = re.sub(r"^\w+::\w+: ", "", str(error))  # "MidiOutJack::initialize: ..." -> "..."
-    return " ".join(text.split()) or type(error).__name__
+def _rtmidi_reason(error: BaseException) -> str:
+    """An rtmidi error in one line (engine/failures.py), less the C++ method rtmidi puts in
+    front of its reason: "MidiOutJack::initialize: ..." -> "..."."""
+    return " ".join(re.sub(r"^\w+::\w+: ", "", one_line(error)).split()) or type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------
@@ -240,11 +242,11 @@ class RtMidiOutput(OutputPort):
             self._midi.delete()
             raise
         except rtmidi.InvalidUseError as error:
-            raise PortError(f"{self.api}: {_one_line(error)}") from None
+            raise PortError(f"{self.api}: {_rtmidi_reason(error)}") from None
         except (rtmidi.RtMidiError, NotImplementedError) as error:
             self._midi.delete()
             reason = "virtual ports are not supported (use loopMIDI and --connect)" \
-                if isinstance(error, NotImplementedError) else _one_line(error)
+                if isinstance(error, NotImplementedError) else _rtmidi_reason(error)
             raise PortError(f"{self.api}: {reason}") from None
         self.name = port_name if connect is None else f"{port_name} -> {self.connect_to}"
         # A second client only for looking up the receiver, so that the watcher thread
