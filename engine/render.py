@@ -37,7 +37,7 @@ def render_pianoroll(mt: Multitrack, cell: int = 3, lowest: int = 24, n_pitches:
     return Image.fromarray(image)
 
 
-def save_pianoroll_sheet(clips: list[Multitrack], path: str | Path, columns: int = 4) -> Path:
+def pianoroll_sheet(clips: list[Multitrack], columns: int = 4) -> Image.Image:
     """Several clips in a grid, one picture (training samples, eval sheets)."""
     pictures = [render_pianoroll(c, cell=2) for c in clips]
     w, h = pictures[0].size
@@ -45,6 +45,11 @@ def save_pianoroll_sheet(clips: list[Multitrack], path: str | Path, columns: int
     sheet = Image.new("RGB", (columns * (w + 8), rows * (h + 8)), (40, 40, 40))
     for k, picture in enumerate(pictures):
         sheet.paste(picture, ((k % columns) * (w + 8) + 4, (k // columns) * (h + 8) + 4))
+    return sheet
+
+
+def save_pianoroll_sheet(clips: list[Multitrack], path: str | Path, columns: int = 4) -> Path:
+    """`pianoroll_sheet` saved at `path` (its format by the suffix)."""
     path = Path(path)
-    sheet.save(path)
+    pianoroll_sheet(clips, columns).save(path)
     return path

@@ -45,7 +45,7 @@ from .model import (
     registered_chord_weights,
     save_model,
 )
-from .render import save_pianoroll_sheet
+from .render import pianoroll_sheet
 from .run_request import BINARY_NEURONS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
@@ -591,17 +591,13 @@ class Trainer:
         clips = self.sample()
         stem = self.paths.samples / f"epoch_{self.epoch:04d}"
         midi, sheet = stem.with_suffix(".mid"), stem.with_suffix(".png")
-        tmp = sheet.with_name(f".{sheet.stem}.part.png")  # a picture's format goes by its suffix
         try:
             self.paths.samples.mkdir(parents=True, exist_ok=True)
             write_midi(clips[0], midi)
-            save_pianoroll_sheet(clips, tmp)
-            os.replace(tmp, sheet)
+            atomic_write(sheet, lambda handle: pianoroll_sheet(clips).save(handle, format="PNG"))
         except MusicFileError as error:
             raise OSError(f"could not write sample {midi}: {error.reason}") from None
         except OSError as error:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             where = sheet if midi.exists() else self.paths.samples
             raise OSError(f"could not write sample {where} ({os_reason(error)})") from None
         return sheet

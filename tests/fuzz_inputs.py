@@ -409,7 +409,10 @@ _LAUNCHER = r"""
 import os, signal, subprocess, sys, tempfile, time
 folder, count, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 with tempfile.TemporaryFile() as err:
-    child = subprocess.Popen(sys.argv[4:], stdout=subprocess.DEVNULL, stderr=err)
+    # Ctrl-C as from a terminal: a test run started in the background (`pytest &`, a CI
+    # runner) ignores SIGINT, and a child inherits that, so it would never stop
+    child = subprocess.Popen(sys.argv[4:], stdout=subprocess.DEVNULL, stderr=err,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     start = time.monotonic()
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)

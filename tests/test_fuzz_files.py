@@ -399,7 +399,7 @@ def test_an_interrupted_pack_write_leaves_the_old_pack_whole(real_pack, tmp_path
 
 # -- checkpoints and numeric flags --------------------------------------------------------------
 
-CHECKPOINT = shipped_models_dir() / "checkpoints" / "genres-chords.pt"
+CHECKPOINT = Path(__file__).parents[1] / "checkpoints" / "genres-chords.pt"
 
 
 def test_a_damaged_checkpoint_is_read_or_refused_in_one_line(tmp_path):
