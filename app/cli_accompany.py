@@ -23,7 +23,6 @@ MAX_COUNT = 100
 
 
 def add_accompany_command(sub) -> None:
-
     a = sub.add_parser(
         "accompany", help="generate the other tracks around your own part (a MIDI clip)",
         description="Your part (a bass line, a riff, a groove) kept note for note, and the other "

@@ -26,7 +26,6 @@ DEFAULT_BARS = 8
 
 def add_live_commands(sub) -> None:
     """Register the live commands; each sets `handler` to its function."""
-
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
         description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
