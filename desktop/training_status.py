@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bytes2beats.engine.training_job import TrainingJob, find_jobs
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QPushButton, QWidget
 
 POLL_MS = 2000
@@ -31,6 +31,8 @@ class TrainingStatusButton(QPushButton):
         super().__init__(parent)
         self.models_dir = Path(models_dir)
         self.setFlat(True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setStyleSheet("text-decoration: underline;")  # a link: it opens the run's wizard
         self.setToolTip("A training run of yours: click to watch it, pause, cancel or resume it")
         self.job: TrainingJob | None = None
         self._dead_states: dict[tuple[Path, float], str] = {}

@@ -246,6 +246,7 @@ def test_the_phrases_scanned_are_the_phrases_trained_and_the_status_bar_finds_a_
     # The user goes back and asks for 2-bar phrases: the folder is read again, cut as asked.
     click(qtbot, wizard, QWizard.WizardButton.BackButton)
     wizard.data_page.bars.setValue(2)
+    screenshot(wizard, "1-data-phrases")
     click(qtbot, wizard, QWizard.WizardButton.NextButton)
     qtbot.waitUntil(lambda: wizard.scan_page.isComplete(), timeout=60_000)
     two_bars = wizard.plan.scan.training_phrases
@@ -264,6 +265,7 @@ def test_the_phrases_scanned_are_the_phrases_trained_and_the_status_bar_finds_a_
     button = win.status.training
     qtbot.waitUntil(lambda: button.isVisible() and "epoch" in button.text(), timeout=30_000)
     assert button.text().startswith("Training “songs”: epoch ")  # the model is named after the folder
+    screenshot(win, "6-status-bar")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     again = win.wizard
     assert again is not wizard and again.isVisible() and again.currentId() == TRAINING
