@@ -136,7 +136,13 @@ def _open_listen(args, api: str, port_name: str):
     from bytes2beats.engine.live import StampedInput
 
     connect = None if args.listen == "virtual" else args.listen
-    return StampedInput(api, f"{port_name} jam", connect=connect)
+    return StampedInput(api, f"{port_name} jam", connect=connect, on_sender=_say_sender)
+
+
+def _say_sender(kind: str, port: str) -> None:
+    """A sender (--listen, --sync-port) that went, or came back and is connected again."""
+    said = "waiting for it to come back" if kind == "input lost" else "connected again"
+    print(f"{kind}: {port} ({said})", flush=True)
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
@@ -160,7 +166,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
     try:
         ports = open_outputs(names, args.api, port_name, args.connect, args.per_track_ports)
         if args.sync == "external":  # on the API the output found
-            sync = SyncInput(getattr(ports.main, "api", args.api), f"{port_name} sync", args.sync_port)
+            sync = SyncInput(getattr(ports.main, "api", args.api), f"{port_name} sync", args.sync_port,
+                             on_sender=_say_sender)
         if args.listen:
             listen = _open_listen(args, getattr(ports.main, "api", args.api), port_name)
     except PortError as error:

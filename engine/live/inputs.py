@@ -21,10 +21,10 @@ from collections.abc import Callable
 import rtmidi
 
 from .jack_server import shared_watch
-from .ports import PortError, open_port, open_rtmidi
+from .ports import PortError, find_port, open_port, open_rtmidi
 
 POLL_S = 0.0002
-SERVER_LOOK_S = 0.2  # how often the poll thread looks at the JACK server's state
+SERVER_LOOK_S = 0.2  # how often the poll thread looks at the JACK server's state and at the sender
 
 
 class StampedInput:
@@ -32,8 +32,14 @@ class StampedInput:
     (message, arrival monotonic ns) to a handler on its own thread "b2b-midi-in"."""
 
     def __init__(self, api: str = "auto", name: str = "Bytes to Beats in", connect: str | None = None,
-                 port_name: str = "in", timing: bool = True):
+                 port_name: str = "in", timing: bool = True,
+                 on_sender: Callable[[str, str], None] | None = None):
+        """`on_sender(kind, port)`, with `connect`: called on the input's thread with "input
+        lost" when the sender's port goes (the DAW closed, its track was deleted), and "input
+        back" once a port of that name is there again and connected."""
         self._client_name, self._connect, self._port_name, self._timing = name, connect, port_name, timing
+        self._on_sender = on_sender
+        self.sender_lost = False
         self._midi, self.api = self._open(api)
         self._handler: Callable[[list[int], int], None] | None = None
         self._stop = threading.Event()
@@ -79,6 +85,31 @@ class StampedInput:
             self.released = False
             self._server_generation = server.generation
 
+    def _follow_sender(self) -> None:
+        """On the poll thread, with --connect: a sender's port that went is said once, and
+        connected again as soon as a port of its name is back (a DAW restarted). Neither
+        JACK nor ALSA connects a port that comes back by itself."""
+        try:
+            names = self._midi.get_ports()
+        except rtmidi.RtMidiError:
+            return
+        there = find_port(names, self._connect) is not None
+        if not there and not self.sender_lost:
+            self.sender_lost = True
+            self._tell("input lost", self.name)
+        elif there and self.sender_lost:
+            try:
+                self._midi.close_port()
+                self.name = open_port(self._midi, self.api, self._port_name, self._connect, "output")
+            except (rtmidi.RtMidiError, PortError):
+                return  # gone again, or not ready: look again at the next look
+            self.sender_lost = False
+            self._tell("input back", self.name)
+
+    def _tell(self, kind: str, port: str) -> None:
+        if self._on_sender is not None:
+            self._on_sender(kind, port)
+
     def attach(self, handler: Callable[[list[int], int], None]) -> None:
         """Start delivering each message to handler(message, t_ns) on the input's thread."""
         self._handler = handler
@@ -90,9 +121,12 @@ class StampedInput:
         chained = 0.0  # seconds since the first message, by the backend's deltas
         next_look = 0.0
         while not self._stop.is_set():
-            if self._server is not None and time.monotonic() >= next_look:
+            if time.monotonic() >= next_look:
                 next_look = time.monotonic() + SERVER_LOOK_S
-                self._follow_server()
+                if self._server is not None:
+                    self._follow_server()
+                if self._connect is not None and self._midi is not None:
+                    self._follow_sender()
             event = self._midi.get_message() if self._midi is not None else None
             if event is None:
                 time.sleep(POLL_S)

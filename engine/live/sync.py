@@ -20,8 +20,9 @@ class SyncInput:
     on the input's own thread."""
 
     def __init__(self, api: str = "auto", port_name: str = f"{VIRTUAL_PORT_NAME} sync",
-                 connect: str | None = None):
-        self._input = StampedInput(api, port_name, connect, port_name=port_name, timing=True)
+                 connect: str | None = None, on_sender: Callable[[str, str], None] | None = None):
+        """`on_sender`: StampedInput's, for a clock sender that goes and comes back."""
+        self._input = StampedInput(api, port_name, connect, port_name=port_name, timing=True, on_sender=on_sender)
         self.api = self._input.api
         self.name = self._input.name
 
