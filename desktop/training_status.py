@@ -41,7 +41,8 @@ class TrainingStatusButton(QPushButton):
         self.timer.timeout.connect(self.refresh)
         self.timer.start(POLL_MS)
         self.hide()
-        self.refresh()
+        # The first look once the window has painted: a stopped run's state reads its checkpoint.
+        QTimer.singleShot(0, self.refresh)
 
     def refresh(self) -> None:
         """Look at the runs again: show the newest one that runs or stopped unasked."""

@@ -199,10 +199,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
             options["action"] = "store_true"
         else:
             options["default"] = f.default
-            kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(
-                str(f.type), None)
-            if kind in (int, float):
-                options["type"] = kind
+            if type(f.default) in (int, float):  # the default's type is the flag's
+                options["type"] = type(f.default)
         if meta.get("choices"):
             options["choices"] = meta["choices"]
         if meta.get("metavar"):

@@ -40,6 +40,7 @@ class TrainingJob:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
+        self._request: RunRequest | None = None  # job.json's, read once: the pages poll paths
 
     # -- starting ------------------------------------------------------------------------
 
@@ -99,10 +100,12 @@ class TrainingJob:
 
     @property
     def request(self) -> RunRequest:
-        record = self._read()
-        if "request" in record:
-            return RunRequest.from_dict(record["request"])
-        return _legacy_request(record.get("spec") or {})
+        """What the run was asked to do (a copy: a caller may change it to start another)."""
+        if self._request is None:
+            record = self._read()
+            self._request = (RunRequest.from_dict(record["request"]) if "request" in record
+                             else _legacy_request(record.get("spec") or {}))
+        return replace(self._request)
 
     @property
     def pid(self) -> int | None:
@@ -232,6 +235,7 @@ class TrainingJob:
             return {}
 
     def _write(self, data: dict) -> None:
+        self._request = None
         atomic_write(self.folder / JOB_FILE, lambda handle: handle.write(json.dumps(data, indent=1).encode()))
 
     def _update(self, **changes) -> None:
