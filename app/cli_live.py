@@ -189,7 +189,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
             jam.on_bar(event.bar)  # the loop heard so far: a new one plays from the next bar
         if args.quiet and event.kind not in ("error", "late", "change", "port lost", "port back"):
             return
-        where = {"bar": f" {event.bar}", "change": f" from bar {event.bar}"}.get(event.kind, "")
+        beat = f" beat {event.beat + 1}" if event.beat else ""
+        where = {"bar": f" {event.bar}", "change": f" from bar {event.bar}{beat}"}.get(event.kind, "")
         detail = f": {event.detail}" if event.detail else ""
         print(f"{event.kind}{where}{detail}", flush=True)
 

@@ -29,7 +29,7 @@ from bytes2beats.engine.accompany import Part, accompany
 from bytes2beats.engine.dataset import load_phrase_pack
 from bytes2beats.engine.families import family_tracks
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import tonal_distance
+from bytes2beats.engine.metrics import measure, tonal_distance
 from bytes2beats.engine.pianoroll import Multitrack, resample
 
 
@@ -53,10 +53,34 @@ def measures(rolls: np.ndarray, given: int, tracks, steps_per_bar: int) -> dict:
         return starts.any(axis=1).reshape(-1, sixteenth).any(axis=1)
 
     part = onsets(rolls[given])
-    shares = [(onsets(rolls[i]) & part).sum() / onsets(rolls[i]).sum()
-              for i in range(len(tracks)) if i != given and onsets(rolls[i]).any()]
-    out["others' onsets on the part's"] = float(np.mean(shares)) if shares else float("nan")
+    shares = {}
+    for i, track in enumerate(tracks):
+        if i != given and onsets(rolls[i]).any():
+            shares[track.name] = (onsets(rolls[i]) & part).sum() / onsets(rolls[i]).sum()
+            if track.name in ("Drums", "Bass"):  # the issue's: drum and bass onsets with the part's
+                out[f"{track.name} onsets on the part's"] = float(shares[track.name])
+    out["others' onsets on the part's"] = float(np.mean(list(shares.values()))) if shares else float("nan")
     return out
+
+
+def musegan_measures(rolls: np.ndarray, given: int, tracks, composer) -> dict:
+    """MuseGAN's per-track figures (EB, UPC, QN; DP of the drums) of the tracks not given,
+    over all the phrases of one way at once, as its track-conditional table reports them."""
+    cfg = composer.config
+    drum = next((i for i, t in enumerate(tracks) if t.is_drum), None)
+    names = [t.name for t in tracks]
+    table = measure(rolls, names, drum, 4 * cfg.steps_per_beat, cfg.lowest_pitch)
+    out = {}
+    for i, name in enumerate(names):
+        if i == given:
+            continue
+        out[f"EB {name}"] = table["EB"][name]
+        if name in table["UPC"]:
+            out[f"UPC {name}"] = table["UPC"][name]
+            out[f"QN {name}"] = table["QN"][name]
+    if drum is not None and drum != given:
+        out["DP"] = table["DP"]
+    return {k: float("nan") if v is None else v for k, v in out.items()}
 
 
 def main() -> None:
@@ -81,6 +105,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(rows, min(args.phrases, len(rows)), replace=False)
     results = {"inverted": [], "drawn": [], "real": []}
+    stacks = {name: [] for name in results}  # each way's phrases on the model's grid, for MuseGAN's figures
     fits, seconds = [], []
     steps_per_bar = 4 * cfg.steps_per_beat
     for k, row in enumerate(rows):
@@ -92,19 +117,23 @@ def main() -> None:
         only.rolls[[i for i in range(len(tracks)) if i != given]] = 0
         part = Part(only, [given], cfg.n_bars)
         results["real"].append(measures(real > 0, given, tracks, steps_per_bar))
+        stacks["real"].append(real > 0)
         start = time.perf_counter()
         inverted = accompany(composer, part, seed=k, genre=args.genre, steps=args.steps)[0]
         seconds.append(time.perf_counter() - start)
         fits.append(inverted.fit)
         drawn = accompany(composer, part, seed=k, genre=args.genre, invert_noise=False)[0]
         for name, result in (("inverted", inverted), ("drawn", drawn)):
-            results[name].append(measures(on_model_grid(result.clip, composer), given, tracks, steps_per_bar))
+            rolls = on_model_grid(result.clip, composer)
+            results[name].append(measures(rolls, given, tracks, steps_per_bar))
+            stacks[name].append(rolls)
         print(f"phrase {k + 1}/{len(rows)}: fit {inverted.fit:.3f}, {seconds[-1]:.1f} s", flush=True)
 
     table = {}
     for name, rows_ in results.items():
-        keys = rows_[0].keys()
-        table[name] = {key: float(np.nanmean([r[key] for r in rows_])) for key in keys}
+        keys = list(dict.fromkeys(k for r in rows_ for k in r))  # a track silent in one phrase has no share there
+        table[name] = {key: float(np.nanmean([r.get(key, np.nan) for r in rows_])) for key in keys}
+        table[name].update(musegan_measures(np.stack(stacks[name]), given, tracks, composer))
     print(f"\n{args.model}, {args.genre}, given {args.given}, {len(rows)} validation phrases, "
           f"{args.steps} inversion steps; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads")
@@ -112,7 +141,7 @@ def main() -> None:
     print("| | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for name in ("real", "inverted", "drawn"):
-        print(f"| {name} | " + " | ".join(f"{table[name][k]:.3f}" for k in keys) + " |")
+        print(f"| {name} | " + " | ".join(f"{table[name].get(k, np.nan):.3f}" for k in keys) + " |")
     print(f"inversion fit (F1) median {np.median(fits):.3f}; time per phrase median {np.median(seconds):.1f} s")
     if args.json:
         with open(args.json, "w") as f:

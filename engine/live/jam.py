@@ -10,8 +10,9 @@ Shape:
   then the accompaniment of the loop (engine/accompany.py: latent inversion with few steps,
   to the loop's own chords), the user's track left out (their DAW or keyboard plays it).
 - `Jam` ties them to a LiveSession: at each bar line it looks at the loop, and when it
-  differs from the one being accompanied, asks the session for a change at the next bar
-  (`LiveSession.change_source`), so the accompaniment follows within a bar of the change.
+  differs from the one being accompanied, asks the session for a change from the next beat
+  the new accompaniment is ready for (`LiveSession.change_source(..., on_beat=True)`), so
+  the accompaniment follows within the bar after the changed one.
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ class Jam:
 
     def on_bar(self, bar: int) -> str | None:
         """At each bar line (a "bar" event): the loop heard up to it, played from the next
-        bar when it is new. Returns words for the change made, or None."""
+        beat its accompaniment is ready for when it is new. Returns words for the change
+        made, or None."""
         capture, source = self.capture, self.source
         if capture is None:
             return None
@@ -225,5 +227,8 @@ class Jam:
         first = source.loop is None
         words = (f"heard {len(loop)} notes over {source.loop_bars} bars: playing along" if first
                  else f"the part changed ({len(loop)} notes): following it")
-        self.session.change_source(lambda: setattr(source, "loop", loop), words)
+        # from the next beat the new accompaniment is ready for, not the next bar line: a
+        # jam that waited for the bar line would sit out the second pass's first bar (the
+        # loop is whole only at its line) and lag a change by a bar more
+        self.session.change_source(lambda: setattr(source, "loop", loop), words, on_beat=True)
         return words

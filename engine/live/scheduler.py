@@ -32,7 +32,7 @@ MAX_WAIT_S = 0.05  # wake at least this often to queue the next phrase
 LOOKAHEAD_TICKS = TICKS_PER_BAR  # queue the next phrase one bar before it is due
 LATE_TICKS = TICKS_PER_BEAT // 2  # no new phrase this close to its start: play the last again
 PREROLL_NS = 100_000_000  # the first bar starts this long after the first phrase is ready
-SPLICE_GUARD_TICKS = TICKS_PER_BEAT // 8  # a change lands on the first bar line at least this far ahead
+SPLICE_GUARD_TICKS = TICKS_PER_BEAT // 8  # a change lands on the first line (bar or beat) at least this far ahead
 
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 
@@ -49,12 +49,14 @@ class LiveEvent:
     bar : the bar number (from 0) for "bar", else the bar playing, or None
     time_ns : when, in time.monotonic_ns() (for "bar": the bar's scheduled start)
     detail : words for people (the port's name, the new BPM, the error...)
+    beat : for "change", the beat of `bar` it plays from (0: the bar line)
     """
 
     kind: str
     bar: int | None = None
     time_ns: int = 0
     detail: str = ""
+    beat: int = 0
 
 
 class BarScheduler:
@@ -94,7 +96,8 @@ class BarScheduler:
         self._seq = 0
         self._queued_until = 0  # the tick where the next phrase goes
         self._last_phrase: Phrase | None = None
-        self._splice: str | None = None  # a change waiting for its phrase (its words), see `change_at_next_bar`
+        self._splice: str | None = None  # a change waiting for its phrase (its words), see `change_at_next_line`
+        self._splice_line = TICKS_PER_BAR  # ... and the lines it may start on
         self._sounding: list[set[int]] = [set() for _ in tracks]  # pitches sounding per track
         self._mix = Mix()
         self._stopping = False
@@ -161,15 +164,19 @@ class BarScheduler:
                 if pitches and not self._mix.audible(track):
                     self._silence(track)
 
-    def change_at_next_bar(self, detail: str = "") -> None:
-        """Play the source's next phrase from the next bar line on, in place of what is
-        queued: the caller has changed the source (new chords, a new clip) and dropped the
-        phrases made before. The phrase keeps its place in the bar grid (its bar k plays at
-        the song's bars k, k + length...), notes sounding across the bar line end there, and
-        a "change" event with `detail` says from which bar it plays. Until that phrase is
-        ready, what is queued plays on."""
+    def change_at_next_line(self, detail: str = "", line_ticks: int = TICKS_PER_BAR) -> None:
+        """Play the source's next phrase from the next bar line (or, with `line_ticks`
+        TICKS_PER_BEAT, beat) after it is ready, in place of what is queued: the caller has
+        changed the source (new chords, a new clip, the jam's new loop) and dropped the phrases
+        made before. The phrase keeps its place in the bar grid (its bar k plays at the song's
+        bars k, k + length...), notes sounding across the line end there, and a "change" event
+        with `detail` says from which bar (and beat) it plays. Until that phrase is ready,
+        what is queued plays on."""
+        if TICKS_PER_BAR % line_ticks:
+            raise ValueError(f"a change starts on a bar's division, not every {line_ticks} ticks")
         with self._cond:
             self._splice = detail
+            self._splice_line = line_ticks
             self._cond.notify_all()
 
     def resend_setup(self, port) -> None:
@@ -352,9 +359,10 @@ class BarScheduler:
             self._push_event(end, _END, -1, 0, 0)
 
     def _splice_in(self, phrase: Phrase, tick_now: int, detail: str) -> None:
-        """`phrase` from the first bar line SPLICE_GUARD_TICKS or more ahead, in place of the
-        queued events from there on (see `change_at_next_bar`)."""
-        at = -(-int(tick_now + SPLICE_GUARD_TICKS) // TICKS_PER_BAR) * TICKS_PER_BAR
+        """`phrase` from the first line SPLICE_GUARD_TICKS or more ahead, in place of the
+        queued events from there on (see `change_at_next_line`)."""
+        line = self._splice_line
+        at = -(-int(tick_now + SPLICE_GUARD_TICKS) // line) * line
         if self.end_tick is not None and at >= self.end_tick:
             return
         kept, ending = [], set()
@@ -370,7 +378,8 @@ class BarScheduler:
             self._push_event(at, _OFF, track, pitch, 0)
         self._queued_until = at - at % phrase.n_ticks  # where the phrase would start in the grid
         self._push(phrase, from_tick=at)
-        self._emit(LiveEvent("change", at // TICKS_PER_BAR, self.clock.time_of(at) or 0, detail))
+        self._emit(LiveEvent("change", at // TICKS_PER_BAR, self.clock.time_of(at) or 0, detail,
+                             beat=at % TICKS_PER_BAR // TICKS_PER_BEAT))
 
     def _push_event(self, tick: int, kind: int, track: int, a: int, b: int) -> None:
         self._seq += 1

@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 
 from ..mix import Mix
+from .clock import TICKS_PER_BEAT
 from .ports import OutputPorts
 from .scheduler import BarScheduler, LiveEvent
-from .sources import ModelStream
+from .sources import TICKS_PER_BAR, ModelStream
 from .sync import SyncInput
 
 PORT_CHECK_S = 0.2
@@ -191,11 +192,13 @@ class LiveSession:
     def soloed(self) -> set[int]:
         return set(self._mix.soloed)
 
-    def change_source(self, change: Callable[[], None] | None = None, detail: str = "") -> None:
+    def change_source(self, change: Callable[[], None] | None = None, detail: str = "",
+                      on_beat: bool = False) -> None:
         """Change the source (`change` does it, e.g. sets new chords) and play it from the
-        next bar line on rather than after the phrases made ahead: those are dropped, and the
-        scheduler splices the first phrase made since into the bar grid (a "change" event
-        with `detail` says from which bar). Any thread."""
+        next bar line on (`on_beat`: the next beat, as soon as the phrase is ready) rather
+        than after the phrases made ahead: those are dropped, and the scheduler splices the
+        first phrase made since into the bar grid (a "change" event with `detail` says from
+        which bar and beat). Any thread."""
         if change is not None:
             change()
         self._generation += 1  # one store: the worker and the clock read it
@@ -204,7 +207,7 @@ class LiveSession:
                 self._ready.get_nowait()
             except queue.Empty:
                 break
-        self.scheduler.change_at_next_bar(detail)
+        self.scheduler.change_at_next_line(detail, TICKS_PER_BEAT if on_beat else TICKS_PER_BAR)
 
     def set_chords(self, chords: list | None, detail: str = "") -> None:
         """New chords (one per beat, as ModelStream takes them) from the next bar on."""
