@@ -33,6 +33,7 @@ from .file_limits import (
     npz_members,
 )
 from .music_io import MusicFileError, find_music_files, read_music, short_reason, write_atomically
+from .packed_rolls import PackedRolls
 from .pianoroll import Multitrack, resample
 
 CACHE_VERSION = 1
@@ -58,13 +59,17 @@ class PhraseSpec:
 class Phrases:
     """Phrases as one array, with the song and genre each came from."""
 
-    rolls: np.ndarray  # (n, tracks, steps, pitches) bool
+    rolls: PackedRolls  # (n, tracks, steps, pitches) bool, as bits (a bool array given is packed)
     song: np.ndarray  # (n,) int: index into `files`
     genre: np.ndarray  # (n,) int: index into `genres`, -1 when unlabelled
     files: list[str]
     genres: list[str]
     validation_songs: np.ndarray  # (n_files,) bool
     report: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.rolls, PackedRolls):
+            self.rolls = PackedRolls.pack(self.rolls)
 
     def split(self, validation: bool) -> Phrases:
         """The training (False) or validation (True) phrases."""
@@ -73,7 +78,7 @@ class Phrases:
     def take(self, rows: np.ndarray) -> Phrases:
         """The phrases at `rows` (a copy of those alone), with the same songs and genres."""
         return Phrases(
-            self.rolls[rows], self.song[rows], self.genre[rows], self.files, self.genres,
+            self.rolls.take(rows), self.song[rows], self.genre[rows], self.files, self.genres,
             self.validation_songs, self.report,
         )
 
@@ -180,6 +185,7 @@ def build_phrases(
     min_tracks = spec.min_tracks or min(3, max(present for _, _, present in used))
     genre_names = sorted({g for p, _, _ in used if (g := genre_of(Path(p), root))})
     keep_rolls, song_ids, genre_ids, kept_files = [], [], [], []
+    playing_counts = np.zeros(len(family_tracks(spec.track_set)), dtype=np.int64)
     for path, rolls, _ in used:
         playing = rolls.any(axis=(2, 3)).sum(axis=1)  # (n,) tracks that play in each phrase
         rolls = rolls[playing >= min_tracks]
@@ -188,7 +194,8 @@ def build_phrases(
             continue
         genre = genre_of(Path(path), root)
         kept_files.append(path)
-        keep_rolls.append(rolls)
+        playing_counts += rolls.any(axis=(2, 3)).sum(axis=0)
+        keep_rolls.append(PackedRolls.pack(rolls))  # a song at a time: the set is never whole as bools
         song_ids.append(np.full(len(rolls), len(kept_files) - 1))
         genre_ids.append(np.full(len(rolls), genre_names.index(genre) if genre else -1))
     if not keep_rolls:
@@ -198,10 +205,10 @@ def build_phrases(
         "files_used": len(kept_files),
         "rejected": {str(Path(p).relative_to(root)): r for p, r in sorted(rejected.items())},
         "min_tracks": min_tracks,
-        "tracks_playing": _tracks_playing(keep_rolls, spec),
+        "tracks_playing": {t.name: int(c) for t, c in zip(family_tracks(spec.track_set), playing_counts)},
     }
     phrases = Phrases(
-        rolls=np.concatenate(keep_rolls),
+        rolls=PackedRolls.concatenate(keep_rolls),
         song=np.concatenate(song_ids),
         genre=np.concatenate(genre_ids).astype(np.int64),
         files=[str(Path(p).relative_to(root)) for p in kept_files],
@@ -212,12 +219,6 @@ def build_phrases(
     if cache_path:
         _save_cache(cache_path, phrases, spec)
     return phrases
-
-
-def _tracks_playing(keep_rolls: list[np.ndarray], spec: PhraseSpec) -> dict[str, int]:
-    """How many phrases each family plays in."""
-    counts = sum(r.any(axis=(2, 3)).sum(axis=0) for r in keep_rolls)
-    return {t.name: int(c) for t, c in zip(family_tracks(spec.track_set), counts)}
 
 
 def _reasons(rejected: dict[str, str]) -> str:
@@ -246,7 +247,7 @@ def _write_phrases(path: Path, phrases: Phrases, spec: PhraseSpec, compress: boo
     save = np.savez_compressed if compress else np.savez
     # Bits, not bytes: the rolls are binary, and packing makes the file 8x smaller.
     write_atomically(path, lambda file: save(
-        file, bits=np.packbits(phrases.rolls.reshape(-1)), song=phrases.song, genre=phrases.genre,
+        file, bits=phrases.rolls.flat_bits(), song=phrases.song, genre=phrases.genre,
         validation_songs=phrases.validation_songs, meta=np.array(json.dumps(meta)),
     ))
 
@@ -272,8 +273,8 @@ def _read_phrases(path: Path) -> tuple[Phrases, PhraseSpec]:
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
         spec, shape = _pack_layout(meta, members)
-        # unpackbits gives 0s and 1s as uint8: viewed as bool, with no second copy
-        rolls = np.unpackbits(data["bits"], count=math.prod(shape)).view(bool).reshape(shape)
+        # repacked along the pitch axis a chunk at a time: never the whole set as bools
+        rolls = PackedRolls.from_flat_bits(data["bits"], shape)
         song, genre, validation = data["song"], data["genre"], data["validation_songs"]
     if len(song) and not (0 <= song.min() and song.max() < len(meta["files"])):
         raise ValueError("its phrases name songs it does not list")

@@ -45,6 +45,7 @@ from .model import (
     registered_chord_weights,
     save_model,
 )
+from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
 from .run_request import BINARY_NEURONS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
 
@@ -342,9 +343,11 @@ class Trainer:
             ids = [device.index] if device.type == "cuda" else None
             self.g_step = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
             self.d_step = nn.parallel.DistributedDataParallel(self.critic, device_ids=ids)
-        # The data stays compact (bool) and on the device; batches become float there.
+        # The data stays compact (bits: engine/packed_rolls.py) and on the device; batches
+        # are unpacked and become float there.
         self.phrases = phrases
-        self.rolls = torch.as_tensor(phrases.rolls).to(device)
+        self.bits = torch.as_tensor(phrases.rolls.bits).to(device)
+        self.n_pitches = phrases.rolls.n_pitches
         self.genres = torch.as_tensor(phrases.genre).clamp(min=0).to(device)
         self.chords = None
         if model_cfg.chords:  # each phrase's chords, extracted once (engine/chords.py)
@@ -475,7 +478,7 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _batch(self, index: torch.Tensor):
-        x = self.rolls[index].float()  # (B, T, S, P)
+        x = unpack_torch(self.bits[index], self.n_pitches).float()  # (B, T, S, P)
         if self.cfg.transpose:
             k = self.cfg.transpose
             shifts = torch.randint(-k, k + 1, (len(index),), device=self.device)
@@ -524,7 +527,7 @@ class Trainer:
         return loss
 
     def steps_per_epoch(self) -> int:
-        full = len(self.rolls) // (self.cfg.batch_size * self.world)
+        full = len(self.bits) // (self.cfg.batch_size * self.world)
         return max(1, min(full, self.cfg.steps_per_epoch) if self.cfg.steps_per_epoch else full)
 
     def run_epoch(self, on_batch: Callable[[int, int, dict], None] | None = None,
@@ -532,7 +535,7 @@ class Trainer:
         """One epoch; False when stopped part-way (the epoch then does not count)."""
         self.generator.train()
         self.critic.train()
-        order = torch.randperm(len(self.rolls), generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + self.epoch))
+        order = torch.randperm(len(self.bits), generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + self.epoch))
         order = order.to(self.device)
         n, b = self.steps_per_epoch(), self.cfg.batch_size
         g_loss = None  # until the first generator step

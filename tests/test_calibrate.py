@@ -74,7 +74,7 @@ def test_the_quantizer_is_fitted_to_where_each_genres_songs_start_notes(tmp_path
 
 def test_the_tracks_the_songs_play_one_note_at_a_time_become_lines(training, generator):
     decoding = calibrate_decoding(generator, training, samples=16)
-    rate = polyphonic_rate(training.rolls)
+    rate = polyphonic_rate(np.asarray(training.rolls))
     names = [t.name for t in generator.cfg.tracks]
     assert decoding["monophonic"] == [names[t] for t in range(len(names)) if 0 < rate[t] < MONOPHONIC_BELOW]
     assert "Bass" in decoding["monophonic"]  # these songs' bass: about one note at a time

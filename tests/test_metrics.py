@@ -160,7 +160,7 @@ def test_measure_of_real_songs_has_every_metric():
 
     phrases = build_phrases(FIXTURES / "lpd", PhraseSpec(steps_per_beat=12), cache_dir=None)
     names = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
-    m = measure(phrases.rolls, names, 0, STEPS_PER_BAR, C1)
+    m = measure(np.asarray(phrases.rolls), names, 0, STEPS_PER_BAR, C1)
     assert set(m) == {"phrases", "EB", "UPC", "QN", "polyphonic_rate", "pitch_range", "in_scale", "TD", "DP",
                       "bar_similarity", "off_grid", "one_step", "onset_position"}
     assert all(len(shares) == 12 for shares in m["onset_position"].values())

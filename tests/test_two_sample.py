@@ -16,7 +16,7 @@ NAMES = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
 
 @pytest.fixture(scope="module")
 def real() -> np.ndarray:
-    return build_phrases(FIXTURES / "lpd", PhraseSpec(steps_per_beat=12), cache_dir=None).rolls
+    return build_phrases(FIXTURES / "lpd", PhraseSpec(steps_per_beat=12), cache_dir=None).rolls[:]
 
 
 def features(rolls: np.ndarray) -> np.ndarray:
