@@ -1,7 +1,7 @@
 """Benchmark: how well do accompaniments fit the part they were made around?
 
     PYTHONPATH=bench .venv/bin/python bench/accompaniment.py [--model genres-chords] [--genre rock]
-        [--given Bass] [--phrases 30] [--steps 100] [--json OUT]
+        [--given Bass] [--phrases 30] [--steps 100] [--harmony W] [--json OUT]
 
 From `--phrases` validation phrases of the genre (real songs held out from training, from the
 phrase pack `--pack`), the `--given` track is handed to `engine/accompany.py` as the user's
@@ -12,8 +12,10 @@ part, and the other tracks are generated around it three ways, from the same see
 Measured against the part, per phrase: the tonal distance (Harte et al.) between each other
 pitched track and the part, bar by bar where both play (lower: they agree on harmony), and
 the share of the other tracks' onsets (on 16ths) that fall where the part starts a note too
-(rhythm in common; a drum part has only this). Also the
-inversion's fit (F1 of the generator's own drawing of the part) and its time per phrase.
+(rhythm in common; a drum part has only this), with the drums' and the bass's apart. Over all
+the phrases of each way: MuseGAN's EB, UPC and QN of the tracks not given, and DP of the
+drums, as its track-conditional table reports them. Also the inversion's fit (F1 of the
+generator's own drawing of the part) and its time per phrase.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import platform
 import time
 
+import bytes2beats.engine.accompany as accompany_module
 import numpy as np
 import torch
 from bytes2beats.engine.accompany import Part, accompany
@@ -91,9 +94,13 @@ def main() -> None:
     parser.add_argument("--phrases", type=int, default=30)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--pack", default="/work/data/lpd48.phrases.npz")
+    parser.add_argument("--harmony", type=float, default=None,
+                        help="the inversion's harmony weight (default: engine/accompany.py's HARMONY_WEIGHT)")
     parser.add_argument("--json")
     args = parser.parse_args()
 
+    if args.harmony is not None:
+        accompany_module.HARMONY_WEIGHT = args.harmony
     composer = Composer.load(args.model)
     cfg = composer.config
     tracks = family_tracks(cfg.track_set)

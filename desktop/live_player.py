@@ -177,7 +177,8 @@ class LivePlayer(QObject):
 
     def _on_event(self, event) -> None:
         if event.kind == "change" and self.listen is not None:
-            self.portState.emit(f"Jam: {event.detail} (from bar {event.bar + 1})")
+            beat = f", beat {event.beat + 1}" if event.beat else ""
+            self.portState.emit(f"Jam: {event.detail} (from bar {event.bar + 1}{beat})")
         if event.kind in ("port lost", "port back"):
             self.portState.emit(f"MIDI: {event.kind} ({event.detail})")
         elif event.kind == "error":

@@ -179,7 +179,9 @@ class JamSource:
         rolls = np.zeros((cfg.n_tracks, self.loop_bars * 4 * cfg.steps_per_beat, 128), np.uint8)
         rolls[track] = loop_roll(loop, self.loop_bars, cfg.steps_per_beat)
         part = Part(Multitrack(cfg.tracks, rolls, cfg.steps_per_beat), [track], self.loop_bars)
-        idea, self.fit = accompaniment_idea(self.composer, part, self.seed, self.genre, steps=self.steps)
+        # no harmony term: in 10 steps it moved nothing (bench/accompaniment.py, a piano given)
+        # and it doubles a step's cost
+        idea, self.fit = accompaniment_idea(self.composer, part, self.seed, self.genre, steps=self.steps, harmony=0.0)
         probs = self.composer.probabilities([idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.loop_bars, genre=self.genre, chords=idea.chords)
         clip.rolls[track] = 0  # the user plays their own part
