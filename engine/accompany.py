@@ -7,9 +7,9 @@ part's track also sets the idea the other tracks are drawn from. Gradient descen
 that noise: the shared noise and the given tracks' own, from the seed's draw, so that the
 generator's probabilities for the given tracks match the part (a balanced binary
 cross-entropy: the part's notes and its silence weigh alike, as a part is mostly silence),
-with the noise kept near the normal prior it was trained on; for a chordal part (a piano
-or guitar playing chords), also so that the other pitched tracks sound the part's pitch
-classes (`_harmony_loss`). The other tracks then come from that idea with the seed's own
+with the noise kept near the normal prior it was trained on; for a part on a track the
+model plays in chords (piano, guitar, strings: not a bass line), also so that the other
+pitched tracks sound the part's pitch classes (`_harmony_loss`). The other tracks then come from that idea with the seed's own
 noise, and the given tracks are replaced by the part itself. A chord model also plays to the part's chords (extracted from it, one per half
 bar); a drum part leaves the chords to the genre's progressions.
 """
@@ -35,8 +35,7 @@ MAX_BARS = 32  # as a generated clip
 INVERSION_STEPS = 150  # measured in bench/accompaniment.py: the fit flattens out by then
 INVERSION_LR = 0.05
 PRIOR_WEIGHT = 0.01  # how strongly the noise is held near N(0, 1)
-HARMONY_WEIGHT = 0.5  # how strongly the other pitched tracks are drawn to a chordal part's pitch classes
-CHORDAL_PART = 1.5  # notes sounding at once, on average, from which a part's pitch classes are its harmony
+HARMONY_WEIGHT = 0.5  # how strongly the other pitched tracks are drawn to the part's pitch classes
 
 
 class PartError(ValueError):
@@ -189,20 +188,19 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
 def _harmony_loss(composer: Composer, part: Part, target: torch.Tensor):
     """A function of the other pitched tracks' probabilities (phrases, others, S, P): one
     minus the cosine between each one's pitch-class mass and the part's, per half bar where
-    the part plays pitched notes. None for a part that is no chordal one (a drum part, a bass
-    line, a melody: its pitch classes are not the harmony, and pulling the other tracks to
-    them narrows their voicings; the chords extracted from it carry its harmony instead).
+    the part plays pitched notes. None when the part gives no track the model plays in
+    chords: a drum part, or a bass line (the tracks its songs play as lines, the decoding's
+    `monophonic`), whose pitch classes are the roots: pulling the others to them narrows
+    their voicings, and the chords extracted from the part carry its harmony instead.
 
     Measured (docs/model.md, "Accompaniment"): with a real piano part given, the guitar's
-    tonal distance to it went from 1.38x the real guitarists' to 1.11x; with a bass line
-    given, the term took the others far below the real players' (0.62-0.67x), so it is off."""
+    tonal distance to it went from 1.38x the real guitarists' to 1.11x; with a real bass line
+    given, the term took the others' far below the real players' (0.62-0.67x, against
+    0.87-1.04x without it), so it is off there."""
     cfg = composer.config
-    pitched = [k for k, i in enumerate(part.given) if not cfg.tracks[i].is_drum]
+    lines = set(composer.monophonic_tracks)
+    pitched = [k for k, i in enumerate(part.given) if not cfg.tracks[i].is_drum and i not in lines]
     if not pitched:
-        return None
-    at_once = target[:, pitched].sum(-1)  # (phrases, given, steps): notes sounding
-    at_once = at_once[at_once > 0]
-    if len(at_once) == 0 or at_once.mean().item() < CHORDAL_PART:
         return None
     classes = (torch.arange(cfg.n_pitches) + cfg.lowest_pitch) % 12
     to_classes = torch.nn.functional.one_hot(classes, 12).float().to(target.device)  # (P, 12)
