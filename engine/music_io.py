@@ -155,6 +155,8 @@ def _npz_info(archive) -> tuple[int, list[Track], float]:
         if len(tracks) > MAX_INSTRUMENTS:
             raise FileLimitError(f"more than {MAX_INSTRUMENTS} tracks (the most a song may have)")
     tempo = archive["tempo"] if "tempo" in archive.files else np.zeros(0)
+    if tempo.dtype.kind not in "iuf":  # complex, text, objects: no tempo
+        raise ValueError(f"its tempo is {tempo.dtype}, not numbers")
     bpm = float(tempo.reshape(-1)[0]) if tempo.size else 120.0
     if not 0 < bpm < 10_000:  # NaN fails this too
         raise ValueError(f"a tempo of {bpm:g} BPM")
