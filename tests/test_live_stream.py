@@ -27,7 +27,7 @@ from bytes2beats.engine.live import (
 from bytes2beats.engine.live.clock import TICKS_PER_BEAT, ns_per_tick
 from bytes2beats.engine.live.monitor import MonitorProcess
 from bytes2beats.engine.live.ports import OutputPorts
-from bytes2beats.engine.live.sources import TICKS_PER_BAR
+from bytes2beats.engine.live.sources import TICKS_PER_BAR, to_phrase
 from bytes2beats.engine.model import Generator, ModelConfig
 from bytes2beats.engine.pianoroll import Multitrack
 
@@ -266,6 +266,31 @@ def test_a_receiver_that_goes_away_and_comes_back(jack_server):
     phases = [((t - started.time_ns) % beat) / 1e6 for t in kicks]
     assert all(p < 10 or p > 240 for p in phases), phases  # still on the original grid
     assert lost.detail and back.detail
+    assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
+
+
+def test_a_change_on_the_beat_plays_from_the_next_beat_it_is_ready_for(monitor):
+    """The jam's change (`change_source(on_beat=True)`): the new clip comes in at a beat line
+    inside the bar, in its place in the bar grid; the old clip's held notes end there."""
+    source = ClipLoop(one_bar_clip())
+    session, events = start(source, monitor, bpm=120)
+    wait_for(events, "bar", bar=1)
+    time.sleep(0.6)  # past the bar's first beat (0.5 s at 120 BPM)
+    new = one_bar_clip()
+    new.rolls[1] = 0
+    new.rolls[1, :, PIANO_NOTE + 4] = 80  # the piano moves up a third
+    session.change_source(lambda: setattr(source, "phrase", to_phrase(new)), "new clip", on_beat=True)
+    change = wait_for(events, "change")
+    time.sleep(1.2)
+    session.close()
+    arrivals = monitor.close()
+    bar_one = next(e for e in events if e.kind == "bar" and e.bar == 1)
+    assert change.bar == 1 and change.beat in (2, 3), change  # a beat of this bar, not the next bar line
+    assert abs(change.time_ns - (bar_one.time_ns + change.beat * 500_000_000)) < 2_000_000
+    new_note = note_ons(arrivals, PIANO, PIANO_NOTE + 4)  # held all bar: it sounds from the beat on
+    assert new_note and abs(new_note[0][0] - change.time_ns) < 5_000_000  # in at the beat, not the bar
+    old_off = [t for t in note_offs(arrivals, PIANO, PIANO_NOTE) if t > bar_one.time_ns + 50_000_000]
+    assert old_off and abs(old_off[0] - change.time_ns) < 5_000_000  # the held piano note ended there
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 

@@ -336,12 +336,17 @@ class BarScheduler:
                 self._splice = None
             self._push(phrase)
 
-    def _push(self, phrase: Phrase, from_tick: int | None = None) -> None:
-        """Queue a phrase at `_queued_until` (its events from `from_tick` on)."""
+    def _push(self, phrase: Phrase, from_tick: int | None = None, chase: bool = False) -> None:
+        """Queue a phrase at `_queued_until` (its events from `from_tick` on). `chase`: a
+        note that would be sounding at `from_tick` starts there (a change spliced in at a
+        beat: the new accompaniment's held chord is heard from that beat, not the next bar);
+        else it is left out (a DAW's Continue from a song position)."""
         base, end = self._queued_until, self.end_tick
         first = base if from_tick is None else from_tick
         for start, stop, track, pitch, velocity in phrase.notes:
             on, off = base + start, base + stop
+            if chase and on < first < off:
+                on = first
             if on < first or (end is not None and on >= end):
                 continue
             self._push_event(on, _ON, track, pitch, velocity)
@@ -377,7 +382,7 @@ class BarScheduler:
         for track, pitch in sorted(ending):  # a no-op for notes that have not started by then
             self._push_event(at, _OFF, track, pitch, 0)
         self._queued_until = at - at % phrase.n_ticks  # where the phrase would start in the grid
-        self._push(phrase, from_tick=at)
+        self._push(phrase, from_tick=at, chase=True)
         self._emit(LiveEvent("change", at // TICKS_PER_BAR, self.clock.time_of(at) or 0, detail,
                              beat=at % TICKS_PER_BAR // TICKS_PER_BEAT))
 
