@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from jack_servers import start_dummy_server, stop_server  # noqa: E402  (the tests' stable-name servers)
+from jack_servers import dumped, start_dummy_server, stop_server  # noqa: E402  (the tests' JACK helpers)
 
 RATE = 48_000
 PPQN = 24
@@ -99,16 +99,6 @@ def run_daw(bars: int, bpm: float, change_every: int) -> None:
     print(json.dumps(sent), flush=True)
     sys.stdin.readline()  # stay until the dump is stopped: a port that goes may lose its last cycle
     out.delete()
-
-
-def dumped(text: str) -> list[tuple[int, list[int]]]:
-    """(frame, message) per line jack_midi_dump -a printed ("  66432: 90 3c 50 note on ...")."""
-    out = []
-    for line in text.splitlines():
-        match = re.match(r"\s*(\d+):((?: [0-9a-f]{2})+)", line)
-        if match:
-            out.append((int(match.group(1)), [int(b, 16) for b in match.group(2).split()]))
-    return out
 
 
 def note_check(messages: list[list[int]]) -> dict:

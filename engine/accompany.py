@@ -9,8 +9,9 @@ generator's probabilities for the given tracks match the part (a balanced binary
 cross-entropy: the part's notes and its silence weigh alike, as a part is mostly silence),
 with the noise kept near the normal prior it was trained on; for a part on a track the
 model plays in chords (piano, guitar, strings: not a bass line), also so that the other
-pitched tracks sound the part's pitch classes (`_harmony_loss`). The other tracks then come from that idea with the seed's own
-noise, and the given tracks are replaced by the part itself. A chord model also plays to the part's chords (extracted from it, one per half
+pitched tracks sound the part's pitch classes (`_harmony_loss`). The other tracks then come
+from that idea with the seed's own noise, and the given tracks are replaced by the part
+itself. A chord model also plays to the part's chords (extracted from it, one per half
 bar); a drum part leaves the chords to the genre's progressions.
 """
 

@@ -1,7 +1,7 @@
 """Phrases' rolls held as bits: an eighth of the memory of the bool array they stand for.
 
 A training set is mostly silence, one bit of it per cell, and a bool array spends a byte on
-each: the LPD phrase pack of 14 MB on disk held 3.4 GB as bools. `PackedRolls` keeps the
+each: the LPD phrase pack of 14 MB on disk held 3.9 GiB as bools (512 MiB as bits). `PackedRolls` keeps the
 bits, packed along the pitch axis (`np.packbits(..., axis=-1)`: a phrase's cells of one
 step and track in ceil(pitches / 8) bytes), and unpacks only the phrases asked for:
 

@@ -12,6 +12,7 @@ runs one after another always reuse `-0`, and reclaim whatever an earlier run le
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -64,3 +65,13 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def dumped(text: str) -> list[tuple[int, list[int]]]:
+    """(frame, message) per line `jack_midi_dump -a` printed ("  66432: 90 3c 50 note on ...")."""
+    out = []
+    for line in text.splitlines():
+        match = re.match(r"\s*(\d+):((?: [0-9a-f]{2})+)", line)
+        if match:
+            out.append((int(match.group(1)), [int(b, 16) for b in match.group(2).split()]))
+    return out

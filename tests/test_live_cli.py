@@ -20,7 +20,7 @@ from bytes2beats.engine.live.monitor import MonitorProcess
 from bytes2beats.engine.model import Generator, ModelConfig, save_model
 from bytes2beats.engine.music_io import write_midi
 from bytes2beats.engine.pianoroll import Multitrack
-from jack_servers import start_dummy_server, start_named_server, stop_server
+from jack_servers import dumped, start_dummy_server, start_named_server, stop_server
 
 _names = itertools.count()
 
@@ -213,16 +213,6 @@ def test_a_jack_server_that_never_comes_back_ends_the_stream_non_zero(loop_file,
     assert stream.returncode == 1 and "'Bytes to Beats' lost in bar 1, never back" in err
 
 
-def _dumped(lines) -> list[list[int]]:
-    """The messages jack_midi_dump printed ("  66432: 90 3c 50 note on ...")."""
-    messages = []
-    for line in lines:
-        match = re.match(r"\s*\d+:((?: [0-9a-f]{2})+)", line)
-        if match:
-            messages.append([int(byte, 16) for byte in match.group(1).split()])
-    return messages
-
-
 def _stuck(messages) -> set[tuple[int, int]]:
     """(channel, pitch) left sounding: a note-on with no note-off or all-notes-off after it."""
     sounding = set()
@@ -269,13 +259,13 @@ def test_every_signal_that_ends_a_stream_leaves_no_note_sounding_at_jacks_own_re
         _, err = stream.communicate(timeout=20)
         time.sleep(0.3)
         dump.terminate()
-        dumped, _ = dump.communicate(timeout=10)
+        dump_text, _ = dump.communicate(timeout=10)
     finally:
         if dump is not None and dump.poll() is None:
             dump.kill()
         stop_server(server)
     assert stream.returncode == status, err
     assert err.strip().splitlines()[-1].endswith(said) and "Traceback" not in err
-    messages = _dumped(dumped.splitlines())
+    messages = [m for _, m in dumped(dump_text)]
     assert [0x90, 60, 80] in messages  # the held piano note was heard ...
     assert _stuck(messages) == set()  # ... and ended, as every other note
