@@ -27,13 +27,17 @@ from .wizard_plan import TrainingPlan, check_model_name, rename_model
 EVAL_SAMPLES = 64  # generated phrases measured: enough for a first look, seconds on a CPU
 
 
-def measure_model(model: Path, data: Path, cache_dir: Path) -> str:
-    """The metrics table of generated, training and validation phrases (engine/evaluate.py)."""
-    from bytes2beats.engine.evaluate import evaluate, format_table
+def measure_model(model: Path, data: Path, cache_dir: Path) -> tuple[str, str, bool]:
+    """The metrics table of generated, training and validation phrases (engine/evaluate.py),
+    the sentence on whether the model copies the user's songs, and whether it does."""
+    from bytes2beats.engine.evaluate import COPYING_SHARE, copy_verdict, evaluate, format_table
     from bytes2beats.engine.generate import Composer
 
     composer = Composer.load(model, device="cpu")
-    return format_table(evaluate(composer, data, samples=EVAL_SAMPLES, cache_dir=cache_dir))
+    result = evaluate(composer, data, samples=EVAL_SAMPLES, cache_dir=cache_dir)
+    novelty = result["novelty"]
+    copies = bool(novelty["samples"]) and novelty["over_90_percent"] / novelty["samples"] >= COPYING_SHARE
+    return format_table(result), copy_verdict(novelty).removeprefix("copying: "), copies
 
 
 class FinishPage(QWizardPage):
@@ -53,6 +57,8 @@ class FinishPage(QWizardPage):
         self.table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.name = QLineEdit()
         self.name.textChanged.connect(self.check_name)
+        self.copying = QLabel()  # whether the model copies the user's songs, in a sentence
+        self.copying.setWordWrap(True)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
@@ -65,7 +71,8 @@ class FinishPage(QWizardPage):
         layout.addWidget(note(
             f"{EVAL_SAMPLES} generated phrases measured beside your training and validation phrases: "
             "the nearer the generated column is to the other two, the better the model caught your "
-            "music's habits. The last line says how much it copies its training phrases."))
+            "music's habits."))
+        layout.addWidget(self.copying)
         layout.addWidget(self.table, 1)
         layout.addLayout(row)
         layout.addWidget(note("The model picker lists it under this name; it is saved in your models folder."))
@@ -76,14 +83,19 @@ class FinishPage(QWizardPage):
         model = request.model_path()
         self.name.setText(model.stem)
         self.table.setPlainText("Measuring the model against your songs …")
+        self.copying.setText("")
+        self.copying.setStyleSheet("")
         self.call = BackgroundCall(lambda call: measure_model(model, Path(request.data), self.plan.cache_dir))
         self.call.done.connect(self.on_measured)
         self.call.failed.connect(self.on_failed)
         self.call.start()
 
-    def on_measured(self, table: str) -> None:
+    def on_measured(self, measured: tuple[str, str, bool]) -> None:
         self.call = None
+        table, verdict, copies = measured
         self.table.setPlainText(table)
+        self.copying.setText(f"Does it copy your songs? {verdict[0].upper()}{verdict[1:]}")
+        self.copying.setStyleSheet(ERROR_STYLE if copies else "")
 
     def on_failed(self, message: str) -> None:
         self.call = None

@@ -140,6 +140,8 @@ def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, model
     qtbot.waitUntil(lambda: finish.call is None, timeout=120_000)
     table = finish.table.toPlainText()
     assert table.startswith("metric") and "generated" in table and "novelty" in table
+    assert "\ncopying: " in table  # the copy check's sentence, in the table and above it
+    assert finish.copying.text().startswith("Does it copy your songs? ")
     assert finish.name.text() == "songs"  # the data folder's name, until changed
     screenshot(wizard, "5-finish")
 

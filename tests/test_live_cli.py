@@ -165,7 +165,9 @@ def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_b
     name, server = start_dummy_server("dies")
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # this test's own server, for the stream and the monitor
     stream = subprocess.Popen(
-        [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "16", "--bpm", "240",
+        # 24 bars of a second: a server restarted and a monitor started (seconds on a loaded machine) still
+        # leave bars to hear after "port back"
+        [sys.executable, "-m", "bytes2beats", "stream", "--clip", str(loop_file), "--bars", "24", "--bpm", "240",
          "--api", "jack", "--port-name", "b2b dies"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines, monitor = [], None
@@ -178,7 +180,10 @@ def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_b
         server = _own_jack_server(name)  # the user starts it again
         assert _stream_until(stream, "port back", lines), lines
         monitor = MonitorProcess("mon-after", connect="b2b dies", api="jack")
-        _, err = stream.communicate(timeout=30)
+        heard_from = len(lines)
+        _stream_until(stream, "\0", lines)  # every line to the end (`communicate` would miss those read ahead)
+        err = stream.stderr.read()
+        stream.wait(10)
         arrivals = monitor.close()
     finally:
         stream.kill()
@@ -190,7 +195,7 @@ def test_a_jack_server_that_dies_is_a_lost_port_the_clock_goes_on_and_it_comes_b
                      err.strip()), err
     assert len(err.strip().splitlines()) == 2, err  # "streaming to ..." and the one line of what was lost
     kicks = [m for _, m in arrivals if m[0] == 0x99 and m[2] > 0]
-    assert kicks, "nothing reached a receiver on the server that came back"
+    assert kicks, f"nothing reached a receiver on the server that came back; after it listened: {lines[heard_from:]}"
 
 
 @pytest.mark.jack

@@ -202,3 +202,28 @@ def test_eval_genre_all_on_a_model_without_genres_is_one_clear_line(tmp_path):
                            "--genre", "all"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "not genre-conditioned" in done.stderr
+
+
+def test_the_copy_check_tells_copied_phrases_from_new_ones_on_real_songs(tmp_path):
+    from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+    from bytes2beats.engine.evaluate import copy_verdict, nearest_overlap
+
+    phrases = build_phrases(FIXTURES / "lpd" / "rock", PhraseSpec(5, 12, 4), cache_dir=tmp_path)
+    rolls = np.stack([phrases.rolls[i] for i in range(len(phrases.rolls))])
+    copied = nearest_overlap(rolls[:10], rolls)  # a model that plays its training phrases back
+    assert np.allclose(copied, 1.0)
+    shifted = np.roll(rolls[:10], 7, axis=-1)  # the same phrases a fifth up: their own notes
+    moved = nearest_overlap(shifted, rolls)
+    assert moved.max() < 0.9
+
+    def novelty(overlap):
+        return {"samples": len(overlap), "over_90_percent": int((overlap > 0.9).sum()),
+                "max_overlap": float(overlap.max())}
+
+    said = copy_verdict(novelty(copied))
+    assert "copies its training songs: 10 of 10" in said and "more files, or for fewer epochs" in said
+    assert copy_verdict(novelty(moved)).startswith("copying: none: no generated phrase")
+    one_in_forty = np.concatenate([copied[:1], np.resize(moved, 39)])
+    assert copy_verdict(novelty(one_in_forty)).startswith("copying: little: 1 of 40")  # under 5 %: not a copier
+    assert copy_verdict({"samples": 0, "over_90_percent": 0, "max_overlap": 0.0}).endswith("not measured "
+                                                                                          "(no training phrases to compare with)")
