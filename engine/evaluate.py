@@ -246,12 +246,12 @@ def copy_verdict(novelty: dict) -> str:
     if not samples:
         return "copying: not measured (no training phrases to compare with)"
     if copies / samples >= COPYING_SHARE:
-        return (f"copying: the model copies its training songs: {copies} of {samples} generated phrases have over 90% "
+        return (f"copying: yes, the model copies its training songs: {copies} of {samples} generated phrases have over 90% "
                 "of their notes in one training phrase. Train on more files, or for fewer epochs.")
     if copies:
-        return (f"copying: little: {copies} of {samples} generated phrases have over 90% of their notes in one "
+        return (f"copying: a little: {copies} of {samples} generated phrases have over 90% of their notes in one "
                 "training phrase; the rest are its own")
-    return (f"copying: none: no generated phrase has over 90% of its notes in one training phrase "
+    return (f"copying: no, no generated phrase has over 90% of its notes in one training phrase "
             f"(at most {100 * novelty['max_overlap']:.0f}%)")
 
 

@@ -443,11 +443,17 @@ class Trainer:
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_", "chords": "chord_"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
+        # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres).
+        grows_genres = bool(source.genres) and self.model_cfg.genres[:len(source.genres)] == source.genres
+        if grows_genres:
+            changes.append("genres")
         if replace(source, **{view: getattr(self.model_cfg, view) for view in changes}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         new = tuple(prefix for view, prefix in views.items()
                     if getattr(self.model_cfg, view) and not getattr(source, view))
         weights = {"generator": state["generator"], "critic": state["critic"]}
+        if grows_genres and len(self.model_cfg.genres) > len(source.genres):
+            weights = {name: grown_genre_rows(w, len(self.model_cfg.genres)) for name, w in weights.items()}
         if self.model_cfg.chord_register and not source.chord_register:
             cfg = self.model_cfg
             weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
@@ -756,6 +762,18 @@ def generator_from_checkpoint(state: dict) -> Generator:
     generator = Generator(ModelConfig.from_json(state["model_config"]))
     generator.load_state_dict(state["generator"])
     return generator.eval()
+
+
+def grown_genre_rows(weights: dict, n_genres: int) -> dict:
+    """A network's weights with its genre tables (the generator's embedding, the critic's
+    projections) grown to `n_genres` rows: each new genre starts at the mean of the known
+    ones, a style between them that fine-tuning moves toward the new songs."""
+    grown = dict(weights)
+    for key, table in weights.items():
+        if key.endswith(("genre_embedding.weight", "genre_projection.weight")) and len(table) < n_genres:
+            mean = table.mean(0, keepdim=True).expand(n_genres - len(table), -1)
+            grown[key] = torch.cat([table, mean])
+    return grown
 
 
 def _most_common_genre(phrases: Phrases) -> str | None:

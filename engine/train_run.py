@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .failures import os_reason
 from .run_request import RunPaths, RunRequest
 
@@ -229,5 +231,26 @@ def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: boo
             raise RunRefused("--genre-conditioned yes needs a data folder with two or more genre folders")
         if want == "yes" or (want == "auto" and len(phrases.genres) >= 2):
             model_cfg.genres = list(phrases.genres)
+    elif model_cfg.genres and request.warm_start:
+        model_cfg.genres = fine_tuning_genres(model_cfg.genres, phrases, request.data)
     elif model_cfg.genres and model_cfg.genres != phrases.genres:
         raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
+
+
+def fine_tuning_genres(known: list[str], phrases, data: str) -> list[str]:
+    """The genres of a model warm-started on new data: the checkpoint's, then each of the
+    data's genre folders it does not know, and for songs in no genre folder (a user's own
+    folder) one genre named after the data. The phrases' labels are made the model's, so a
+    folder of jazz songs called "jazz" fine-tunes what the model knows of jazz, and one
+    called "my-songs" gets a genre of its own (its embedding starts at the mean of the
+    others: engine/train.py's `grown_genre_rows`)."""
+    own = Path(data).name.removesuffix(".npz").removesuffix(".phrases") or "mine"
+    names = [*phrases.genres, own]  # the labels' names, -1 (no genre folder) as the last
+    genres = list(known)
+    labels = np.where(phrases.genre >= 0, phrases.genre, len(names) - 1)
+    for index in np.unique(labels):
+        if names[index] not in genres:
+            genres.append(names[index])
+    phrases.genre = np.array([genres.index(name) for name in names], dtype=phrases.genre.dtype)[labels]
+    phrases.genres = genres
+    return genres

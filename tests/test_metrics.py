@@ -222,8 +222,8 @@ def test_the_copy_check_tells_copied_phrases_from_new_ones_on_real_songs(tmp_pat
 
     said = copy_verdict(novelty(copied))
     assert "copies its training songs: 10 of 10" in said and "more files, or for fewer epochs" in said
-    assert copy_verdict(novelty(moved)).startswith("copying: none: no generated phrase")
+    assert copy_verdict(novelty(moved)).startswith("copying: no, no generated phrase")
     one_in_forty = np.concatenate([copied[:1], np.resize(moved, 39)])
-    assert copy_verdict(novelty(one_in_forty)).startswith("copying: little: 1 of 40")  # under 5 %: not a copier
+    assert copy_verdict(novelty(one_in_forty)).startswith("copying: a little: 1 of 40")  # under 5 %: not a copier
     assert copy_verdict({"samples": 0, "over_90_percent": 0, "max_overlap": 0.0}).endswith("not measured "
                                                                                           "(no training phrases to compare with)")

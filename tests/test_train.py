@@ -525,3 +525,41 @@ def test_a_model_that_cannot_be_written_is_one_line_and_a_resume_writes_it(tmp_p
     assert meta["trained"]["epochs"] == 1
     for key, value in generator.state_dict().items():
         assert torch.equal(value, checkpoint["generator"][key])
+
+
+def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path):
+    from bytes2beats.engine.run_request import RunRequest
+    from bytes2beats.engine.train_run import prepare, run
+
+    common = ["--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2", "--width", "8",
+              "--cache-dir", str(tmp_path / "cache")]
+    assert _cli("train", "--data", str(LPD), "--out", str(tmp_path / "base.safetensors"), *common).returncode == 0
+    checkpoint = tmp_path / "base-run" / "checkpoint.pt"  # a model of two genres, pop and rock
+
+    def fine_tune(folder_name):
+        folder = tmp_path / folder_name
+        folder.mkdir()
+        for song in sorted((LPD / "rock").glob("*.npz")):  # songs in no genre folder, as a user's are
+            shutil.copy(song, folder)
+        # 5 batches: one generator step (n_critic 5), as every epoch of a real run has
+        return prepare(RunRequest(data=str(folder), out=str(tmp_path / f"{folder_name}.safetensors"),
+                                  warm_start=str(checkpoint), epochs=1, batch_size=8, steps_per_epoch=5,
+                                  cache_dir=str(tmp_path / "cache")))
+
+    mine = fine_tune("my-songs")
+    trainer = mine.trainer
+    assert trainer.model_cfg.genres == ["pop", "rock", "my-songs"]
+    assert trainer.genres.unique().tolist() == [2]  # every phrase is of the new genre
+    for table in (trainer.generator.genre_embedding.weight, trainer.critic.genre_projection.weight):
+        table = table.detach()
+        assert torch.allclose(table[2], table[:2].mean(0))  # it starts between the known ones
+    outcome = run(mine)
+    generator, meta = load_model(outcome.model)
+    assert generator.cfg.genres == ["pop", "rock", "my-songs"] and meta["default_genre"] == "my-songs"
+    assert generator.genre_embedding.weight.shape[0] == 3
+
+    rock = fine_tune("rock")  # a folder named after a genre the model knows adapts that genre
+    assert rock.trainer.model_cfg.genres == ["pop", "rock"] and rock.trainer.genres.unique().tolist() == [1]
+    resumed = _cli("train", "--data", str(tmp_path / "my-songs"), "--out", str(tmp_path / "x.safetensors"), *common,
+                   "--resume", str(checkpoint), "--epochs", "2")
+    assert resumed.returncode == 1 and "the checkpoint knows genres ['pop', 'rock']" in resumed.stderr
