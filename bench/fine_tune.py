@@ -1,0 +1,135 @@
+"""Benchmark (issue 18): a model of your own from 40 songs, fine-tuned from the shipped model
+against trained from scratch, side by side.
+
+    .venv/bin/python bench/fine_tune.py --lpd ../shared/data/lpd --genre jazz --songs 40 \
+        --steps 150 --out runs/fine-tune [--samples 300] [--json docs/fine-tune-jazz.json]
+
+1. A user's folder: `--songs` songs of the genre (symlinks, in no genre folder, as a user's
+   own are), taken from the shipped model's training share; held out: the genre's validation
+   songs (engine/dataset.is_validation_song), which neither the shipped model nor these runs
+   trained on.
+2. Two runs of `bytes2beats train` at once, one thread each, the same critic steps, as a
+   user would type them:
+   - fine-tuned: `--warm-start checkpoints/genres-bar-view.pt` (the shipped model's run) with
+     that run's own settings (deterministic binary neurons, Adam 1.27e-4 / 2.53e-4); the
+     folder becomes a genre of its own (engine/train_run.fine_tuning_genres);
+   - from scratch: a new run's defaults at the shipped model's grid (12 steps a beat).
+3. Each model, and the shipped one (`--genre G`), measured against the held-out songs
+   (`eval`'s targets and classifier test), and the copy check against the 40 songs.
+
+The wall times are of this machine under whatever else it runs (printed with the results);
+the two runs share it equally, so their ratio is the fair figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CHECKPOINT = ROOT / "checkpoints" / "genres-bar-view.pt"
+
+
+def folders(lpd: Path, genre: str, songs: int, out: Path) -> tuple[Path, Path]:
+    """The user's folder (named "my-<genre>") and the held-out folder, as symlinks."""
+    from bytes2beats.engine.dataset import find_music_files, is_validation_song
+
+    files = sorted(find_music_files(lpd / genre))
+    mine, held_out = out / f"my-{genre}", out / f"held-out-{genre}"
+    for folder, chosen in ((mine, [f for f in files if not is_validation_song(f)][:songs]),
+                           (held_out, [f for f in files if is_validation_song(f)])):
+        folder.mkdir(parents=True, exist_ok=True)
+        for song in chosen:
+            link = folder / song.name
+            if not link.exists():
+                link.symlink_to(song.resolve())
+    return mine, held_out
+
+
+def train_both(mine: Path, out: Path, steps: int, batch: int) -> dict:
+    """The two runs side by side; their commands, wall times and exit codes."""
+    epochs, per_epoch = max(1, steps // 25), min(25, steps)
+    common = ["--data", str(mine), "--epochs", str(epochs), "--steps-per-epoch", str(per_epoch),
+              "--batch-size", str(batch), "--cache-dir", str(out / "cache"), "--sample-every", "1000",
+              "--checkpoint-every", str(epochs)]
+    runs = {
+        "fine-tuned": ["--out", str(out / "fine-tuned.safetensors"), "--warm-start", str(SHIPPED_CHECKPOINT),
+                       "--binary-neurons", "deterministic", "--g-lr", "1.27e-4", "--d-lr", "2.53e-4"],
+        "from scratch": ["--out", str(out / "from-scratch.safetensors"), "--steps-per-beat", "12"],
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    started, processes = time.monotonic(), {}
+    for name, args in runs.items():
+        log = open(out / f"{name.replace(' ', '-')}.log", "w")
+        command = [sys.executable, "-m", "bytes2beats", "train", *common, *args]
+        processes[name] = (command, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
+    result = {}
+    while len(result) < len(processes):  # each run's own end, not the later one's
+        for name, (command, process, log) in processes.items():
+            if name not in result and process.poll() is not None:
+                log.close()
+                result[name] = {"command": " ".join(command[2:]), "exit": process.returncode,
+                                "seconds": round(time.monotonic() - started), "critic_steps": epochs * per_epoch}
+        time.sleep(0.5)
+    return result
+
+
+def measure(model: str, genre: str | None, held_out: Path, mine: Path, out: Path, samples: int) -> dict:
+    from bytes2beats.engine.evaluate import copy_verdict, evaluate
+    from bytes2beats.engine.generate import Composer
+
+    composer = Composer.load(model, device="cpu")
+    result = evaluate(composer, held_out, samples=samples, genre=genre, cache_dir=out / "cache", novelty_samples=0)
+    copies = evaluate(composer, mine, samples=min(samples, 200), genre=genre, cache_dir=out / "cache",
+                      classifier=False, novelty_samples=min(samples, 200))
+    classifier = result.get("classifier", {})
+    return {
+        "targets_met": result["targets"]["met"], "targets": result["targets"]["of"],
+        "missed": [c["target"] for c in result["targets"]["checks"] if not c["met"]],
+        "classifier": {name: test.get("accuracy") for name, test in classifier.items()},
+        "copying": copies["novelty"], "copy_verdict": copy_verdict(copies["novelty"]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lpd", type=Path, default=ROOT.parent / "shared" / "data" / "lpd")
+    parser.add_argument("--genre", default="jazz")
+    parser.add_argument("--songs", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=150, help="critic steps of each run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=300, help="generated phrases measured per model")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "fine-tune")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    mine, held_out = folders(args.lpd, args.genre, args.songs, args.out)
+    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "genre": args.genre, "songs": len(list(mine.iterdir())), "held_out_songs": len(list(held_out.iterdir())),
+              "runs": train_both(mine, args.out, args.steps, args.batch_size)}
+    print(json.dumps(report["runs"], indent=1), flush=True)
+    models = {"shipped (genres)": ("genres", args.genre),
+              "fine-tuned": (str(args.out / "fine-tuned.safetensors"), mine.name),
+              "from scratch": (str(args.out / "from-scratch.safetensors"), None)}
+    report["models"] = {}
+    for name, (model, genre) in models.items():
+        if name in report["runs"] and report["runs"][name]["exit"] != 0:
+            continue
+        report["models"][name] = measure(model, genre, held_out, mine, args.out, args.samples)
+        m = report["models"][name]
+        print(f"{name}: {m['targets_met']} of {m['targets']} targets against the held-out songs; "
+              f"classifier {m['classifier']}; {m['copy_verdict']}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
