@@ -2,18 +2,21 @@
 against trained from scratch, side by side.
 
     .venv/bin/python bench/fine_tune.py --lpd ../shared/data/lpd --genre jazz --songs 40 \
-        --steps 150 --out runs/fine-tune [--samples 300] [--json docs/fine-tune-jazz.json]
+        --steps 150 --out runs/fine-tune [--samples 300] [--runs fine-tuned "from scratch"
+        "fine-tuned, known genre"] [--json docs/fine-tune-jazz.json]
 
 1. A user's folder: `--songs` songs of the genre (symlinks, in no genre folder, as a user's
    own are), taken from the shipped model's training share; held out: the genre's validation
    songs (engine/dataset.is_validation_song), which neither the shipped model nor these runs
    trained on.
-2. Two runs of `bytes2beats train` at once, one thread each, the same critic steps, as a
+2. Runs of `bytes2beats train` at once, one thread each, the same critic steps, as a
    user would type them:
    - fine-tuned: `--warm-start checkpoints/genres-bar-view.pt` (the shipped model's run) with
      that run's own settings (deterministic binary neurons, Adam 1.27e-4 / 2.53e-4); the
      folder becomes a genre of its own (engine/train_run.fine_tuning_genres);
-   - from scratch: a new run's defaults at the shipped model's grid (12 steps a beat).
+   - from scratch: a new run's defaults at the shipped model's grid (12 steps a beat);
+   - (`--runs "fine-tuned, known genre"`) the same songs in a folder named after the genre,
+     so that fine-tuning adapts the genre's own rows.
 3. Each model, and the shipped one (`--genre G`), measured against the held-out songs
    (`eval`'s targets and classifier test), and the copy check against the 40 songs.
 
@@ -52,21 +55,36 @@ def folders(lpd: Path, genre: str, songs: int, out: Path) -> tuple[Path, Path]:
     return mine, held_out
 
 
-def train_both(mine: Path, out: Path, steps: int, batch: int) -> dict:
-    """The two runs side by side; their commands, wall times and exit codes."""
+FINE_TUNE = ["--warm-start", str(SHIPPED_CHECKPOINT), "--binary-neurons", "deterministic", "--g-lr", "1.27e-4",
+             "--d-lr", "2.53e-4"]  # the shipped run's own settings
+RUNS = {  # name: (the model file's stem, the data folder: "mine" or "known", the flags)
+    "fine-tuned": ("fine-tuned", "mine", FINE_TUNE),  # the folder a genre of its own
+    "fine-tuned, known genre": ("fine-tuned-known", "known", FINE_TUNE),  # the folder named after the genre
+    "from scratch": ("from-scratch", "mine", ["--steps-per-beat", "12"]),
+}
+
+
+def known_genre_folder(mine: Path, genre: str, out: Path) -> Path:
+    """The same songs in a folder named after the genre, so that fine-tuning adapts its rows."""
+    folder = out / "known" / genre
+    folder.mkdir(parents=True, exist_ok=True)
+    for song in mine.iterdir():
+        if not (folder / song.name).exists():
+            (folder / song.name).symlink_to(song.resolve())
+    return folder
+
+
+def train_runs(names: list[str], folders: dict, out: Path, steps: int, batch: int) -> dict:
+    """The runs side by side, one thread each; their commands, wall times and exit codes."""
     epochs, per_epoch = max(1, steps // 25), min(25, steps)
-    common = ["--data", str(mine), "--epochs", str(epochs), "--steps-per-epoch", str(per_epoch),
-              "--batch-size", str(batch), "--cache-dir", str(out / "cache"), "--sample-every", "1000",
-              "--checkpoint-every", str(epochs)]
-    runs = {
-        "fine-tuned": ["--out", str(out / "fine-tuned.safetensors"), "--warm-start", str(SHIPPED_CHECKPOINT),
-                       "--binary-neurons", "deterministic", "--g-lr", "1.27e-4", "--d-lr", "2.53e-4"],
-        "from scratch": ["--out", str(out / "from-scratch.safetensors"), "--steps-per-beat", "12"],
-    }
+    common = ["--epochs", str(epochs), "--steps-per-epoch", str(per_epoch), "--batch-size", str(batch),
+              "--cache-dir", str(out / "cache"), "--sample-every", "1000", "--checkpoint-every", str(epochs)]
+    runs = {name: ["--data", str(folders[RUNS[name][1]]), "--out", str(out / f"{RUNS[name][0]}.safetensors"),
+                   *RUNS[name][2]] for name in names}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started, processes = time.monotonic(), {}
     for name, args in runs.items():
-        log = open(out / f"{name.replace(' ', '-')}.log", "w")
+        log = open(out / f"{RUNS[name][0]}.log", "w")
         command = [sys.executable, "-m", "bytes2beats", "train", *common, *args]
         processes[name] = (command, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
     result = {}
@@ -106,21 +124,24 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--samples", type=int, default=300, help="generated phrases measured per model")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "fine-tune")
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=["fine-tuned", "from scratch"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
     mine, held_out = folders(args.lpd, args.genre, args.songs, args.out)
+    data = {"mine": mine, "known": known_genre_folder(mine, args.genre, args.out)}
     report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "genre": args.genre, "songs": len(list(mine.iterdir())), "held_out_songs": len(list(held_out.iterdir())),
-              "runs": train_both(mine, args.out, args.steps, args.batch_size)}
+              "runs": train_runs(args.runs, data, args.out, args.steps, args.batch_size)}
     print(json.dumps(report["runs"], indent=1), flush=True)
+    genres = {"fine-tuned": mine.name, "fine-tuned, known genre": args.genre, "from scratch": None}
     models = {"shipped (genres)": ("genres", args.genre),
-              "fine-tuned": (str(args.out / "fine-tuned.safetensors"), mine.name),
-              "from scratch": (str(args.out / "from-scratch.safetensors"), None)}
+              **{name: (str(args.out / f"{RUNS[name][0]}.safetensors"), genres[name]) for name in args.runs}}
     report["models"] = {}
     for name, (model, genre) in models.items():
         if name in report["runs"] and report["runs"][name]["exit"] != 0:
+            print(f"{name}: the run failed (its log: {args.out / RUNS[name][0]}.log)", flush=True)
             continue
         report["models"][name] = measure(model, genre, held_out, mine, args.out, args.samples)
         m = report["models"][name]
