@@ -47,6 +47,9 @@ class RunRequest:
     resume: str | None = _setting(None, "a checkpoint.pt (or its run folder) to continue from")
     warm_start: str | None = _setting(None, "begin from this checkpoint's weights (and its model's shape) with "
                                             "today's training settings", metavar="CHECKPOINT")
+    decoding_from: str | None = _setting(None, "keep this model's decoding (its threshold, each track's per genre, "
+                                               "the lines, the onset priors) instead of fitting one to the data: "
+                                               "for fine-tuning on a few songs", metavar="MODEL")
     device: str = _setting("auto", "auto (default), cpu, cuda or mps")
     run_dir: str | None = _setting(None, "where logs, samples and checkpoints go (default: beside the model)")
     cache_dir: str | None = _setting(None, "phrase cache (default: the user cache folder)")

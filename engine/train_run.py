@@ -43,6 +43,7 @@ class PreparedRun:
     phrases: object  # engine.dataset.Phrases: the training phrases
     rank: int
     world: int
+    decoding: dict | None = None  # another model's decoding entries, kept (--decoding-from)
 
 
 @dataclass
@@ -91,6 +92,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     if rank != 0:
         say = lambda text: None  # noqa: E731 - one process speaks
     paths = request.paths()
+    decoding = _decoding_of(request)
     checkpoint = _checkpoint_of(request)
     if checkpoint is not None:
         try:
@@ -144,6 +146,9 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         say(f"  rejected {name}: {reason}")
     if len(rejected) > REJECTED_SHOWN:
         say(f"  ... and {len(rejected) - REJECTED_SHOWN} more (in {listed})")
+    if decoding is not None and len(decoding.get("tracks", [])) != model_cfg.n_tracks:
+        raise RunRefused(f"--decoding-from {request.decoding_from}: its model has {len(decoding.get('tracks', []))} "
+                         f"tracks, this one {model_cfg.n_tracks}")
     trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
     if checkpoint is not None:
         try:
@@ -152,7 +157,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             raise RunRefused(str(error)) from None
         say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if request.resume
             else f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
-    return PreparedRun(request, paths, trainer, train, rank, world)
+    return PreparedRun(request, paths, trainer, train, rank, world, decoding)
 
 
 def run(prepared: PreparedRun, should_stop: Callable[[], bool] | None = None) -> RunOutcome:
@@ -172,7 +177,7 @@ def run(prepared: PreparedRun, should_stop: Callable[[], bool] | None = None) ->
         model = None
         if finished and prepared.rank == 0:
             try:
-                model = finish(trainer, prepared.phrases, str(prepared.request.data))
+                model = finish(trainer, prepared.phrases, str(prepared.request.data), prepared.decoding)
             except OSError as error:
                 raise RunRefused(f"{error}; the last checkpoint ({paths.checkpoint}) writes it again "
                                  f"with --resume") from None
@@ -200,6 +205,25 @@ def write_rejected(rejected: dict[str, str], paths: RunPaths) -> Path | None:
 
 
 # -- the rules -----------------------------------------------------------------------------
+
+
+def _decoding_of(request: RunRequest) -> dict | None:
+    """The metadata of the model whose decoding the run keeps (--decoding-from), with its
+    name and its tracks' names; RunRefused in one line for a model that cannot be read."""
+    if not request.decoding_from:
+        return None
+    from .model import ModelFileError, load_model
+    from .model_store import resolve_model
+
+    try:
+        path = resolve_model(request.decoding_from)
+        generator, meta = load_model(path, "cpu")
+    except (OSError, ValueError, ModelFileError) as error:
+        raise RunRefused(f"--decoding-from {request.decoding_from}: {error}") from None
+    if "threshold" not in meta:
+        raise RunRefused(f"--decoding-from {request.decoding_from}: {path} has no fitted decoding "
+                         "(`bytes2beats calibrate` fits one)")
+    return {**meta, "name": path.stem, "tracks": [t.name for t in generator.cfg.tracks]}
 
 
 def _checkpoint_of(request: RunRequest) -> Path | None:

@@ -536,7 +536,7 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
     assert _cli("train", "--data", str(LPD), "--out", str(tmp_path / "base.safetensors"), *common).returncode == 0
     checkpoint = tmp_path / "base-run" / "checkpoint.pt"  # a model of two genres, pop and rock
 
-    def fine_tune(folder_name):
+    def fine_tune(folder_name, **settings):
         folder = tmp_path / folder_name
         folder.mkdir()
         for song in sorted((LPD / "rock").glob("*.npz")):  # songs in no genre folder, as a user's are
@@ -544,9 +544,10 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
         # 5 batches: one generator step (n_critic 5), as every epoch of a real run has
         return prepare(RunRequest(data=str(folder), out=str(tmp_path / f"{folder_name}.safetensors"),
                                   warm_start=str(checkpoint), epochs=1, batch_size=8, steps_per_epoch=5,
-                                  cache_dir=str(tmp_path / "cache")))
+                                  cache_dir=str(tmp_path / "cache"), **settings))
 
-    mine = fine_tune("my-songs")
+    base = tmp_path / "base.safetensors"
+    mine = fine_tune("my-songs", decoding_from=str(base))  # its decoding kept, not fitted to a few songs
     trainer = mine.trainer
     assert trainer.model_cfg.genres == ["pop", "rock", "my-songs"]
     assert trainer.genres.unique().tolist() == [2]  # every phrase is of the new genre
@@ -557,6 +558,16 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
     generator, meta = load_model(outcome.model)
     assert generator.cfg.genres == ["pop", "rock", "my-songs"] and meta["default_genre"] == "my-songs"
     assert generator.genre_embedding.weight.shape[0] == 3
+    _, source = load_model(base)
+    assert meta["threshold"] == source["threshold"] and meta["monophonic"] == source["monophonic"]
+    for key in ("track_scales", "onset_spread"):
+        assert {g: meta[key][g] for g in ("pop", "rock")} == source[key]  # each known genre keeps its own
+        assert np.allclose(meta[key]["my-songs"], np.mean([source[key]["pop"], source[key]["rock"]], axis=0))
+    assert meta["trained"]["decoding_from"] == "base"
+    missing = _cli("train", "--data", str(tmp_path / "my-songs"), "--out", str(tmp_path / "y.safetensors"), *common,
+                   "--warm-start", str(checkpoint), "--decoding-from", str(tmp_path / "none.safetensors"))
+    assert missing.returncode == 1 and "--decoding-from" in missing.stderr and "Traceback" not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1, missing.stderr
 
     rock = fine_tune("rock")  # a folder named after a genre the model knows adapts that genre
     assert rock.trainer.model_cfg.genres == ["pop", "rock"] and rock.trainer.genres.unique().tolist() == [1]
