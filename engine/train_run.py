@@ -275,6 +275,7 @@ def fine_tuning_genres(known: list[str], phrases, data: str) -> list[str]:
     for index in np.unique(labels):
         if names[index] not in genres:
             genres.append(names[index])
-    phrases.genre = np.array([genres.index(name) for name in names], dtype=phrases.genre.dtype)[labels]
+    index_of = [genres.index(name) if name in genres else -1 for name in names]  # the folder's own may be unused
+    phrases.genre = np.array(index_of, dtype=phrases.genre.dtype)[labels]
     phrases.genres = genres
     return genres

@@ -571,6 +571,10 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
 
     rock = fine_tune("rock")  # a folder named after a genre the model knows adapts that genre
     assert rock.trainer.model_cfg.genres == ["pop", "rock"] and rock.trainer.genres.unique().tolist() == [1]
+    again = prepare(RunRequest(data=str(LPD), out=str(tmp_path / "again.safetensors"), warm_start=str(checkpoint),
+                               epochs=1, batch_size=8, cache_dir=str(tmp_path / "cache")))
+    assert again.trainer.model_cfg.genres == ["pop", "rock"]  # its own genre folders: nothing added
+    assert sorted(again.trainer.genres.unique().tolist()) == [0, 1]
     resumed = _cli("train", "--data", str(tmp_path / "my-songs"), "--out", str(tmp_path / "x.safetensors"), *common,
                    "--resume", str(checkpoint), "--epochs", "2")
     assert resumed.returncode == 1 and "the checkpoint knows genres ['pop', 'rock']" in resumed.stderr
