@@ -30,14 +30,13 @@ EVAL_SAMPLES = 64  # generated phrases measured: enough for a first look, second
 def measure_model(model: Path, data: Path, cache_dir: Path) -> tuple[str, str, bool]:
     """The metrics table of generated, training and validation phrases (engine/evaluate.py),
     the sentence on whether the model copies the user's songs, and whether it does."""
-    from bytes2beats.engine.evaluate import COPYING_SHARE, copy_verdict, evaluate, format_table
+    from bytes2beats.engine.evaluate import copies_training, copy_verdict, evaluate, format_table
     from bytes2beats.engine.generate import Composer
 
     composer = Composer.load(model, device="cpu")
     result = evaluate(composer, data, samples=EVAL_SAMPLES, cache_dir=cache_dir)
     novelty = result["novelty"]
-    copies = bool(novelty["samples"]) and novelty["over_90_percent"] / novelty["samples"] >= COPYING_SHARE
-    return format_table(result), copy_verdict(novelty).removeprefix("copying: "), copies
+    return format_table(result), copy_verdict(novelty).removeprefix("copying: "), copies_training(novelty)
 
 
 class FinishPage(QWizardPage):

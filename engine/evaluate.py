@@ -235,6 +235,11 @@ def format_table(result: dict) -> str:
 COPYING_SHARE = 0.05  # generated phrases over 90 % like one training phrase, from which a model copies
 
 
+def copies_training(novelty: dict) -> bool:
+    """Whether COPYING_SHARE or more of the generated phrases copy a training phrase."""
+    return bool(novelty["samples"]) and novelty["over_90_percent"] / novelty["samples"] >= COPYING_SHARE
+
+
 def copy_verdict(novelty: dict) -> str:
     """Whether the model copies its training phrases, in one plain sentence, and what to do
     when it does (the wizard's finish page shows it above the table; `eval` prints it last).
@@ -245,7 +250,7 @@ def copy_verdict(novelty: dict) -> str:
     samples, copies = novelty["samples"], novelty["over_90_percent"]
     if not samples:
         return "copying: not measured (no training phrases to compare with)"
-    if copies / samples >= COPYING_SHARE:
+    if copies_training(novelty):
         return (f"copying: yes, the model copies its training songs: {copies} of {samples} generated phrases have over 90% "
                 "of their notes in one training phrase. Train on more files, or for fewer epochs.")
     if copies:
