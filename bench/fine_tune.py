@@ -9,8 +9,10 @@ against trained from scratch, side by side.
    own are), taken from the shipped model's training share; held out: the genre's validation
    songs (engine/dataset.is_validation_song), which neither the shipped model nor these runs
    trained on.
-2. Runs of `bytes2beats train` at once, one thread each, the same critic steps, as a
-   user would type them:
+2. Runs of `bytes2beats train` at once, one thread each, the same critic steps (`--steps`,
+   but for the default runs, which take their own), as a user would type them:
+   - the default (`--runs "the default" "the default, known genre"`): `train --data FOLDER
+     --out MODEL`, which fine-tunes the shipped model (engine/train_run.py);
    - fine-tuned: `--warm-start checkpoints/genres-bar-view.pt` (the shipped model's run) with
      that run's own settings (deterministic binary neurons, Adam 1.27e-4 / 2.53e-4); the
      folder becomes a genre of its own (engine/train_run.fine_tuning_genres);
@@ -57,13 +59,18 @@ def folders(lpd: Path, genre: str, songs: int, out: Path) -> tuple[Path, Path]:
 
 FINE_TUNE = ["--warm-start", str(SHIPPED_CHECKPOINT), "--binary-neurons", "deterministic", "--g-lr", "1.27e-4",
              "--d-lr", "2.53e-4"]  # the shipped run's own settings
+DEFAULT = None  # `train --data FOLDER --out MODEL` and nothing else: its own epochs (engine/run_request.py)
 RUNS = {  # name: (the model file's stem, the data folder: "mine" or "known", the flags)
     "fine-tuned": ("fine-tuned", "mine", FINE_TUNE),  # the folder a genre of its own
     "fine-tuned, known genre": ("fine-tuned-known", "known", FINE_TUNE),  # the folder named after the genre
-    "from scratch": ("from-scratch", "mine", ["--steps-per-beat", "12"]),
+    "from scratch": ("from-scratch", "mine", ["--from-scratch", "--steps-per-beat", "12"]),
     # the recipe docs/model.md arrived at: a quarter of the rates, the shipped decoding kept
     "fine-tuned, known genre, rates / 4, decoding kept": (
         "fine-tuned-kept", "known", [*FINE_TUNE[:4], "--g-lr", "3.2e-5", "--d-lr", "6.3e-5", "--decoding-from", "genres"]),
+    # that recipe as the default: what a user gets who types `train --data my-jazz --out NAME`
+    "the default": ("default", "mine", DEFAULT),
+    "the default, known genre": ("default-known", "known", DEFAULT),
+    "the default, --like GENRE": ("default-like", "mine", ["--like"]),  # the genre appended in train_runs
 }
 
 
@@ -77,18 +84,21 @@ def known_genre_folder(mine: Path, genre: str, out: Path) -> Path:
     return folder
 
 
-def train_runs(names: list[str], folders: dict, out: Path, steps: int, batch: int) -> dict:
+def train_runs(names: list[str], folders: dict, out: Path, steps: int, batch: int, genre: str) -> dict:
     """The runs side by side, one thread each; their commands, wall times and exit codes."""
     epochs, per_epoch = max(1, steps // 25), min(25, steps)
     common = ["--epochs", str(epochs), "--steps-per-epoch", str(per_epoch), "--batch-size", str(batch),
               "--cache-dir", str(out / "cache"), "--sample-every", "1000", "--checkpoint-every", str(epochs)]
     runs = {name: ["--data", str(folders[RUNS[name][1]]), "--out", str(out / f"{RUNS[name][0]}.safetensors"),
-                   *RUNS[name][2]] for name in names}
+                   *(["--cache-dir", str(out / "cache")] if RUNS[name][2] is DEFAULT else
+                     ["--cache-dir", str(out / "cache"), "--like", genre] if RUNS[name][2] == ["--like"] else
+                     [*common, *RUNS[name][2]])]
+            for name in names}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started, processes = time.monotonic(), {}
     for name, args in runs.items():
         log = open(out / f"{RUNS[name][0]}.log", "w")
-        command = [sys.executable, "-m", "bytes2beats", "train", *common, *args]
+        command = [sys.executable, "-m", "bytes2beats", "train", *args]
         processes[name] = (command, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
     result = {}
     while len(result) < len(processes):  # each run's own end, not the later one's
@@ -96,9 +106,15 @@ def train_runs(names: list[str], folders: dict, out: Path, steps: int, batch: in
             if name not in result and process.poll() is not None:
                 log.close()
                 result[name] = {"command": " ".join(command[2:]), "exit": process.returncode,
-                                "seconds": round(time.monotonic() - started), "critic_steps": epochs * per_epoch}
+                                "seconds": round(time.monotonic() - started), "critic_steps": critic_steps(out, name)}
         time.sleep(0.5)
     return result
+
+
+def critic_steps(out: Path, name: str) -> int | None:
+    """The critic steps a run took: the lines of its log.jsonl (one a batch)."""
+    log = out / f"{RUNS[name][0]}-run" / "log.jsonl"
+    return sum(1 for line in log.open() if '"batch"' in line) if log.exists() else None
 
 
 def measure(model: str, genre: str | None, held_out: Path, mine: Path, out: Path, samples: int) -> dict:
@@ -136,10 +152,11 @@ def main() -> int:
     data = {"mine": mine, "known": known_genre_folder(mine, args.genre, args.out)}
     report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "genre": args.genre, "songs": len(list(mine.iterdir())), "held_out_songs": len(list(held_out.iterdir())),
-              "runs": train_runs(args.runs, data, args.out, args.steps, args.batch_size)}
+              "runs": train_runs(args.runs, data, args.out, args.steps, args.batch_size, args.genre)}
     print(json.dumps(report["runs"], indent=1), flush=True)
     genres = {"fine-tuned": mine.name, "fine-tuned, known genre": args.genre, "from scratch": None,
-              "fine-tuned, known genre, rates / 4, decoding kept": args.genre}
+              "fine-tuned, known genre, rates / 4, decoding kept": args.genre, "the default": mine.name,
+              "the default, known genre": args.genre, "the default, --like GENRE": mine.name}
     models = {"shipped (genres)": ("genres", args.genre),
               **{name: (str(args.out / f"{RUNS[name][0]}.safetensors"), genres[name]) for name in args.runs}}
     report["models"] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bytes2beats.engine.dataset import PhraseSpec
+from bytes2beats.engine.model_store import FineTuningStart, fine_tuning_starts
 from bytes2beats.engine.run_request import RunRequest
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,19 +61,27 @@ class DataPage(QWizardPage):
         self.error.setWordWrap(True)
         self.error.hide()
 
+        # Where the model starts: a model to fine-tune (the shipped one first), or nothing.
+        self.start = QComboBox()
+        for start in fine_tuning_starts():
+            whose = "The shipped model" if start.source == "shipped" else "Your model"
+            self.start.addItem(f"{whose} “{start.name}”: adapt it to your songs (minutes)", start)
+        self.start.addItem("Nothing: a new model from scratch (hours on a CPU)", None)
+        self.start.setCurrentIndex(0)
+        self.start.currentIndexChanged.connect(self.follow_start)
+        self.like = QComboBox()  # filled by follow_start with the start model's genres
+
         # What a phrase is, chosen before the scan: the scan cuts the phrases that train.
-        defaults = RunRequest(data="", out="")
         self.tracks = QComboBox()
         self.tracks.addItem("5 families: drums, piano, guitar, bass, strings", 5)
         self.tracks.addItem("17 families: drums and the 16 General MIDI groups", 17)
-        self.tracks.setCurrentIndex(self.tracks.findData(defaults.tracks))
         self.bars = QSpinBox()
         self.bars.setRange(1, 16)
-        self.bars.setValue(defaults.bars_per_phrase)
         self.resolution = QComboBox()
         for value, text in RESOLUTIONS:
             self.resolution.addItem(text, value)
-        self.resolution.setCurrentIndex(self.resolution.findData(defaults.steps_per_beat))
+        self.phrase_note = note("")
+        self.follow_start()
         phrase_rows = [
             ("Instruments", self.tracks, "The tracks the model writes. The paper uses 5."),
             ("Bars per phrase", self.bars, "How long one idea is. The paper's 4 bars loop well in a DAW."),
@@ -98,8 +107,24 @@ class DataPage(QWizardPage):
             "learns them apart, and you pick one when you generate. Leave it off to learn "
             "everything as one style."))
         layout.addSpacing(12)
+        layout.addWidget(QLabel("<b>Start from</b>"))
+        layout.addWidget(self.start)
+        layout.addWidget(note(
+            "Adapting a trained model keeps what it knows of drums, bass and harmony, and learns "
+            "your songs' style in minutes, even from 20 or 40 files. From scratch, a model learns "
+            "everything from your songs alone: hours, and it needs hundreds of them."))
+        like_row = QHBoxLayout()
+        like_row.addWidget(QLabel("Your songs sound most like"))
+        like_row.addWidget(self.like, 1)
+        layout.addLayout(like_row)
+        layout.addWidget(note(
+            "Your songs become a genre of their own, which starts as the genre chosen here and "
+            "learns from there (a sub-folder named after one of the model's genres adapts that "
+            "genre instead)."))
+        layout.addSpacing(12)
         layout.addWidget(QLabel("<b>The phrases</b> the songs are cut into, and the model learns:"))
         layout.addLayout(phrase_grid)
+        layout.addWidget(self.phrase_note)
         layout.addSpacing(12)
         layout.addWidget(self.error)
         layout.addStretch(1)
@@ -122,7 +147,32 @@ class DataPage(QWizardPage):
         self.plan.data_folder = folder.resolve()
         self.plan.use_genres = self.genres_box.isChecked()
         self.plan.phrase_spec = self.phrase_spec()
+        self.plan.fine_tune = self.start.currentData()
+        self.plan.like = self.like.currentData() if self.plan.fine_tune else None
         return True
+
+    def follow_start(self) -> None:
+        """A model to adapt fixes the phrases (its own); from scratch, they are the user's."""
+        start: FineTuningStart | None = self.start.currentData()
+        if start is None:
+            shape = RunRequest(data="", out="").shape()  # a new run's
+            values = (shape["tracks"], shape["bars_per_phrase"], shape["steps_per_beat"])
+            self.phrase_note.setText("")
+        else:
+            config = start.config
+            values = (config.get("track_set", 5), config.get("n_bars", 4), config.get("steps_per_beat", 4))
+            self.phrase_note.setText(f"Adapting “{start.name}” keeps its phrases: choose “Nothing” above "
+                                     "to train other ones.")
+        self.tracks.setCurrentIndex(self.tracks.findData(values[0]))
+        self.bars.setValue(values[1])
+        self.resolution.setCurrentIndex(self.resolution.findData(values[2]))
+        for widget in (self.tracks, self.bars, self.resolution):
+            widget.setEnabled(start is None)
+        self.like.clear()
+        self.like.addItem("a style of their own (between the model's genres)", None)
+        for genre in (start.config.get("genres") or []) if start else []:
+            self.like.addItem(genre, genre)
+        self.like.setEnabled(self.like.count() > 1)
 
     def phrase_spec(self) -> PhraseSpec:
         return PhraseSpec(self.tracks.currentData(), self.resolution.currentData(), self.bars.value())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bytes2beats.engine.dataset import PhraseSpec
-from bytes2beats.engine.model_store import MODEL_SUFFIX, list_models
+from bytes2beats.engine.model_store import MODEL_SUFFIX, FineTuningStart, list_models
 from bytes2beats.engine.run_request import RunRequest
 from bytes2beats.engine.training_job import TrainingJob
 
@@ -54,6 +54,9 @@ class TrainingPlan:
     # What a phrase is (instruments, resolution, bars): chosen on the first page, cut by the
     # scan, and trained on as it is, so that what the scan shows is what trains.
     phrase_spec: PhraseSpec = field(default_factory=PhraseSpec)
+    # The model to adapt to the songs (chosen on the first page), or None: from scratch.
+    fine_tune: FineTuningStart | None = None
+    like: str | None = None  # the model's genre the songs' own starts from (train --like), or None: the mean
     scan: ScanResult | None = None
     request: RunRequest | None = None
     job: TrainingJob | None = None

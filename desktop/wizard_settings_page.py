@@ -6,8 +6,14 @@ validatePage() starts the training process, and there is no going back past it.
 
 from __future__ import annotations
 
+import math
+
 from bytes2beats.engine.model_store import MODEL_SUFFIX
-from bytes2beats.engine.run_request import RunRequest
+from bytes2beats.engine.run_request import (
+    FINE_TUNE_CRITIC_STEPS,
+    FINE_TUNE_RATE_DIVISOR,
+    RunRequest,
+)
 from bytes2beats.engine.training_job import TrainingJob
 from PySide6.QtWidgets import (
     QComboBox,
@@ -56,18 +62,20 @@ class SettingsPage(QWizardPage):
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
 
-        defaults = RunRequest(data="", out="")  # a new run's defaults, as the command line's
-        self.epochs = spin(1, 100_000, defaults.epochs)
+        defaults = RunRequest(data="", out="", from_scratch=True)  # a new run's, as the command line's
+        scratch = defaults.train_config()
+        self.epochs = spin(1, 100_000, scratch.epochs)
         self.batch = spin(1, 4096, defaults.batch_size)
-        self.g_lr = real_spin(1e-6, 1e-1, defaults.g_lr, 6, 1e-4)
-        self.d_lr = real_spin(1e-6, 1e-1, defaults.d_lr, 6, 1e-4)
+        self.g_lr = real_spin(1e-6, 1e-1, scratch.g_lr, 6, 1e-5)
+        self.d_lr = real_spin(1e-6, 1e-1, scratch.d_lr, 6, 1e-5)
         self.n_critic = spin(1, 50, defaults.n_critic)
         self.gp_lambda = real_spin(0.0, 1000.0, defaults.gp_lambda, 1, 1.0)
         self.transpose = spin(0, 12, defaults.transpose)
         self.device = QComboBox()
-        self.width = spin(4, 512, defaults.width, 4)
+        self.width = spin(4, 512, defaults.shape()["width"], 4)
         self.steps_cap = spin(0, 1_000_000, defaults.steps_per_epoch)
         self.sample_every = spin(1, 1000, 1)
+        self.shown_for = None  # the start (plan.fine_tune) the settings were filled in for
         self.estimate = QLabel()
         self.estimate.setWordWrap(True)
         self.error = QLabel()
@@ -84,7 +92,7 @@ class SettingsPage(QWizardPage):
             ("Gradient penalty λ", self.gp_lambda, "How firmly the critic is kept smooth. WGAN-GP's 10."),
             ("Transpose up to", self.transpose, "Augmentation: shift songs by up to this many semitones. 0 is off (the paper)."),
             ("Device", self.device, "Where training runs. A GPU is many times faster than the CPU."),
-            ("Network width", self.width, "Channels of the narrowest layer. 32 is quick; 64 is the shipped models'."),
+            ("Network width", self.width, "Channels of the narrowest layer: 32, as the shipped models'. A model adapted keeps its own."),
             ("Steps per epoch", self.steps_cap, "0 uses every phrase; a number caps each epoch, for a quick trial."),
             ("Sample every", self.sample_every, "Epochs between sample pianorolls on the next page."),
         ]
@@ -110,6 +118,28 @@ class SettingsPage(QWizardPage):
         self.device.clear()
         for value, text in self.plan.scan.devices or [("auto", "Automatic")]:
             self.device.addItem(text, value)
+        start = self.plan.fine_tune
+        if start == self.shown_for:  # back and forth: the user's own changes stay
+            self.update_estimate()
+            return
+        self.shown_for = start
+        scratch = RunRequest(data="", out="", from_scratch=True)
+        self.setSubTitle("The seed paper's settings are filled in; they suit most folders of songs.")
+        self.epochs.setValue(scratch.train_config().epochs)
+        self.g_lr.setValue(scratch.train_config().g_lr)
+        self.d_lr.setValue(scratch.train_config().d_lr)
+        self.width.setValue(scratch.shape()["width"])
+        if start is not None:  # the command line's own fine-tuning settings (engine/train_run.py)
+            rates = start.trained.get("train_config") or {}
+            self.setSubTitle(f"Adapting “{start.name}” to your songs: {FINE_TUNE_CRITIC_STEPS} critic steps at a "
+                             f"quarter of its own learning rates are filled in, and it keeps its decoding.")
+            steps = steps_per_epoch(self.training_phrases(), self.batch.value(), self.steps_cap.value())
+            self.epochs.setValue(max(1, math.ceil(FINE_TUNE_CRITIC_STEPS / steps)))
+            for box, key in ((self.g_lr, "g_lr"), (self.d_lr, "d_lr")):
+                if rates.get(key):
+                    box.setValue(float(rates[key]) / FINE_TUNE_RATE_DIVISOR)
+            self.width.setValue(int(start.config.get("g_width", self.width.value())))
+        self.width.setEnabled(start is None)  # a model adapted keeps its width
         self.update_estimate()
 
     # -- the estimate --------------------------------------------------------------------
@@ -158,13 +188,17 @@ class SettingsPage(QWizardPage):
         phrase = plan.phrase_spec
         request = RunRequest(
             data=str(plan.data_folder), out=str(plan.models_dir / f"{name}{MODEL_SUFFIX}"),
+            fine_tune=str(plan.fine_tune.path) if plan.fine_tune else None, from_scratch=plan.fine_tune is None,
+            like=plan.like,
             tracks=phrase.track_set, steps_per_beat=phrase.steps_per_beat, bars_per_phrase=phrase.n_bars,
             epochs=self.epochs.value(), batch_size=self.batch.value(), width=self.width.value(),
             n_critic=self.n_critic.value(), g_lr=self.g_lr.value(), d_lr=self.d_lr.value(),
             gp_lambda=self.gp_lambda.value(), transpose=self.transpose.value(),
             device=self.device.currentData() or "auto", steps_per_epoch=self.steps_cap.value(),
             sample_every=self.sample_every.value(), checkpoint_every=1,  # a crash loses one epoch at most
-            cache_dir=str(plan.cache_dir), genre_conditioned="yes" if genres else "no",
+            cache_dir=str(plan.cache_dir),
+            # fine-tuning: sub-folders the model knows adapt their genres, others become new ones
+            genre_conditioned=("auto" if plan.use_genres else "no") if plan.fine_tune else "yes" if genres else "no",
         )
         problem = request.problem()  # the command line's own check: the widgets' ranges should make it pass
         if problem:

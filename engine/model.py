@@ -20,6 +20,7 @@ from .atomic import atomic_write
 from .chords import N_FEATURES as CHORD_FEATURES
 from .failures import os_reason
 from .families import family_tracks
+from .model_store import CRITIC_PREFIX
 from .pianoroll import BEATS_PER_BAR
 
 OCTAVE = 12
@@ -572,8 +573,15 @@ class Critic(nn.Module):
 # file rebuilds its model and loading never unpickles anything.
 
 
-def save_model(generator: Generator, path: str | Path, extra: dict | None = None) -> Path:
-    """Write a generator as `.safetensors` with its config (and `extra` notes) inside.
+
+
+def save_model(generator: Generator, path: str | Path, extra: dict | None = None,
+               critic: Critic | None = None) -> Path:
+    """Write a generator as `.safetensors` with its config (and `extra` notes) inside, and
+    its critic's weights (under `critic.`) when given: a model that carries its critic can be
+    fine-tuned on a user's songs (`train --fine-tune`), which the generator alone cannot
+    (a new critic would have to learn from nothing what the old one knew). About 0.9 MB more
+    for the shipped configuration.
 
     Written whole or not at all (engine/atomic.py), so a failed write leaves the old file
     whole; any failure is an OSError."""
@@ -584,6 +592,8 @@ def save_model(generator: Generator, path: str | Path, extra: dict | None = None
     metadata = {"config": generator.cfg.to_json(), "format": "bytes2beats-generator-1"}
     metadata.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    if critic is not None:
+        state.update({CRITIC_PREFIX + k: v.detach().cpu().contiguous() for k, v in critic.state_dict().items()})
     try:
         data = save(state, metadata=metadata)  # bytes, written as one file whole
         atomic_write(path, lambda handle: handle.write(data))
@@ -626,6 +636,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         raise ModelFileError(f"{path}: its config is not one of a usable model: {problem}")
     with torch.device("meta"):
         expected = {key: tuple(t.shape) for key, t in Generator(cfg).state_dict().items()}
+        if any(key.startswith(CRITIC_PREFIX) for key in shapes):  # a model that carries its critic
+            expected.update({CRITIC_PREFIX + key: tuple(t.shape) for key, t in Critic(cfg).state_dict().items()})
     misfit = sorted(set(expected) ^ set(shapes)) or [k for k in expected if expected[k] != shapes[k]]
     if misfit:
         key = misfit[0]
@@ -642,7 +654,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         raise ModelFileError(f"{path}: its weights hold NaN or infinite numbers ({broken})")
     generator = Generator(cfg)
     try:
-        generator.load_state_dict(state)
+        generator.load_state_dict({k: v for k, v in state.items() if not k.startswith(CRITIC_PREFIX)})
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not fit its config ({str(error)[:100]})") from None
     extra = {}
@@ -654,3 +666,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         except (ValueError, RecursionError):
             raise ModelFileError(f"{path}: its metadata entry {key!r} is not JSON") from None
     return generator.to(device).eval(), extra
+
+
+def load_critic_weights(path: str | Path) -> dict | None:
+    """The critic's weights a model file carries (checked by `load_model`, which must have
+    read the file first), or None for a model written without them."""
+    from safetensors.torch import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        keys = [key for key in handle.keys() if key.startswith(CRITIC_PREFIX)]
+        return {key[len(CRITIC_PREFIX):]: handle.get_tensor(key) for key in keys} or None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL = "genres"
 DEFAULT_CHORD_MODEL = "genres-chords"  # what plays `--chords` and `--key` when no model is named
 MODEL_SUFFIX = ".safetensors"
+CRITIC_PREFIX = "critic."  # a model file's critic weights (engine/model.py: save_model)
+HEADER_LIMIT = 100 << 20  # a safetensors header larger than this is no model of ours
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,11 @@ class ModelEntry:
     name: str
     path: Path
     source: str  # "shipped" or "user"
+
+
+def is_model_file(path: str | os.PathLike) -> bool:
+    """A model file (by its name), as against a training checkpoint or a run folder."""
+    return Path(path).suffix == MODEL_SUFFIX
 
 
 def shipped_models_dir() -> Path:
@@ -58,3 +67,47 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> Path:
         names = ", ".join(e.name for e in list_models()) or "none"
         raise FileNotFoundError(f"no model named {name_or_path!r} (models found: {names})")
     return matches[-1].path
+
+
+@dataclass(frozen=True)
+class FineTuningStart:
+    """What the wizard shows of a model it can fine-tune, read from the file's header alone
+    (no weights, no torch): its name, its shape, the rates it was trained at."""
+
+    name: str
+    path: Path
+    source: str
+    config: dict  # the ModelConfig's fields
+    trained: dict  # its "trained" note: epochs, train_config, ...
+
+
+def fine_tuning_starts() -> list[FineTuningStart]:
+    """The models a user can fine-tune: those that carry their critic, shipped first (the
+    default model at the very first), then the user's own; a file that cannot be read is left
+    out (the picker says why, when chosen)."""
+    starts = []
+    for entry in list_models():
+        header = read_model_header(entry.path)
+        if header is None or not any(key.startswith(CRITIC_PREFIX) for key in header):
+            continue
+        metadata = header.get("__metadata__") or {}
+        try:
+            config, trained = json.loads(metadata["config"]), json.loads(metadata.get("trained", "{}"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(config, dict) and isinstance(trained, dict):
+            starts.append(FineTuningStart(entry.name, entry.path, entry.source, config, trained))
+    return sorted(starts, key=lambda start: (start.name != DEFAULT_MODEL, start.source != "shipped"))
+
+
+def read_model_header(path: Path) -> dict | None:
+    """A safetensors file's header (its tensors' names and its metadata), or None."""
+    try:
+        with open(path, "rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            if size > HEADER_LIMIT:
+                return None
+            header = json.loads(handle.read(size))
+    except (OSError, struct.error, ValueError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, dict) else None

@@ -45,6 +45,7 @@ from .model import (
     registered_chord_weights,
     save_model,
 )
+from .model_store import is_model_file
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
 from .run_request import BINARY_NEURONS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
@@ -432,11 +433,13 @@ class Trainer:
         self.trained_on = list(state.get("trained_on", ["unrecorded"] if self.epoch > 0 else []))
         self.started_from = json.loads(state.get("started_from", "null"))
 
-    def warm_start(self, path: Path) -> None:
-        """Begin from another run's weights, with this run's own optimizers, schedule and
+    def warm_start(self, path: Path, like: str | None = None) -> None:
+        """Begin from another run's weights (its checkpoint, or a model file that carries its
+        critic: `read_fine_tuning_start`), with this run's own optimizers, schedule and
         settings: to fine-tune a trained model under a changed training (binary neurons,
-        new data). The epochs count from 0; the source is recorded with the model."""
-        state = read_checkpoint(path)
+        new data). The epochs count from 0; the source is recorded with the model. Genres the
+        data adds start at the mean of the known ones, or as a copy of `like`'s."""
+        state = read_fine_tuning_start(path) if is_model_file(path) else read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
         # The critic may gain its bar view and its onset view (new branches, starting at zero);
         # nothing else may change.
@@ -453,7 +456,8 @@ class Trainer:
                     if getattr(self.model_cfg, view) and not getattr(source, view))
         weights = {"generator": state["generator"], "critic": state["critic"]}
         if grows_genres and len(self.model_cfg.genres) > len(source.genres):
-            weights = {name: grown_genre_rows(w, len(self.model_cfg.genres)) for name, w in weights.items()}
+            like_row = source.genres.index(like) if like in source.genres else None
+            weights = {name: grown_genre_rows(w, len(self.model_cfg.genres), like_row) for name, w in weights.items()}
         if self.model_cfg.chord_register and not source.chord_register:
             cfg = self.model_cfg
             weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
@@ -466,9 +470,10 @@ class Trainer:
             if unexpected or any(not key.startswith(new) for key in missing):
                 raise ValueError(f"{path}: its {name} does not fit this one ({(unexpected or missing)[0]})")
         self.started_from = {
-            "checkpoint": Path(path).name, "epoch": int(state["epoch"]),
+            ("model" if is_model_file(path) else "checkpoint"): Path(path).name, "epoch": int(state["epoch"]),
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
             "train_config": json.loads(state["train_config"]),
+            **({"like": like} if like else {}),
         }
 
     # -- steps ---------------------------------------------------------------------------
@@ -733,6 +738,30 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def read_fine_tuning_start(path: str | Path) -> dict:
+    """What a warm start needs from a model file, in a checkpoint's own entries: its config,
+    its generator and the critic it carries (engine/model.py: `save_model`), the epochs and
+    settings it was trained with. A ValueError of one line for a model that cannot be
+    read, or that carries no critic (a model written before models kept theirs)."""
+    from .model import ModelFileError, load_critic_weights, load_model
+
+    try:
+        generator, meta = load_model(path, "cpu")
+    except (OSError, ModelFileError) as error:
+        raise ValueError(str(error)) from None
+    critic = load_critic_weights(path)
+    if critic is None:
+        raise ValueError(f"{path}: this model carries no critic, so it cannot be fine-tuned (it was written before "
+                         "models kept theirs): train --from-scratch, or --warm-start from its run's checkpoint.pt")
+    trained = meta.get("trained") if isinstance(meta.get("trained"), dict) else {}
+    return {
+        "model_config": generator.cfg.to_json(), "generator": generator.state_dict(), "critic": critic,
+        "epoch": int(trained.get("epochs", 0)), "elapsed": float(trained.get("seconds", 0.0)),
+        "trained_on": [trained["device"]] if trained.get("device") else [],
+        "train_config": json.dumps(trained.get("train_config") or {}),
+    }
+
+
 def _check_like(theirs: dict, ours: dict, name: str) -> None:
     """A scheduler's state must have our scheduler's entries, each of the same type: its
     load_state_dict takes any dict as its attributes."""
@@ -764,15 +793,16 @@ def generator_from_checkpoint(state: dict) -> Generator:
     return generator.eval()
 
 
-def grown_genre_rows(weights: dict, n_genres: int) -> dict:
+def grown_genre_rows(weights: dict, n_genres: int, like: int | None = None) -> dict:
     """A network's weights with its genre tables (the generator's embedding, the critic's
     projections) grown to `n_genres` rows: each new genre starts at the mean of the known
-    ones, a style between them that fine-tuning moves toward the new songs."""
+    ones, a style between them that fine-tuning moves toward the new songs, or as a copy of
+    row `like` (a genre the user says their songs are most like: train --like)."""
     grown = dict(weights)
     for key, table in weights.items():
         if key.endswith(("genre_embedding.weight", "genre_projection.weight")) and len(table) < n_genres:
-            mean = table.mean(0, keepdim=True).expand(n_genres - len(table), -1)
-            grown[key] = torch.cat([table, mean])
+            start = table.mean(0, keepdim=True) if like is None else table[like : like + 1]
+            grown[key] = torch.cat([table, start.expand(n_genres - len(table), -1)])
     return grown
 
 
@@ -785,10 +815,10 @@ DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset
 PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread")
 
 
-def kept_decoding(source: dict, genres: list[str]) -> dict:
+def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> dict:
     """Another model's decoding entries (`source`: its file's metadata) for a model of
     `genres`: each genre the source fitted keeps its own; a genre it never saw (a user's
-    folder fine-tuned into a genre of its own) takes the mean of the source's genres.
+    folder fine-tuned into a genre of its own) takes `like`'s, or the mean of the source's.
     Measured: fitted on 40 songs alone, the decoding cost 3 of 27 targets against held-out
     songs that the source's decoding meets (docs/model.md, "Fine-tuning on your own songs")."""
     kept = {key: source[key] for key in DECODING_KEYS if key in source}
@@ -797,7 +827,8 @@ def kept_decoding(source: dict, genres: list[str]) -> dict:
         if not fitted:
             continue
         mean = np.mean([np.asarray(v, dtype=float) for v in fitted.values()], axis=0).round(6).tolist()
-        kept[key] = {genre: fitted.get(genre, mean) for genre in (genres or [""])}
+        start = fitted.get(like, mean)
+        kept[key] = {genre: fitted.get(genre, start) for genre in (genres or [""])}
     return kept
 
 
@@ -805,7 +836,8 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str, decoding: dict | 
     """Write the trained generator with its decoding fitted to the data (engine/calibrate.py),
     or `decoding` kept from another model (`kept_decoding`), and a note of its training."""
     progressions = phrase_progressions(phrases, trainer.model_cfg) if trainer.model_cfg.chords else None
-    fitted = kept_decoding(decoding, trainer.model_cfg.genres) if decoding is not None else \
+    like = (trainer.started_from or {}).get("like")
+    fitted = kept_decoding(decoding, trainer.model_cfg.genres, like) if decoding is not None else \
         calibrate_decoding(trainer.generator, phrases, hold_ratio=HOLD_RATIO, progressions=progressions)
     extra = {
         **fitted,
@@ -821,7 +853,7 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str, decoding: dict | 
     }
     try:
         trainer.paths.model.parent.mkdir(parents=True, exist_ok=True)
-        return save_model(trainer.generator, trainer.paths.model, extra)
+        return save_model(trainer.generator, trainer.paths.model, extra, critic=trainer.critic)
     except OSError as error:
         raise OSError(f"could not write the model {trainer.paths.model} ({os_reason(error)})") from None
 

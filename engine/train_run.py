@@ -12,12 +12,18 @@ The rules that reconcile a request with what it starts from live here:
   which may be raised to train further;
 - warm start: the checkpoint's model (plus the views and chords the request adds), trained
   under the request's settings;
+- fine-tuning (the default: the shipped model, or --fine-tune MODEL): a warm start from a
+  model file that carries its critic, at a quarter of the model's own learning rates, for
+  FINE_TUNE_CRITIC_STEPS critic steps, keeping the model's decoding, unless the request
+  says otherwise; left to the default and asked for another shape (--tracks 17, say), the
+  run trains from scratch instead, and says so;
 - a phrase pack brings its own grid, which the model takes (and a checkpoint must match);
 - genres: conditioned on the data's genre folders when asked, or when there are several.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from .failures import os_reason
-from .run_request import RunPaths, RunRequest
+from .model_store import is_model_file, resolve_model
+from .run_request import (
+    BINARY_NEURONS,
+    FINE_TUNE_CRITIC_STEPS,
+    FINE_TUNE_RATE_DIVISOR,
+    RunPaths,
+    RunRequest,
+)
 
 REJECTED_SHOWN = 5  # rejected files named on the terminal; rejected.txt in the run folder has all
 
@@ -75,7 +88,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     from .device import describe_device, pick_device
     from .model import ModelConfig
     from .music_io import MusicFileError
-    from .train import TrainConfig, Trainer, read_checkpoint
+    from .train import TrainConfig, Trainer, read_checkpoint, read_fine_tuning_start
 
     # Every value checked before anything is read or written (the wizard makes the same check).
     problem = request.problem()
@@ -92,28 +105,42 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     if rank != 0:
         say = lambda text: None  # noqa: E731 - one process speaks
     paths = request.paths()
-    decoding = _decoding_of(request)
-    checkpoint = _checkpoint_of(request)
+    checkpoint = _checkpoint_of(request) or _fine_tuned_model_of(request, say)
+    decoding = _decoding_of(request.decoding_from or (request.fine_tuned_model() if checkpoint else None),
+                            "--decoding-from" if request.decoding_from else "--fine-tune")
     if checkpoint is not None:
         try:
-            state = read_checkpoint(checkpoint)
+            state = read_fine_tuning_start(checkpoint) if is_model_file(checkpoint) else read_checkpoint(checkpoint)
         except ValueError as error:
             raise RunRefused(str(error)) from None
         model_cfg = _model_from_checkpoint(ModelConfig.from_json(state["model_config"]), request)
+        if is_model_file(checkpoint):
+            checkpoint = _shape_kept(checkpoint, model_cfg, request, say)
+        if checkpoint is None:  # the default model is not of the shape asked for: from scratch
+            model_cfg, decoding = request.model_config(), None
+        elif is_model_file(checkpoint):
+            train_cfg = fine_tuning_settings(train_cfg, state, request)
         if request.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
-            train_cfg.epochs = request.epochs
-            if request.epochs < state["epoch"]:  # as many: the model is written again (after a full disk)
+            if request.epochs is not None:  # else the epochs the run was started for
+                train_cfg.epochs = request.epochs
+            if train_cfg.epochs < state["epoch"]:  # as many: the model is written again (after a full disk)
                 raise RunRefused(f"{checkpoint} has trained {state['epoch']} epochs already: "
                                  f"give --epochs {state['epoch']} or more to resume it")
+    _check_like(request, model_cfg if checkpoint else None)
     try:
         if is_phrase_pack(request.data):
             say(f"reading the phrase pack {request.data} ...")
             phrases, packed = load_phrase_pack(request.data)
             # The pack was cut with its own settings: the model takes them.
-            if checkpoint and (packed.track_set, packed.steps_per_beat, packed.n_bars) != (
-                    model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
-                raise RunRefused(f"{request.data} was cut for another model than the checkpoint's")
+            grid = (packed.track_set, packed.steps_per_beat, packed.n_bars)
+            if checkpoint and grid != (model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
+                if not _fine_tunes_by_default(request, checkpoint):
+                    raise RunRefused(f"{request.data} was cut for another model than the "
+                                     f"{'model' if is_model_file(checkpoint) else 'checkpoint'}'s")
+                say(f"training from scratch: {request.data} was cut for another model than {checkpoint.stem}'s "
+                    "(its tracks, steps a beat or bars)")
+                checkpoint, decoding, model_cfg, train_cfg = None, None, request.model_config(), request.train_config()
             model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars = (
                 packed.track_set, packed.steps_per_beat, packed.n_bars)
             problem = model_cfg.problem()
@@ -129,7 +156,9 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             phrases = build_phrases(request.data, spec, cache_dir=cache)
     except MusicFileError as error:
         raise RunRefused(str(error)) from None
-    _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None)
+    # a resumed run that was warm-started (or fine-tuned) labels its data as its start did
+    warm = checkpoint is not None and (not request.resume or state.get("started_from", "null") != "null")
+    _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm)
     report = phrases.report
     train = phrases.split(validation=False)
     n_validation = len(phrases) - len(train)
@@ -149,14 +178,28 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     if decoding is not None and len(decoding.get("tracks", [])) != model_cfg.n_tracks:
         raise RunRefused(f"--decoding-from {request.decoding_from}: its model has {len(decoding.get('tracks', []))} "
                          f"tracks, this one {model_cfg.n_tracks}")
+    _check_like(request, model_cfg if checkpoint else None)  # again: a phrase pack may have meant from scratch
     trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
     if checkpoint is not None:
         try:
-            trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint)
+            trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint, request.like)
         except ValueError as error:
             raise RunRefused(str(error)) from None
-        say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if request.resume
-            else f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
+        if decoding is None and not request.decoding_from and (trainer.started_from or {}).get("decoding_from"):
+            # a resumed fine-tuning run keeps the decoding its start kept
+            decoding = _decoding_of(trainer.started_from["decoding_from"], "--fine-tune")
+        if decoding is not None and not request.resume:  # recorded for a resume
+            trainer.started_from["decoding_from"] = str(resolve_model(request.decoding_from) if request.decoding_from
+                                                        else checkpoint)
+        if is_model_file(checkpoint) and request.epochs is None:
+            trainer.cfg.epochs = max(1, math.ceil(FINE_TUNE_CRITIC_STEPS / trainer.steps_per_epoch()))
+        say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if request.resume else
+            f"fine-tuning the model {checkpoint.stem}: {trainer.cfg.epochs} epochs of {trainer.steps_per_epoch()} "
+            f"critic steps, learning rates {trainer.cfg.g_lr:.3g} / {trainer.cfg.d_lr:.3g}"
+            f"{f', the new genre starting as {request.like}' if request.like else ''}"
+            f"{', its decoding kept' if decoding is not None and not request.decoding_from else ''}"
+            if is_model_file(checkpoint) else
+            f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
     return PreparedRun(request, paths, trainer, train, rank, world, decoding)
 
 
@@ -207,23 +250,92 @@ def write_rejected(rejected: dict[str, str], paths: RunPaths) -> Path | None:
 # -- the rules -----------------------------------------------------------------------------
 
 
-def _decoding_of(request: RunRequest) -> dict | None:
-    """The metadata of the model whose decoding the run keeps (--decoding-from), with its
-    name and its tracks' names; RunRefused in one line for a model that cannot be read."""
-    if not request.decoding_from:
+def _decoding_of(model: str | os.PathLike | None, flag: str) -> dict | None:
+    """The metadata of the model whose decoding the run keeps (--decoding-from, or the
+    fine-tuned model's own), with its name and its tracks' names; RunRefused in one line for
+    a model that cannot be read. A fine-tuned model without a fitted decoding: None (the
+    run fits one)."""
+    if not model:
         return None
     from .model import ModelFileError, load_model
-    from .model_store import resolve_model
-
     try:
-        path = resolve_model(request.decoding_from)
+        path = resolve_model(model)
         generator, meta = load_model(path, "cpu")
     except (OSError, ValueError, ModelFileError) as error:
-        raise RunRefused(f"--decoding-from {request.decoding_from}: {error}") from None
+        raise RunRefused(f"{flag} {model}: {error}") from None
     if "threshold" not in meta:
-        raise RunRefused(f"--decoding-from {request.decoding_from}: {path} has no fitted decoding "
-                         "(`bytes2beats calibrate` fits one)")
+        if flag != "--decoding-from":
+            return None
+        raise RunRefused(f"{flag} {model}: {path} has no fitted decoding (`bytes2beats calibrate` fits one)")
     return {**meta, "name": path.stem, "tracks": [t.name for t in generator.cfg.tracks]}
+
+
+def _check_like(request: RunRequest, start_cfg) -> None:
+    """--like names one of the genres of the model the run starts from."""
+    if request.like and request.like not in (start_cfg.genres if start_cfg else []):
+        known = f" (it knows {', '.join(start_cfg.genres)})" if start_cfg and start_cfg.genres else ""
+        raise RunRefused(f"--like {request.like}: the model it starts from knows no such genre{known}")
+
+
+def _fine_tunes_by_default(request: RunRequest, start: Path | None) -> bool:
+    """A run that fine-tunes the shipped model only because nothing else was asked for."""
+    return start is not None and is_model_file(start) and not request.fine_tune
+
+
+def _fine_tuned_model_of(request: RunRequest, say: Callable[[str], None]) -> Path | None:
+    """The model file a run fine-tunes (`RunRequest.fine_tuned_model`), or None."""
+    name = request.fine_tuned_model()
+    if name is None:
+        return None
+    try:
+        return resolve_model(name)
+    except (OSError, ValueError) as error:
+        if not request.fine_tune:  # the shipped model missing from an install: a new model, said
+            say(f"training from scratch: the shipped model to fine-tune is missing ({error})")
+            return None
+        raise RunRefused(f"--fine-tune {request.fine_tune}: {error}") from None
+
+
+SHAPE_OF_CONFIG = {  # a RunRequest shape setting: the ModelConfig value it asks for
+    "tracks": lambda cfg: cfg.track_set, "steps_per_beat": lambda cfg: cfg.steps_per_beat,
+    "bars_per_phrase": lambda cfg: cfg.n_bars, "width": lambda cfg: cfg.g_width,
+    "time_layers": lambda cfg: cfg.time_layers, "no_attention": lambda cfg: not cfg.attention,
+}
+
+
+def _shape_kept(model: Path, model_cfg, request: RunRequest, say: Callable[[str], None]) -> Path | None:
+    """The model to fine-tune, when the request asks for no other shape than its own; else
+    RunRefused (it was asked for by name) or None (the default: trained from scratch)."""
+    from .run_request import flag_of
+
+    other = next(((key, value) for key, value in request.shape_asked().items()
+                  if SHAPE_OF_CONFIG[key](model_cfg) != value), None)
+    if other is None:
+        return model
+    key, value = other
+    asked = flag_of(key) if value is True else f"{flag_of(key)} {value}"
+    theirs = SHAPE_OF_CONFIG[key](model_cfg)
+    if request.fine_tune:
+        raise RunRefused(f"--fine-tune {request.fine_tune}: the model's {key.replace('_', ' ')} is {theirs}, and "
+                         f"{asked} asks for another: leave {flag_of(key)} out, or train --from-scratch")
+    say(f"training from scratch: {asked} asks for another shape than the shipped model {model.stem}'s "
+        f"({theirs}); give --fine-tune MODEL with a model of that shape to fine-tune one")
+    return None
+
+
+def fine_tuning_settings(train_cfg, state: dict, request: RunRequest):
+    """The training settings of a fine-tuning run: what the request gives, and where it
+    leaves them open, the model's own binary neurons and a quarter of its learning rates."""
+    import json
+
+    source = json.loads(state["train_config"]) or {}
+    if request.g_lr is None and source.get("g_lr"):
+        train_cfg.g_lr = float(source["g_lr"]) / FINE_TUNE_RATE_DIVISOR
+    if request.d_lr is None and source.get("d_lr"):
+        train_cfg.d_lr = float(source["d_lr"]) / FINE_TUNE_RATE_DIVISOR
+    if request.binary_neurons is None and source.get("binary_neurons") in BINARY_NEURONS:
+        train_cfg.binary_neurons = source["binary_neurons"]
+    return train_cfg
 
 
 def _checkpoint_of(request: RunRequest) -> Path | None:
@@ -236,9 +348,9 @@ def _checkpoint_of(request: RunRequest) -> Path | None:
 
 
 def _model_from_checkpoint(model_cfg, request: RunRequest):
-    """The checkpoint's model is the one trained on; a warm start may add the critic's new
-    views and the chords."""
-    if request.warm_start:
+    """The checkpoint's model is the one trained on; a warm start (or fine-tuning) may add
+    the critic's new views and the chords."""
+    if not request.resume:
         model_cfg.critic_bar_statistics |= request.critic_bar_statistics
         model_cfg.critic_onset_statistics |= request.critic_onset_statistics
         model_cfg.chords |= request.chords or request.chord_register
@@ -246,29 +358,37 @@ def _model_from_checkpoint(model_cfg, request: RunRequest):
     return model_cfg
 
 
-def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: bool) -> None:
+def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: bool, warm: bool = False) -> None:
     """A new model is conditioned on the data's genre folders when asked (yes), or when
-    there are two or more (auto); a checkpoint's genres must be the data's."""
+    there are two or more (auto); a warm start (or fine-tuning) adds the data's genres to
+    the checkpoint's (`fine_tuning_genres`); a resumed checkpoint's genres must be the data's
+    (as its warm start labelled them, when it was one)."""
     if not from_checkpoint:
         want = request.genre_conditioned
         if want == "yes" and len(phrases.genres) < 2:
             raise RunRefused("--genre-conditioned yes needs a data folder with two or more genre folders")
         if want == "yes" or (want == "auto" and len(phrases.genres) >= 2):
             model_cfg.genres = list(phrases.genres)
-    elif model_cfg.genres and request.warm_start:
-        model_cfg.genres = fine_tuning_genres(model_cfg.genres, phrases, request.data)
+    elif model_cfg.genres and warm:
+        genres = fine_tuning_genres(model_cfg.genres, phrases, request.data, one_genre=request.genre_conditioned == "no")
+        if request.resume and genres != model_cfg.genres:
+            raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data adds {genres[len(model_cfg.genres):]}")
+        model_cfg.genres = genres
     elif model_cfg.genres and model_cfg.genres != phrases.genres:
         raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
 
 
-def fine_tuning_genres(known: list[str], phrases, data: str) -> list[str]:
+def fine_tuning_genres(known: list[str], phrases, data: str, one_genre: bool = False) -> list[str]:
     """The genres of a model warm-started on new data: the checkpoint's, then each of the
     data's genre folders it does not know, and for songs in no genre folder (a user's own
     folder) one genre named after the data. The phrases' labels are made the model's, so a
     folder of jazz songs called "jazz" fine-tunes what the model knows of jazz, and one
     called "my-songs" gets a genre of its own (its embedding starts at the mean of the
-    others: engine/train.py's `grown_genre_rows`)."""
+    others: engine/train.py's `grown_genre_rows`). `one_genre` (--genre-conditioned no):
+    the whole folder is that one genre, its sub-folders' names unread."""
     own = Path(data).name.removesuffix(".npz").removesuffix(".phrases") or "mine"
+    if one_genre:
+        phrases.genre = np.full_like(phrases.genre, -1)
     names = [*phrases.genres, own]  # the labels' names, -1 (no genre folder) as the last
     genres = list(known)
     labels = np.where(phrases.genre >= 0, phrases.genre, len(names) - 1)

@@ -50,7 +50,10 @@ class TrainingJob:
         paths = request.paths()
         job = cls(paths.folder)
         job.folder.mkdir(parents=True, exist_ok=True)
-        asked = replace(request, resume=str(paths.checkpoint)) if resume and paths.checkpoint.exists() else request
+        asked = request
+        if resume and paths.checkpoint.exists():  # the checkpoint knows how the run started (and its --like)
+            asked = replace(request, resume=str(paths.checkpoint), fine_tune=None, from_scratch=False, like=None,
+                            warm_start=None)
         args = [sys.executable, "-m", "bytes2beats", "train", *asked.argv()]
         output = open(paths.output, "ab")
         process = subprocess.Popen(
@@ -130,7 +133,8 @@ class TrainingJob:
         if self.is_alive():
             return "paused" if recorded == "paused" else "running"
         request = self.request
-        if request.model_path().exists() and self._finished_epochs() >= request.epochs:
+        # (a request that leaves the epochs to the run, as fine-tuning may: its model is written at its end)
+        if request.model_path().exists() and self._finished_epochs() >= (request.epochs or 1):
             return "finished"
         return "cancelled" if recorded == "cancelled" else "stopped"
 

@@ -23,7 +23,9 @@ from bytes2beats.desktop.wizard_plan import (
     seconds_per_step,
 )
 from bytes2beats.desktop.wizard_training_page import why_it_stopped
+from bytes2beats.engine.dataset import PhraseSpec
 from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.run_request import FINE_TUNE_CRITIC_STEPS
 from bytes2beats.engine.train import read_checkpoint
 from bytes2beats.engine.training_job import find_jobs
 from PySide6.QtCore import Qt
@@ -71,10 +73,14 @@ def click(qtbot, wizard: TrainingWizard, which: QWizard.WizardButton) -> None:
     qtbot.mouseClick(wizard.button(which), Qt.MouseButton.LeftButton)
 
 
-def scan(qtbot, wizard: TrainingWizard, folder: Path, genres: bool = True, shots: bool = False) -> None:
-    """Choose the folder and read it: returns when the scan has found phrases or failed."""
+def scan(qtbot, wizard: TrainingWizard, folder: Path, genres: bool = True, shots: bool = False,
+         fine_tune: bool = False) -> None:
+    """Choose the folder and read it: returns when the scan has found phrases or failed.
+    From scratch (tiny networks train in seconds), unless `fine_tune` (the default start)."""
     wizard.data_page.folder_edit.setText(str(folder))
     wizard.data_page.genres_box.setChecked(genres)
+    if not fine_tune:
+        wizard.data_page.start.setCurrentIndex(wizard.data_page.start.findData(None))
     if shots:
         screenshot(wizard, "1-data")
     click(qtbot, wizard, QWizard.WizardButton.NextButton)
@@ -159,6 +165,64 @@ def test_the_wizard_trains_a_model_from_a_folder_of_songs(qtbot, tmp_path, model
     assert composer.config.genres == []  # pop had no usable song: one genre, so no conditioning
     assert len(composer.generate(seed=1)[0].tracks) == 5
 
+
+
+def test_the_wizard_adapts_the_shipped_model_to_a_folder_by_default(qtbot, tmp_path, models):
+    data = song_folder(tmp_path, (".", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))  # no genre folders
+    wizard = open_wizard(qtbot, tmp_path)
+    page = wizard.data_page
+    assert page.start.currentText().startswith("The shipped model “genres”: adapt it")  # the default
+    assert page.start.itemData(page.start.count() - 1) is None  # from scratch stays a choice
+    # Adapting keeps the model's own phrases: 5 families, 4 bars, 12 steps a beat.
+    assert page.phrase_spec() == PhraseSpec(5, 12, 4) and not page.resolution.isEnabled()
+    page.start.setCurrentIndex(page.start.findData(None))
+    assert page.resolution.isEnabled() and page.phrase_spec() == PhraseSpec(5, 4, 4)
+    assert not page.like.isEnabled()  # a model from scratch has no genres to start from
+    page.start.setCurrentIndex(0)
+    assert page.like.currentData() is None and page.like.findData("rock") > 0
+    page.like.setCurrentIndex(page.like.findData("rock"))  # "Your songs sound most like: rock"
+    scan(qtbot, wizard, data, fine_tune=True, shots=True)
+    assert wizard.plan.fine_tune.name == "genres" and wizard.plan.scan.spec.steps_per_beat == 12
+    assert wizard.plan.like == "rock"
+
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    settings = wizard.settings_page
+    steps = wizard.plan.scan.training_phrases // settings.batch.value()
+    assert settings.epochs.value() == -(-FINE_TUNE_CRITIC_STEPS // steps)  # 150 critic steps
+    assert settings.g_lr.value() == pytest.approx(0.000127 / 4, abs=1e-6)  # a quarter of the model's own
+    assert settings.width.value() == 32 and not settings.width.isEnabled()
+    assert "Adapting “genres”" in settings.subTitle()
+    screenshot(wizard, "3-settings-fine-tune")
+    settings.batch.setValue(8)
+    settings.epochs.setValue(1)
+    settings.steps_cap.setValue(2)
+    settings.n_critic.setValue(2)
+    settings.device.setCurrentIndex(settings.device.findData("cpu"))
+    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    assert wizard.currentId() == TRAINING, settings.error.text()
+    training = wizard.training_page
+    qtbot.waitUntil(lambda: training.state in ("finished", "stopped"), timeout=TRAINING_TIMEOUT_MS)
+    assert training.state == "finished", training.message.text()
+    assert "fine-tuning the model genres" in wizard.job.paths.output.read_text()
+
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    finish = wizard.finish_page
+    qtbot.waitUntil(lambda: finish.call is None, timeout=120_000)
+    assert finish.copying.text().startswith("Does it copy your songs? ")
+    with qtbot.waitSignal(wizard.model_ready, timeout=5000) as ready:
+        click(qtbot, wizard, QWizard.WizardButton.FinishButton)
+    composer = Composer.load(ready.args[0], "cpu")
+    # The folder is a genre of its own beside the six the model knew, and the model's default.
+    assert composer.config.genres == ["country", "electronic", "jazz", "metal", "pop", "rock", "songs"]
+    assert composer.meta["default_genre"] == "songs" and composer.meta["trained"]["decoding_from"] == "genres"
+    assert composer.meta["trained"]["started_from"]["like"] == "rock"
+    shipped = Composer.load("genres", "cpu").meta
+    assert composer.meta["track_scales"]["songs"] == shipped["track_scales"]["rock"]  # rock's decoding, to start
+    assert len(composer.generate(seed=1, genre="songs")[0].tracks) == 5
+    # It carries its critic: the next wizard offers to adapt it further.
+    again = open_wizard(qtbot, tmp_path)
+    offered = [again.data_page.start.itemData(i) for i in range(again.data_page.start.count())]
+    assert [start.name for start in offered if start and start.source == "user"] == ["songs"]
 
 
 def test_names_times_and_reasons(tmp_path, models):

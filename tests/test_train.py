@@ -578,3 +578,73 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
     resumed = _cli("train", "--data", str(tmp_path / "my-songs"), "--out", str(tmp_path / "x.safetensors"), *common,
                    "--resume", str(checkpoint), "--epochs", "2")
     assert resumed.returncode == 1 and "the checkpoint knows genres ['pop', 'rock']" in resumed.stderr
+
+
+def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
+    from bytes2beats.engine.model import load_critic_weights
+    from bytes2beats.engine.model_store import resolve_model
+    from bytes2beats.engine.run_request import FINE_TUNE_CRITIC_STEPS, RunRequest
+    from bytes2beats.engine.train_run import prepare
+
+    folder = tmp_path / "my-songs"  # a user's folder: songs in no genre folder
+    folder.mkdir()
+    for song in sorted((LPD / "rock").glob("*.npz")):
+        shutil.copy(song, folder)
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    model = tmp_path / "mine.safetensors"
+    run = _cli("train", "--data", str(folder), "--out", str(model), "--epochs", "1", "--batch-size", "8",
+               "--steps-per-epoch", "2", "--n-critic", "2", *cache)
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert ("fine-tuning the model genres: 1 epochs of 2 critic steps, learning rates 3.17e-05 / 6.33e-05, "
+            "its decoding kept") in run.stderr
+    generator, meta = load_model(model)
+    _, shipped = load_model(resolve_model("genres"))
+    assert generator.cfg.steps_per_beat == 12 and generator.cfg.genres[-1] == "my-songs"  # the model's own shape
+    assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
+    assert meta["trained"]["started_from"]["model"] == "genres.safetensors"
+    assert meta["trained"]["train_config"]["binary_neurons"] == "deterministic"  # the model's own
+    assert load_critic_weights(model) is not None  # it carries its critic: it can be fine-tuned again
+    # Resumed (after a crash, say: the wizard's Resume), it still keeps the model's decoding.
+    resumed = _cli("train", "--data", str(folder), "--out", str(model), "--resume", str(tmp_path / "mine-run"),
+                   "--epochs", "2", *cache)
+    assert resumed.returncode == 0 and "resuming at epoch 1" in resumed.stderr, resumed.stderr[-1500:]
+    _, meta = load_model(model)
+    assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
+    assert meta["track_scales"]["my-songs"] == np.mean(list(shipped["track_scales"].values()), axis=0).round(6).tolist()
+    again = _cli("train", "--data", str(folder), "--out", str(tmp_path / "again.safetensors"), "--fine-tune",
+                 str(model), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2", "--n-critic", "2", *cache)
+    assert again.returncode == 0 and "fine-tuning the model mine:" in again.stderr, again.stderr[-1500:]
+
+    # Left to itself, a run takes enough epochs for FINE_TUNE_CRITIC_STEPS critic steps.
+    prepared = prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), batch_size=8,
+                                  cache_dir=str(tmp_path / "cache")))
+    steps = prepared.trainer.steps_per_epoch()
+    assert prepared.trainer.cfg.epochs == -(-FINE_TUNE_CRITIC_STEPS // steps) and steps * prepared.trainer.cfg.epochs >= 150
+    # The new genre starts between the known ones, or, --like jazz, as a copy of jazz.
+    table = prepared.trainer.generator.genre_embedding.weight.detach()
+    assert torch.allclose(table[6], table[:6].mean(0))
+    like = prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), batch_size=8, like="jazz",
+                              cache_dir=str(tmp_path / "cache")))
+    for table in (like.trainer.generator.genre_embedding.weight, like.trainer.critic.genre_projection.weight):
+        assert torch.equal(table[6], table[2]) and like.trainer.started_from["like"] == "jazz"
+
+    # Another shape asked for: from scratch, said; by name, refused in one line.
+    scratch = _cli("train", "--data", str(folder), "--out", str(tmp_path / "new.safetensors"), "--epochs", "1",
+                   "--batch-size", "8", "--steps-per-epoch", "2", "--width", "8", "--steps-per-beat", "4", *cache)
+    assert scratch.returncode == 0, scratch.stderr[-1500:]
+    assert "training from scratch: --steps-per-beat 4 asks for another shape than the shipped model genres's" \
+        in scratch.stderr
+    assert load_model(tmp_path / "new.safetensors")[0].cfg.steps_per_beat == 4
+    for flags, message in ((["--fine-tune", "genres", "--steps-per-beat", "4"],
+                            "--fine-tune genres: the model's steps per beat is 12, and --steps-per-beat 4 asks for "
+                            "another: leave --steps-per-beat out, or train --from-scratch"),
+                           (["--fine-tune", "rock"], "this model carries no critic, so it cannot be fine-tuned"),
+                           (["--fine-tune", "nosuch"], "--fine-tune nosuch: no model named 'nosuch'"),
+                           (["--fine-tune", "genres", "--from-scratch"], "are different starts: give one of them"),
+                           (["--like", "polka"], "--like polka: the model it starts from knows no such genre (it "
+                                                 "knows country, electronic, jazz, metal, pop, rock)"),
+                           (["--like", "jazz", "--from-scratch"], "--like is for fine-tuning a model")):
+        refused = _cli("train", "--data", str(folder), "--out", str(tmp_path / "no.safetensors"), *flags, *cache)
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode == 1 and len(lines) <= 3 and message in lines[-1], refused.stderr[-800:]
+        assert not (tmp_path / "no.safetensors").exists()

@@ -8,6 +8,7 @@ exception that escaped would fail the test as a traceback would in a terminal.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,8 @@ def test_a_run_request_is_checked_by_the_command_lines_rules(tmp_path):
     for flag, value, message in BAD_TRAIN_VALUES:
         if flag not in SPEC_FIELDS:
             continue
-        kind = type(getattr(spec, SPEC_FIELDS[flag]))
+        setting = next(f for f in fields(RunRequest) if f.name == SPEC_FIELDS[flag])
+        kind = setting.metadata["type"] or type(setting.default)  # the flag's type
         bad = RunRequest(data=spec.data, out=spec.out, **{SPEC_FIELDS[flag]: kind(float(value))})
         assert bad.problem() is not None and bad.problem().startswith(message), (flag, value, bad.problem())
         checked += 1
