@@ -65,7 +65,7 @@ class SettingsPage(QWizardPage):
         defaults = RunRequest(data="", out="", from_scratch=True)  # a new run's, as the command line's
         scratch = defaults.train_config()
         self.epochs = spin(1, 100_000, scratch.epochs)
-        self.batch = spin(1, 4096, defaults.batch_size)
+        self.batch = spin(1, 4096, scratch.batch_size)
         self.g_lr = real_spin(1e-6, 1e-1, scratch.g_lr, 6, 1e-5)
         self.d_lr = real_spin(1e-6, 1e-1, scratch.d_lr, 6, 1e-5)
         self.n_critic = spin(1, 50, defaults.n_critic)
@@ -126,6 +126,7 @@ class SettingsPage(QWizardPage):
         scratch = RunRequest(data="", out="", from_scratch=True)
         self.setSubTitle("The seed paper's settings are filled in; they suit most folders of songs.")
         self.epochs.setValue(scratch.train_config().epochs)
+        self.batch.setValue(scratch.train_config().batch_size)
         self.g_lr.setValue(scratch.train_config().g_lr)
         self.d_lr.setValue(scratch.train_config().d_lr)
         self.width.setValue(scratch.shape()["width"])
@@ -133,6 +134,8 @@ class SettingsPage(QWizardPage):
             rates = start.trained.get("train_config") or {}
             self.setSubTitle(f"Adapting “{start.name}” to your songs: {FINE_TUNE_CRITIC_STEPS} critic steps at a "
                              f"quarter of its own learning rates are filled in, and it keeps its decoding.")
+            # as `train` does: batches small enough for a small folder's epochs to step the generator
+            self.batch.setValue(max(1, min(self.batch.value(), self.training_phrases() // self.n_critic.value())))
             steps = steps_per_epoch(self.training_phrases(), self.batch.value(), self.steps_cap.value())
             self.epochs.setValue(max(1, math.ceil(FINE_TUNE_CRITIC_STEPS / steps)))
             for box, key in ((self.g_lr, "g_lr"), (self.d_lr, "d_lr")):

@@ -28,7 +28,7 @@ BINARY_NEURONS = ("none", "deterministic", "stochastic")
 JOB_FILE = "job.json"
 # A new run's shape and training where the request leaves them open and nothing is fine-tuned.
 SCRATCH_SHAPE = {"tracks": 5, "steps_per_beat": 4, "bars_per_phrase": 4, "width": 32, "time_layers": "staged"}
-SCRATCH_TRAINING = {"epochs": 100, "g_lr": 3e-4, "d_lr": 6e-4, "binary_neurons": "none"}
+SCRATCH_TRAINING = {"epochs": 100, "g_lr": 3e-4, "d_lr": 6e-4, "binary_neurons": "none", "batch_size": 64}
 # Fine-tuning on a folder of a user's songs, measured on 40 jazz songs against 21 held-out
 # ones (docs/model.md, "Fine-tuning on your own songs"): 150 critic steps at a quarter of the
 # shipped model's own rates, its decoding kept, met as many targets as the shipped model.
@@ -99,7 +99,8 @@ class RunRequest:
     # The training
     epochs: int | None = _setting(None, "passes over the training phrases (default: 100 from scratch; "
                                         f"fine-tuning, enough for {FINE_TUNE_CRITIC_STEPS} critic steps)", type=int)
-    batch_size: int = _setting(64, "phrases per step")
+    batch_size: int | None = _setting(None, "phrases per step (default: 64; fine-tuning a small folder, fewer, so "
+                                            "that an epoch has --n-critic batches)", type=int)
     n_critic: int = _setting(5, "critic steps per generator step")
     g_lr: float | None = _setting(None, "the generator's learning rate (default: 3e-4 from scratch; fine-tuning, "
                                         f"the model's own / {FINE_TUNE_RATE_DIVISOR:g})", type=float)
@@ -183,7 +184,8 @@ class RunRequest:
         training = {key: SCRATCH_TRAINING[key] if getattr(self, key) is None else getattr(self, key)
                     for key in SCRATCH_TRAINING}
         return TrainConfig(
-            epochs=training["epochs"], batch_size=self.batch_size, n_critic=self.n_critic, gp_lambda=self.gp_lambda,
+            epochs=training["epochs"], batch_size=training["batch_size"], n_critic=self.n_critic,
+            gp_lambda=self.gp_lambda,
             g_lr=training["g_lr"], d_lr=training["d_lr"], transpose=self.transpose, seed=self.seed,
             steps_per_epoch=self.steps_per_epoch, checkpoint_every=self.checkpoint_every,
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,

@@ -163,6 +163,9 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     train = phrases.split(validation=False)
     n_validation = len(phrases) - len(train)
     del phrases  # the training phrases are a copy: keeping both would double the memory
+    if checkpoint is not None and is_model_file(checkpoint) and request.batch_size is None:
+        # a small folder: batches small enough that each epoch steps the generator
+        train_cfg.batch_size = max(1, min(train_cfg.batch_size, len(train) // (train_cfg.n_critic * world)))
     if len(train) < train_cfg.batch_size * world:
         raise RunRefused(f"only {len(train)} training phrases: fewer than one batch of {train_cfg.batch_size}")
     rejected = dict(report.get("rejected") or {})

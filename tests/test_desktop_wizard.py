@@ -187,6 +187,8 @@ def test_the_wizard_adapts_the_shipped_model_to_a_folder_by_default(qtbot, tmp_p
 
     click(qtbot, wizard, QWizard.WizardButton.NextButton)
     settings = wizard.settings_page
+    # 73 phrases: batches of 14, so that each epoch has its 5 critic steps and a generator step
+    assert settings.batch.value() == wizard.plan.scan.training_phrases // 5 == 14
     steps = wizard.plan.scan.training_phrases // settings.batch.value()
     assert settings.epochs.value() == -(-FINE_TUNE_CRITIC_STEPS // steps)  # 150 critic steps
     assert settings.g_lr.value() == pytest.approx(0.000127 / 4, abs=1e-6)  # a quarter of the model's own

@@ -620,6 +620,9 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
                                   cache_dir=str(tmp_path / "cache")))
     steps = prepared.trainer.steps_per_epoch()
     assert prepared.trainer.cfg.epochs == -(-FINE_TUNE_CRITIC_STEPS // steps) and steps * prepared.trainer.cfg.epochs >= 150
+    # A folder too small for 5 batches of 64 gets smaller ones, so that the generator steps.
+    small = prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), cache_dir=str(tmp_path / "cache")))
+    assert small.trainer.cfg.batch_size == len(small.phrases) // 5 and small.trainer.steps_per_epoch() == 5
     # The new genre starts between the known ones, or, --like jazz, as a copy of jazz.
     table = prepared.trainer.generator.genre_embedding.weight.detach()
     assert torch.allclose(table[6], table[:6].mean(0))
