@@ -159,6 +159,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
     )
 
     _check(args)
+    from bytes2beats.engine.live.priority import leave_a_core_for_the_daw
+
+    leave_a_core_for_the_daw()
     source = _source(args)
     names = [t.name for t in source.tracks]
     port_name = args.port_name or VIRTUAL_PORT_NAME

@@ -67,3 +67,15 @@ def prioritized_new_threads():
                 os.setpriority(os.PRIO_PROCESS, tid, -10)
             except (AttributeError, OSError):
                 pass
+
+
+def leave_a_core_for_the_daw() -> int:
+    """Generate on all cores but one, so that a live stream never takes every core from the
+    DAW and the audio beside it (torch's threads would otherwise fill them all, on every
+    phrase). Returns the threads left to torch; BYTES2BEATS_NO_REALTIME leaves them all."""
+    import torch
+
+    if _wanted():
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    return torch.get_num_threads()
+
