@@ -37,8 +37,12 @@ from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import Critic, load_critic_weights
 from bytes2beats.engine.model_store import resolve_model
 from bytes2beats.engine.run_request import RunPaths
-from bytes2beats.engine.train import TrainConfig, Trainer, critic_loss
-from train_throughput import timed, training_speed  # bench/ is on the path when run as a script
+from bytes2beats.engine.train import TrainConfig, Trainer
+from train_throughput import (  # bench/ is on the path when run as a script
+    step_functions,
+    timed,
+    training_speed,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,24 +90,8 @@ def training_steps(composer: Composer, model: Path, device, repeats: int, sync, 
     opt_d = torch.optim.Adam(d.parameters(), 6e-5, (0.5, 0.9))
     opt_g = torch.optim.Adam(g.parameters(), 3e-5, (0.5, 0.9))
 
-    def noise():
-        return torch.randn(batch, cfg.z_shared, device=device), torch.randn(batch, cfg.n_tracks, cfg.z_track, device=device)
-
     def steps(gen, critic):
-        def critic_step():
-            with torch.no_grad():
-                fake = gen(*noise(), genre)
-            loss = critic_loss(critic, real, fake, genre)["loss"]
-            opt_d.zero_grad()
-            loss.backward()
-            opt_d.step()
-
-        def generator_step():
-            loss = -critic(gen(*noise(), genre), genre).mean()
-            opt_g.zero_grad()
-            loss.backward()
-            opt_g.step()
-        return critic_step, generator_step
+        return step_functions(gen, critic, opt_g, opt_d, real, genre)
 
     result = {}
     eager_critic, eager_generator = steps(g, d)

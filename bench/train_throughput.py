@@ -41,14 +41,10 @@ def timed(fn, repeats: int, sync) -> list[float]:
     return times
 
 
-def training_speed(cfg: ModelConfig, batch: int, device, repeats: int, n_critic: int = 5) -> dict:
-    """Median critic and generator step times (s), and samples/s per critic step."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    g, d = Generator(cfg).to(device), Critic(cfg).to(device)
-    opt_d = torch.optim.Adam(d.parameters(), 6e-4, (0.5, 0.9))
-    opt_g = torch.optim.Adam(g.parameters(), 3e-4, (0.5, 0.9))
-    real = (torch.rand(batch, cfg.n_tracks, cfg.n_steps, cfg.n_pitches, device=device) < 0.018).float()
-    genre = torch.randint(len(cfg.genres), (batch,), device=device) if cfg.genres else None
+def step_functions(g, d, opt_g, opt_d, real: torch.Tensor, genre) -> tuple:
+    """(critic_step, generator_step): one WGAN-GP step of each on `real`, as the Trainer
+    takes them (the critic on real, fake and interpolates in one pass)."""
+    cfg, batch, device = g.cfg, real.shape[0], real.device
 
     def noise():
         return torch.randn(batch, cfg.z_shared, device=device), torch.randn(batch, cfg.n_tracks, cfg.z_track, device=device)
@@ -67,6 +63,19 @@ def training_speed(cfg: ModelConfig, batch: int, device, repeats: int, n_critic:
         loss.backward()
         opt_g.step()
 
+    return critic_step, generator_step
+
+
+def training_speed(cfg: ModelConfig, batch: int, device, repeats: int, n_critic: int = 5) -> dict:
+    """Median critic and generator step times (s), and samples/s per critic step."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    g, d = Generator(cfg).to(device), Critic(cfg).to(device)
+    opt_d = torch.optim.Adam(d.parameters(), 6e-4, (0.5, 0.9))
+    opt_g = torch.optim.Adam(g.parameters(), 3e-4, (0.5, 0.9))
+    real = (torch.rand(batch, cfg.n_tracks, cfg.n_steps, cfg.n_pitches, device=device) < 0.018).float()
+    genre = torch.randint(len(cfg.genres), (batch,), device=device) if cfg.genres else None
+
+    critic_step, generator_step = step_functions(g, d, opt_g, opt_d, real, genre)
     critic = statistics.median(timed(critic_step, repeats, sync))
     generator = statistics.median(timed(generator_step, max(3, repeats // 2), sync))
     per_critic_step = critic + generator / n_critic

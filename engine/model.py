@@ -573,8 +573,6 @@ class Critic(nn.Module):
 # file rebuilds its model and loading never unpickles anything.
 
 
-
-
 def save_model(generator: Generator, path: str | Path, extra: dict | None = None,
                critic: Critic | None = None) -> Path:
     """Write a generator as `.safetensors` with its config (and `extra` notes) inside, and
