@@ -272,6 +272,9 @@ def cmd_eval(args) -> int:
             print(f"\n== genre: {genre} ==")
         print(format_table(result))
         print(format_checks([Check(**c) for c in result["targets"]["checks"]]))
+        if "merged" in result:
+            print("\nmerged into the five LPD-5 families (Drums, Piano, Guitar, Bass, Strings):")
+            print(format_checks([Check(**c) for c in result["merged"]["targets"]["checks"]]))
         results[genre] = result
     if len(genres) > 1:
         print("\ntargets met per genre: " + ", ".join(

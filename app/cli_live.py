@@ -29,7 +29,9 @@ def add_live_commands(sub) -> None:
     s = sub.add_parser(
         "stream", help="play generated bars into your DAW over a MIDI port, in time",
         description="Stream generated music to a MIDI port: a virtual port named 'Bytes to Beats' "
-                    "(or one per track), or an existing port (--connect). Ctrl-C stops cleanly.",
+                    "(or one per track), or an existing port (--connect). Seventeen families need "
+                    "two ports: the second is 'Bytes to Beats 2' (or a second --connect). "
+                    "Ctrl-C stops cleanly.",
     )
     add_model_options(s)
     s.add_argument("--clip", help="loop this MIDI file instead of generating")
@@ -41,7 +43,9 @@ def add_live_commands(sub) -> None:
     length.add_argument("--forever", action="store_true", help="play until Ctrl-C")
     s.add_argument("--port-name", default=None, help="name of the virtual output (default 'Bytes to Beats')")
     s.add_argument("--per-track-ports", action="store_true", help="one virtual output per track")
-    s.add_argument("--connect", metavar="PORT", help="send to this existing input port (see `bytes2beats ports`)")
+    s.add_argument("--connect", metavar="PORT", action="append",
+                   help="send to this existing input port (see `bytes2beats ports`); give it twice for a "
+                        "model of 17 families, whose last track needs a second port (else a virtual one)")
     s.add_argument("--api", choices=MIDI_APIS, default="auto", help="MIDI system (default: auto)")
     s.add_argument("--mute", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to mute")
     s.add_argument("--solo", nargs="+", action="extend", default=[], metavar="TRACK", help="tracks to solo")
@@ -163,11 +167,10 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
     leave_a_core_for_the_daw()
     source = _source(args)
-    names = [t.name for t in source.tracks]
     port_name = args.port_name or VIRTUAL_PORT_NAME
     ports = sync = listen = None
     try:
-        ports = open_outputs(names, args.api, port_name, args.connect, args.per_track_ports)
+        ports = open_outputs(source.tracks, args.api, port_name, args.connect, args.per_track_ports)
         if args.sync == "external":  # on the API the output found
             sync = SyncInput(getattr(ports.main, "api", args.api), f"{port_name} sync", args.sync_port,
                              on_sender=_say_sender)
@@ -227,6 +230,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
         length = "until Ctrl-C" if args.forever else f"{args.bars} bars"
         clock = f"following the clock on '{sync.name}'" if sync else f"{args.bpm:g} BPM"
         print(f"streaming to {target} ({api}), {clock}, {length}", file=sys.stderr, flush=True)
+    if not args.per_track_ports:
+        for line in _port_lines(ports, session.tracks, args.connect or [], args.quiet):
+            print(line, file=sys.stderr, flush=True)
     takes_chords = getattr(getattr(source, "composer", None), "takes_chords", False) and not args.listen
     if takes_chords and not args.quiet:
         print("type a progression (as --chords takes it) and Enter to play it from the next bar",
@@ -245,6 +251,24 @@ def cmd_stream(args: argparse.Namespace) -> int:
     finally:
         if listen is not None:
             listen.close()
+
+
+def _port_lines(ports, tracks, connects: list[str], quiet: bool) -> list[str]:
+    """What plays where, when the tracks fill more than one port (past fifteen pitched
+    tracks): a line per port, so that a DAW user routes each input's channels to the right
+    instruments; and for a port nobody connected (one --connect for two ports), what to do
+    about it, said even with --quiet, since those tracks are heard nowhere until then."""
+    if len(ports.ports) < 2:
+        return []
+    lines = []
+    for k, (port, placed) in enumerate(ports.layout(tracks)):
+        heard = ", ".join(f"{track.name} ch {channel + 1}" for track, channel in placed)
+        if not quiet:
+            lines.append(f"  port {k + 1} '{port.name}': {heard}")
+        if connects and k >= len(connects):
+            what = ", ".join(f"{track.name} plays on channel {channel + 1}" for track, channel in placed)
+            lines.append(f"{what} of the virtual port '{port.name}': connect it in your DAW")
+    return lines
 
 
 class _Signalled(KeyboardInterrupt):

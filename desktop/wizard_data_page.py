@@ -152,7 +152,8 @@ class DataPage(QWizardPage):
         return True
 
     def follow_start(self) -> None:
-        """A model to adapt fixes the phrases (its own); from scratch, they are the user's."""
+        """A model to adapt fixes the phrases (its own; a five-family one may grow into the
+        seventeen families); from scratch, they are the user's."""
         start: FineTuningStart | None = self.start.currentData()
         if start is None:
             shape = RunRequest(data="", out="").shape()  # a new run's
@@ -161,13 +162,16 @@ class DataPage(QWizardPage):
         else:
             config = start.config
             values = (config.get("track_set", 5), config.get("n_bars", 4), config.get("steps_per_beat", 4))
-            self.phrase_note.setText(f"Adapting “{start.name}” keeps its phrases: choose “Nothing” above "
-                                     "to train other ones.")
+            grows = " 17 families grow its five into seventeen (organ, brass, pads… start as its strings)." \
+                if values[0] == 5 else ""
+            self.phrase_note.setText(f"Adapting “{start.name}” keeps its bars and resolution: choose “Nothing” "
+                                     f"above to train other ones.{grows}")
         self.tracks.setCurrentIndex(self.tracks.findData(values[0]))
         self.bars.setValue(values[1])
         self.resolution.setCurrentIndex(self.resolution.findData(values[2]))
-        for widget in (self.tracks, self.bars, self.resolution):
+        for widget in (self.bars, self.resolution):
             widget.setEnabled(start is None)
+        self.tracks.setEnabled(start is None or values[0] == 5)
         self.like.clear()
         self.like.addItem("a style of their own (between the model's genres)", None)
         for genre in (start.config.get("genres") or []) if start else []:

@@ -63,3 +63,20 @@ def merge_to_families(mt: Multitrack, track_set: int) -> Multitrack:
         i = family_index(track.program, track.is_drum, track_set)
         np.maximum(rolls[i], roll, out=rolls[i])
     return Multitrack(tracks, rolls, mt.steps_per_beat, mt.tempo, mt.name)
+
+
+def merged_families(track_set: int, into: int) -> list[int]:
+    """For each family of `track_set`, the family of `into` it merges into (LPD-17 into LPD-5:
+    Drums, Piano, Guitar and Bass to themselves, the other twelve into Strings); the
+    identity for the same set."""
+    return [family_index(t.program, t.is_drum, into) for t in family_tracks(track_set)]
+
+
+def merge_rolls(rolls: np.ndarray, track_set: int, into: int) -> np.ndarray:
+    """(n, T, S, P) rolls of `track_set` families merged into `into` families: a cell plays
+    where any family merged into it plays (as the LPD merged LPD-17 into LPD-5)."""
+    targets = merged_families(track_set, into)
+    merged = np.zeros((rolls.shape[0], len(family_tracks(into)), *rolls.shape[2:]), dtype=rolls.dtype)
+    for source, target in enumerate(targets):
+        np.maximum(merged[:, target], rolls[:, source], out=merged[:, target])
+    return merged

@@ -359,20 +359,36 @@ def _empty_rolls(path, n_rolls: int, n_steps: int, steps_per_beat: int) -> np.nd
     return np.zeros((n_rolls, n_steps, N_PITCHES), dtype=np.uint8)
 
 
-def assign_channels(tracks: list[Track]) -> list[int]:
-    """A MIDI channel per track: drums on channel 10 (index 9), the others on their own.
+def assign_ports(tracks: list[Track]) -> list[tuple[int, int]]:
+    """A (port, channel) per track, both from 0: drums on channel 10 (index 9), each pitched
+    track on a channel of its own, on the first port while it has channels free, then on a
+    second one (channel 1, 2, ... again, 10 left to drums).
 
-    Past fifteen pitched tracks the channels run out; the extra ones share the last.
+    A MIDI port (and a file's channel space) has sixteen channels, one taken by drums:
+    fifteen pitched tracks fit on one port. The seventeen LPD-17 families have sixteen, so
+    the last (Sound Effects) plays on port 2, channel 1: `stream` opens a second port for
+    it, and an exported file marks its track with a MIDI-port meta event
+    (docs/streaming.md, "Seventeen families").
     """
     free = [c for c in range(16) if c != DRUM_CHANNEL]
-    channels, k = [], 0
+    layout, k = [], 0
     for track in tracks:
         if track.is_drum:
-            channels.append(DRUM_CHANNEL)
+            layout.append((0, DRUM_CHANNEL))
         else:
-            channels.append(free[min(k, len(free) - 1)])
+            layout.append((k // len(free), free[k % len(free)]))
             k += 1
-    return channels
+    return layout
+
+
+def ports_needed(tracks: list[Track]) -> int:
+    """How many MIDI ports `assign_ports` spreads the tracks over."""
+    return 1 + max((port for port, _ in assign_ports(tracks)), default=0)
+
+
+def assign_channels(tracks: list[Track]) -> list[int]:
+    """The channel of each track (from 0) within its port (`assign_ports`)."""
+    return [channel for _, channel in assign_ports(tracks)]
 
 
 def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) -> mido.MidiFile:
@@ -394,7 +410,8 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
     midi.tracks.append(conductor)
 
     indices = [i for i in range(len(mt.tracks)) if keep_empty or mt.rolls[i].any()]
-    channels = assign_channels([mt.tracks[i] for i in indices])
+    layout = assign_ports([mt.tracks[i] for i in indices])
+    two_ports = any(port for port, _ in layout)
     ticks_per_step = PPQ // mt.steps_per_beat if PPQ % mt.steps_per_beat == 0 else PPQ / mt.steps_per_beat
     notes = {i: mt.notes(i) for i in indices}
     # each chord change's XF event: on the first track (pitched ones first) with a note starting there
@@ -403,7 +420,7 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
     for i in sorted(indices, key=lambda i: mt.tracks[i].is_drum):
         for tick in sorted({int(round(n[0] * ticks_per_step)) for n in notes[i]} & unplaced.keys()):
             xf_events[i].append((tick, 0.5, "xf", xf_chord_data(unplaced.pop(tick)), 0))
-    for i, channel in zip(indices, channels):
+    for i, (port, channel) in zip(indices, layout):
         track = mt.tracks[i]
         # (tick, order, kind, pitch, velocity): at one tick note-offs (order 0), then a chord, then note-ons
         events = list(xf_events[i])
@@ -414,6 +431,8 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
         events.sort()
         midi_track = mido.MidiTrack()
         midi_track.append(mido.MetaMessage("track_name", name=track.name, time=0))
+        if two_ports:  # past sixteen channels: each track says its port (FF 21), as multi-port files do
+            midi_track.append(mido.MetaMessage("midi_port", port=port, time=0))
         if not track.is_drum:
             midi_track.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
         now = 0

@@ -74,7 +74,8 @@ class RunRequest:
     cache_dir: str | None = _setting(None, "phrase cache (default: the user cache folder)")
     # The phrases, and so the model's shape
     # (None: the fine-tuned model's; from scratch, SCRATCH_SHAPE's)
-    tracks: int | None = _setting(None, "instrument families (default: 5)", choices=(5, 17), type=int)
+    tracks: int | None = _setting(None, "instrument families: 5 (default) or the 17 of LPD-17 (fine-tuning a "
+                                        "five-family model grows it into seventeen)", choices=(5, 17), type=int)
     steps_per_beat: int | None = _setting(None, "time resolution (default: the fine-tuned model's, 12: 16ths and "
                                                 "triplets; from scratch, 4: 16th notes)", type=int)
     bars_per_phrase: int | None = _setting(None, "bars in one phrase (default: 4)", type=int)

@@ -29,11 +29,12 @@ from torch import nn
 
 from .atomic import atomic_write
 from .binarize import HOLD_RATIO
-from .calibrate import calibrate_decoding, phrase_progressions
+from .calibrate import SAMPLES, calibrate_decoding, phrase_progressions
 from .dataset import Phrases
 from .device import describe_device
 from .failures import os_reason
 from .generate import Composer
+from .grow_tracks import grown_critic, grown_generator
 from .model import (
     Critic,
     Generator,
@@ -438,7 +439,8 @@ class Trainer:
         critic: `read_fine_tuning_start`), with this run's own optimizers, schedule and
         settings: to fine-tune a trained model under a changed training (binary neurons,
         new data). The epochs count from 0; the source is recorded with the model. Genres the
-        data adds start at the mean of the known ones, or as a copy of `like`'s."""
+        data adds start at the mean of the known ones, or as a copy of `like`'s. A five-family
+        model may grow into seventeen families (engine/grow_tracks.py)."""
         state = read_fine_tuning_start(path) if is_model_file(path) else read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
         # The critic may gain its bar view and its onset view (new branches, starting at zero);
@@ -450,11 +452,20 @@ class Trainer:
         grows_genres = bool(source.genres) and self.model_cfg.genres[:len(source.genres)] == source.genres
         if grows_genres:
             changes.append("genres")
+        grows_tracks = source.track_set != self.model_cfg.track_set
+        if grows_tracks:
+            changes.append("track_set")
         if replace(source, **{view: getattr(self.model_cfg, view) for view in changes}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         new = tuple(prefix for view, prefix in views.items()
                     if getattr(self.model_cfg, view) and not getattr(source, view))
         weights = {"generator": state["generator"], "critic": state["critic"]}
+        if grows_tracks:
+            try:
+                weights = {"generator": grown_generator(weights["generator"], source, self.model_cfg),
+                           "critic": grown_critic(weights["critic"], source, self.model_cfg)}
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
         if grows_genres and len(self.model_cfg.genres) > len(source.genres):
             like_row = source.genres.index(like) if like in source.genres else None
             weights = {name: grown_genre_rows(w, len(self.model_cfg.genres), like_row) for name, w in weights.items()}
@@ -474,6 +485,7 @@ class Trainer:
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
             "train_config": json.loads(state["train_config"]),
             **({"like": like} if like else {}),
+            **({"tracks_grown_from": source.track_set} if grows_tracks else {}),
         }
 
     # -- steps ---------------------------------------------------------------------------
@@ -832,13 +844,22 @@ def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> d
     return kept
 
 
+def calibration_samples(n_phrases: int) -> int:
+    """Generated phrases to fit a decoding with: SAMPLES (engine/calibrate.py), or four for
+    each of a small folder's phrases (at least 256): the data's own densities, from a few
+    dozen phrases, are the rougher estimate of the two then, and a 17-family model's fit
+    costs over three times a five-family one's."""
+    return min(SAMPLES, max(256, 4 * n_phrases))
+
+
 def finish(trainer: Trainer, phrases: Phrases, data_note: str, decoding: dict | None = None) -> Path:
     """Write the trained generator with its decoding fitted to the data (engine/calibrate.py),
     or `decoding` kept from another model (`kept_decoding`), and a note of its training."""
     progressions = phrase_progressions(phrases, trainer.model_cfg) if trainer.model_cfg.chords else None
     like = (trainer.started_from or {}).get("like")
     fitted = kept_decoding(decoding, trainer.model_cfg.genres, like) if decoding is not None else \
-        calibrate_decoding(trainer.generator, phrases, hold_ratio=HOLD_RATIO, progressions=progressions)
+        calibrate_decoding(trainer.generator, phrases, calibration_samples(len(phrases)), hold_ratio=HOLD_RATIO,
+                           progressions=progressions)
     extra = {
         **fitted,
         **({"progressions": progressions} if progressions else {}),

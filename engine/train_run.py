@@ -15,8 +15,9 @@ The rules that reconcile a request with what it starts from live here:
 - fine-tuning (the default: the shipped model, or --fine-tune MODEL): a warm start from a
   model file that carries its critic, at a quarter of the model's own learning rates, for
   FINE_TUNE_CRITIC_STEPS critic steps, keeping the model's decoding, unless the request
-  says otherwise; left to the default and asked for another shape (--tracks 17, say), the
-  run trains from scratch instead, and says so;
+  says otherwise; a five-family model asked for seventeen families grows into them
+  (engine/grow_tracks.py) and fits a decoding of its own; left to the default and asked for
+  another shape (--steps-per-beat 4, say), the run trains from scratch instead, and says so;
 - a phrase pack brings its own grid, which the model takes (and a checkpoint must match);
 - genres: conditioned on the data's genre folders when asked, or when there are several.
 """
@@ -118,6 +119,8 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             checkpoint = _shape_kept(checkpoint, model_cfg, request, say)
         if checkpoint is None:  # the default model is not of the shape asked for: from scratch
             model_cfg, decoding = request.model_config(), None
+        elif decoding is not None and not request.decoding_from and len(decoding["tracks"]) != model_cfg.n_tracks:
+            decoding = None  # grown into more families: a decoding for them is fitted
         elif is_model_file(checkpoint):
             train_cfg = fine_tuning_settings(train_cfg, state, request)
         if request.resume:
@@ -312,8 +315,13 @@ def _shape_kept(model: Path, model_cfg, request: RunRequest, say: Callable[[str]
     from .run_request import flag_of
 
     other = next(((key, value) for key, value in request.shape_asked().items()
-                  if SHAPE_OF_CONFIG[key](model_cfg) != value), None)
+                  if SHAPE_OF_CONFIG[key](model_cfg) != value and not _grows_tracks(key, value, model_cfg)), None)
     if other is None:
+        if request.tracks and request.tracks != model_cfg.track_set:
+            say(f"growing {model.stem}'s {model_cfg.track_set} families into {request.tracks}: each new family "
+                "starts as the one it was merged into (organ, brass, pads... as its strings), and its decoding is "
+                "fitted anew")
+            model_cfg.track_set = request.tracks
         return model
     key, value = other
     asked = flag_of(key) if value is True else f"{flag_of(key)} {value}"
@@ -324,6 +332,11 @@ def _shape_kept(model: Path, model_cfg, request: RunRequest, say: Callable[[str]
     say(f"training from scratch: {asked} asks for another shape than the shipped model {model.stem}'s "
         f"({theirs}); give --fine-tune MODEL with a model of that shape to fine-tune one")
     return None
+
+
+def _grows_tracks(key: str, value, model_cfg) -> bool:
+    """A five-family model asked for seventeen families grows into them (engine/grow_tracks.py)."""
+    return key == "tracks" and model_cfg.track_set == 5 and value == 17
 
 
 def fine_tuning_settings(train_cfg, state: dict, request: RunRequest):

@@ -89,6 +89,18 @@ def scan(qtbot, wizard: TrainingWizard, folder: Path, genres: bool = True, shots
     qtbot.waitUntil(lambda: page.isComplete() or page.error.isVisible(), timeout=60_000)
 
 
+def start_tiny_fine_tuning(qtbot, wizard: TrainingWizard, batch: int) -> None:
+    """On the settings page of a fine-tuning run: one epoch of two critic steps, then Start."""
+    settings = wizard.settings_page
+    settings.batch.setValue(batch)
+    settings.epochs.setValue(1)
+    settings.steps_cap.setValue(2)
+    settings.n_critic.setValue(2)
+    settings.device.setCurrentIndex(settings.device.findData("cpu"))
+    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
+    assert wizard.currentId() == TRAINING, settings.error.text()
+
+
 def start_training(qtbot, wizard: TrainingWizard, epochs: int, shots: bool = False) -> None:
     """Tiny settings on the settings page, then Start training."""
     click(qtbot, wizard, QWizard.WizardButton.NextButton)
@@ -195,13 +207,7 @@ def test_the_wizard_adapts_the_shipped_model_to_a_folder_by_default(qtbot, tmp_p
     assert settings.width.value() == 32 and not settings.width.isEnabled()
     assert "Adapting “genres”" in settings.subTitle()
     screenshot(wizard, "3-settings-fine-tune")
-    settings.batch.setValue(8)
-    settings.epochs.setValue(1)
-    settings.steps_cap.setValue(2)
-    settings.n_critic.setValue(2)
-    settings.device.setCurrentIndex(settings.device.findData("cpu"))
-    click(qtbot, wizard, QWizard.WizardButton.CommitButton)
-    assert wizard.currentId() == TRAINING, settings.error.text()
+    start_tiny_fine_tuning(qtbot, wizard, batch=8)
     training = wizard.training_page
     qtbot.waitUntil(lambda: training.state in ("finished", "stopped"), timeout=TRAINING_TIMEOUT_MS)
     assert training.state == "finished", training.message.text()
@@ -225,6 +231,34 @@ def test_the_wizard_adapts_the_shipped_model_to_a_folder_by_default(qtbot, tmp_p
     again = open_wizard(qtbot, tmp_path)
     offered = [again.data_page.start.itemData(i) for i in range(again.data_page.start.count())]
     assert [start.name for start in offered if start and start.source == "user"] == ["songs"]
+
+
+def test_the_wizard_grows_the_shipped_model_into_seventeen_families(qtbot, tmp_path, models):
+    data = song_folder(tmp_path, ("rock", sorted((FIXTURES / "lpd" / "rock").glob("*.npz"))))
+    wizard = open_wizard(qtbot, tmp_path)
+    page = wizard.data_page
+    # Adapting the five-family model keeps its bars and resolution, and may grow its families.
+    assert page.tracks.isEnabled() and not page.bars.isEnabled() and not page.resolution.isEnabled()
+    page.tracks.setCurrentIndex(page.tracks.findData(17))
+    assert page.phrase_spec() == PhraseSpec(17, 12, 4) and "grow its five into seventeen" in page.phrase_note.text()
+    scan(qtbot, wizard, data, fine_tune=True)
+    assert wizard.plan.scan.spec.track_set == 17
+    assert wizard.plan.scan.phrases.rolls.shape[1] == 17  # the phrases that train, cut into the 17 families
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    start_tiny_fine_tuning(qtbot, wizard, batch=4)
+    training = wizard.training_page
+    # fitting the decoding of 17 families takes a while after the two steps: three times five's
+    qtbot.waitUntil(lambda: training.state in ("finished", "stopped"), timeout=3 * TRAINING_TIMEOUT_MS)
+    assert training.state == "finished", training.message.text()
+    assert "growing genres's 5 families into 17" in wizard.job.paths.output.read_text()
+    click(qtbot, wizard, QWizard.WizardButton.NextButton)
+    finish = wizard.finish_page
+    qtbot.waitUntil(lambda: finish.call is None, timeout=120_000)
+    with qtbot.waitSignal(wizard.model_ready, timeout=5000) as ready:
+        click(qtbot, wizard, QWizard.WizardButton.FinishButton)
+    composer = Composer.load(ready.args[0], "cpu")
+    assert composer.config.track_set == 17 and len(composer.meta["track_scales"]["rock"]) == 17
+    assert [t.name for t in composer.config.tracks][11:13] == ["Synth Lead", "Synth Pad"]
 
 
 def test_names_times_and_reasons(tmp_path, models):

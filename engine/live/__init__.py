@@ -3,7 +3,7 @@
 The GUI and the `bytes2beats stream` command use this much:
 
     source = ModelStream(composer, seed=0, variation=0.3)      # or ClipLoop(clip)
-    ports = open_outputs([t.name for t in source.tracks], api="auto")  # PortError: one line
+    ports = open_outputs(source.tracks, api="auto")  # PortError: one line; 17 families: two ports
     session = LiveSession(source, ports, bpm=120, on_event=print)
     session.start(); session.mute("Drums"); session.set_bpm(100); ...; session.close()
 

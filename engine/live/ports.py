@@ -18,12 +18,15 @@ import re
 import sys
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import rtmidi
 
 from ..failures import one_line
 from ..limits import MIDI_APIS
+from ..music_io import assign_channels, assign_ports
+from ..pianoroll import Track
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
 
@@ -39,6 +42,7 @@ API_NAMES = {v: k for k, v in API_IDS.items()}
 
 NOTE_OFF, NOTE_ON, CONTROL_CHANGE, PROGRAM_CHANGE = 0x80, 0x90, 0xB0, 0xC0
 ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
+MAX_PITCHED = 15  # pitched tracks on one port: its sixteen channels less the drums' (DRUM_CHANNEL)
 
 
 class PortError(Exception):
@@ -393,11 +397,18 @@ class RtMidiOutput(OutputPort):
 
 
 class OutputPorts:
-    """The outputs of a session and which track goes to which (one port, or one per track)."""
+    """The outputs of a session and which track goes to which.
+
+    `track_ports[i]` is the index in `ports` of track i's port: `assign_ports`' layout
+    (one port, or a second past fifteen pitched tracks), or one port per track; None puts
+    every track on the first port.
+    """
 
     def __init__(self, ports: list[OutputPort], track_ports: list[int] | None = None):
         if not ports:
             raise ValueError("no output ports")
+        if track_ports is not None and not all(0 <= p < len(ports) for p in track_ports):
+            raise ValueError(f"track ports {track_ports} name ports beyond the {len(ports)} given")
         self.ports = ports
         self.track_ports = track_ports
 
@@ -411,6 +422,13 @@ class OutputPorts:
         """The port for session-wide messages: MIDI clock, Start and Stop."""
         return self.ports[0]
 
+    def layout(self, tracks: list[Track]) -> list[tuple[OutputPort, list[tuple[Track, int]]]]:
+        """Each port with the tracks it carries and their channels (from 0), as the scheduler
+        sends them: for a start line that tells a DAW user what to route where."""
+        channels = assign_channels(tracks)
+        return [(port, [(t, channels[i]) for i, t in enumerate(tracks) if self.for_track(i) is port])
+                for port in self.ports]
+
     def panic(self) -> None:
         for port in self.ports:
             port.panic()
@@ -420,23 +438,66 @@ class OutputPorts:
             port.close()
 
 
-def open_outputs(track_names: list[str], api: str = "auto", port_name: str = VIRTUAL_PORT_NAME,
-                 connect: str | None = None, per_track: bool = False) -> OutputPorts:
-    """The outputs for a stream: one virtual port `port_name` (or one per track, named
-    "<port_name> <track>"), or a connection to the existing input port `connect`."""
-    if per_track and connect is not None:
+def open_outputs(tracks: Sequence[Track | str], api: str = "auto", port_name: str = VIRTUAL_PORT_NAME,
+                 connect: str | Sequence[str] | None = None, per_track: bool = False) -> OutputPorts:
+    """The outputs for a stream of `tracks`, laid out as `assign_ports` lays them out.
+
+    A port has sixteen channels, one of them the drums': fifteen pitched tracks fit on a
+    virtual port `port_name`, and more (LPD-17's sixteen) go on "<port_name> 2" from its
+    channel 1 on. `connect`, one input port or a list of them, connects the first port (the
+    second...) to someone's existing input instead; a port with no input of its own given
+    is a virtual one, for the user to connect (a DAW routes two MIDI inputs). `per_track`:
+    one virtual port per track, "<port_name> <track>", each track on its usual channel.
+
+    `tracks` are Tracks, or only their names for fifteen tracks or fewer (a name has no
+    drum flag, and up to fifteen fit one port whatever they are). Raises PortError, with
+    every port opened so far closed again.
+    """
+    connects = [connect] if isinstance(connect, str) else list(connect or [])
+    if per_track and connects:
         raise PortError("one port per track makes virtual ports; it cannot go with --connect")
-    if not per_track:
-        return OutputPorts([RtMidiOutput(api, port_name, connect)])
+    names = [t if isinstance(t, str) else t.name for t in tracks]
+    if per_track:
+        return _open_each([(f"{port_name} {name}", None) for name in names], api, list(range(len(names))))
+    layout = _track_ports(tracks)
+    needed = 1 + max(layout, default=0)
+    if len(connects) > needed:
+        raise PortError(f"{len(connects)} input ports to connect to, but the {len(names)} tracks fill "
+                        f"{'one port' if needed == 1 else f'{needed} ports'}")
+    wanted = [(port_name if k == 0 else f"{port_name} {k + 1}", connects[k] if k < len(connects) else None)
+              for k in range(needed)]
+    return _open_each(wanted, api, layout)
+
+
+def _track_ports(tracks: Sequence[Track | str]) -> list[int]:
+    """The port of each track (`assign_ports`); bare names only where one port holds them all."""
+    if all(isinstance(t, Track) for t in tracks):
+        return [port for port, _ in assign_ports(list(tracks))]
+    if len(tracks) > MAX_PITCHED:
+        raise ValueError(f"{len(tracks)} tracks may need a second port, and only their drum flags tell: "
+                         "give open_outputs the Tracks, not their names")
+    return [0] * len(tracks)
+
+
+def _open_each(wanted: list[tuple[str, str | None]], api: str, track_ports: list[int]) -> OutputPorts:
+    """Open each (port name, input to connect to or None) in order; on any failure (or an
+    interrupt) close those opened before it, so that no port outlives a stream that never began."""
     ports: list[OutputPort] = []
     try:
-        for track in track_names:
-            ports.append(RtMidiOutput(api, f"{port_name} {track}"))
-    except PortError:
+        for name, connect in wanted:
+            try:
+                ports.append(RtMidiOutput(api, name, connect))
+            except PortError as error:
+                if not ports:  # the first: the MIDI system's own answer says it all
+                    raise
+                # which port: "virtual ports are not supported" on the second of two asks
+                # for a second --connect, not for the first
+                raise PortError(f"port {len(ports) + 1} of {len(wanted)} ('{name}'): {error}") from None
+    except BaseException:
         for port in ports:
             port.close()
         raise
-    return OutputPorts(ports, list(range(len(track_names))))
+    return OutputPorts(ports, track_ports)
 
 
 # ---------------------------------------------------------------------------------------

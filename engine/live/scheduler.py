@@ -59,20 +59,39 @@ class LiveEvent:
     beat: int = 0
 
 
+def _check_channels(ports: OutputPorts, tracks: list[Track], channels: list[int]) -> None:
+    """Refuse ports where two pitched tracks would share a channel of one port (seventeen
+    tracks on one port): each would end the other's notes and take its program.
+    `open_outputs(tracks)` opens as many ports as the tracks need. Drum tracks (a file's kit
+    split over tracks) all play on channel 10 of the first port, as General MIDI has it."""
+    if ports.track_ports is not None and len(ports.track_ports) != len(tracks):
+        raise ValueError(f"the ports are laid out for {len(ports.track_ports)} tracks, not {len(tracks)}")
+    taken: dict[tuple[int, int], int] = {}
+    for track, channel in enumerate(channels):
+        if tracks[track].is_drum:
+            continue
+        other = taken.setdefault((id(ports.for_track(track)), channel), track)
+        if other != track:
+            raise ValueError(f"{tracks[other].name} and {tracks[track].name} would share channel {channel + 1} "
+                             f"of the port {ports.for_track(track).name!r}: open the ports with open_outputs(tracks)")
+
+
 class BarScheduler:
     """Sends a stream of phrases on time; mute, solo and tempo act while it plays.
 
     Parameters
     ----------
-    ports : OutputPorts
+    ports : OutputPorts; each track plays on `ports.for_track(track)`, on its channel there
+        (`assign_channels`); no two tracks may share a channel of one port (ValueError)
     tracks : the tracks of every phrase (their programs and drum flags)
     next_phrase : returns the next Phrase, or None when none is ready yet; never blocks
     emit : receives LiveEvents; called on this thread, so it must only queue them
     bpm : the internal clock's tempo (ignored while following an external clock)
     bars : stop after this many bars (None: until stopped)
     external : follow MIDI clock given to `external_message` instead of the internal clock
-    clock_out : send MIDI clock (24 a beat) with Start and Stop on the first port
-    program_changes : send each pitched track's program at the start
+    clock_out : send MIDI clock (24 a beat) with Start and Stop on the first port only
+        (`ports.main`): a DAW follows one clock, and a second port carries only notes
+    program_changes : send each pitched track's program at the start, on its own port
     realtime : ask the OS for a realtime priority for this thread (see `raise_priority`)
     """
 
@@ -82,7 +101,8 @@ class BarScheduler:
                  realtime: bool = True):
         self.ports = ports
         self.tracks = tracks
-        self.channels = assign_channels(tracks)
+        self.channels = assign_channels(tracks)  # within each track's port (`ports.for_track`)
+        _check_channels(ports, tracks, self.channels)
         self._next_phrase = next_phrase
         self._emit = emit
         self.external = external
