@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 from bytes2beats.engine.mix import Mix
 from bytes2beats.engine.pianoroll import Multitrack
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +24,7 @@ class ClipDocument(QObject):
     clipChanged = Signal()  # a new clip, or the same clip at a new threshold or tempo
     mixChanged = Signal()  # mute, solo, instrument or focus
     historyChanged = Signal()  # undo/redo availability, recent list, A/B slots
+    foldingChanged = Signal()  # "Show empty tracks" turned on or off
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -32,8 +34,14 @@ class ClipDocument(QObject):
         self.state: ClipState | None = None
         self.multitrack: Multitrack | None = None
         self.mix = Mix()
-        self.programs: dict[int, int] = {}  # track -> GM program chosen for export and playback
+        # A track's name -> the GM program chosen for it (export and playback). By name, so that
+        # a pick for Guitar stays with Guitar when a model of 17 families follows one of 5.
+        self.programs: dict[str, int] = {}
         self.focus = 0
+        # Tracks that play no note in the clip shown are folded (no row, no lane) unless this
+        # is on: a 17-family clip often leaves half of its families silent.
+        self.show_empty = False
+        self._playing = np.zeros(0, dtype=bool)
         # Locked lanes: track -> the roll the next clips keep there (the lane as it was when
         # locked, or a part the user dropped on it); Generate plays around them.
         self.locked: dict[int, object] = {}
@@ -96,12 +104,46 @@ class ClipDocument(QObject):
         return target
 
     def _show(self, state: ClipState) -> None:
+        before = self.multitrack.track_names if self.multitrack is not None else None
         self.state = state
         self.multitrack = state.to_multitrack()
         n = len(self.multitrack.tracks)
+        other_tracks = before is not None and before != self.multitrack.track_names
+        if other_tracks:
+            self._follow_tracks(before, self.multitrack.track_names)
         self.focus = min(self.focus, n - 1)
-        self.locked = {t: roll for t, roll in self.locked.items() if t < n}  # another model's tracks
+        self._playing = self.multitrack.rolls.reshape(n, -1).any(axis=1)
         self.clipChanged.emit()
+        if other_tracks:
+            self.mixChanged.emit()
+
+    def _follow_tracks(self, before: list[str], after: list[str]) -> None:
+        """Another model's tracks (5 families and 17 share names, not places): mute, solo and
+        focus follow the track's name; locks go, since a locked roll belongs to the model and
+        grid that made it (the window does not play around it with another model either)."""
+        place = {name: i for i, name in enumerate(after)}
+
+        def moved(tracks: set[int]) -> set[int]:
+            return {place[before[t]] for t in tracks if t < len(before) and before[t] in place}
+
+        self.mix = Mix(moved(self.mix.muted), moved(self.mix.soloed))
+        self.focus = next(iter(moved({self.focus})), 0)
+        self.locked = {}
+
+    # -- folding -------------------------------------------------------------------------
+
+    def plays(self, track: int) -> bool:
+        """Whether the track has a note in the clip shown."""
+        return bool(track < len(self._playing) and self._playing[track])
+
+    def shown_tracks(self) -> list[int]:
+        """The tracks with a row and a lane: those that play, or all with "Show empty tracks"."""
+        return [t for t in range(self.track_count()) if self.show_empty or self.plays(t)]
+
+    def set_show_empty(self, on: bool) -> None:
+        if on != self.show_empty:
+            self.show_empty = on
+            self.foldingChanged.emit()
 
     # -- the mix -------------------------------------------------------------------------
 
@@ -143,7 +185,7 @@ class ClipDocument(QObject):
             self.mixChanged.emit()
 
     def set_program(self, track: int, program: int) -> None:
-        self.programs[track] = program
+        self.programs[self.multitrack.tracks[track].name] = program
         self.mixChanged.emit()
 
     def audible(self, track: int) -> bool:
@@ -151,9 +193,10 @@ class ClipDocument(QObject):
         return self.mix.audible(track)
 
     def program(self, track: int) -> int:
-        if track in self.programs:
-            return self.programs[track]
-        return self.multitrack.tracks[track].program if self.multitrack else 0
+        if self.multitrack is None:
+            return 0
+        family = self.multitrack.tracks[track]
+        return self.programs.get(family.name, family.program)
 
     def export_multitrack(self, track: int | None = None) -> Multitrack:
         """The clip to write: one track, or the audible tracks, with the chosen instruments and

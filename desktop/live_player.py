@@ -31,7 +31,9 @@ class LivePlayer(QObject):
         self.listen = None  # the jam's MIDI input, while jamming
         self.api = "auto"
         self.port_name = None
-        self.connect_to: str | None = None  # an existing input port to connect to, else a virtual port
+        # an existing input port to connect to (for a model of two ports, a list: the second port's
+        # too), else virtual ports
+        self.connect_to: str | list[str] | None = None
         self.sync_mode = "internal"
         self._steps = (4, 1)  # (steps per beat, steps in the clip)
         self._timer = QTimer(self)
@@ -57,7 +59,8 @@ class LivePlayer(QObject):
             )
 
             name = self.port_name or VIRTUAL_PORT_NAME
-            ports = open_outputs(clip.track_names, api=self.api, port_name=name, connect=self.connect_to)
+            # the Tracks, not their names: 17 families take a second port (engine.music_io.assign_ports)
+            ports = open_outputs(list(clip.tracks), api=self.api, port_name=name, connect=self.connect_to)
             sync = SyncInput(api=self.api) if self.sync_mode == "external" else None
             self.loop = ClipLoop(clip)
             self.session = LiveSession(self.loop, ports, bpm=clip.tempo, sync=sync,
@@ -69,8 +72,8 @@ class LivePlayer(QObject):
             return self._refused(f"Cannot play: {error}")
         self._steps = (clip.steps_per_beat, clip.n_steps)
         self._timer.start()
-        port = ports.ports[0]
-        self.portState.emit(f"MIDI: {getattr(port, 'name', name)} ({getattr(port, 'api', self.api)})")
+        names = ", ".join(getattr(port, "name", name) for port in ports.ports)
+        self.portState.emit(f"MIDI: {names} ({getattr(ports.main, 'api', self.api)})")
         self.playingChanged.emit(True)
         return True
 
@@ -94,8 +97,7 @@ class LivePlayer(QObject):
             name = self.port_name or VIRTUAL_PORT_NAME
             source = JamSource(composer, loop_bars, seed, genre, track)
             jam = Jam(source)
-            ports = open_outputs([t.name for t in source.tracks], api=self.api, port_name=name,
-                                 connect=self.connect_to)
+            ports = open_outputs(list(source.tracks), api=self.api, port_name=name, connect=self.connect_to)
             self.listen = StampedInput(getattr(ports.main, "api", self.api), f"{name} jam")
             sync = SyncInput(api=self.api) if self.sync_mode == "external" else None
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +41,7 @@ from .track_panel import TrackPanel
 from .window_actions import make_actions, make_menus
 
 VARIATION_AMOUNT = 0.25
+CLIPS_MIN_HEIGHT = 170  # the Clips dock keeps room for a few clips and its A/B buttons
 
 
 class MainWindow(QMainWindow):
@@ -77,9 +79,11 @@ class MainWindow(QMainWindow):
         self.toolbar = GenerateToolbar(self.commands, self.clip_handle, self)
         self.addToolBar(self.toolbar)
         self.tracks = TrackPanel(self.document)
+        self.tracks_scroll = self._scrolling(self.tracks)
         self.clips = ClipList(self.document)
-        docks = [self._dock("Tracks", self.tracks, Qt.DockWidgetArea.LeftDockWidgetArea),
+        docks = [self._dock("Tracks", self.tracks_scroll, Qt.DockWidgetArea.LeftDockWidgetArea),
                  self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)]
+        self.docks = {"tracks": docks[0], "clips": docks[1]}
         self.resizeDocks(docks[:1], [370], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [260, 400], Qt.Orientation.Vertical)
         self.playback_menu = make_menus(self)
@@ -93,6 +97,31 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(50, self.load_selected_model)  # once the window has painted
 
     # -- building ------------------------------------------------------------------------
+
+    def _scrolling(self, panel: QWidget) -> QScrollArea:
+        """The track rows in a scroll area: seventeen of them, unfolded, outgrow a small window."""
+        scroll = QScrollArea()
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.verticalScrollBar().setToolTip("More tracks")
+        return scroll
+
+    def _fit_tracks(self) -> None:
+        """Give the Tracks dock the room its rows need (wider for longer names, taller for more
+        rows, the Clips dock keeping CLIPS_MIN_HEIGHT); never smaller than the user made it."""
+        scroll, tracks, clips = self.tracks_scroll, self.docks["tracks"], self.docks["clips"]
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        width = self.tracks.minimumSizeHint().width() + bar
+        scroll.setMinimumWidth(width)
+        if tracks.width() < width:
+            self.resizeDocks([tracks], [width], Qt.Orientation.Horizontal)
+        room = tracks.height() + clips.height()
+        title = tracks.height() - scroll.height()
+        wanted = min(self.tracks.sizeHint().height() + title + 2, room - CLIPS_MIN_HEIGHT)
+        if tracks.height() < wanted:
+            self.resizeDocks([tracks, clips], [wanted, room - wanted], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -119,6 +148,8 @@ class MainWindow(QMainWindow):
                 lambda on: self.commands["preview"].setText("Stop preview" if on else "Preview"))
         self.player.position.connect(lambda s: self.canvas.set_playhead(None if s < 0 else s))
         self.tracks.regenerateRequested.connect(self.regenerate)
+        self.tracks.rowsChanged.connect(lambda: QTimer.singleShot(0, self._fit_tracks))  # once laid out
+        doc.foldingChanged.connect(lambda: self.commands["empty"].setChecked(doc.show_empty))
         self.tracks.partDropped.connect(self.take_part)
         self.worker.partRead.connect(self._part_read)
         self.tracks.failed.connect(self.show_error)
@@ -148,6 +179,7 @@ class MainWindow(QMainWindow):
         self.toolbar.bars.setValue(int(s.value("clip/bars", 8)))
         self.toolbar.bpm.setValue(float(s.value("clip/bpm", 120.0)))
         self.commands["overlay"].setChecked(s.value("view/overlay", "false") in (True, "true"))
+        self.commands["empty"].setChecked(s.value("view/show_empty", "false") in (True, "true"))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -156,6 +188,7 @@ class MainWindow(QMainWindow):
         s.setValue("clip/bars", self.toolbar.bars.value())
         s.setValue("clip/bpm", self.toolbar.bpm.value())
         s.setValue("view/overlay", self.commands["overlay"].isChecked())
+        s.setValue("view/show_empty", self.document.show_empty)
         s.setValue("view/theme", self.theme_mode)
         if self.model_name:
             s.setValue("model/name", self.toolbar.model.currentData())

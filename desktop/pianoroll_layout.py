@@ -66,39 +66,50 @@ def pitch_span(roll: np.ndarray, is_drum: bool) -> tuple[int, int]:
 class PianorollLayout:
     """Lanes for the tracks of a clip, first track at the top.
 
-    In overlay mode every track shares one lane (the union of their pitch ranges), and the
-    labels follow the focused track (drum names when it is the drum track).
+    `shown` names the tracks that get a lane (all by default): the window folds the tracks
+    that play no note, so that a 17-family clip gives its rows to the families that play.
+    In overlay mode every shown track shares one lane (the union of their pitch ranges), and
+    the labels follow the focused track (drum names when it is the drum track).
     """
 
-    def __init__(self, rolls: np.ndarray, tracks, overlay: bool = False, focus: int = 0):
+    def __init__(self, rolls: np.ndarray, tracks, overlay: bool = False, focus: int = 0,
+                 shown: list[int] | None = None):
         self.overlay = overlay
         self.focus = focus
-        spans = [pitch_span(rolls[i], t.is_drum) for i, t in enumerate(tracks)]
+        shown = list(range(len(tracks))) if shown is None else list(shown)
+        spans = {i: pitch_span(rolls[i], tracks[i].is_drum) for i in shown}
         self.lanes: list[Lane] = []
         self._label_lane: Lane | None = None
         if overlay:
-            low = min((s[0] for s in spans), default=48)
-            high = max((s[1] for s in spans), default=71)
-            for i, track in enumerate(tracks):
-                self.lanes.append(Lane(i, track.name, False, low, high, 0.0))
+            low = min((s[0] for s in spans.values()), default=48)
+            high = max((s[1] for s in spans.values()), default=71)
+            for i in shown:
+                self.lanes.append(Lane(i, tracks[i].name, False, low, high, 0.0))
             if tracks:
                 focused = tracks[focus]
                 self._label_lane = Lane(focus, focused.name, focused.is_drum, low, high, 0.0)
         else:
             base = 0.0
-            for i in reversed(range(len(tracks))):  # the last track at the bottom
+            for i in reversed(shown):  # the last track at the bottom
                 low, high = spans[i]
                 lane = Lane(i, tracks[i].name, tracks[i].is_drum, low, high, base)
                 self.lanes.append(lane)
                 base = lane.top + LANE_GAP
             self.lanes.reverse()
+        self._by_track = {lane.track: lane for lane in self.lanes}
 
     @property
     def height(self) -> float:
         return max((lane.top for lane in self.lanes), default=1.0)
 
-    def lane_of(self, track: int) -> Lane:
-        return self.lanes[track]
+    def lane_of(self, track: int) -> Lane | None:
+        """The track's lane; None for a folded track."""
+        return self._by_track.get(track)
+
+    @property
+    def tracks(self) -> list[int]:
+        """The tracks with a lane, top to bottom."""
+        return [lane.track for lane in self.lanes]
 
     def label_lanes(self) -> list[Lane]:
         """The lanes whose rows the pitch axis names (one in overlay mode)."""
@@ -115,17 +126,16 @@ class PianorollLayout:
         per_row = pixels / max(rows_visible, 1.0)
         major: list[float] = []
         minor: list[float] = []
+        kept: list[float] = []  # across lanes: seventeen thin lanes put one's top label by the next one's bottom
         for lane in self.label_lanes():
             if per_row >= min_gap:
                 major += [lane.y(p) + 0.5 for p in range(lane.low, lane.high + 1)]
                 continue
-            kept: list[float] = []
             for p in lane.major_pitches():
                 y = lane.y(p) + 0.5
                 if all(abs(y - k) * per_row >= min_gap for k in kept):
                     kept.append(y)
-            major += kept
-        return sorted(major), minor
+        return sorted(major + kept), minor
 
     def label(self, y: float) -> str:
         for lane in self.label_lanes():

@@ -2,8 +2,10 @@
 
 Drawing follows pyqtgraph's customGraphicsItem example: each track's notes are drawn once
 into a QPicture when the clip changes, and `paint()` only replays it, so zooming, scrolling
-and repaints cost little (an 8-bar, 5-track clip redraws in a few milliseconds; see
-bench/canvas_redraw.py). Mute and solo change an item's opacity, with no redraw at all.
+and repaints cost little (an 8-bar clip of 5 tracks, or of 17 lanes, redraws in a few
+milliseconds; see bench/canvas_redraw.py). Mute and solo change an item's opacity, with no
+redraw at all. Tracks that play no note have no lane unless "Show empty tracks" is on
+(ClipDocument.shown_tracks).
 """
 
 from __future__ import annotations
@@ -56,10 +58,13 @@ def note_shades(mt: Multitrack, track: int, notes: np.ndarray) -> np.ndarray:
     starts, ends, pitches, velocities = notes.T
     if mt.probabilities is None:
         return np.where(velocities <= 1, 1.0, velocities / 127.0)
-    # Mean probability over each note's steps, from a running sum along time: (steps + 1, 128)
-    running = np.zeros((mt.n_steps + 1, mt.probabilities.shape[2]), dtype=np.float64)
-    np.cumsum(mt.probabilities[track, : mt.n_steps], axis=0, out=running[1:])
-    values = (running[ends, pitches] - running[starts, pitches]) / (ends - starts)
+    # Mean probability over each note's steps, from a running sum along time over the pitches
+    # played only (a few of the 128: summing all of them was most of a 17-lane redraw):
+    # (steps + 1, pitches used)
+    used, column = np.unique(pitches, return_inverse=True)
+    running = np.zeros((mt.n_steps + 1, len(used)), dtype=np.float64)
+    np.cumsum(mt.probabilities[track, : mt.n_steps][:, used], axis=0, out=running[1:])
+    values = (running[ends, column] - running[starts, column]) / (ends - starts)
     low = float(values.min())
     span = float(values.max()) - low
     return np.ones_like(values) if span < 1e-6 else (values - low) / span
@@ -125,7 +130,7 @@ def fits(layout: PianorollLayout, mt: Multitrack) -> bool:
 
 
 def key_of(layout: PianorollLayout) -> tuple:
-    return (layout.overlay, tuple((lane.low, lane.high, lane.base) for lane in layout.lanes))
+    return (layout.overlay, tuple((lane.track, lane.low, lane.high, lane.base) for lane in layout.lanes))
 
 
 class PitchAxis(pg.AxisItem):
@@ -216,6 +221,7 @@ class PianorollView(pg.PlotWidget):
         self._redraw_timer.timeout.connect(self._draw_step)
         self._steps = None
         document.clipChanged.connect(self._schedule_redraw)
+        document.foldingChanged.connect(self._schedule_redraw)
         document.mixChanged.connect(self.update_mix)
         self.scene().sigMouseClicked.connect(self._clicked)
 
@@ -277,8 +283,13 @@ class PianorollView(pg.PlotWidget):
         mt = self.document.multitrack
         if mt is None:
             return
-        self.message.hide()
         layout = self._layout_for(mt)
+        if layout.lanes:
+            self.message.hide()
+        else:  # every track folded: say why the canvas is bare
+            self.message.setText("No track plays a note at this threshold: lower it, or View → Show empty tracks")
+            self.message.setPos(mt.n_steps / 2, 0.5)
+            self.message.show()
         labels = (key_of(layout), layout.focus if layout.overlay else None)
         if labels != self._labels_key:
             self._labels_key = labels
@@ -292,8 +303,9 @@ class PianorollView(pg.PlotWidget):
             item = PictureItem()
             self.note_items.append(item)
             self.addItem(item)
+        shown = set(layout.tracks)
         for k, item in enumerate(self.note_items):
-            item.setVisible(k < len(mt.tracks))
+            item.setVisible(k in shown)
         grid_key = (key_of(layout), mt.n_steps, mt.steps_per_beat, self.theme.dark)
         if grid_key != self._grid_key:  # the grid only changes with the lanes
             self._grid_key = grid_key
@@ -305,7 +317,7 @@ class PianorollView(pg.PlotWidget):
                                         minXRange=4, minYRange=6)
             self.fit()
         self.update_mix()
-        for i in range(len(mt.tracks)):
+        for i in layout.tracks:
             yield
             draw_notes(self.note_items[i], mt, i, layout.lane_of(i), track_qcolor(i))
 
@@ -313,15 +325,16 @@ class PianorollView(pg.PlotWidget):
         """The lanes of this clip: kept while only the threshold moves (so the zoom stays put),
         unless notes come up outside them."""
         serial = self.document.state.serial if self.document.state else None
-        identity = (serial, self.overlay, self.document.focus, self.theme.dark)
+        shown = self.document.shown_tracks()
+        identity = (serial, self.overlay, self.document.focus, self.theme.dark, tuple(shown))
         old = self.layout_
         if old is not None and identity == self._layout_identity and fits(old, mt):
             return old
         self._layout_identity = identity
-        return PianorollLayout(mt.rolls, mt.tracks, self.overlay, self.document.focus)
+        return PianorollLayout(mt.rolls, mt.tracks, self.overlay, self.document.focus, shown)
 
     def _place_lane_labels(self, mt: Multitrack, layout: PianorollLayout) -> None:
-        lanes = [layout.lane_of(self.document.focus)] if layout.overlay else layout.lanes
+        lanes = layout.label_lanes() if layout.overlay else layout.lanes
         while len(self.lane_labels) < len(lanes):
             label = pg.TextItem(anchor=(0, 0))
             label.setZValue(50)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bytes2beats.engine.render import track_color
+from bytes2beats.engine.render import TRACK_COLORS, track_color
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
@@ -32,7 +32,18 @@ DARK = Theme(True, QColor(30, 31, 34), QColor(43, 45, 49), QColor(37, 38, 42),
              QColor(0, 0, 0, 140), QColor(255, 90, 90))
 
 
+# Past the engine's ten colors (which a 5-track clip uses as they are), seventeen families
+# would see Pipe drawn as red as Drums and Synth Lead as blue as Piano: seven more hues,
+# none of them the first ten's, for tracks 11-17.
+MORE_TRACK_COLORS = (
+    (0, 172, 193), (175, 190, 40), (141, 110, 99), (92, 107, 192), (255, 138, 101), (128, 128, 0),
+    (216, 27, 96),
+)
+
+
 def track_qcolor(index: int) -> QColor:
+    if len(TRACK_COLORS) <= index < len(TRACK_COLORS) + len(MORE_TRACK_COLORS):
+        return QColor(*MORE_TRACK_COLORS[index - len(TRACK_COLORS)])
     return QColor(*track_color(index))
 
 

@@ -48,6 +48,10 @@ def make_actions(window) -> dict[str, QAction]:
     actions["overlay"] = make_action(window, "Overlay", "O",
                                      "Overlay all tracks on one pitch axis, the focused one on top",
                                      lambda on: window.canvas.set_overlay(on), checkable=True)
+    actions["empty"] = make_action(window, "Show empty tracks", None,
+                                   "Show the rows and lanes of the tracks that play no note in the clip "
+                                   "(folded away otherwise)",
+                                   lambda on: window.document.set_show_empty(on), checkable=True)
     for key in ("generate", "variation", "regenerate", "export", "undo", "redo", "ab"):
         actions[key].setEnabled(False)
     return actions
@@ -61,7 +65,7 @@ def make_menus(window) -> PlaybackMenu:
     bar.addMenu("&Clip").addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
     bar.addMenu("&Tools").addAction(a["train"])
     view = bar.addMenu("&View")
-    view.addActions([a["overlay"], a["fit"]])
+    view.addActions([a["overlay"], a["empty"], a["fit"]])
     themes = view.addMenu("Theme")
     group = QActionGroup(window)
     for mode in ("system", "light", "dark"):

@@ -410,7 +410,9 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
     midi.tracks.append(conductor)
 
     indices = [i for i in range(len(mt.tracks)) if keep_empty or mt.rolls[i].any()]
-    layout = assign_ports([mt.tracks[i] for i in indices])
+    # laid out over all the clip's tracks, written or not: a track keeps the port and channel
+    # it streams on live, whichever others are silent
+    layout = [assign_ports(mt.tracks)[i] for i in indices]
     two_ports = any(port for port, _ in layout)
     ticks_per_step = PPQ // mt.steps_per_beat if PPQ % mt.steps_per_beat == 0 else PPQ / mt.steps_per_beat
     notes = {i: mt.notes(i) for i in indices}
