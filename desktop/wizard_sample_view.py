@@ -28,7 +28,7 @@ def play_clip_file(path: Path, steps_per_beat: int, call: BackgroundCall):
     from bytes2beats.engine.music_io import read_music
 
     clip = read_music(path, steps_per_beat=steps_per_beat)
-    ports = open_outputs([t.name for t in clip.tracks], port_name=SAMPLE_PORT_NAME)
+    ports = open_outputs(list(clip.tracks), port_name=SAMPLE_PORT_NAME)  # Tracks: a 17-family sample takes two ports
     session = LiveSession(ClipLoop(clip), ports, bpm=clip.tempo, bars=max(1, math.ceil(clip.n_bars)))
     session.start()
     if call.cancelled:  # stopped before it began: nobody else will close it

@@ -448,13 +448,14 @@ class Trainer:
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_", "chords": "chord_"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
-        # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres).
-        grows_genres = bool(source.genres) and self.model_cfg.genres[:len(source.genres)] == source.genres
-        if grows_genres:
-            changes.append("genres")
+        # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres);
+        # a model grown into more families keeps only the data's.
         grows_tracks = source.track_set != self.model_cfg.track_set
         if grows_tracks:
             changes.append("track_set")
+        new_genres = bool(source.genres) and (grows_tracks or self.model_cfg.genres[:len(source.genres)] == source.genres)
+        if new_genres:
+            changes.append("genres")
         if replace(source, **{view: getattr(self.model_cfg, view) for view in changes}) != self.model_cfg:
             raise ValueError(f"{path}: checkpoint is of another model configuration")
         new = tuple(prefix for view, prefix in views.items()
@@ -466,9 +467,8 @@ class Trainer:
                            "critic": grown_critic(weights["critic"], source, self.model_cfg)}
             except ValueError as error:
                 raise ValueError(f"{path}: {error}") from None
-        if grows_genres and len(self.model_cfg.genres) > len(source.genres):
-            like_row = source.genres.index(like) if like in source.genres else None
-            weights = {name: grown_genre_rows(w, len(self.model_cfg.genres), like_row) for name, w in weights.items()}
+        if new_genres and self.model_cfg.genres != source.genres:
+            weights = {name: genre_rows(w, source.genres, self.model_cfg.genres, like) for name, w in weights.items()}
         if self.model_cfg.chord_register and not source.chord_register:
             cfg = self.model_cfg
             weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
@@ -805,17 +805,19 @@ def generator_from_checkpoint(state: dict) -> Generator:
     return generator.eval()
 
 
-def grown_genre_rows(weights: dict, n_genres: int, like: int | None = None) -> dict:
+def genre_rows(weights: dict, known: list[str], genres: list[str], like: str | None = None) -> dict:
     """A network's weights with its genre tables (the generator's embedding, the critic's
-    projections) grown to `n_genres` rows: each new genre starts at the mean of the known
-    ones, a style between them that fine-tuning moves toward the new songs, or as a copy of
-    row `like` (a genre the user says their songs are most like: train --like)."""
-    grown = dict(weights)
+    projections) made `genres`' rows from those of `known`: a known genre keeps its row, and
+    a new one starts at the mean of the known ones, a style between them that fine-tuning
+    moves toward the new songs, or as a copy of `like`'s row (a genre the user says their
+    songs are most like: train --like). Known genres left out of `genres` are dropped (a
+    model grown into more families keeps only its folder's genres)."""
+    out = dict(weights)
     for key, table in weights.items():
-        if key.endswith(("genre_embedding.weight", "genre_projection.weight")) and len(table) < n_genres:
-            start = table.mean(0, keepdim=True) if like is None else table[like : like + 1]
-            grown[key] = torch.cat([table, start.expand(n_genres - len(table), -1)])
-    return grown
+        if key.endswith(("genre_embedding.weight", "genre_projection.weight")):
+            start = table[known.index(like)] if like in known else table.mean(0)
+            out[key] = torch.stack([table[known.index(g)] if g in known else start for g in genres])
+    return out
 
 
 def _most_common_genre(phrases: Phrases) -> str | None:

@@ -161,7 +161,8 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         raise RunRefused(str(error)) from None
     # a resumed run that was warm-started (or fine-tuned) labels its data as its start did
     warm = checkpoint is not None and (not request.resume or state.get("started_from", "null") != "null")
-    _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm)
+    grown = checkpoint is not None and ModelConfig.from_json(state["model_config"]).track_set != model_cfg.track_set
+    _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm, grown=grown)
     report = phrases.report
     train = phrases.split(validation=False)
     n_validation = len(phrases) - len(train)
@@ -374,11 +375,13 @@ def _model_from_checkpoint(model_cfg, request: RunRequest):
     return model_cfg
 
 
-def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: bool, warm: bool = False) -> None:
+def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: bool, warm: bool = False,
+                   grown: bool = False) -> None:
     """A new model is conditioned on the data's genre folders when asked (yes), or when
     there are two or more (auto); a warm start (or fine-tuning) adds the data's genres to
     the checkpoint's (`fine_tuning_genres`); a resumed checkpoint's genres must be the data's
-    (as its warm start labelled them, when it was one)."""
+    (as its warm start labelled them, when it was one). A model `grown` into more families
+    keeps only the data's genres: the others never learned their new families."""
     if not from_checkpoint:
         want = request.genre_conditioned
         if want == "yes" and len(phrases.genres) < 2:
@@ -386,7 +389,8 @@ def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: boo
         if want == "yes" or (want == "auto" and len(phrases.genres) >= 2):
             model_cfg.genres = list(phrases.genres)
     elif model_cfg.genres and warm:
-        genres = fine_tuning_genres(model_cfg.genres, phrases, request.data, one_genre=request.genre_conditioned == "no")
+        genres = fine_tuning_genres(model_cfg.genres, phrases, request.data, one_genre=request.genre_conditioned == "no",
+                                    only_the_data=grown)
         if request.resume and genres != model_cfg.genres:
             raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data adds {genres[len(model_cfg.genres):]}")
         model_cfg.genres = genres
@@ -394,20 +398,23 @@ def _choose_genres(model_cfg, phrases, request: RunRequest, from_checkpoint: boo
         raise RunRefused(f"the checkpoint knows genres {model_cfg.genres}, the data has {phrases.genres}")
 
 
-def fine_tuning_genres(known: list[str], phrases, data: str, one_genre: bool = False) -> list[str]:
+def fine_tuning_genres(known: list[str], phrases, data: str, one_genre: bool = False,
+                       only_the_data: bool = False) -> list[str]:
     """The genres of a model warm-started on new data: the checkpoint's, then each of the
     data's genre folders it does not know, and for songs in no genre folder (a user's own
     folder) one genre named after the data. The phrases' labels are made the model's, so a
     folder of jazz songs called "jazz" fine-tunes what the model knows of jazz, and one
     called "my-songs" gets a genre of its own (its embedding starts at the mean of the
-    others: engine/train.py's `grown_genre_rows`). `one_genre` (--genre-conditioned no):
-    the whole folder is that one genre, its sub-folders' names unread."""
+    others: engine/train.py's `genre_rows`). `one_genre` (--genre-conditioned no):
+    the whole folder is that one genre, its sub-folders' names unread. `only_the_data`: the
+    known genres the data has no songs of are left out."""
     own = Path(data).name.removesuffix(".npz").removesuffix(".phrases") or "mine"
     if one_genre:
         phrases.genre = np.full_like(phrases.genre, -1)
     names = [*phrases.genres, own]  # the labels' names, -1 (no genre folder) as the last
-    genres = list(known)
     labels = np.where(phrases.genre >= 0, phrases.genre, len(names) - 1)
+    used = {names[index] for index in np.unique(labels)}
+    genres = [g for g in known if g in used or not only_the_data]
     for index in np.unique(labels):
         if names[index] not in genres:
             genres.append(names[index])

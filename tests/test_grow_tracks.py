@@ -17,6 +17,8 @@ from bytes2beats.engine.families import family_tracks, merge_rolls, merged_famil
 from bytes2beats.engine.grow_tracks import grown_critic, grown_generator, track_sources
 from bytes2beats.engine.model import Critic, Generator, load_critic_weights, load_model
 from bytes2beats.engine.model_store import resolve_model
+from bytes2beats.engine.run_request import RunRequest
+from bytes2beats.engine.train_run import prepare
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
 STRINGS_17 = [i for i, t in enumerate(family_tracks(17)) if merged_families(17, 5)[i] == 4]
@@ -97,7 +99,12 @@ def test_train_grows_the_shipped_model_into_seventeen_families(tmp_path):
     assert run.returncode == 0, run.stderr[-1500:]
     assert "growing genres's 5 families into 17" in run.stderr
     generator, meta = load_model(model)
-    assert generator.cfg.track_set == 17 and generator.cfg.genres == load_model(resolve_model("genres"))[0].cfg.genres
+    # only the folder's genre: the model's others never learned their new families
+    assert generator.cfg.track_set == 17 and generator.cfg.genres == ["rock"]
+    grown = prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), tracks=17, batch_size=4,
+                               cache_dir=str(tmp_path / "cache"))).trainer
+    shipped = load_model(resolve_model("genres"))[0]
+    assert torch.equal(grown.generator.genre_embedding.weight[0], shipped.genre_embedding.weight[5])  # rock's row
     assert meta["trained"]["started_from"]["tracks_grown_from"] == 5
     assert "decoding_from" not in meta["trained"]  # the five-family decoding cannot be kept: fitted anew
     assert len(meta["track_scales"]["rock"]) == 17 and len(meta["onset_prior"]["rock"]) == 17
