@@ -299,7 +299,7 @@ def cmd_calibrate(args) -> int:
         is_phrase_pack,
         load_phrase_pack,
     )
-    from bytes2beats.engine.model import save_model
+    from bytes2beats.engine.model import Critic, load_critic_weights, save_model
     from bytes2beats.engine.model_store import resolve_model
     from bytes2beats.engine.music_io import MusicFileError
 
@@ -333,12 +333,17 @@ def cmd_calibrate(args) -> int:
                                   progressions=progressions)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
-    for entry in ("track_scales", "onset_prior", "onset_spread"):
+    for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
+    source = resolve_model(args.model)
+    critic = None
+    if load_critic_weights(source) is not None:  # kept, so that the model can still be fine-tuned
+        critic = Critic(cfg)
+        critic.load_state_dict(load_critic_weights(source))
     try:
-        save_model(composer.generator, out, composer.meta)
+        save_model(composer.generator, out, composer.meta, critic=critic)
     except OSError as error:
         raise UserError(str(error)) from None
     print(f"{out}: threshold {decoding['threshold']}, monophonic: {', '.join(decoding['monophonic']) or 'none'}")
@@ -348,6 +353,9 @@ def cmd_calibrate(args) -> int:
     for genre, spreads in decoding["onset_spread"].items():
         print(f"  {genre or 'all'}, quantize spread in steps: "
               + ", ".join(f"{t.name} {s:g}" for t, s in zip(cfg.tracks, spreads)))
+    for genre, gates in decoding["bar_gate"].items():
+        gated = [f"{t.name} {g:g}" for t, g in zip(cfg.tracks, gates) if g]
+        print(f"  {genre or 'all'}, fewest notes-cells a bar keeps: {', '.join(gated) or 'none gated'}")
     if unfitted:
         print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
     return 0

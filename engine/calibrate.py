@@ -16,7 +16,10 @@ decoding is fitted to the training phrases and stored with the model:
   spread, in steps, among SPREADS, whose quantized onsets are nearest the songs'): the
   quantizer moves a note to the grid position it most likely meant (engine/binarize.py:
   snap_offsets), so a note between the beat and a 16th in rock goes to the beat;
-- `repeats`: a one-step dip between two sure steps is a note played again (binarize).
+- `repeats`: a one-step dip between two sure steps is a note played again (binarize);
+- `bar_gate`: per genre, the fewest notes-cells a bar of each track must hold to be kept, so
+  that a track plays in no more of its bars than in the songs (engine/binarize.py:
+  gate_bars): a family the songs seldom play stays silent where they are silent.
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .binarize import HOLD_RATIO, SNAP_SPREAD, binarize, calibrate, quantize
+from .binarize import HOLD_RATIO, SNAP_SPREAD, binarize, calibrate, fitted_bar_gate, quantize
 from .dataset import Phrases
 from .generate import Composer
 from .metrics import onset_positions, polyphonic_rate
@@ -82,7 +85,8 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         groups = {"": rows}  # no genres, or none the data names: one fit for all (the "" entry)
     rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
-    scales, priors, spreads = {}, {}, {}
+    scales, priors, spreads, gates = {}, {}, {}, {}
+    steps_per_bar = 4 * composer.config.steps_per_beat
     for genre, in_genre in groups.items():
         if not len(in_genre):
             continue
@@ -95,6 +99,8 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         scales[genre] = [round(calibrate(probs[:, t], float(density[t]), hold_ratio, repeats=REPEATS) / threshold, 6)
                          for t in range(probs.shape[1])]
         notes = binarize(probs, threshold * np.asarray(scales[genre])[:, None, None], hold_ratio, REPEATS)
+        playing = _bar_share(phrases, _pick(rng, in_genre), steps_per_bar)
+        gates[genre] = [fitted_bar_gate(notes[:, t], float(playing[t]), steps_per_bar) for t in range(notes.shape[1])]
         spreads[genre] = [fitted_spread(notes[:, t], np.asarray(priors[genre][t]), composer.config.steps_per_beat,
                                         keep_lengths=track.is_drum)
                           for t, track in enumerate(composer.config.tracks)]
@@ -107,6 +113,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "onset_prior": priors,
         "onset_spread": spreads,
         "repeats": REPEATS,
+        "bar_gate": gates,
     }
 
 
@@ -150,6 +157,13 @@ def fitted_onset_prior(phrases: Phrases, rows: np.ndarray, steps_per_beat: int) 
 
 def _pick(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(rows, min(DATA_SAMPLE, len(rows)), replace=False))
+
+
+def _bar_share(phrases: Phrases, rows: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """Share of bars each track plays in (any note), over `rows`."""
+    rolls = phrases.rolls[rows]  # (n, tracks, steps, pitches)
+    n, t, s, p = rolls.shape
+    return rolls.reshape(n, t, s // steps_per_bar, -1).any(axis=3).mean(axis=(0, 2))
 
 
 def _density(phrases: Phrases, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:

@@ -16,7 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .binarize import PLAIN, QUANTIZE, SNAP_SPREAD, binarize, chord_lock, monophonic, quantize
+from .binarize import (
+    PLAIN,
+    QUANTIZE,
+    SNAP_SPREAD,
+    binarize,
+    chord_lock,
+    gate_bars,
+    monophonic,
+    quantize,
+)
 from .device import pick_device
 from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
@@ -116,6 +125,7 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
     checks = {
         "track_scales": lambda fit: numbers(fit, tracks, 1e-6, "positive numbers, one a track"),
         "onset_spread": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
+        "bar_gate": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "onset_prior": lambda fit: (
             None if isinstance(fit, list) and len(fit) == tracks
             and not any(numbers(row, spb, 0, "") for row in fit)
@@ -202,7 +212,8 @@ class Composer:
                chords: list | None = None, lock: float = 0.0) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
         threshold with the model's hysteresis (a note played again at once kept two notes,
-        for models fitted so: `repeats`), moved `quantize_strength` (0..1, default QUANTIZE)
+        for models fitted so: `repeats`), its bars of a stray note or two silenced where the
+        model's fitted `bar_gate` says, moved `quantize_strength` (0..1, default QUANTIZE)
         of the way onto the beat's grid (to where the genre's players start notes, drums as
         hits), then its monophonic tracks made lines. `chords` (one per beat) and `lock` (0..1):
         notes off the beat's chord made that much less likely first (binarize.chord_lock)."""
@@ -214,6 +225,9 @@ class Composer:
                                                            self.config.steps_per_beat, low, lock)
         notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio,
                          repeats=bool(self.meta.get("repeats", False)))
+        gate = self._fitted("bar_gate", genre)  # models fitted before it have none
+        if gate:
+            notes = gate_bars(notes, 4 * self.config.steps_per_beat, gate)
         strength = QUANTIZE if quantize_strength is None else float(quantize_strength)
         if strength > 0:
             spb, prior = self.config.steps_per_beat, self.onset_prior(genre)

@@ -825,8 +825,9 @@ def _most_common_genre(phrases: Phrases) -> str | None:
     return phrases.genres[int(np.bincount(labelled).argmax())] if len(labelled) else None
 
 
-DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats")
-PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread")
+DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats",
+                 "bar_gate")
+PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate")
 
 
 def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> dict:

@@ -135,3 +135,30 @@ def test_quantized_random_rolls_are_on_the_grid_without_fragments():
     assert off_grid_onsets(once, 12).max() == 0 and one_step_notes(once).max() == 0
     assert (quantize(once, 12).any(axis=2) == once.any(axis=2)).all()  # again: no pitch lost or gained
     assert (quantize(notes, 4) == notes).all()  # at 16ths everything is on the grid already
+
+
+def test_a_bar_gate_silences_a_tracks_stray_notes_and_keeps_its_parts():
+    from bytes2beats.engine.binarize import fitted_bar_gate, gate_bars
+
+    notes = np.zeros((4, 2, 32, 12), dtype=bool)  # 4 phrases, 2 tracks, 2 bars of 16 steps
+    notes[:, 0, 0:16, 0] = True  # track 0 plays a whole-bar note in the first bar of every phrase
+    notes[0, 0, 20, 3] = True  # ... and one stray cell in a second bar
+    notes[:, 1, 3:5, 7] = True  # track 1: a two-cell note in each first bar
+    notes[1, 1, 17:18, 2] = True  # ... and a one-cell speck
+    # Track 0 plays in 5 of 8 bars where the songs play it in half: near enough, no gate.
+    # The songs play track 1 in a quarter of their bars, this one in 5 of 8: its specks go.
+    gates = [fitted_bar_gate(notes[:, t], share, 16) for t, share in enumerate((0.5, 0.25))]
+    assert gates == [0, 2]
+    gated = gate_bars(notes, 16, gates)
+    assert np.array_equal(gated[:, 0], notes[:, 0])
+    assert gated[:, 1, 3:5, 7].all() and not gated[:, 1, 16:].any()  # its parts kept, its speck gone
+    # Asked for a quarter of the bars where its parts fill a half: the stray goes, not the parts.
+    kept = gate_bars(notes[:, :1], 16, [fitted_bar_gate(notes[:, 0], 0.25, 16)])
+    assert kept[:, 0, :16].all(axis=0)[:, 0].all() and not kept[:, 0, 16:].any()
+    assert fitted_bar_gate(notes[:, 0], 1.0, 16) == 0 and gate_bars(notes, 16, [0, 0]) is notes  # nothing to gate
+    # A clip of a bar and a half: the whole bar is gated, the part-bar left as it is.
+    part = np.ones((1, 24, 12), dtype=bool)
+    part[0, :16] = False
+    part[0, 2, 0] = True
+    out = gate_bars(part, 16, [5])
+    assert not out[0, :16].any() and out[0, 16:].all()
