@@ -14,7 +14,7 @@ from bytes2beats.engine.calibrate import MONOPHONIC_BELOW, calibrate_decoding
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import polyphonic_rate
-from bytes2beats.engine.model import Generator, ModelConfig, load_model, save_model
+from bytes2beats.engine.model import Critic, Generator, ModelConfig, load_critic_weights, load_model, save_model
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
 
@@ -101,7 +101,8 @@ def test_the_threshold_knob_moves_every_track_and_stays_below_one(generator):
 
 def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(training, generator, tmp_path,
                                                                            cli_in_process):
-    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "note": "kept"})
+    critic = Critic(generator.cfg)
+    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "note": "kept"}, critic=critic)
     run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
                           "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
                          capture_output=True, text=True, timeout=600)
@@ -110,6 +111,9 @@ def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(trai
     fitted, meta = load_model(model)
     assert meta["note"] == "kept" and set(meta["track_scales"]) == {"pop", "rock"} and meta["threshold"] != 0.5
     assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
+    kept = load_critic_weights(model)  # the critic too: the model can still be fine-tuned
+    assert kept is not None and all(torch.equal(kept[k], v) for k, v in critic.state_dict().items())
+    assert set(meta["bar_gate"]) == {"pop", "rock"} and len(meta["bar_gate"]["rock"]) == 5
     for bad_args in (["--data", str(tmp_path / "nothing-here")], ["--data", str(LPD), "--samples", "0"],
                      ["--data", str(LPD), "--samples", "8", "--out", str(tmp_path / "no-such-folder" / "m.safetensors")]):
         code, _, err = cli_in_process("calibrate", "--model", model, *bad_args, "--cache-dir", tmp_path / "cache")
