@@ -319,6 +319,10 @@ def cmd_calibrate(args) -> int:
             phrases = build_phrases(args.data, spec, cache_dir=cache)
     except MusicFileError as error:
         raise UserError(str(error)) from None
+    if cfg.genres:  # a folder named after one of the model's genres (rock/) is that genre's songs, as in train
+        from bytes2beats.engine.train_run import fine_tuning_genres
+
+        fine_tuning_genres(cfg.genres, phrases, args.data)
     training = phrases.split(validation=False)
     del phrases
     if not len(training):

@@ -119,10 +119,10 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             checkpoint = _shape_kept(checkpoint, model_cfg, request, say)
         if checkpoint is None:  # the default model is not of the shape asked for: from scratch
             model_cfg, decoding = request.model_config(), None
-        elif decoding is not None and not request.decoding_from and len(decoding["tracks"]) != model_cfg.n_tracks:
-            decoding = None  # grown into more families: a decoding for them is fitted
         elif is_model_file(checkpoint):
             train_cfg = fine_tuning_settings(train_cfg, state, request)
+        if decoding is not None and not request.decoding_from and len(decoding["tracks"]) != model_cfg.n_tracks:
+            decoding = None  # grown into more families: a decoding for them is fitted
         if request.resume:
             train_cfg = TrainConfig.from_json(state["train_config"])
             if request.epochs is not None:  # else the epochs the run was started for

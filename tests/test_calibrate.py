@@ -14,7 +14,14 @@ from bytes2beats.engine.calibrate import MONOPHONIC_BELOW, calibrate_decoding
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import polyphonic_rate
-from bytes2beats.engine.model import Critic, Generator, ModelConfig, load_critic_weights, load_model, save_model
+from bytes2beats.engine.model import (
+    Critic,
+    Generator,
+    ModelConfig,
+    load_critic_weights,
+    load_model,
+    save_model,
+)
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
 
@@ -119,15 +126,26 @@ def test_calibrate_command_rewrites_a_models_decoding_and_keeps_its_weights(trai
         code, _, err = cli_in_process("calibrate", "--model", model, *bad_args, "--cache-dir", tmp_path / "cache")
         assert code == 1 and err.count("\n") == 1, err
     assert not list(tmp_path.rglob("*.part"))  # a failed write leaves nothing behind
-    # Refitted on songs of one genre folder (no genre labels): the genres keep their fit, and
-    # an entry for all ("") is added, which a genre the model gets no fit for falls back on.
+    # Refitted on the songs of a folder named after one of its genres: that genre is refitted,
+    # the others keep their fit.
     run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data",
                           str(LPD / "rock"), "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-800:]
-    assert "not fitted: pop, rock" in run.stdout
+    assert "not fitted: pop" in run.stdout
     _, refitted = load_model(model)
-    assert refitted["track_scales"]["pop"] == meta["track_scales"]["pop"] and "" in refitted["track_scales"]
+    assert refitted["track_scales"]["pop"] == meta["track_scales"]["pop"] and "" not in refitted["track_scales"]
+    # On a folder of no genre it knows: an entry for all ("") is added, which a genre the
+    # model gets no fit for falls back on.
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for song in (LPD / "rock").glob("*.npz"):
+        (mixed / song.name).symlink_to(song.resolve())
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data",
+                          str(mixed), "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "not fitted: pop, rock" in run.stdout, run.stderr[-800:]
+    assert "" in load_model(model)[1]["track_scales"]
 
 
 def test_fitting_leaves_a_training_generator_training(training, generator):

@@ -105,6 +105,7 @@ def test_train_grows_the_shipped_model_into_seventeen_families(tmp_path):
                                cache_dir=str(tmp_path / "cache"))).trainer
     shipped = load_model(resolve_model("genres"))[0]
     assert torch.equal(grown.generator.genre_embedding.weight[0], shipped.genre_embedding.weight[5])  # rock's row
+    assert grown.cfg.binary_neurons == "deterministic" and grown.cfg.g_lr == pytest.approx(0.000127 / 4)  # fine-tuning's
     assert meta["trained"]["started_from"]["tracks_grown_from"] == 5
     assert "decoding_from" not in meta["trained"]  # the five-family decoding cannot be kept: fitted anew
     assert len(meta["track_scales"]["rock"]) == 17 and len(meta["onset_prior"]["rock"]) == 17
