@@ -341,11 +341,10 @@ def cmd_calibrate(args) -> int:
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
     out = Path(args.out) if args.out else resolve_model(args.model)
-    source = resolve_model(args.model)
-    critic = None
-    if load_critic_weights(source) is not None:  # kept, so that the model can still be fine-tuned
+    critic, critic_weights = None, load_critic_weights(resolve_model(args.model))
+    if critic_weights is not None:  # kept, so that the model can still be fine-tuned
         critic = Critic(cfg)
-        critic.load_state_dict(load_critic_weights(source))
+        critic.load_state_dict(critic_weights)
     try:
         save_model(composer.generator, out, composer.meta, critic=critic)
     except OSError as error:

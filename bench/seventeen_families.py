@@ -60,10 +60,10 @@ def main() -> int:
     low = cfg.lowest_pitch
 
     start = time.perf_counter()
-    probabilities = [p[:, :, low : low + cfg.n_pitches] for start_ in range(0, args.samples, 256)
-                     for p in composer.probabilities([composer.new_idea(args.seed + k, genre=args.genre)
-                                                      for k in range(start_, min(start_ + 256, args.samples))],
-                                                     batch_size=128)]
+    ideas = [composer.new_idea(args.seed + k, genre=args.genre) for k in range(args.samples)]
+    # cropped to the model's pitches as they come (a copy: a view would keep all 128 alive)
+    probabilities = [p[:, :, low : low + cfg.n_pitches].copy()
+                     for _, p in composer.iter_probabilities(ideas, batch_size=128)]
     seconds = time.perf_counter() - start
     ways = {
         "paper (p >= 0.9)": np.stack([p >= 0.9 for p in probabilities]),

@@ -7,14 +7,8 @@ counting ports and channels from 1 as DAWs do. Plain Python, no Qt.
 
 from __future__ import annotations
 
-from bytes2beats.engine.music_io import assign_ports
+from bytes2beats.engine.music_io import assign_ports, port_name_at, ports_needed
 from bytes2beats.engine.pianoroll import Track
-
-
-def port_name(first: str, port: int) -> str:
-    """The name of port `port` (from 0) of a stream whose first port is `first`: the
-    engine names the second "Bytes to Beats 2"."""
-    return first if port == 0 else f"{first} {port + 1}"
 
 
 def channel_label(port: int, channel: int) -> str:
@@ -25,7 +19,7 @@ def channel_label(port: int, channel: int) -> str:
 
 def channel_tip(track: Track, port: int, channel: int, first: str, ports: int) -> str:
     """A row's tooltip: the port's name and the channel, and why a second port when there is one."""
-    where = f"MIDI channel {channel + 1} of the port “{port_name(first, port)}”"
+    where = f"MIDI channel {channel + 1} of the port “{port_name_at(first, port)}”"
     if track.is_drum:
         where += " (General MIDI's drum channel)"
     tip = f"Live (Play, and `bytes2beats stream`), {track.name} plays on {where}."
@@ -37,7 +31,6 @@ def channel_tip(track: Track, port: int, channel: int, first: str, ports: int) -
 
 def track_channels(tracks: list[Track], first: str) -> list[tuple[str, str]]:
     """(label, tooltip) for each track, in order."""
-    layout = assign_ports(tracks)
-    ports = 1 + max((port for port, _ in layout), default=0)
+    layout, ports = assign_ports(tracks), ports_needed(tracks)
     return [(channel_label(port, channel), channel_tip(track, port, channel, first, ports))
             for track, (port, channel) in zip(tracks, layout)]

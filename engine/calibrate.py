@@ -159,11 +159,15 @@ def _pick(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(rows, min(DATA_SAMPLE, len(rows)), replace=False))
 
 
-def _bar_share(phrases: Phrases, rows: np.ndarray, steps_per_bar: int) -> np.ndarray:
-    """Share of bars each track plays in (any note), over `rows`."""
-    rolls = phrases.rolls[rows]  # (n, tracks, steps, pitches)
-    n, t, s, p = rolls.shape
-    return rolls.reshape(n, t, s // steps_per_bar, -1).any(axis=3).mean(axis=(0, 2))
+def _bar_share(phrases: Phrases, rows: np.ndarray, steps_per_bar: int, chunk: int = 512) -> np.ndarray:
+    """Share of bars each track plays in (any note), over `rows`, a chunk at a time (4,096
+    phrases of the 17 families are 1.1 GB unpacked)."""
+    playing = np.zeros(phrases.rolls.shape[1])
+    for start in range(0, len(rows), chunk):
+        rolls = phrases.rolls[rows[start : start + chunk]]  # (n, tracks, steps, pitches)
+        n, t, s, _ = rolls.shape
+        playing += rolls.reshape(n, t, s // steps_per_bar, -1).any(axis=3).sum(axis=(0, 2))
+    return playing / max(len(rows) * (phrases.rolls.shape[2] // steps_per_bar), 1)
 
 
 def _density(phrases: Phrases, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:

@@ -386,6 +386,12 @@ def ports_needed(tracks: list[Track]) -> int:
     return 1 + max((port for port, _ in assign_ports(tracks)), default=0)
 
 
+def port_name_at(first: str, port: int) -> str:
+    """The name of port `port` (from 0) of a stream whose first port is named `first`:
+    "Bytes to Beats", then "Bytes to Beats 2", ..."""
+    return first if port == 0 else f"{first} {port + 1}"
+
+
 def assign_channels(tracks: list[Track]) -> list[int]:
     """The channel of each track (from 0) within its port (`assign_ports`)."""
     return [channel for _, channel in assign_ports(tracks)]

@@ -50,10 +50,16 @@ def silenced(win, tracks: list[int]) -> ClipState:
     state = win.document.state
     probabilities = state.probabilities.copy()
     probabilities[tracks] = 0.0
-    quiet = ClipState(state.composer, state.idea, probabilities, state.threshold, state.bars, state.bpm,
-                      state.model, state.genre, "silenced", state.quantize)
-    win.document.push(quiet)
-    return quiet
+    return shown_with(win, probabilities, "silenced")
+
+
+def shown_with(win, probabilities, label: str) -> ClipState:
+    """The window's clip with other probabilities, shown as a new clip (decoded as the window does)."""
+    state = win.document.state
+    clip = ClipState(state.composer, state.idea, probabilities, state.threshold, state.bars, state.bpm,
+                     state.model, state.genre, label, state.quantize)
+    win.document.push(clip)
+    return clip
 
 
 def wait_drawn(qtbot, win) -> None:
@@ -80,9 +86,7 @@ def every_family_playing(win) -> ClipState:
     silent = [t for t in range(17) if t not in playing(win)]
     for t in silent:
         probabilities[t, :steps_per_bar, [60 - low, 64 - low, 67 - low]] = 1.0
-    full = ClipState(state.composer, state.idea, probabilities, state.threshold, state.bars, state.bpm,
-                     state.model, state.genre, "every family", state.quantize)
-    win.document.push(full)
+    full = shown_with(win, probabilities, "every family")
     assert playing(win) == list(range(17)), "a family still plays no note"
     return full
 

@@ -25,7 +25,7 @@ import rtmidi
 
 from ..failures import one_line
 from ..limits import MIDI_APIS
-from ..music_io import assign_channels, assign_ports
+from ..music_io import assign_channels, assign_ports, port_name_at
 from ..pianoroll import Track
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
@@ -464,7 +464,7 @@ def open_outputs(tracks: Sequence[Track | str], api: str = "auto", port_name: st
     if len(connects) > needed:
         raise PortError(f"{len(connects)} input ports to connect to, but the {len(names)} tracks fill "
                         f"{'one port' if needed == 1 else f'{needed} ports'}")
-    wanted = [(port_name if k == 0 else f"{port_name} {k + 1}", connects[k] if k < len(connects) else None)
+    wanted = [(port_name_at(port_name, k), connects[k] if k < len(connects) else None)
               for k in range(needed)]
     return _open_each(wanted, api, layout)
 
