@@ -35,6 +35,9 @@ pytestmark = pytest.mark.jack
 
 DRUMS, PIANO, BASS, STRINGS = 9, 0, 2, 3  # channels: drums on 10, the others in track order
 KICK, PIANO_NOTE, BASS_NOTE, STRINGS_NOTE = 36, 60, 40, 67
+# A message written just before a change can arrive after it: JACK delivers at its next period
+# and the monitor stamps it when it reads it. "At once" is within this much.
+DELIVERY_NS = 20_000_000
 _names = itertools.count()
 
 
@@ -144,11 +147,13 @@ def test_mute_and_solo_act_at_once(monitor):
     arrivals = monitor.close()
 
     piano_off = [t for t in note_offs(arrivals, PIANO, PIANO_NOTE) if t >= t_mute]
-    assert piano_off and piano_off[0] - t_mute < 20e6  # the held note ends now, not at the bar's end
-    assert not [t for t, _ in note_ons(arrivals, PIANO) if t_mute < t < t_back]
+    assert piano_off and piano_off[0] - t_mute < DELIVERY_NS  # the held note ends now, not at the bar's end
+    assert not [t for t, _ in note_ons(arrivals, PIANO) if t_mute + DELIVERY_NS < t < t_back]
     strings_off = [t for t in note_offs(arrivals, STRINGS, STRINGS_NOTE) if t >= t_solo]
-    assert strings_off and strings_off[0] - t_solo < 20e6
-    soloed = note_ons([(t, m) for t, m in arrivals if t_solo < t < t_back])
+    assert strings_off and strings_off[0] - t_solo < DELIVERY_NS
+    # the beat's notes written as the solo came may still arrive (the CI run of session 13: the
+    # bass 7 us after a kick, both after t_solo): only what was sent after it must be drums
+    soloed = note_ons([(t, m) for t, m in arrivals if t_solo + DELIVERY_NS < t < t_back])
     assert soloed and all(m[0] & 0x0F == DRUMS for _, m in soloed)
     assert [t for t, _ in note_ons(arrivals, PIANO) if t > t_back]  # back at the next bar
     assert session.muted == set() and session.soloed == set()
