@@ -60,6 +60,11 @@ def folders(lpd: Path, genre: str, songs: int, out: Path) -> tuple[Path, Path]:
 FINE_TUNE = ["--warm-start", str(SHIPPED_CHECKPOINT), "--binary-neurons", "deterministic", "--g-lr", "1.27e-4",
              "--d-lr", "2.53e-4"]  # the shipped run's own settings
 DEFAULT = None  # `train --data FOLDER --out MODEL` and nothing else: its own epochs (engine/run_request.py)
+
+
+def default_with(*flags: str) -> tuple[str, ...]:
+    """The default run with these flags added (and no others: its own epochs and rates)."""
+    return ("default", *flags)
 RUNS = {  # name: (the model file's stem, the data folder: "mine" or "known", the flags)
     "fine-tuned": ("fine-tuned", "mine", FINE_TUNE),  # the folder a genre of its own
     "fine-tuned, known genre": ("fine-tuned-known", "known", FINE_TUNE),  # the folder named after the genre
@@ -70,8 +75,23 @@ RUNS = {  # name: (the model file's stem, the data folder: "mine" or "known", th
     # that recipe as the default: what a user gets who types `train --data my-jazz --out NAME`
     "the default": ("default", "mine", DEFAULT),
     "the default, known genre": ("default-known", "known", DEFAULT),
-    "the default, --like GENRE": ("default-like", "mine", ["--like"]),  # the genre appended in train_runs
+    "the default, --like GENRE": ("default-like", "mine", default_with("--like")),  # the genre appended below
+    # what of the generator adapts (engine/train.py: ADAPTED)
+    "the default, --adapt late": ("default-late", "mine", default_with("--adapt", "late")),
+    "the default, --adapt style": ("default-style", "mine", default_with("--adapt", "style")),
+    "the default, known genre, --adapt late": ("default-known-late", "known", default_with("--adapt", "late")),
+    "the default, known genre, --adapt style": ("default-known-style", "known", default_with("--adapt", "style")),
 }
+
+
+def run_flags(name: str, common: list[str], genre: str) -> list[str]:
+    """A run's own flags: the default's (with what it adds), or the shared ones and its own."""
+    flags = RUNS[name][2]
+    if flags is DEFAULT:
+        return []
+    if isinstance(flags, tuple):  # default_with(...)
+        return [part for flag in flags[1:] for part in ((flag, genre) if flag == "--like" else (flag,))]
+    return [*common, *flags]
 
 
 def known_genre_folder(mine: Path, genre: str, out: Path) -> Path:
@@ -88,11 +108,9 @@ def train_runs(names: list[str], folders: dict, out: Path, steps: int, batch: in
     """The runs side by side, one thread each; their commands, wall times and exit codes."""
     epochs, per_epoch = max(1, steps // 25), min(25, steps)
     common = ["--epochs", str(epochs), "--steps-per-epoch", str(per_epoch), "--batch-size", str(batch),
-              "--cache-dir", str(out / "cache"), "--sample-every", "1000", "--checkpoint-every", str(epochs)]
+              "--sample-every", "1000", "--checkpoint-every", str(epochs)]
     runs = {name: ["--data", str(folders[RUNS[name][1]]), "--out", str(out / f"{RUNS[name][0]}.safetensors"),
-                   *(["--cache-dir", str(out / "cache")] if RUNS[name][2] is DEFAULT else
-                     ["--cache-dir", str(out / "cache"), "--like", genre] if RUNS[name][2] == ["--like"] else
-                     [*common, *RUNS[name][2]])]
+                   "--cache-dir", str(out / "cache"), *run_flags(name, common, genre)]
             for name in names}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started, processes = time.monotonic(), {}
@@ -154,9 +172,9 @@ def main() -> int:
               "genre": args.genre, "songs": len(list(mine.iterdir())), "held_out_songs": len(list(held_out.iterdir())),
               "runs": train_runs(args.runs, data, args.out, args.steps, args.batch_size, args.genre)}
     print(json.dumps(report["runs"], indent=1), flush=True)
-    genres = {"fine-tuned": mine.name, "fine-tuned, known genre": args.genre, "from scratch": None,
-              "fine-tuned, known genre, rates / 4, decoding kept": args.genre, "the default": mine.name,
-              "the default, known genre": args.genre, "the default, --like GENRE": mine.name}
+    # the genre each model is asked for: the folder's own (its name), none for one from scratch
+    genres = {name: None if name == "from scratch" else args.genre if RUNS[name][1] == "known" else mine.name
+              for name in args.runs}
     models = {"shipped (genres)": ("genres", args.genre),
               **{name: (str(args.out / f"{RUNS[name][0]}.safetensors"), genres[name]) for name in args.runs}}
     report["models"] = {}

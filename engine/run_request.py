@@ -36,6 +36,9 @@ FINE_TUNE_CRITIC_STEPS = 150
 FINE_TUNE_RATE_DIVISOR = 4.0
 TIME_LAYERS = ("staged", "per-beat")
 GENRE_CONDITIONED = ("auto", "yes", "no")
+# What of the generator a fine-tuning run changes (engine/train.py: ADAPTED); the critic learns whole.
+ADAPT = ("all", "late", "style")
+CHORD_FIT = ("at-least", "match")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
 
 
 def _setting(default, help: str, choices=None, metavar: str | None = None, type=None):
@@ -66,6 +69,9 @@ class RunRequest:
     resume: str | None = _setting(None, "a checkpoint.pt (or its run folder) to continue from")
     warm_start: str | None = _setting(None, "begin from this checkpoint's weights (and its model's shape) with "
                                             "today's training settings", metavar="CHECKPOINT")
+    adapt: str = _setting("all", "fine-tuning: what of the generator learns your songs: all of it (default), "
+                                 "only its late layers (attention and the notes), or only your songs' "
+                                 "style (the genre row); the critic always learns", choices=ADAPT)
     decoding_from: str | None = _setting(None, "keep this model's decoding (its threshold, each track's per genre, "
                                                "the lines, the onset priors) instead of fitting one to the data: "
                                                "for fine-tuning on a few songs", metavar="MODEL")
@@ -111,6 +117,9 @@ class RunRequest:
     transpose: int = _setting(0, "augment by up to this many semitones")
     chord_loss: float = _setting(20.0, "with --chords: weight of the generator's chord-fit term (0: the critic "
                                        "alone)")
+    chord_fit: str = _setting("at-least", "with --chords: pull the generator's fit to the chords up to the real "
+                                          "songs' (at-least) or to it from either side (match: players also "
+                                          "play passing notes)", choices=CHORD_FIT)
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)
@@ -190,7 +199,8 @@ class RunRequest:
             g_lr=training["g_lr"], d_lr=training["d_lr"], transpose=self.transpose, seed=self.seed,
             steps_per_epoch=self.steps_per_epoch, checkpoint_every=self.checkpoint_every,
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
-            binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss,
+            binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt,
+            chord_fit=self.chord_fit,
         )
 
     def shape(self) -> dict:
@@ -227,6 +237,8 @@ class RunRequest:
             return "--resume continues a run, --warm-start begins a new one: give one of them"
         if self.like and (self.resume or self.from_scratch):
             return f"--like is for fine-tuning a model, not with {'--resume' if self.resume else '--from-scratch'}"
+        if self.adapt != "all" and self.from_scratch:
+            return f"--adapt {self.adapt} keeps the rest of a model as it was: it is for fine-tuning, not --from-scratch"
         starts = [flag_of(name) for name in ("fine_tune", "from_scratch", "resume", "warm_start") if getattr(self, name)]
         if len(starts) > 1:
             return f"{' and '.join(starts)} are different starts: give one of them"

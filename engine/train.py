@@ -49,7 +49,7 @@ from .model import (
 from .model_store import is_model_file
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
-from .run_request import BINARY_NEURONS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
+from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
 
@@ -86,6 +86,13 @@ class TrainConfig:
     # little in the few thousand steps a CPU run has).
     chord_loss: float = 20.0
     chord_lr_scale: float = 10.0
+    # The chord-fit term's sides (CHORD_FIT): "at-least", a hinge up to the real phrases' fit
+    # (the first chord models'); "match", pulled to it from either side, so that a model that
+    # keeps to the chord tones and the bass note more than players do is pulled back too.
+    chord_fit: str = "at-least"
+    # What of the generator learns (ADAPTED): all of it, or, fine-tuning on a few songs, only
+    # its late layers or only the genre rows, the rest kept as the model had it.
+    adapt: str = "all"
 
     def __post_init__(self):
         if self.binary_neurons not in BINARY_NEURONS:
@@ -123,6 +130,8 @@ TRAIN_RULES = {
     "chord_dropout": between(0, 1),
     "chord_loss": between(0, 1000),
     "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
+    "adapt": ((lambda v: v in ADAPT), " or ".join(ADAPT)),
+    "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
 }
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -195,13 +204,15 @@ def binary_neurons(probabilities: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor, pitched: list[int],
-                   bass: int | None, lowest_pitch: int, steps_per_beat: int) -> torch.Tensor:
+                   bass: int | None, lowest_pitch: int, steps_per_beat: int, match: bool = False) -> torch.Tensor:
     """How far the generated phrases fall short of the real ones in fitting their chords:
     relu(real share - fake share) for the share of the pitched tracks' sounding mass on the
     beat's chord tones, and the same for the bass's mass on the chord's bass note. A hinge:
     it pulls the generator up to the real songs' fit, never past it (real players play
-    passing notes). Shares are the batch's, over the beats that have a chord; the real
-    phrases are measured against the same chords, so the target moves with the data."""
+    passing notes). `match`: |real share - fake share|, pulled to the real fit from either
+    side (a model that plays only chord tones, its bass only the root, is pulled back too).
+    Shares are the batch's, over the beats that have a chord; the real phrases are measured
+    against the same chords, so the target moves with the data."""
 
     def shares(x):
         m = pitch_classes_per_beat(x, steps_per_beat, lowest_pitch)  # (B, T, beats, 12)
@@ -218,16 +229,41 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
     fake_tones, fake_bass = shares(fake.float())
     with torch.no_grad():
         real_tones, real_bass = shares(real.float())
-    loss = torch.relu(real_tones - fake_tones)
+    gap = torch.abs if match else torch.relu
+    loss = gap(real_tones - fake_tones)
     if fake_bass is not None:
-        loss = loss + torch.relu(real_bass - fake_bass)
+        loss = loss + gap(real_bass - fake_bass)
     return loss
 
 
-def _param_groups(net: nn.Module, lr: float, chord_scale: float) -> list[dict]:
-    """The network's parameters at `lr`, its chord layers (named chord_*) at lr * chord_scale."""
-    chord = [p for name, p in net.named_parameters() if name.startswith("chord_")]
-    rest = [p for name, p in net.named_parameters() if not name.startswith("chord_")]
+# The generator's parameters each `adapt` trains, by name prefix (None: all). "late": what
+# turns its features into notes (the last time layer, self-attention, the note layers) and
+# the genre rows; "style": the genre rows alone, so every genre's drums, bass and harmony stay
+# the model's and the folder's songs choose among them.
+ADAPTED = {"all": None, "late": ("genre_embedding", "attention.", "to_notes."), "style": ("genre_embedding",)}
+
+
+def adapted_parameters(generator: nn.Module, adapt: str) -> list[str]:
+    """The names of the generator's parameters that `adapt` trains (ADAPTED): the last of
+    its time layers joins "late"'s."""
+    names = [name for name, _ in generator.named_parameters()]
+    prefixes = ADAPTED[adapt]
+    if prefixes is None:
+        return names
+    if adapt == "late":
+        time_layers = sorted({name.split(".")[1] for name in names if name.startswith("layers.")}, key=int)
+        prefixes = (*prefixes, f"layers.{time_layers[-1]}.") if time_layers else prefixes
+    return [name for name in names if name.startswith(prefixes)]
+
+
+def _param_groups(net: nn.Module, lr: float, chord_scale: float, only: list[str] | None = None) -> list[dict]:
+    """The network's parameters (`only` these names, the rest frozen) at `lr`, its chord
+    layers (named chord_*) at lr * chord_scale."""
+    trained = [(name, p) for name, p in net.named_parameters() if only is None or name in only]
+    for name, p in net.named_parameters():
+        p.requires_grad_(only is None or name in only)
+    chord = [p for name, p in trained if name.startswith("chord_")]
+    rest = [p for name, p in trained if not name.startswith("chord_")]
     return [{"params": rest, "lr": lr}] + ([{"params": chord, "lr": lr * chord_scale}] if chord else [])
 
 
@@ -336,7 +372,8 @@ class Trainer:
         self.generator = Generator(model_cfg).to(device)
         self.critic = Critic(model_cfg).to(device)
         betas = (train_cfg.beta1, train_cfg.beta2)
-        self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale), betas=betas)
+        self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale,
+                                                    adapted_parameters(self.generator, train_cfg.adapt)), betas=betas)
         self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale), betas=betas)
         self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)
@@ -541,8 +578,8 @@ class Trainer:
             bass = next((i for i, t in enumerate(cfg.tracks) if t.name == "Bass"), None)
             # on the notes the critic is shown (with binary neurons: rounded, straight-through),
             # so that the hinge compares notes with notes and stops where the real songs' fit is
-            loss = loss + self.cfg.chord_loss * chord_fit_loss(fake, real, chords, pitched, bass,
-                                                               cfg.lowest_pitch, cfg.steps_per_beat)
+            loss = loss + self.cfg.chord_loss * chord_fit_loss(fake, real, chords, pitched, bass, cfg.lowest_pitch,
+                                                               cfg.steps_per_beat, self.cfg.chord_fit == "match")
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

@@ -203,3 +203,29 @@ def test_chord_tone_share_and_bass_on_root_measure_what_sounds():
     wrong = [Chord.from_name(n) for n in ["D"] * 16]
     assert chord_tone_share(phrase, chord_features(wrong)[None], [1, 2, 3, 4], LOW, 4) < 0.3
     assert bass_on_chord_root(phrase, [wrong], 3, LOW, 4) == 0.0
+
+
+def test_the_chord_fit_term_pulls_up_to_the_songs_fit_and_with_match_down_to_it_too():
+    from bytes2beats.engine.train import chord_fit_loss
+
+    steps_per_beat, lowest = 4, 24  # C1: pitch index 0 is a C
+    chords = torch.zeros(1, 1, 24)
+    chords[0, 0, [0, 4, 7]] = 1  # C major
+    chords[0, 0, 12] = 1  # its bass note C
+
+    def bass_phrase(on_root_steps: int) -> torch.Tensor:
+        x = torch.zeros(1, 2, steps_per_beat, 24)  # tracks: drums, bass
+        x[0, 1, :on_root_steps, 12] = 1  # C2
+        x[0, 1, on_root_steps:, 14] = 1  # D2, a passing note
+        return x
+
+    real = bass_phrase(2)  # half the beat on the root
+    rooted = bass_phrase(4).requires_grad_(True)  # the whole beat
+    args = (chords, [1], 1, lowest, steps_per_beat)
+    assert chord_fit_loss(rooted, real, *args).item() == 0  # a hinge: past the songs' fit is free
+    matched = chord_fit_loss(rooted, real, *args, match=True)
+    assert matched.item() == pytest.approx(1.0, abs=1e-3)  # (1 - 0.5) on the tones, the same on the bass note
+    matched.backward()
+    assert rooted.grad[0, 1, :, 12].sum() > 0  # descending it lowers the root's share
+    assert chord_fit_loss(bass_phrase(2), real, *args, match=True).item() == pytest.approx(0, abs=1e-3)
+    assert chord_fit_loss(bass_phrase(1), real, *args).item() == pytest.approx(0.5, abs=1e-3)

@@ -651,3 +651,39 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
         lines = refused.stderr.strip().splitlines()
         assert refused.returncode == 1 and len(lines) <= 3 and message in lines[-1], refused.stderr[-800:]
         assert not (tmp_path / "no.safetensors").exists()
+
+
+@pytest.mark.parametrize("adapt", ["style", "late"])
+def test_fine_tuning_may_adapt_only_part_of_the_generator(tmp_path, adapt):
+    from bytes2beats.engine.run_request import RunRequest
+    from bytes2beats.engine.train import adapted_parameters
+    from bytes2beats.engine.train_run import prepare, run
+
+    folder = tmp_path / "my-songs"
+    folder.mkdir()
+    for song in sorted((LPD / "rock").glob("*.npz")):
+        shutil.copy(song, folder)
+    prepared = prepare(RunRequest(data=str(folder), out=str(tmp_path / "mine.safetensors"), batch_size=8,
+                                  epochs=1, steps_per_epoch=5, adapt=adapt, cache_dir=str(tmp_path / "cache")))
+    trainer = prepared.trainer
+    trained = set(adapted_parameters(trainer.generator, adapt))
+    assert "genre_embedding.weight" in trained
+    assert ("to_notes.1.weight" in trained) == (adapt == "late") and "layers.0.0.weight" not in trained
+    before = {name: p.detach().clone() for name, p in trainer.generator.named_parameters()}
+    critic_before = [p.detach().clone() for p in trainer.critic.parameters()]
+    run(prepared)
+    after = dict(trainer.generator.named_parameters())
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and changed <= trained  # the rest is the shipped model's, exactly
+    assert not torch.equal(before["genre_embedding.weight"][6], after["genre_embedding.weight"][6].detach())
+    assert torch.equal(before["genre_embedding.weight"][:6], after["genre_embedding.weight"][:6].detach())
+    assert any(not torch.equal(a, b) for a, b in zip(critic_before, trainer.critic.parameters()))  # it learns whole
+    _, meta = load_model(tmp_path / "mine.safetensors")
+    assert meta["trained"]["train_config"]["adapt"] == adapt
+
+
+def test_adapting_part_of_a_model_needs_a_model(tmp_path):
+    refused = _cli("train", "--data", str(LPD), "--out", str(tmp_path / "x.safetensors"), "--from-scratch",
+                   "--adapt", "late")
+    assert refused.returncode != 0 and "--adapt late" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
