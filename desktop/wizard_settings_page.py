@@ -133,7 +133,8 @@ class SettingsPage(QWizardPage):
         if start is not None:  # the command line's own fine-tuning settings (engine/train_run.py)
             rates = start.trained.get("train_config") or {}
             self.setSubTitle(f"Adapting “{start.name}” to your songs: {FINE_TUNE_CRITIC_STEPS} critic steps at a "
-                             f"quarter of its own learning rates are filled in, and it keeps its decoding.")
+                             f"quarter of its own learning rates are filled in, and it keeps its decoding. Of its "
+                             f"generator only your songs' style learns (all of it, growing into 17 families).")
             # as `train` does: batches small enough for a small folder's epochs to step the generator
             self.batch.setValue(max(1, min(self.batch.value(), self.training_phrases() // self.n_critic.value())))
             steps = steps_per_epoch(self.training_phrases(), self.batch.value(), self.steps_cap.value())

@@ -36,6 +36,7 @@ from .failures import os_reason
 from .model_store import is_model_file, resolve_model
 from .run_request import (
     BINARY_NEURONS,
+    FINE_TUNE_ADAPT,
     FINE_TUNE_CRITIC_STEPS,
     FINE_TUNE_RATE_DIVISOR,
     RunPaths,
@@ -65,6 +66,9 @@ class RunOutcome:
     finished: bool
     model: Path | None  # the model written, when finished (on the first process of several)
 
+
+# What a fine-tuning run says it adapts (TrainConfig.adapt), after its learning rates.
+ADAPT_SAID = {"late": "; learning in its late layers only", "style": "; learning your songs' style (the genre row) only"}
 
 def init_distributed() -> tuple[int, int]:
     """Join torchrun's process group when launched by it; (rank, world) either way."""
@@ -162,6 +166,11 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
     # a resumed run that was warm-started (or fine-tuned) labels its data as its start did
     warm = checkpoint is not None and (not request.resume or state.get("started_from", "null") != "null")
     grown = checkpoint is not None and ModelConfig.from_json(state["model_config"]).track_set != model_cfg.track_set
+    if grown and train_cfg.adapt != "all":  # the new families start alike: the whole generator must tell them apart
+        if request.adapt is not None:
+            raise RunRefused(f"--adapt {request.adapt} keeps the track rows as they were, and growing into "
+                             f"{model_cfg.n_tracks} families needs them to learn: leave --adapt out, or give all")
+        train_cfg.adapt = "all"
     _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm, grown=grown)
     report = phrases.report
     train = phrases.split(validation=False)
@@ -205,6 +214,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             f"critic steps, learning rates {trainer.cfg.g_lr:.3g} / {trainer.cfg.d_lr:.3g}"
             f"{f', the new genre starting as {request.like}' if request.like else ''}"
             f"{', its decoding kept' if decoding is not None and not request.decoding_from else ''}"
+            f"{ADAPT_SAID.get(trainer.cfg.adapt, '')}"
             if is_model_file(checkpoint) else
             f"starting from the weights of {checkpoint} (its epoch {trainer.started_from['epoch']})")
     return PreparedRun(request, paths, trainer, train, rank, world, decoding)
@@ -352,6 +362,8 @@ def fine_tuning_settings(train_cfg, state: dict, request: RunRequest):
         train_cfg.d_lr = float(source["d_lr"]) / FINE_TUNE_RATE_DIVISOR
     if request.binary_neurons is None and source.get("binary_neurons") in BINARY_NEURONS:
         train_cfg.binary_neurons = source["binary_neurons"]
+    if request.adapt is None:
+        train_cfg.adapt = FINE_TUNE_ADAPT
     return train_cfg
 
 

@@ -18,7 +18,7 @@ from bytes2beats.engine.grow_tracks import grown_critic, grown_generator, track_
 from bytes2beats.engine.model import Critic, Generator, load_critic_weights, load_model
 from bytes2beats.engine.model_store import resolve_model
 from bytes2beats.engine.run_request import RunRequest
-from bytes2beats.engine.train_run import prepare
+from bytes2beats.engine.train_run import RunRefused, prepare
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
 STRINGS_17 = [i for i, t in enumerate(family_tracks(17)) if merged_families(17, 5)[i] == 4]
@@ -106,6 +106,10 @@ def test_train_grows_the_shipped_model_into_seventeen_families(tmp_path):
     shipped = load_model(resolve_model("genres"))[0]
     assert torch.equal(grown.generator.genre_embedding.weight[0], shipped.genre_embedding.weight[5])  # rock's row
     assert grown.cfg.binary_neurons == "deterministic" and grown.cfg.g_lr == pytest.approx(0.000127 / 4)  # fine-tuning's
+    assert grown.cfg.adapt == "all"  # not fine-tuning's style alone: the new families must learn to differ
+    with pytest.raises(RunRefused, match="--adapt style keeps the track rows"):
+        prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), tracks=17, adapt="style",
+                           cache_dir=str(tmp_path / "cache")))
     assert meta["trained"]["started_from"]["tracks_grown_from"] == 5
     assert "decoding_from" not in meta["trained"]  # the five-family decoding cannot be kept: fitted anew
     assert len(meta["track_scales"]["rock"]) == 17 and len(meta["onset_prior"]["rock"]) == 17

@@ -603,6 +603,7 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
     assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
     assert meta["trained"]["started_from"]["model"] == "genres.safetensors"
     assert meta["trained"]["train_config"]["binary_neurons"] == "deterministic"  # the model's own
+    assert meta["trained"]["train_config"]["adapt"] == "style" and "the genre row) only" in run.stderr
     assert load_critic_weights(model) is not None  # it carries its critic: it can be fine-tuned again
     # Resumed (after a crash, say: the wizard's Resume), it still keeps the model's decoding.
     resumed = _cli("train", "--data", str(folder), "--out", str(model), "--resume", str(tmp_path / "mine-run"),
