@@ -32,37 +32,46 @@ def rms(wav: Path, start: float, length: float) -> float:
     return float(match.group(1))
 
 
-def wait_for_port(name: str, timeout: float = 10.0) -> None:
+def wait_for_port(name: str, synth: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    """Wait for FluidSynth's port. Loading its 140 MB soundfont took over 10 s on a CI run
+    whose 2 cores were busy, so the wait is long; a synth that died says why at once."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if name in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
             return
+        if synth.poll() is not None:
+            raise AssertionError(f"fluidsynth exited ({synth.returncode}) before {name} appeared:\n"
+                                 f"{log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.1)
-    raise AssertionError(f"JACK port {name} did not appear")
+    raise AssertionError(f"JACK port {name} did not appear in {timeout:.0f} s; fluidsynth said:\n"
+                         f"{log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture
-def fluidsynth(jack_server):
+def fluidsynth(jack_server, tmp_path):
     for tool in ("fluidsynth", "jack_rec", "sox"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
     if not SOUNDFONT.exists():
         pytest.skip(f"no soundfont at {SOUNDFONT}")
     name = f"fsynth{next(_names)}"
+    log = tmp_path / "fluidsynth.log"
+    log_file = log.open("wb")
     synth = subprocess.Popen(
         ["fluidsynth", "-a", "jack", "-m", "jack", "-o", f"audio.jack.id={name}", "-o", f"midi.jack.id={name}",
          str(SOUNDFONT)],
         # Its shell on a pipe keeps it running (no -s: that server's fixed TCP port may be taken).
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(f"{name}:midi_00")
-        wait_for_port(f"{name}:left")
+        wait_for_port(f"{name}:midi_00", synth, log)
+        wait_for_port(f"{name}:left", synth, log)
         yield name
     finally:
         synth.stdin.close()
         synth.terminate()
         synth.wait(10)
+        log_file.close()
 
 
 def test_fluidsynth_sounds_while_playing_and_falls_silent_after_stop(fluidsynth, tmp_path):
