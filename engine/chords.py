@@ -227,7 +227,15 @@ def phrases_chords(phrases, cfg, chunk: int = 2048) -> list:
     return chords
 
 
-def phrases_chord_features(phrases, cfg) -> np.ndarray:
-    """(n, beats, 24) bool: every phrase's chords as the model reads them."""
-    beats = cfg.n_beats
-    return phrase_chord_features(phrases_chords(phrases, cfg), beats).astype(bool)
+def phrases_chord_features(phrases, cfg, root_position: bool = False) -> np.ndarray:
+    """(n, beats, 24) bool: every phrase's chords as the model reads them. `root_position`:
+    with each chord's bass note its root, as a chord written without one ("C", "vi") reads."""
+    chords = phrases_chords(phrases, cfg)
+    if root_position:
+        chords = [[None if c is None else in_root_position(c) for c in row] for row in chords]
+    return phrase_chord_features(chords, cfg.n_beats).astype(bool)
+
+
+def in_root_position(chord: Chord) -> Chord:
+    """The chord with its root in the bass (C/E -> C)."""
+    return Chord(chord.root, chord.quality, None, chord.tones)

@@ -124,6 +124,9 @@ class RunRequest:
     chord_fit: str = _setting("at-least", "with --chords: pull the generator's fit to the chords up to the real "
                                           "songs' (at-least) or to it from either side (match: players also "
                                           "play passing notes)", choices=CHORD_FIT)
+    chord_bass_dropout: float = _setting(0.0, "with --chords: the share of phrases shown with their chords in root "
+                                              "position (C/E as C), so that a chord asked for without a bass note "
+                                              "does not tie the bass to its root more than players do")
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)
@@ -204,7 +207,7 @@ class RunRequest:
             steps_per_epoch=self.steps_per_epoch, checkpoint_every=self.checkpoint_every,
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
-            chord_fit=self.chord_fit,
+            chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
         )
 
     def shape(self) -> dict:

@@ -229,3 +229,31 @@ def test_the_chord_fit_term_pulls_up_to_the_songs_fit_and_with_match_down_to_it_
     assert rooted.grad[0, 1, :, 12].sum() > 0  # descending it lowers the root's share
     assert chord_fit_loss(bass_phrase(2), real, *args, match=True).item() == pytest.approx(0, abs=1e-3)
     assert chord_fit_loss(bass_phrase(1), real, *args).item() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_chord_bass_dropout_shows_chords_in_root_position(phrases, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres, chords=True)
+    as_extracted = phrases_chord_features(phrases, cfg)
+    rooted = phrases_chord_features(phrases, cfg, root_position=True)
+    assert np.array_equal(rooted[..., :12], as_extracted[..., :12])  # the same chords' tones
+    inverted = (rooted[..., 12:] != as_extracted[..., 12:]).any(-1)
+    assert inverted.any(), "the fixture songs should hold an inversion (a bass on the third or fifth)"
+    # the root position's bass note is one of the chord's tones: its root
+    assert (rooted[..., 12:] <= rooted[..., :12]).all()
+
+    def batch_chords(dropout: float) -> np.ndarray:
+        tcfg = TrainConfig(epochs=1, batch_size=8, chord_dropout=0.0, chord_bass_dropout=dropout)
+        trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / f"{dropout}.safetensors"),
+                          torch.device("cpu"), log=lambda s: None)
+        return trainer._batch(torch.arange(len(phrases)))[2].numpy().astype(bool)
+
+    assert np.array_equal(batch_chords(0.0), as_extracted)
+    assert np.array_equal(batch_chords(1.0), rooted)
+    torch.manual_seed(0)
+    half = batch_chords(0.5)
+    shown_rooted = (half == rooted).all(axis=(1, 2)) & inverted.any(1)
+    shown_extracted = (half == as_extracted).all(axis=(1, 2)) & inverted.any(1)
+    assert shown_rooted.any() and shown_extracted.any()  # each phrase one way or the other
+    assert ((half == rooted).all(axis=(1, 2)) | (half == as_extracted).all(axis=(1, 2))).all()
+    assert "chord_bass_dropout" in TrainConfig(chord_bass_dropout=1.5).problem()
