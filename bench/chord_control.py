@@ -4,10 +4,12 @@
         [--data ../shared/data/lpd] [--lock 0-1] [--json OUT]
 
 For each of the 24 keys, `--per-key` phrases are generated over random diatonic four-chord
-progressions in that key (one chord a bar, as `--chords "vi IV I V" --key ...` asks), and
+progressions in that key (one chord a bar, as `--chords "vi IV I V" --key ...` asks; the same
+Roman numerals in every key of a mode, so that keys differ by their key alone), and
 measured against the chords they were given (engine/metrics.py): the share of the pitched
 tracks' sounding time on a chord tone, and the share of chord spans whose lowest bass note is
-the chord's root (or written bass). The real figures are the validation songs' own, against
+the chord's root (or written bass), with a 95 % interval (phrases resampled) and whether the
+key is within 5 points of the songs' figure (the chord issue's target). The real figures are the validation songs' own, against
 the chords extracted from them (engine/chords.py). Also: the tonal distance between every
 pair of pitched tracks (generated over given chords, pooled over keys, against the validation
 songs', same phrase) and the same figures for the model over chords it drew itself.
@@ -27,7 +29,12 @@ from bytes2beats.engine.chords import per_beat, phrase_chord_features, phrases_c
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import bass_on_chord_root, chord_tone_share, measure
+from bytes2beats.engine.metrics import (
+    bass_on_chord_root,
+    bass_root_counts,
+    chord_tone_share,
+    measure,
+)
 from bytes2beats.engine.progression import Key, parse_progression
 from bytes2beats.engine.progression import per_beat as bars_per_beat
 
@@ -48,6 +55,15 @@ def fit(x: np.ndarray, chords: list, cfg) -> tuple[float, float]:
     features = phrase_chord_features(chords, 4 * cfg.n_bars)
     return (chord_tone_share(x, features, pitched, cfg.lowest_pitch, cfg.steps_per_beat),
             bass_on_chord_root(x, chords, bass, cfg.lowest_pitch, cfg.steps_per_beat))
+
+
+def bass_interval(x: np.ndarray, chords: list, cfg, rng: np.random.Generator, draws: int = 2000) -> tuple[float, float]:
+    """The 95 % interval of the bass-on-root share over phrases resampled with replacement."""
+    bass = next(i for i, t in enumerate(cfg.tracks) if t.name == "Bass")
+    hits, spans = bass_root_counts(x, chords, bass, cfg.lowest_pitch, cfg.steps_per_beat)
+    pick = rng.integers(len(x), size=(draws, len(x)))
+    shares = hits[pick].sum(1) / np.maximum(spans[pick].sum(1), 1)
+    return float(np.quantile(shares, 0.025)), float(np.quantile(shares, 0.975))
 
 
 def decode_over(composer: Composer, progressions: list[list], genre: str, seed: int, lock: float = 0.0) -> np.ndarray:
@@ -92,25 +108,31 @@ def main() -> int:
     print(f"validation songs ({len(rows)} phrases), against their own chords: "
           f"{100 * real_fit[0]:.1f}% chord tones, {100 * real_fit[1]:.1f}% bass on the root")
     rng = np.random.default_rng(1)
+    numerals = {minor: [random_progression(Key(0, minor), rng) for _ in range(args.per_key)] for minor in (False, True)}
     per_key, pooled = {}, []
-    print("| key | chord tones % | bass on root % |")
-    print("|---|---|---|")
+    print("| key | chord tones % | bass on root % | 95 % interval | within 5 points |")
+    print("|---|---|---|---|---|")
     for minor in (False, True):
         for tonic in range(12):
             key = Key(tonic, minor)
-            given = [bars_per_beat(parse_progression(random_progression(key, rng), key), cfg.n_bars)
-                     for _ in range(args.per_key)]
+            given = [bars_per_beat(parse_progression(text, key), cfg.n_bars) for text in numerals[minor]]
             x = decode_over(composer, given, args.genre, 20_000 + 1000 * len(per_key), args.lock)
             tones, bass = fit(x, given, cfg)
-            per_key[key.name] = {"chord_tones": round(tones, 4), "bass_on_root": round(bass, 4)}
+            low, high = bass_interval(x, given, cfg, rng)
+            near = abs(bass - real_fit[1]) <= 0.05
+            per_key[key.name] = {"chord_tones": round(tones, 4), "bass_on_root": round(bass, 4),
+                                 "bass_interval": [round(low, 4), round(high, 4)], "bass_within_5": bool(near)}
             pooled.append(x)
-            print(f"| {key.name} | {100 * tones:.1f} | {100 * bass:.1f} |", flush=True)
+            print(f"| {key.name} | {100 * tones:.1f} | {100 * bass:.1f} | {100 * low:.1f}-{100 * high:.1f} | "
+                  f"{'yes' if near else 'no'} |", flush=True)
     given_all = np.concatenate(pooled)
     tones = [v["chord_tones"] for v in per_key.values()]
     basses = [v["bass_on_root"] for v in per_key.values()]
     print(f"over the keys: chord tones {100 * min(tones):.1f}-{100 * max(tones):.1f}% "
           f"(real {100 * real_fit[0]:.1f}%), bass on root {100 * min(basses):.1f}-{100 * max(basses):.1f}% "
-          f"(real {100 * real_fit[1]:.1f}%)")
+          f"(real {100 * real_fit[1]:.1f}%), mean {100 * np.mean(basses):.1f}%; "
+          f"{sum(v['bass_within_5'] for v in per_key.values())} of 24 keys' bass and "
+          f"{sum(abs(t - real_fit[0]) <= 0.05 for t in tones)} of 24 keys' chord tones within 5 points")
     drawn = generated_phrases(composer, 24 * args.per_key, args.genre, None, seed=30_000)
     drawn_chords = [composer.drawn_progression(30_000 + k, args.genre) for k in range(len(drawn))]
     drawn_fit = fit(drawn, drawn_chords, cfg)

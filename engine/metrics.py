@@ -280,11 +280,20 @@ def bass_on_chord_root(phrases: np.ndarray, chords_per_beat: list, bass_track: i
     """The share of chord spans (a chord held within one bar) whose lowest bass note is the
     chord's root or its written bass, over the spans where the bass plays. `chords_per_beat`:
     per phrase, one Chord or None per beat."""
+    hits, spans = bass_root_counts(phrases, chords_per_beat, bass_track, lowest_pitch, steps_per_beat)
+    return float(hits.sum() / spans.sum()) if spans.sum() else math.nan
+
+
+def bass_root_counts(phrases: np.ndarray, chords_per_beat: list, bass_track: int, lowest_pitch: int,
+                     steps_per_beat: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per phrase, the chord spans whose lowest bass note is the root (or written bass) and the
+    spans where the bass plays: the counts behind `bass_on_chord_root`, kept apart so that a
+    benchmark can resample phrases for an interval."""
     n, _, steps, pitches = phrases.shape
     beats = steps // steps_per_beat
     plays = phrases[:, bass_track].reshape(n, beats, steps_per_beat, pitches).any(2)  # (n, beats, pitches)
     lowest = np.where(plays.any(-1), plays.argmax(-1) + lowest_pitch, 10_000)  # (n, beats)
-    hits = spans = 0
+    hits, spans = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for k in range(n):
         row = chords_per_beat[k]
         start = 0
@@ -294,7 +303,7 @@ def bass_on_chord_root(phrases: np.ndarray, chords_per_beat: list, bass_track: i
             chord = row[start]
             low = int(lowest[k, start:b].min())
             if chord is not None and low < 10_000:
-                spans += 1
-                hits += (low % 12) in (chord.root, chord.bass_note)
+                spans[k] += 1
+                hits[k] += (low % 12) in (chord.root, chord.bass_note)
             start = b
-    return hits / spans if spans else math.nan
+    return hits, spans

@@ -19,7 +19,7 @@ from bytes2beats.engine.chords import (
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.families import family_tracks
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import bass_on_chord_root, chord_tone_share
+from bytes2beats.engine.metrics import bass_on_chord_root, bass_root_counts, chord_tone_share
 from bytes2beats.engine.model import ChordFit, Critic, Generator, ModelConfig, load_model
 from bytes2beats.engine.train import (
     RunPaths,
@@ -203,6 +203,9 @@ def test_chord_tone_share_and_bass_on_root_measure_what_sounds():
     wrong = [Chord.from_name(n) for n in ["D"] * 16]
     assert chord_tone_share(phrase, chord_features(wrong)[None], [1, 2, 3, 4], LOW, 4) < 0.3
     assert bass_on_chord_root(phrase, [wrong], 3, LOW, 4) == 0.0
+    # per phrase: C's bar and F's bar, twice; with the D phrase beside it, its four spans all miss
+    hits, spans = bass_root_counts(np.concatenate([phrase, phrase]), [given, wrong], 3, LOW, 4)
+    assert hits.tolist() == [4, 0] and spans.tolist() == [4, 4]
 
 
 def test_the_chord_fit_term_pulls_up_to_the_songs_fit_and_with_match_down_to_it_too():
