@@ -35,7 +35,7 @@ from bytes2beats.engine.metrics import (
     chord_tone_share,
     measure,
 )
-from bytes2beats.engine.progression import Key, parse_progression
+from bytes2beats.engine.progression import Key, estimate_key, parse_progression
 from bytes2beats.engine.progression import per_beat as bars_per_beat
 
 MAJOR = ["I", "ii", "iii", "IV", "V", "vi"]
@@ -64,6 +64,23 @@ def bass_interval(x: np.ndarray, chords: list, cfg, rng: np.random.Generator, dr
     pick = rng.integers(len(x), size=(draws, len(x)))
     shares = hits[pick].sum(1) / np.maximum(spans[pick].sum(1), 1)
     return float(np.quantile(shares, 0.025)), float(np.quantile(shares, 0.975))
+
+
+def songs_by_key(real: np.ndarray, chords: list, cfg) -> dict:
+    """The songs' own bass on the root in each key, each phrase in the key its chords name
+    (engine/progression.py: estimate_key): how much a key moves the figure in real playing."""
+    bass = next(i for i, t in enumerate(cfg.tracks) if t.name == "Bass")
+    hits, spans = bass_root_counts(real, chords, bass, cfg.lowest_pitch, cfg.steps_per_beat)
+    keys: dict[str, list[int]] = {}
+    for k, row in enumerate(chords):
+        if spans[k]:
+            keys.setdefault(estimate_key(row).name, []).append(k)
+    return {name: {"phrases": len(rows), "bass_on_root": round(float(hits[rows].sum() / spans[rows].sum()), 4)}
+            for name, rows in keys.items()}
+
+
+def songs_cell(songs: dict | None) -> str:
+    return "none" if songs is None else f"{songs['phrases']}, {100 * songs['bass_on_root']:.1f}"
 
 
 def decode_over(composer: Composer, progressions: list[list], genre: str, seed: int, lock: float = 0.0) -> np.ndarray:
@@ -103,6 +120,7 @@ def main() -> int:
     steps_per_bar = 4 * cfg.steps_per_beat
     real_fit = fit(real, real_chords, cfg)
     real_td = measure(real, names, 0, steps_per_bar, cfg.lowest_pitch)["TD"]
+    real_by_key = songs_by_key(real, real_chords, cfg)
     print(f"{composer.name}, genre {args.genre}, {args.per_key} phrases a key, lock {args.lock:g}; "
           f"machine {platform.machine()}")
     print(f"validation songs ({len(rows)} phrases), against their own chords: "
@@ -110,8 +128,8 @@ def main() -> int:
     rng = np.random.default_rng(1)
     numerals = {minor: [random_progression(Key(0, minor), rng) for _ in range(args.per_key)] for minor in (False, True)}
     per_key, pooled = {}, []
-    print("| key | chord tones % | bass on root % | 95 % interval | within 5 points |")
-    print("|---|---|---|---|---|")
+    print("| key | chord tones % | bass on root % | 95 % interval | within 5 points | songs in the key: phrases, bass on root % |")
+    print("|---|---|---|---|---|---|")
     for minor in (False, True):
         for tonic in range(12):
             key = Key(tonic, minor)
@@ -121,10 +139,11 @@ def main() -> int:
             low, high = bass_interval(x, given, cfg, rng)
             near = abs(bass - real_fit[1]) <= 0.05
             per_key[key.name] = {"chord_tones": round(tones, 4), "bass_on_root": round(bass, 4),
-                                 "bass_interval": [round(low, 4), round(high, 4)], "bass_within_5": bool(near)}
+                                 "bass_interval": [round(low, 4), round(high, 4)], "bass_within_5": bool(near),
+                                 "songs": real_by_key.get(key.name)}
             pooled.append(x)
             print(f"| {key.name} | {100 * tones:.1f} | {100 * bass:.1f} | {100 * low:.1f}-{100 * high:.1f} | "
-                  f"{'yes' if near else 'no'} |", flush=True)
+                  f"{'yes' if near else 'no'} | {songs_cell(real_by_key.get(key.name))} |", flush=True)
     given_all = np.concatenate(pooled)
     tones = [v["chord_tones"] for v in per_key.values()]
     basses = [v["bass_on_root"] for v in per_key.values()]
