@@ -41,7 +41,7 @@ TIME_LAYERS = ("staged", "per-beat")
 GENRE_CONDITIONED = ("auto", "yes", "no")
 # What of the generator a fine-tuning run changes (engine/train.py: ADAPTED); the critic learns whole.
 ADAPT = ("all", "late", "style")
-CHORD_FIT = ("at-least", "match")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
+CHORD_FIT = ("at-least", "match", "bass-match")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
 
 
 def _setting(default, help: str, choices=None, metavar: str | None = None, type=None):
@@ -122,8 +122,9 @@ class RunRequest:
     chord_loss: float = _setting(20.0, "with --chords: weight of the generator's chord-fit term (0: the critic "
                                        "alone)")
     chord_fit: str = _setting("at-least", "with --chords: pull the generator's fit to the chords up to the real "
-                                          "songs' (at-least) or to it from either side (match: players also "
-                                          "play passing notes)", choices=CHORD_FIT)
+                                          "songs' (at-least), to it from either side (match: players also "
+                                          "play passing notes), or the bass's alone from either side "
+                                          "(bass-match)", choices=CHORD_FIT)
     chord_bass_dropout: float = _setting(0.0, "with --chords: the share of phrases shown with their chords in root "
                                               "position (C/E as C), so that a chord asked for without a bass note "
                                               "does not tie the bass to its root more than players do")

@@ -88,7 +88,8 @@ class TrainConfig:
     chord_lr_scale: float = 10.0
     # The chord-fit term's sides (CHORD_FIT): "at-least", a hinge up to the real phrases' fit
     # (the first chord models'); "match", pulled to it from either side, so that a model that
-    # keeps to the chord tones and the bass note more than players do is pulled back too.
+    # keeps to the chord tones and the bass note more than players do is pulled back too;
+    # "bass-match", the bass note's share pulled from either side, the tones' a hinge.
     chord_fit: str = "at-least"
     # For a chord model: the share of phrases shown with their chords in root position. The
     # extractor names the inversion from the bass's longest note (C/E when the bass holds E),
@@ -212,13 +213,16 @@ def binary_neurons(probabilities: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor, pitched: list[int],
-                   bass: int | None, lowest_pitch: int, steps_per_beat: int, match: bool = False) -> torch.Tensor:
+                   bass: int | None, lowest_pitch: int, steps_per_beat: int, match: bool = False,
+                   match_bass: bool = False) -> torch.Tensor:
     """How far the generated phrases fall short of the real ones in fitting their chords:
     relu(real share - fake share) for the share of the pitched tracks' sounding mass on the
     beat's chord tones, and the same for the bass's mass on the chord's bass note. A hinge:
     it pulls the generator up to the real songs' fit, never past it (real players play
     passing notes). `match`: |real share - fake share|, pulled to the real fit from either
     side (a model that plays only chord tones, its bass only the root, is pulled back too).
+    `match_bass`: the bass's share alone pulled from either side, the tones' a hinge as before
+    (pulling the tones down too made the tracks agree less: docs/quality.md, "Session 16").
     Shares are the batch's, over the beats that have a chord; the real phrases are measured
     against the same chords, so the target moves with the data."""
 
@@ -240,7 +244,7 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
     gap = torch.abs if match else torch.relu
     loss = gap(real_tones - fake_tones)
     if fake_bass is not None:
-        loss = loss + gap(real_bass - fake_bass)
+        loss = loss + (torch.abs if match or match_bass else torch.relu)(real_bass - fake_bass)
     return loss
 
 
@@ -594,7 +598,8 @@ class Trainer:
             # on the notes the critic is shown (with binary neurons: rounded, straight-through),
             # so that the hinge compares notes with notes and stops where the real songs' fit is
             loss = loss + self.cfg.chord_loss * chord_fit_loss(fake, real, chords, pitched, bass, cfg.lowest_pitch,
-                                                               cfg.steps_per_beat, self.cfg.chord_fit == "match")
+                                                               cfg.steps_per_beat, self.cfg.chord_fit == "match",
+                                                               self.cfg.chord_fit == "bass-match")
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

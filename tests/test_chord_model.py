@@ -232,6 +232,9 @@ def test_the_chord_fit_term_pulls_up_to_the_songs_fit_and_with_match_down_to_it_
     assert rooted.grad[0, 1, :, 12].sum() > 0  # descending it lowers the root's share
     assert chord_fit_loss(bass_phrase(2), real, *args, match=True).item() == pytest.approx(0, abs=1e-3)
     assert chord_fit_loss(bass_phrase(1), real, *args).item() == pytest.approx(0.5, abs=1e-3)
+    # bass-match: past the songs' fit, the bass note's share alone is pulled back (the tones stay a hinge)
+    bass_matched = chord_fit_loss(rooted, real, *args, match_bass=True)
+    assert bass_matched.item() == pytest.approx(0.5, abs=1e-3)
 
 
 def test_chord_bass_dropout_shows_chords_in_root_position(phrases, tmp_path, monkeypatch):
