@@ -311,10 +311,19 @@ def test_midi_clock_out_with_start_and_stop(monitor):
     # 96 pulses span the bar. A receiver that misses its JACK cycle (JACK2 runs clients
     # asynchronously; the monitor is an ordinary process on a busy machine) loses that
     # cycle's events, so one lost pulse is allowed here; their times must still fit.
-    assert round((pulses[-1] - pulses[0]) / (250e6 / 24)) + 1 == 4 * 24
+    # The lost one may be the first or the last, so the pulses that came span 95 or 96 places;
+    # a receiver that stalls takes a few late, together (one run here: two 26 ms late), so
+    # nine in ten must sit on their place within 2 ms (arrivals fall on 1.33 ms cycles).
+    places = np.round((pulses - pulses[0]) / (250e6 / 24))
+    off = pulses - pulses[0] - places * (250e6 / 24)
+    assert places[-1] + 1 in (4 * 24 - 1, 4 * 24)
+    on_place = np.abs(off - np.median(off)) < 2e6
+    assert np.mean(on_place) >= 0.9
     assert len(pulses) >= 4 * 24 - 1
-    # Arrivals fall on JACK cycles (1.33 ms), so single intervals are 9.3 or 10.7 ms: the mean.
-    assert (pulses[-1] - pulses[0]) / (4 * 24 - 1) / 1e6 == pytest.approx(250 / 24, abs=0.05)
+    # Arrivals fall on JACK cycles (1.33 ms), so single intervals are 9.3 or 10.7 ms: the
+    # interval a line fitted through the pulses on their places gives.
+    interval = np.polyfit(places[on_place], pulses[on_place], 1)[0]
+    assert interval / 1e6 == pytest.approx(250 / 24, abs=0.05)
     first_kick = note_ons(arrivals, DRUMS, KICK)[0][0]
     assert abs(first_kick - pulses[0]) < 2e6
 
