@@ -41,7 +41,7 @@ TIME_LAYERS = ("staged", "per-beat")
 GENRE_CONDITIONED = ("auto", "yes", "no")
 # What of the generator a fine-tuning run changes (engine/train.py: ADAPTED); the critic learns whole.
 ADAPT = ("all", "late", "style")
-CHORD_FIT = ("at-least", "match", "bass-match")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
+CHORD_FIT = ("at-least", "match", "bass-match", "bass-by-root")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
 
 
 def _setting(default, help: str, choices=None, metavar: str | None = None, type=None):
@@ -124,10 +124,14 @@ class RunRequest:
     chord_fit: str = _setting("at-least", "with --chords: pull the generator's fit to the chords up to the real "
                                           "songs' (at-least), to it from either side (match: players also "
                                           "play passing notes), or the bass's alone from either side "
-                                          "(bass-match)", choices=CHORD_FIT)
+                                          "(bass-match), or that per bass note so that every key is alike "
+                                          "(bass-by-root)", choices=CHORD_FIT)
     chord_bass_dropout: float = _setting(0.0, "with --chords: the share of phrases shown with their chords in root "
                                               "position (C/E as C), so that a chord asked for without a bass note "
                                               "does not tie the bass to its root more than players do")
+    harmony_loss: float = _setting(0.0, "weight of the generator's harmony term: the pitched tracks' bar harmony "
+                                        "pulled together up to the real phrases' agreement (tonal distance; "
+                                        "0: none)")
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)
@@ -209,6 +213,7 @@ class RunRequest:
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
+            harmony_loss=self.harmony_loss,
         )
 
     def shape(self) -> dict:

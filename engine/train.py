@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from .failures import os_reason
 from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
 from .model import (
+    OCTAVE,
     Critic,
     Generator,
     ModelConfig,
@@ -89,7 +91,8 @@ class TrainConfig:
     # The chord-fit term's sides (CHORD_FIT): "at-least", a hinge up to the real phrases' fit
     # (the first chord models'); "match", pulled to it from either side, so that a model that
     # keeps to the chord tones and the bass note more than players do is pulled back too;
-    # "bass-match", the bass note's share pulled from either side, the tones' a hinge.
+    # "bass-match", the bass note's share pulled from either side, the tones' a hinge;
+    # "bass-by-root", the same per bass note, so that every key's bass is alike.
     chord_fit: str = "at-least"
     # For a chord model: the share of phrases shown with their chords in root position. The
     # extractor names the inversion from the bass's longest note (C/E when the bass holds E),
@@ -98,6 +101,12 @@ class TrainConfig:
     # chord spans against the songs' 79 %). Shown as "C" also when the bass walked, it learns
     # what a bass plays under a chord named without one.
     chord_bass_dropout: float = 0.0
+    # For a model with two or more pitched tracks: the weight of the harmony term
+    # (`harmony_gap`; 0: none). The chord-fit term keeps each track on the chord's tones, but
+    # not on the same ones: the piano on the root and fifth, the guitar on the third, agree
+    # less than players do (tonal distance 1.13-1.15x the songs', issue 15). The term pulls
+    # the tracks' bar harmony together up to the real phrases' agreement, never past it.
+    harmony_loss: float = 0.0
     # What of the generator learns (ADAPTED): all of it, or, fine-tuning on a few songs, only
     # its late layers or only the genre rows, the rest kept as the model had it.
     adapt: str = "all"
@@ -141,6 +150,7 @@ TRAIN_RULES = {
     "adapt": ((lambda v: v in ADAPT), " or ".join(ADAPT)),
     "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
     "chord_bass_dropout": between(0, 1),
+    "harmony_loss": between(0, 1000),
 }
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -214,7 +224,7 @@ def binary_neurons(probabilities: torch.Tensor, kind: str) -> torch.Tensor:
 
 def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor, pitched: list[int],
                    bass: int | None, lowest_pitch: int, steps_per_beat: int, match: bool = False,
-                   match_bass: bool = False) -> torch.Tensor:
+                   match_bass: bool = False, bass_by_root: bool = False) -> torch.Tensor:
     """How far the generated phrases fall short of the real ones in fitting their chords:
     relu(real share - fake share) for the share of the pitched tracks' sounding mass on the
     beat's chord tones, and the same for the bass's mass on the chord's bass note. A hinge:
@@ -223,29 +233,82 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
     side (a model that plays only chord tones, its bass only the root, is pulled back too).
     `match_bass`: the bass's share alone pulled from either side, the tones' a hinge as before
     (pulling the tones down too made the tracks agree less: docs/quality.md, "Session 16").
+    `bass_by_root`: as `match_bass`, but the generated bass's share is taken per bass note
+    (the chord's root, or its written bass) and each pulled to the real phrases' share over
+    all of them, so that a bass on C is as often on the root as a bass on F#: one share over
+    the batch let the keys part (72.8-93.5 % by key, session 16).
     Shares are the batch's, over the beats that have a chord; the real phrases are measured
     against the same chords, so the target moves with the data."""
 
-    def shares(x):
+    tones, bass_note = chords[..., :12], chords[..., 12:]  # (B, beats, 12) each
+    has = tones.amax(-1, keepdim=True)  # (B, beats, 1): 1 where a chord is given
+
+    def shares(x, by_root: bool = False):
         m = pitch_classes_per_beat(x, steps_per_beat, lowest_pitch)  # (B, T, beats, 12)
-        tones, bass_note = chords[..., :12], chords[..., 12:]  # (B, beats, 12) each
-        has = tones.amax(-1, keepdim=True)  # (B, beats, 1): 1 where a chord is given
         mp = m[:, pitched]
         tone_share = (mp * tones[:, None] * has[:, None]).sum() / ((mp * has[:, None]).sum() + 1e-6)
         if bass is None:
             return tone_share, None
         mb = m[:, bass]
-        bass_share = (mb * bass_note * has).sum() / ((mb * has).sum() + 1e-6)
-        return tone_share, bass_share
+        on_note, sounding = (mb * bass_note * has).sum(-1), (mb * has).sum(-1)  # (B, beats)
+        if not by_root:
+            return tone_share, on_note.sum() / (sounding.sum() + 1e-6)
+        # (12,): per bass note's pitch class, over the beats whose chord has it
+        per_root = lambda v: (v[..., None] * bass_note).sum((0, 1))  # noqa: E731
+        played = per_root(sounding)
+        return tone_share, (per_root(on_note) / (played + 1e-6))[played > 0]
 
-    fake_tones, fake_bass = shares(fake.float())
+    fake_tones, fake_bass = shares(fake.float(), bass_by_root)
     with torch.no_grad():
         real_tones, real_bass = shares(real.float())
     gap = torch.abs if match else torch.relu
     loss = gap(real_tones - fake_tones)
     if fake_bass is not None:
-        loss = loss + (torch.abs if match or match_bass else torch.relu)(real_bass - fake_bass)
+        bass_gap = torch.abs if match or match_bass or bass_by_root else torch.relu
+        loss = loss + bass_gap(real_bass - fake_bass).mean()
     return loss
+
+
+# Harte et al. (2006)'s tonal centroid basis, (6, 12): fifths, minor thirds, major thirds
+# (engine/metrics.py: tonal_centroid, the measure the harmony term pulls on).
+_CENTROID_BASIS = torch.tensor(np.stack([
+    np.sin(np.arange(12) * 7 * np.pi / 6), np.cos(np.arange(12) * 7 * np.pi / 6),
+    np.sin(np.arange(12) * 3 * np.pi / 2), np.cos(np.arange(12) * 3 * np.pi / 2),
+    0.5 * np.sin(np.arange(12) * 2 * np.pi / 3), 0.5 * np.cos(np.arange(12) * 2 * np.pi / 3),
+]), dtype=torch.float32)
+
+
+def pairwise_tonal_distances(x: torch.Tensor, pitched: list[int], steps_per_bar: int,
+                             lowest_pitch: int) -> torch.Tensor:
+    """(B, T, S, P) -> (pairs,): per pair of pitched tracks (itertools.combinations order), the
+    mean distance between their bars' tonal centroids over the bars where both sound, as
+    engine/metrics.py's tonal_distance, differentiable in x."""
+    b, _, s, p = x.shape
+    per_bar = x[:, pitched].reshape(b, len(pitched), s // steps_per_bar, steps_per_bar,
+                                    p // OCTAVE, OCTAVE).sum((3, 4))
+    per_bar = torch.roll(per_bar, lowest_pitch % OCTAVE, dims=-1)  # (B, k, bars, 12), C = 0
+    total = per_bar.sum(-1, keepdim=True)
+    sounds = (total.detach() > 0).squeeze(-1)  # (B, k, bars)
+    centroid = (per_bar / total.clamp(min=1e-6)) @ _CENTROID_BASIS.to(x.device).T  # (B, k, bars, 6)
+    distances = []
+    for i, j in itertools.combinations(range(len(pitched)), 2):
+        both = (sounds[:, i] & sounds[:, j]).float()
+        # the norm's square root kept off zero, where its gradient is not finite
+        d = torch.sqrt(((centroid[:, i] - centroid[:, j]) ** 2).sum(-1) + 1e-8)
+        distances.append((d * both).sum() / both.sum().clamp(min=1))
+    return torch.stack(distances)
+
+
+def harmony_gap(fake: torch.Tensor, real: torch.Tensor, pitched: list[int], steps_per_bar: int,
+                lowest_pitch: int) -> torch.Tensor:
+    """How much further apart the generated tracks are in harmony than the real phrases'
+    tracks: the sum over pairs of pitched tracks of relu(fake TD - real TD), the tonal
+    distances (Harte et al.) of the batch's phrases. A hinge, like the chord fit's: it pulls
+    the tracks together up to the players' agreement, never into unisons past it."""
+    fake_td = pairwise_tonal_distances(fake.float(), pitched, steps_per_bar, lowest_pitch)
+    with torch.no_grad():
+        real_td = pairwise_tonal_distances(real.float(), pitched, steps_per_bar, lowest_pitch)
+    return torch.relu(fake_td - real_td).sum()
 
 
 # The generator's parameters each `adapt` trains, by name prefix (None: all). "late": what
@@ -599,7 +662,13 @@ class Trainer:
             # so that the hinge compares notes with notes and stops where the real songs' fit is
             loss = loss + self.cfg.chord_loss * chord_fit_loss(fake, real, chords, pitched, bass, cfg.lowest_pitch,
                                                                cfg.steps_per_beat, self.cfg.chord_fit == "match",
-                                                               self.cfg.chord_fit == "bass-match")
+                                                               self.cfg.chord_fit == "bass-match",
+                                                               self.cfg.chord_fit == "bass-by-root")
+        if self.cfg.harmony_loss > 0 and real is not None:
+            cfg = self.model_cfg
+            pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
+            loss = loss + self.cfg.harmony_loss * harmony_gap(fake, real, pitched, cfg.n_steps // cfg.n_bars,
+                                                              cfg.lowest_pitch)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

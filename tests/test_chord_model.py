@@ -263,3 +263,63 @@ def test_chord_bass_dropout_shows_chords_in_root_position(phrases, tmp_path, mon
     assert shown_rooted.any() and shown_extracted.any()  # each phrase one way or the other
     assert ((half == rooted).all(axis=(1, 2)) | (half == as_extracted).all(axis=(1, 2))).all()
     assert "chord_bass_dropout" in TrainConfig(chord_bass_dropout=1.5).problem()
+
+
+def test_the_harmony_term_measures_tonal_distance_and_pulls_only_apart_tracks_together(phrases):
+    from bytes2beats.engine.metrics import bars_of, tonal_distance
+    from bytes2beats.engine.train import harmony_gap, pairwise_tonal_distances
+
+    rolls = np.asarray(phrases.rolls[:16])  # (16, 5, S, 84): real phrases
+    steps_per_bar = rolls.shape[2] // 4
+    pitched = [1, 2, 3, 4]
+    x = torch.as_tensor(rolls, dtype=torch.float32)
+    ours = pairwise_tonal_distances(x, pitched, steps_per_bar, LOW).numpy()
+    bars = bars_of(rolls, steps_per_bar)
+    theirs = [tonal_distance(bars, a, b, LOW) for i, a in enumerate(pitched) for b in pitched[i + 1:]]
+    assert np.allclose(ours, np.nan_to_num(theirs), atol=1e-4)  # the measure the issue reports
+    assert harmony_gap(x, x, pitched, steps_per_bar, LOW).item() == 0
+
+    # piano on C-E-G and guitar on C-Eb-G (C minor) agree less than both on C major: the term
+    # is positive and its gradient moves the guitar's Eb toward the piano's E
+    def two_tracks(guitar_third: int) -> torch.Tensor:
+        y = torch.zeros(1, 3, 16, 24)  # drums, piano, guitar; one bar of 16 steps; C1-B2
+        y[0, 1, :, [12, 16, 19]] = 1
+        y[0, 2, :, [12, 12 + guitar_third, 19]] = 1
+        return y
+
+    agree, apart = two_tracks(4), two_tracks(3).requires_grad_(True)
+    gap = harmony_gap(apart, agree, [1, 2], 16, LOW)
+    assert gap.item() > 0.1
+    gap.backward()
+    assert torch.isfinite(apart.grad).all()
+    assert apart.grad[0, 2, :, 16].sum() < apart.grad[0, 2, :, 15].sum()  # descending: more E, less Eb
+    assert harmony_gap(agree, apart.detach(), [1, 2], 16, LOW).item() == 0  # a hinge: closer is free
+    assert "harmony_loss" in TrainConfig(harmony_loss=-1).problem()
+
+
+def test_bass_by_root_pulls_each_bass_note_to_the_songs_share():
+    from bytes2beats.engine.train import chord_fit_loss
+
+    steps_per_beat, lowest = 4, 24
+    chords = torch.zeros(1, 2, 24)
+    chords[0, :, :12] = 1  # every pitch class a chord tone: the tones' term stays 0
+    chords[0, 0, 12 + 0] = 1  # beat 1's bass note C
+    chords[0, 1, 12 + 2] = 1  # beat 2's D
+
+    def bass_line(first: list[int], second: list[int]) -> torch.Tensor:
+        x = torch.zeros(1, 2, 2 * steps_per_beat, 24)  # drums, bass
+        for step, pitch in enumerate(first + second):
+            x[0, 1, step, pitch] = 1
+        return x
+
+    real = bass_line([12, 12, 14, 14], [14, 14, 16, 16])  # half of each beat on its bass note
+    # all of beat 1 on C, none of beat 2 on D: half over both, as the songs, but not per note
+    parted = bass_line([12] * 4, [16] * 4).requires_grad_(True)
+    args = (chords, [1], 1, lowest, steps_per_beat)
+    assert chord_fit_loss(parted, real, *args, match_bass=True).item() == pytest.approx(0, abs=1e-3)
+    by_root = chord_fit_loss(parted, real, *args, bass_by_root=True)
+    assert by_root.item() == pytest.approx(0.5, abs=1e-3)  # mean of |0.5 - 1| and |0.5 - 0|
+    by_root.backward()
+    assert parted.grad[0, 1, :4, 12].sum() > 0  # descending: less C under C
+    assert parted.grad[0, 1, 4:, 14].sum() < 0  # and more D under D
+    assert chord_fit_loss(real, real, *args, bass_by_root=True).item() == pytest.approx(0, abs=1e-3)
