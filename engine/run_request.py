@@ -132,6 +132,8 @@ class RunRequest:
     harmony_loss: float = _setting(0.0, "weight of the generator's harmony term: the pitched tracks' bar harmony "
                                         "pulled together up to the real phrases' agreement (tonal distance; "
                                         "0: none)")
+    bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
+                                         "with notes pulled to the real phrases' (0: none)")
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)
@@ -213,7 +215,7 @@ class RunRequest:
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
-            harmony_loss=self.harmony_loss,
+            harmony_loss=self.harmony_loss, bar_fill_loss=self.bar_fill_loss,
         )
 
     def shape(self) -> dict:

@@ -107,6 +107,11 @@ class TrainConfig:
     # less than players do (tonal distance 1.13-1.15x the songs', issue 15). The term pulls
     # the tracks' bar harmony together up to the real phrases' agreement, never past it.
     harmony_loss: float = 0.0
+    # The weight of the bar-fill term (`bar_fill_gap`; 0: none): each track's share of bars
+    # with notes pulled to the real phrases' from either side. The harmony term alone lowered
+    # the tracks' tonal distance partly by filling bars (strings and bass rested in 3 and 1 %
+    # of bars against the songs' 15.5 and 7.7, docs/quality.md "Session 17").
+    bar_fill_loss: float = 0.0
     # What of the generator learns (ADAPTED): all of it, or, fine-tuning on a few songs, only
     # its late layers or only the genre rows, the rest kept as the model had it.
     adapt: str = "all"
@@ -151,6 +156,7 @@ TRAIN_RULES = {
     "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
     "chord_bass_dropout": between(0, 1),
     "harmony_loss": between(0, 1000),
+    "bar_fill_loss": between(0, 1000),
 }
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -309,6 +315,22 @@ def harmony_gap(fake: torch.Tensor, real: torch.Tensor, pitched: list[int], step
     with torch.no_grad():
         real_td = pairwise_tonal_distances(real.float(), pitched, steps_per_bar, lowest_pitch)
     return torch.relu(fake_td - real_td).sum()
+
+
+def bar_fill_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
+    """How far each track's share of bars with a note falls from the real phrases', summed
+    over the tracks: |real share - generated share|, pulled from either side. A bar sounds
+    where its loudest step-pitch does; on binary notes with straight-through gradients that
+    maximum's gradient reaches the bar's probabilities (all of an empty bar's, alike)."""
+
+    def filled(x):
+        b, t, s, p = x.shape
+        return x.reshape(b, t, s // steps_per_bar, steps_per_bar * p).amax(-1).mean((0, 2))  # (T,)
+
+    fake_fill = filled(fake.float())
+    with torch.no_grad():
+        real_fill = filled(real.float())
+    return torch.abs(real_fill - fake_fill).sum()
 
 
 # The generator's parameters each `adapt` trains, by name prefix (None: all). "late": what
@@ -664,6 +686,9 @@ class Trainer:
                                                                cfg.steps_per_beat, self.cfg.chord_fit == "match",
                                                                self.cfg.chord_fit == "bass-match",
                                                                self.cfg.chord_fit == "bass-by-root")
+        if self.cfg.bar_fill_loss > 0 and real is not None:
+            cfg = self.model_cfg
+            loss = loss + self.cfg.bar_fill_loss * bar_fill_gap(fake, real, cfg.n_steps // cfg.n_bars)
         if self.cfg.harmony_loss > 0 and real is not None:
             cfg = self.model_cfg
             pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]

@@ -323,3 +323,28 @@ def test_bass_by_root_pulls_each_bass_note_to_the_songs_share():
     assert parted.grad[0, 1, :4, 12].sum() > 0  # descending: less C under C
     assert parted.grad[0, 1, 4:, 14].sum() < 0  # and more D under D
     assert chord_fit_loss(real, real, *args, bass_by_root=True).item() == pytest.approx(0, abs=1e-3)
+
+
+def test_the_bar_fill_term_pulls_each_tracks_share_of_sounding_bars_to_the_songs():
+    from bytes2beats.engine.train import bar_fill_gap
+
+    def phrase(sounding_bars: list[int]) -> torch.Tensor:
+        x = torch.zeros(1, 2, 4 * 4, 12)  # two tracks, 4 bars of 4 steps
+        for bar in sounding_bars:
+            x[0, 1, bar * 4, 0] = 1
+        x[0, 0, :, 3] = 1  # track 0 sounds in every bar, in both
+        return x
+
+    real = phrase([0, 2])  # track 1 rests in half the bars
+    full = phrase([0, 1, 2, 3]).requires_grad_(True)
+    gap = bar_fill_gap(full, real, 4)
+    assert gap.item() == pytest.approx(0.5)  # |0.5 - 1| for track 1, 0 for track 0
+    gap.backward()
+    assert full.grad[0, 1, 0, 0] > 0  # descending it silences a bar
+    sparse = phrase([]).requires_grad_(True)
+    gap = bar_fill_gap(sparse, real, 4)
+    assert gap.item() == pytest.approx(0.5)
+    gap.backward()
+    assert (sparse.grad[0, 1] < 0).all()  # an empty bar: every probability pulled up alike
+    assert bar_fill_gap(real, real, 4).item() == 0
+    assert "bar_fill_loss" in TrainConfig(bar_fill_loss=-1).problem()
