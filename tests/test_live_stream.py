@@ -179,10 +179,13 @@ def test_tempo_changes_at_the_next_beat(monitor):
         phase = (times - origin) % beat_ns
         return np.minimum(phase, beat_ns - phase) / 1e6
 
-    assert len(before) >= 2 and off_grid_ms(before, started.time_ns, 500e6).max() < 5
-    assert abs(after[0] - beat2) < 5e6
+    # each kick on its place within 15 ms, and the median within 5: a CI run here once saw the
+    # receiver take a kick 11 ms late, while a wrong place is a beat's half (125 ms) or more away
+    assert len(before) >= 2 and off_grid_ms(before, started.time_ns, 500e6).max() < 15
+    assert abs(after[0] - beat2) < 15e6
     # then a beat every 250 ms (on the grid: a kick lost in transit does not move the others)
-    assert len(after) >= 5 and off_grid_ms(after, beat2, 250e6).max() < 5
+    assert len(after) >= 5 and off_grid_ms(after, beat2, 250e6).max() < 15
+    assert np.median(off_grid_ms(np.concatenate([before, after]), started.time_ns, 250e6)) < 5
     assert (after[-1] - beat2) / 250e6 > 4.5
     assert session.bpm == 240
 
