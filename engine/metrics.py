@@ -122,17 +122,21 @@ def drum_pattern(drums: np.ndarray, steps_per_bar: int) -> float:
     return 100.0 * float(np.mean(positions % step == 0))
 
 
+_K = np.arange(12)
+# Harte et al. (2006)'s tonal centroid basis, (6, 12): a pitch class's point on the tonal torus
+# (engine/train.py's harmony term pulls on the same measure)
+TONAL_CENTROID_BASIS = np.stack([
+    np.sin(_K * 7 * np.pi / 6), np.cos(_K * 7 * np.pi / 6),  # fifths
+    np.sin(_K * 3 * np.pi / 2), np.cos(_K * 3 * np.pi / 2),  # minor thirds
+    0.5 * np.sin(_K * 2 * np.pi / 3), 0.5 * np.cos(_K * 2 * np.pi / 3),  # major thirds
+])
+
+
 def tonal_centroid(chromas: np.ndarray) -> np.ndarray:
     """Harte et al. (2006): (..., 12) chroma -> (..., 6) point on the tonal torus."""
-    k = np.arange(12)
-    basis = np.stack([
-        np.sin(k * 7 * np.pi / 6), np.cos(k * 7 * np.pi / 6),  # fifths
-        np.sin(k * 3 * np.pi / 2), np.cos(k * 3 * np.pi / 2),  # minor thirds
-        0.5 * np.sin(k * 2 * np.pi / 3), 0.5 * np.cos(k * 2 * np.pi / 3),  # major thirds
-    ])  # (6, 12)
     total = chromas.sum(axis=-1, keepdims=True)
     normed = np.divide(chromas, total, out=np.zeros_like(chromas, dtype=float), where=total > 0)
-    return normed @ basis.T
+    return normed @ TONAL_CENTROID_BASIS.T
 
 
 def tonal_distance(bars: np.ndarray, a: int, b: int, lowest_pitch: int) -> float:

@@ -36,8 +36,8 @@ from .device import describe_device
 from .failures import os_reason
 from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
+from .metrics import TONAL_CENTROID_BASIS
 from .model import (
-    OCTAVE,
     Critic,
     Generator,
     ModelConfig,
@@ -275,27 +275,17 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
     return loss
 
 
-# Harte et al. (2006)'s tonal centroid basis, (6, 12): fifths, minor thirds, major thirds
-# (engine/metrics.py: tonal_centroid, the measure the harmony term pulls on).
-_CENTROID_BASIS = torch.tensor(np.stack([
-    np.sin(np.arange(12) * 7 * np.pi / 6), np.cos(np.arange(12) * 7 * np.pi / 6),
-    np.sin(np.arange(12) * 3 * np.pi / 2), np.cos(np.arange(12) * 3 * np.pi / 2),
-    0.5 * np.sin(np.arange(12) * 2 * np.pi / 3), 0.5 * np.cos(np.arange(12) * 2 * np.pi / 3),
-]), dtype=torch.float32)
-
-
 def pairwise_tonal_distances(x: torch.Tensor, pitched: list[int], steps_per_bar: int,
                              lowest_pitch: int) -> torch.Tensor:
     """(B, T, S, P) -> (pairs,): per pair of pitched tracks (itertools.combinations order), the
     mean distance between their bars' tonal centroids over the bars where both sound, as
     engine/metrics.py's tonal_distance, differentiable in x."""
-    b, _, s, p = x.shape
-    per_bar = x[:, pitched].reshape(b, len(pitched), s // steps_per_bar, steps_per_bar,
-                                    p // OCTAVE, OCTAVE).sum((3, 4))
-    per_bar = torch.roll(per_bar, lowest_pitch % OCTAVE, dims=-1)  # (B, k, bars, 12), C = 0
+    # a bar's steps in place of a beat's: (B, k, bars, 12), C = 0
+    per_bar = pitch_classes_per_beat(x[:, pitched], steps_per_bar, lowest_pitch)
     total = per_bar.sum(-1, keepdim=True)
     sounds = (total.detach() > 0).squeeze(-1)  # (B, k, bars)
-    centroid = (per_bar / total.clamp(min=1e-6)) @ _CENTROID_BASIS.to(x.device).T  # (B, k, bars, 6)
+    basis = torch.as_tensor(TONAL_CENTROID_BASIS, dtype=x.dtype, device=x.device)
+    centroid = (per_bar / total.clamp(min=1e-6)) @ basis.T  # (B, k, bars, 6)
     distances = []
     for i, j in itertools.combinations(range(len(pitched)), 2):
         both = (sounds[:, i] & sounds[:, j]).float()
