@@ -76,3 +76,16 @@ def cli_in_process(capsys):
 
     return run
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `timing` get a second and a third try.
+
+    They measure real-time delivery in milliseconds between processes on a shared machine
+    (2 cores on CI, no realtime scheduling for an ordinary user): now and then a client misses
+    a JACK cycle or few and one run's arrivals come 10-25 ms late. A scheduler that is wrong
+    fails every try; a machine that was busy for a moment does not fail the suite.
+    """
+    for item in items:
+        if item.get_closest_marker("timing") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))

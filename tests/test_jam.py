@@ -60,6 +60,7 @@ def _send_part(sender, clock, bars, stop):
 
 
 @pytest.mark.jack
+@pytest.mark.timing
 def test_a_jam_plays_along_from_the_next_pass_and_follows_a_change(jack_server):
     composer = Composer.load("genres-chords")
     source = JamSource(composer, loop_bars=2, seed=1, genre="rock", track=BASS)

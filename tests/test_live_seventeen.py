@@ -290,6 +290,7 @@ def test_seventeen_tracks_on_one_port_are_refused():
     LiveSession(ClipLoop(kit), OutputPorts([OutputPort()])).close()
 
 
+@pytest.mark.timing
 def test_mute_on_the_second_port_ends_its_note_at_once(jack_server):
     monitors = [MonitorProcess(f"mon17-{next(_names)}", api="jack") for _ in range(2)]
     try:

@@ -103,6 +103,7 @@ def assert_nothing_left_sounding(arrivals, channels):
         assert [0xB0 | channel, 123, 0] in tail and [0xB0 | channel, 120, 0] in tail
 
 
+@pytest.mark.timing
 def test_notes_arrive_on_time_in_another_process(monitor):
     session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240, bars=3)
     assert session.wait(10)
@@ -129,6 +130,7 @@ def test_notes_arrive_on_time_in_another_process(monitor):
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 
+@pytest.mark.timing
 def test_mute_and_solo_act_at_once(monitor):
     session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240)
     wait_for(events, "bar", bar=0)
@@ -160,6 +162,7 @@ def test_mute_and_solo_act_at_once(monitor):
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 
+@pytest.mark.timing
 def test_tempo_changes_at_the_next_beat(monitor):
     session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=120)
     started = wait_for(events, "started")
@@ -190,6 +193,7 @@ def test_tempo_changes_at_the_next_beat(monitor):
     assert session.bpm == 240
 
 
+@pytest.mark.timing
 def test_stop_in_the_middle_of_notes_leaves_nothing_sounding(monitor):
     session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=120)
     wait_for(events, "bar", bar=0)
@@ -251,6 +255,7 @@ def test_a_failing_source_stops_with_a_message_and_silence(monitor):
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 
+@pytest.mark.timing
 def test_a_receiver_that_goes_away_and_comes_back(jack_server):
     name = f"mon-lost{next(_names)}"
     first = MonitorProcess(name, api="jack")
@@ -277,6 +282,7 @@ def test_a_receiver_that_goes_away_and_comes_back(jack_server):
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 
+@pytest.mark.timing
 def test_a_change_on_the_beat_plays_from_the_next_beat_it_is_ready_for(monitor):
     """The jam's change (`change_source(on_beat=True)`): the new clip comes in at a beat line
     inside the bar, in its place in the bar grid; the old clip's held notes end there."""
@@ -302,6 +308,7 @@ def test_a_change_on_the_beat_plays_from_the_next_beat_it_is_ready_for(monitor):
     assert_nothing_left_sounding(arrivals, [DRUMS, PIANO, BASS, STRINGS])
 
 
+@pytest.mark.timing
 def test_midi_clock_out_with_start_and_stop(monitor):
     session, events = start(ClipLoop(one_bar_clip()), monitor, bpm=240, bars=1, clock_out=True)
     assert session.wait(5)

@@ -81,6 +81,7 @@ def one_bar_clip() -> Multitrack:
 
 
 @pytest.mark.jack
+@pytest.mark.timing
 def test_follows_clock_start_stop_position_and_continue(jack_server):
     n = next(_names)
     monitor = MonitorProcess(f"mon-sync{n}", api="jack")
