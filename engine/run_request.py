@@ -134,6 +134,9 @@ class RunRequest:
                                         "0: none)")
     bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
                                          "with notes pulled to the real phrases' (0: none)")
+    term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
+                                      "file decodes them (its per-track thresholds, bass as a line), not as "
+                                      "the critic's notes at 0.5 (default: the critic's)")
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)
@@ -215,7 +218,7 @@ class RunRequest:
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
-            harmony_loss=self.harmony_loss, bar_fill_loss=self.bar_fill_loss,
+            harmony_loss=self.harmony_loss, bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

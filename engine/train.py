@@ -44,11 +44,12 @@ from .model import (
     between,
     config_fields,
     config_problem,
+    load_model,
     pitch_classes_per_beat,
     registered_chord_weights,
     save_model,
 )
-from .model_store import is_model_file
+from .model_store import is_model_file, resolve_model
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
 from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
@@ -112,6 +113,12 @@ class TrainConfig:
     # the tracks' tonal distance partly by filling bars (strings and bass rested in 3 and 1 %
     # of bars against the songs' 15.5 and 7.7, docs/quality.md "Session 17").
     bar_fill_loss: float = 0.0
+    # A model file (name or path) whose decoding the chord-fit, harmony and bar-fill terms
+    # count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
+    # the user hears each track decoded at its own threshold with hysteresis, its bass made a
+    # line: a share matched at 0.5 was not matched as heard (docs/quality.md "Session 17").
+    # The warm start's own file is the natural choice: its decoding is what the user gets.
+    term_decoding: str = ""
     # What of the generator learns (ADAPTED): all of it, or, fine-tuning on a few songs, only
     # its late layers or only the genre rows, the rest kept as the model had it.
     adapt: str = "all"
@@ -157,6 +164,7 @@ TRAIN_RULES = {
     "chord_bass_dropout": between(0, 1),
     "harmony_loss": between(0, 1000),
     "bar_fill_loss": between(0, 1000),
+    "term_decoding": ((lambda v: isinstance(v, str)), "a model file's name or path"),
 }
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -323,6 +331,40 @@ def bar_fill_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> 
     return torch.abs(real_fill - fake_fill).sum()
 
 
+def term_decoder(model: str, generator: Generator) -> Composer:
+    """The decoding of the model file `model` (name or path), as a Composer of that file's own
+    generator (one for the `generator` being trained would put it in eval mode): what
+    `decoded_straight_through` decodes by. ValueError (one line) for a file that cannot be
+    read or was made for other tracks, genres or steps."""
+    try:
+        other, meta = load_model(resolve_model(model), torch.device("cpu"))
+    except Exception as error:  # ModelFileError, FileNotFoundError: one line either way
+        raise ValueError(f"--term-decoding {model}: {error}") from None
+    mine, theirs = generator.cfg, other.cfg
+    if [t.name for t in theirs.tracks] != [t.name for t in mine.tracks] or theirs.genres != mine.genres or \
+            (theirs.steps_per_beat, theirs.n_pitches) != (mine.steps_per_beat, mine.n_pitches):
+        raise ValueError(f"--term-decoding {model}: made for other tracks, genres or steps than the trained model")
+    return Composer(other, meta, Path(str(model)).stem)
+
+
+def decoded_straight_through(composer, probabilities: torch.Tensor, genre: torch.Tensor | None) -> torch.Tensor:
+    """(B, T, S, P) probabilities -> the notes `composer.decode` makes of them (each phrase at
+    its genre's thresholds, hysteresis, bar gate, lines; not quantized: a moved onset would
+    take its gradient to another cell), with the probabilities' gradient (straight-through)."""
+    p = probabilities.detach().float().cpu().numpy()
+    notes = np.zeros(p.shape, dtype=bool)
+    names = composer.config.genres
+    if genre is None or not names:
+        notes[:] = composer.decode(p, quantize_strength=0)
+    else:
+        labels = genre.detach().cpu().numpy()
+        for g in np.unique(labels):
+            rows = labels == g
+            notes[rows] = composer.decode(p[rows], genre=names[int(g)], quantize_strength=0)
+    notes = torch.from_numpy(notes).to(probabilities.device, probabilities.dtype)
+    return probabilities + (notes - probabilities).detach()
+
+
 # The generator's parameters each `adapt` trains, by name prefix (None: all). "late": what
 # turns its features into notes (the last time layer, self-attention, the note layers) and
 # the genre rows; "style": the genre rows alone, so every genre's drums, bass and harmony stay
@@ -484,6 +526,9 @@ class Trainer:
             if train_cfg.chord_bass_dropout > 0:
                 self.chords_in_root_position = torch.as_tensor(
                     phrases_chord_features(phrases, model_cfg, root_position=True)).to(device)
+        self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
+        if train_cfg.term_decoding:
+            self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
         self.epoch = 0
         self.elapsed = 0.0
         self.trained_on: list[str] = []  # the devices that ran its epochs, a resumed run's too
@@ -666,6 +711,8 @@ class Trainer:
             fake = binary_neurons(probabilities, self.cfg.binary_neurons)
             # The bare critic, not its DDP wrapper: its gradients are not wanted here.
             loss = -self.critic(fake, genre, chords).float().mean()
+        if self.term_composer is not None:  # the terms count the notes as the user will hear them
+            fake = decoded_straight_through(self.term_composer, probabilities, genre)
         if chords is not None and self.cfg.chord_loss > 0 and real is not None:
             cfg = self.model_cfg
             pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]

@@ -348,3 +348,48 @@ def test_the_bar_fill_term_pulls_each_tracks_share_of_sounding_bars_to_the_songs
     assert (sparse.grad[0, 1] < 0).all()  # an empty bar: every probability pulled up alike
     assert bar_fill_gap(real, real, 4).item() == 0
     assert "bar_fill_loss" in TrainConfig(bar_fill_loss=-1).problem()
+
+
+def test_the_terms_can_count_notes_as_a_model_file_decodes_them(phrases, tmp_path, monkeypatch):
+    from bytes2beats.engine.train import decoded_straight_through, term_decoder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    genres = phrases.genres
+    cfg = ModelConfig(g_width=8, d_width=8, genres=genres)
+    first = Trainer(cfg, TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2), phrases,
+                    RunPaths.for_model(tmp_path / "first.safetensors"), torch.device("cpu"), log=lambda s: None)
+    assert first.fit(show_progress=False)
+    decoding_file = finish(first, phrases, "fixtures")
+
+    # the notes are the file's decoding of the probabilities (each phrase at its genre's
+    # thresholds, its bass a line), and the gradient passes through as it is
+    generator = Generator(cfg).train()
+    composer = term_decoder(str(decoding_file), generator)
+    assert generator.training  # the trained generator is left as it was
+    torch.manual_seed(1)
+    p = (torch.rand(4, 5, cfg.n_steps, cfg.n_pitches) ** 3).requires_grad_(True)
+    genre = torch.tensor([0, 0, 1, 1]) % len(genres)
+    notes = decoded_straight_through(composer, p, genre)
+    for rows in ([0, 1], [2, 3]):
+        name = genres[int(genre[rows[0]])]
+        wanted = composer.decode(p[rows].detach().numpy(), genre=name, quantize_strength=0)
+        assert np.array_equal(notes[rows].detach().numpy().astype(bool), wanted)
+    bass = [t.name for t in cfg.tracks].index("Bass")
+    assert notes[:, bass].detach().sum(-1).max() <= 1  # a line, as the user hears it
+    assert not np.array_equal(notes.detach().numpy() > 0, p.detach().numpy() >= 0.5)  # not the critic's cut
+    notes.sum().backward()
+    assert torch.equal(p.grad, torch.ones_like(p))
+
+    # a run counts its terms so, and trains
+    tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2, n_critic=1, harmony_loss=1, bar_fill_loss=1,
+                       binary_neurons="deterministic", term_decoding=str(decoding_file))
+    trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
+                      log=lambda s: None)
+    assert trainer.term_composer is not None and trainer.fit(show_progress=False)
+
+    # a file that is no model, or one for other tracks, is one line before any training
+    with pytest.raises(ValueError, match="--term-decoding .*nothing.safetensors"):
+        term_decoder(str(tmp_path / "nothing.safetensors"), generator)
+    other = Generator(ModelConfig(g_width=8, d_width=8, genres=["rock"]))
+    with pytest.raises(ValueError, match="other tracks, genres or steps"):
+        term_decoder(str(decoding_file), other)
