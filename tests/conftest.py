@@ -86,6 +86,8 @@ def pytest_collection_modifyitems(config, items):
     a JACK cycle or few and one run's arrivals come 10-25 ms late. A scheduler that is wrong
     fails every try; a machine that was busy for a moment does not fail the suite.
     """
+    if not config.pluginmanager.hasplugin("rerunfailures"):  # `-p no:rerunfailures`: one try each
+        return
     for item in items:
         if item.get_closest_marker("timing") and not item.get_closest_marker("flaky"):
             item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))
