@@ -132,6 +132,8 @@ class RunRequest:
     harmony_loss: float = _setting(0.0, "weight of the generator's harmony term: the pitched tracks' bar harmony "
                                         "pulled together up to the real phrases' agreement (tonal distance; "
                                         "0: none)")
+    harmony_notes_only: bool = _setting(False, "the harmony term moves only the notes played: it may take a "
+                                               "note away, never add one (through every cell it filled bars)")
     bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
                                          "with notes pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
@@ -218,7 +220,7 @@ class RunRequest:
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
-            harmony_loss=self.harmony_loss, bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
+            harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only, bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

@@ -108,6 +108,11 @@ class TrainConfig:
     # less than players do (tonal distance 1.13-1.15x the songs', issue 15). The term pulls
     # the tracks' bar harmony together up to the real phrases' agreement, never past it.
     harmony_loss: float = 0.0
+    # The harmony term through the notes played alone: it may take a note away (push its
+    # probability under the cut), never add one. Through every cell it added the agreeing
+    # pitch classes wherever it could, and the tracks filled their bars (docs/quality.md,
+    # "Session 18": at weight 0.25 too, where the same run without it kept its empty bars).
+    harmony_notes_only: bool = False
     # The weight of the bar-fill term (`bar_fill_gap`; 0: none): each track's share of bars
     # with notes pulled to the real phrases' from either side. The harmony term alone lowered
     # the tracks' tonal distance partly by filling bars (strings and bass rested in 3 and 1 %
@@ -313,6 +318,12 @@ def harmony_gap(fake: torch.Tensor, real: torch.Tensor, pitched: list[int], step
     with torch.no_grad():
         real_td = pairwise_tonal_distances(real.float(), pitched, steps_per_bar, lowest_pitch)
     return torch.relu(fake_td - real_td).sum()
+
+
+def through_notes(notes: torch.Tensor) -> torch.Tensor:
+    """Binary notes (straight-through) whose gradient reaches the cells that are notes alone:
+    a term on them may take a note away, never add one. notes * notes is the notes."""
+    return notes * notes.detach()
 
 
 def bar_fill_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
@@ -729,7 +740,8 @@ class Trainer:
         if self.cfg.harmony_loss > 0 and real is not None:
             cfg = self.model_cfg
             pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
-            loss = loss + self.cfg.harmony_loss * harmony_gap(fake, real, pitched, cfg.n_steps // cfg.n_bars,
+            played = through_notes(fake) if self.cfg.harmony_notes_only else fake
+            loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, pitched, cfg.n_steps // cfg.n_bars,
                                                               cfg.lowest_pitch)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()

@@ -393,3 +393,22 @@ def test_the_terms_can_count_notes_as_a_model_file_decodes_them(phrases, tmp_pat
     other = Generator(ModelConfig(g_width=8, d_width=8, genres=["rock"]))
     with pytest.raises(ValueError, match="other tracks, genres or steps"):
         term_decoder(str(decoding_file), other)
+
+
+def test_the_harmony_term_through_the_notes_alone_takes_notes_away_and_adds_none():
+    from bytes2beats.engine.train import binary_neurons, harmony_gap, through_notes
+
+    # piano on C-E-G, guitar on C-Eb-G over a C major song: the Eb is the disagreeing note
+    p = torch.full((1, 3, 16, 24), 0.2)
+    p[0, 1, :, [12, 16, 19]] = 0.9
+    p[0, 2, :, [12, 15, 19]] = 0.9
+    real = (p > 0.5).float()
+    real[0, 2, :, 15], real[0, 2, :, 16] = 0, 1
+    p.requires_grad_(True)
+    notes = binary_neurons(p, "deterministic")
+    played = through_notes(notes)
+    assert torch.equal(played, notes)
+    harmony_gap(played, real, [1, 2], 16, LOW).backward()
+    assert p.grad[0, 2, :, 15].sum() > 0  # descending: the Eb played is taken away
+    off = (notes.detach() == 0)
+    assert (p.grad[off] == 0).all()  # no cell that is silent is pulled up: no E added, no bar filled
