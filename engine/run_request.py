@@ -220,7 +220,8 @@ class RunRequest:
             sample_every=self.sample_every, keep_checkpoints=self.keep_checkpoints,
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
-            harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only, bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
+            harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only,
+            bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

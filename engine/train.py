@@ -44,12 +44,11 @@ from .model import (
     between,
     config_fields,
     config_problem,
-    load_model,
     pitch_classes_per_beat,
     registered_chord_weights,
     save_model,
 )
-from .model_store import is_model_file, resolve_model
+from .model_store import is_model_file
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
 from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
@@ -169,7 +168,6 @@ TRAIN_RULES = {
     "chord_bass_dropout": between(0, 1),
     "harmony_loss": between(0, 1000),
     "bar_fill_loss": between(0, 1000),
-    "term_decoding": ((lambda v: isinstance(v, str)), "a model file's name or path"),
 }
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -345,17 +343,17 @@ def bar_fill_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> 
 def term_decoder(model: str, generator: Generator) -> Composer:
     """The decoding of the model file `model` (name or path), as a Composer of that file's own
     generator (one for the `generator` being trained would put it in eval mode): what
-    `decoded_straight_through` decodes by. ValueError (one line) for a file that cannot be
-    read or was made for other tracks, genres or steps."""
+    `decoded_straight_through` decodes by. ValueError (one line) for a file that cannot make
+    clips or was made for other tracks, genres or steps."""
     try:
-        other, meta = load_model(resolve_model(model), torch.device("cpu"))
+        composer = Composer.load(model, "cpu")
     except Exception as error:  # ModelFileError, FileNotFoundError: one line either way
         raise ValueError(f"--term-decoding {model}: {error}") from None
-    mine, theirs = generator.cfg, other.cfg
+    mine, theirs = generator.cfg, composer.config
     if [t.name for t in theirs.tracks] != [t.name for t in mine.tracks] or theirs.genres != mine.genres or \
             (theirs.steps_per_beat, theirs.n_pitches) != (mine.steps_per_beat, mine.n_pitches):
         raise ValueError(f"--term-decoding {model}: made for other tracks, genres or steps than the trained model")
-    return Composer(other, meta, Path(str(model)).stem)
+    return composer
 
 
 def decoded_straight_through(composer, probabilities: torch.Tensor, genre: torch.Tensor | None) -> torch.Tensor:

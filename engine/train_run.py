@@ -195,7 +195,10 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         raise RunRefused(f"--decoding-from {request.decoding_from}: its model has {len(decoding.get('tracks', []))} "
                          f"tracks, this one {model_cfg.n_tracks}")
     _check_like(request, model_cfg if checkpoint else None)  # again: a phrase pack may have meant from scratch
-    trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
+    try:
+        trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
+    except ValueError as error:  # --term-decoding: a file that cannot decode for this model
+        raise RunRefused(str(error)) from None
     if checkpoint is not None:
         try:
             trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint, request.like)

@@ -77,7 +77,6 @@ def cli_in_process(capsys):
     return run
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Tests marked `timing` get a second and a third try.
 

@@ -412,3 +412,13 @@ def test_the_harmony_term_through_the_notes_alone_takes_notes_away_and_adds_none
     assert p.grad[0, 2, :, 15].sum() > 0  # descending: the Eb played is taken away
     off = (notes.detach() == 0)
     assert (p.grad[off] == 0).all()  # no cell that is silent is pulled up: no E added, no bar filled
+
+
+def test_train_with_a_term_decoding_that_is_no_model_is_one_line(cli_in_process, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    code, out, err = cli_in_process("train", "--data", LPD, "--out", tmp_path / "m.safetensors", "--epochs", "1",
+                                    "--term-decoding", tmp_path / "nothing.safetensors")
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (f"bytes2beats train: --term-decoding {tmp_path / 'nothing.safetensors'}: "
+                                           f"model file {tmp_path / 'nothing.safetensors'} does not exist")
+    assert "Traceback" not in err and not (tmp_path / "m.safetensors").exists()
