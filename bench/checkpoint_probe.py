@@ -2,7 +2,7 @@
 shipped model decodes, over given chords.
 
     PYTHONPATH=bench .venv/bin/python bench/checkpoint_probe.py [CHECKPOINT.pt | MODEL.safetensors ...]
-        [--decoding genres-chords] [--phrases 200]
+        [--decoding genres-chords] [--phrases 200] [--keys "Db major,C major"]
 
 Each checkpoint's generator is loaded into the `--decoding` model (its thresholds, hysteresis,
 bass line and onset prior: what a user of that model hears), so that runs warm-started from it
@@ -27,10 +27,10 @@ import numpy as np
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import measure
 from bytes2beats.engine.model import load_model
-from bytes2beats.engine.progression import Key, parse_progression
+from bytes2beats.engine.progression import Key, diatonic_progression, parse_key, parse_progression
 from bytes2beats.engine.progression import per_beat as bars_per_beat
 from bytes2beats.engine.train import read_checkpoint
-from chord_control import fit, random_progression
+from chord_control import fit
 
 # The validation rock songs' tonal distance per pair, as bench/chord_control.py measures it
 # (its "real" figures, docs/eval-chord-control-shipped-per-key200.json).
@@ -55,7 +55,7 @@ def probe(composer: Composer, given: list, genre: str = "rock", seed: int = 2000
     x = np.stack([composer.decode(p, None, genre, chords=chords) for p, chords in zip(probs, given)])
     tones, root = fit(x, given, cfg)
     m = measure(x, [t.name for t in cfg.tracks], 0, 4 * spb, low)
-    return {"soft root": on_root / mass, "decoded root": root, "tones": tones, "UPC": m["UPC"], "EB": m["EB"],
+    return {"notes": x, "soft root": on_root / mass, "decoded root": root, "tones": tones, "UPC": m["UPC"], "EB": m["EB"],
             "TD ratio": {pair: value / REAL_TD[pair] for pair, value in m["TD"].items() if pair in REAL_TD}}
 
 
@@ -64,15 +64,20 @@ def main() -> int:
     parser.add_argument("models", nargs="*", help="checkpoints (.pt) or model files; none: the --decoding model itself")
     parser.add_argument("--decoding", default="genres-chords", help="the model whose decoding every one is heard by")
     parser.add_argument("--phrases", type=int, default=200)
+    parser.add_argument("--keys", help="keys to play in, comma-separated (\"Db major,C major\"), each with its "
+                                       "bass on the root printed (default: eight random keys, pooled)")
     args = parser.parse_args()
 
     composer = Composer.load(args.decoding, "cpu")
     rng = np.random.default_rng(1)
-    given = []
-    for k in range(8):
-        key = Key(int(rng.integers(12)), bool(k % 2))
-        given += [bars_per_beat(parse_progression(random_progression(key, rng), key), composer.config.n_bars)
-                  for _ in range(args.phrases // 8)]
+    if args.keys:
+        keys = [parse_key(name.strip()) for name in args.keys.split(",")]
+    else:
+        keys = [Key(int(rng.integers(12)), bool(k % 2)) for k in range(8)]
+    given, per_key = [], args.phrases // len(keys)
+    for key in keys:
+        given += [bars_per_beat(parse_progression(diatonic_progression(key, rng), key), composer.config.n_bars)
+                  for _ in range(per_key)]
     for name in args.models or [args.decoding]:
         if name.endswith(".pt"):
             composer.generator.load_state_dict(read_checkpoint(name)["generator"])
@@ -82,6 +87,11 @@ def main() -> int:
         print(f"{name}: soft root {r['soft root']:.3f} decoded root {r['decoded root']:.3f} tones {r['tones']:.3f}")
         print("  UPC", {k: round(v, 2) for k, v in r["UPC"].items()}, "EB %", {k: round(v, 1) for k, v in r["EB"].items()})
         print("  TD ratio", {k: round(v, 3) for k, v in r["TD ratio"].items()})
+        if args.keys:
+            print("  bass on the root by key", {key.name: round(fit(r["notes"][k * per_key:(k + 1) * per_key],
+                                                                     given[k * per_key:(k + 1) * per_key],
+                                                                     composer.config)[1], 3)
+                                                for k, key in enumerate(keys)})
     return 0
 
 

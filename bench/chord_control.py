@@ -35,18 +35,13 @@ from bytes2beats.engine.metrics import (
     chord_tone_share,
     measure,
 )
-from bytes2beats.engine.progression import Key, estimate_key, parse_progression
+from bytes2beats.engine.progression import (
+    Key,
+    diatonic_progression,
+    estimate_key,
+    parse_progression,
+)
 from bytes2beats.engine.progression import per_beat as bars_per_beat
-
-MAJOR = ["I", "ii", "iii", "IV", "V", "vi"]
-MINOR = ["i", "iv", "v", "VI", "III", "VII"]
-
-
-def random_progression(key: Key, rng: np.random.Generator) -> str:
-    """Four diatonic chords, one a bar, starting on the tonic or the relative chord."""
-    degrees = MINOR if key.minor else MAJOR
-    first = rng.choice([degrees[0], degrees[3] if key.minor else degrees[5]])
-    return " ".join([str(first), *rng.choice(degrees, 3)])
 
 
 def fit(x: np.ndarray, chords: list, cfg) -> tuple[float, float]:
@@ -126,7 +121,7 @@ def main() -> int:
     print(f"validation songs ({len(rows)} phrases), against their own chords: "
           f"{100 * real_fit[0]:.1f}% chord tones, {100 * real_fit[1]:.1f}% bass on the root")
     rng = np.random.default_rng(1)
-    numerals = {minor: [random_progression(Key(0, minor), rng) for _ in range(args.per_key)] for minor in (False, True)}
+    numerals = {minor: [diatonic_progression(Key(0, minor), rng) for _ in range(args.per_key)] for minor in (False, True)}
     per_key, pooled = {}, []
     print("| key | chord tones % | bass on root % | 95 % interval | within 5 points | songs in the key: phrases, bass on root % |")
     print("|---|---|---|---|---|---|")

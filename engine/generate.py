@@ -27,6 +27,7 @@ from .binarize import (
     quantize,
 )
 from .device import pick_device
+from .key_homing import home_keys_from, home_shift, move_chord_features, move_pitches
 from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
 from .pianoroll import N_PITCHES, Multitrack
@@ -132,6 +133,16 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
             else f"must be {tracks} rows (one a track) of {spb} numbers of 0 or more (one a step of the beat)"),
         "progressions": names,
     }
+    homes = meta.get("home_keys")
+    if homes is not None:
+        from .progression import ChordError, parse_key
+
+        try:
+            if not isinstance(homes, list) or not cfg.chords or not all(isinstance(n, str) for n in homes):
+                raise ChordError("")
+            [parse_key(name) for name in homes]
+        except ChordError:
+            return f"its home_keys must be a list of key names for a chord model, not {_shown(homes)}"
     for entry, check in checks.items():
         if meta.get(entry) is not None:
             problem = _per_genre_problem(entry, meta[entry], cfg, check)
@@ -263,6 +274,11 @@ class Composer:
     def takes_chords(self) -> bool:
         return bool(self.config.chords)
 
+    @property
+    def home_keys(self) -> frozenset:
+        """The keys this chord model plays as its songs do (engine/key_homing.py); empty: all."""
+        return home_keys_from(self.meta.get("home_keys"))
+
     def drawn_progression(self, seed: int, genre: str | None = None) -> list | None:
         """One phrase's chords (one Chord or None per beat) drawn by `seed` from the genre's
         songs (the model file's `progressions`): what a chord model plays over when given
@@ -383,16 +399,24 @@ class Composer:
         from .chords import chord_features
 
         beats = self.config.n_beats
-        chords = chord_features(idea.chords or [None] * (idea.n_phrases * beats)).reshape(idea.n_phrases, beats, -1)
-        return idea.z_shared, idea.z_tracks, genres, chords
+        per_phrase = [(idea.chords or [None] * (idea.n_phrases * beats))[k * beats:(k + 1) * beats]
+                      for k in range(idea.n_phrases)]
+        # each phrase in the nearest key the model plays as the songs do (engine/key_homing.py)
+        shifts = np.array([home_shift(chords, self.home_keys) for chords in per_phrase], dtype=np.int64)
+        features = np.stack([move_chord_features(chord_features(chords), int(shift))
+                             for chords, shift in zip(per_phrase, shifts)])
+        return idea.z_shared, idea.z_tracks, genres, features, shifts
 
     @torch.no_grad()
     def _run_generator(self, rows: tuple[np.ndarray, ...]) -> np.ndarray:
         """One batch of generator inputs -> (batch, T, S, P) probabilities."""
-        shared, tracks, genres, *chords = (torch.as_tensor(a, device=self.device) for a in rows)
+        shared, tracks, genres, *chords = (torch.as_tensor(a, device=self.device) for a in rows[:4])
         probs = self.generator(shared, tracks, genres if self.config.genres else None,
-                               chords[0] if chords else None)  # (batch, T, S, P)
-        return probs.float().cpu().numpy()
+                               chords[0] if chords else None).float().cpu().numpy()  # (batch, T, S, P)
+        if len(rows) > 4:  # phrases made in a home key go back to the key asked for
+            for row, shift in enumerate(rows[4]):
+                probs[row] = move_pitches(probs[row], -int(shift))
+        return probs
 
     def _full_pitch_range(self, phrases: np.ndarray) -> np.ndarray:
         """An idea's (phrases, T, S, P) -> (T, phrases * S, 128): its phrases one after the

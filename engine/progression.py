@@ -281,6 +281,19 @@ def _is_minor(chord: Chord) -> bool:
     return (chord.root + 3) % 12 in chord.pitch_classes and (chord.root + 4) % 12 not in chord.pitch_classes
 
 
+# The diatonic chords of each mode as Roman numerals (the minor's from the natural minor).
+MAJOR_NUMERALS = ("I", "ii", "iii", "IV", "V", "vi")
+MINOR_NUMERALS = ("i", "iv", "v", "VI", "III", "VII")
+
+
+def diatonic_progression(key: Key, rng: np.random.Generator) -> str:
+    """Four diatonic chords as Roman numerals, one a bar, starting on the tonic or the
+    relative chord ("vi IV I V"): what a chord model is measured over in every key."""
+    degrees = MINOR_NUMERALS if key.minor else MAJOR_NUMERALS
+    first = rng.choice([degrees[0], degrees[3] if key.minor else degrees[5]])
+    return " ".join([str(first), *rng.choice(degrees, 3)])
+
+
 def progression_in_key(progressions: list[str], key: Key, seed: int) -> list[Chord | None]:
     """A progression of the model's songs moved into `key`: one chord per half bar.
 

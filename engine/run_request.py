@@ -134,6 +134,8 @@ class RunRequest:
                                         "0: none)")
     harmony_notes_only: bool = _setting(False, "the harmony term moves only the notes played: it may take a "
                                                "note away, never add one (through every cell it filled bars)")
+    harmony_tracks: str = _setting("", "the tracks the harmony term pulls together, by name, separated by commas "
+                                       "(default: every pitched track)")
     bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
                                          "with notes pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
@@ -221,6 +223,7 @@ class RunRequest:
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
             harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only,
+            harmony_tracks=self.harmony_tracks,
             bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
         )
 

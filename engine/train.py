@@ -112,6 +112,12 @@ class TrainConfig:
     # pitch classes wherever it could, and the tracks filled their bars (docs/quality.md,
     # "Session 18": at weight 0.25 too, where the same run without it kept its empty bars).
     harmony_notes_only: bool = False
+    # The tracks the harmony term pulls together, by name, comma-separated ("": every pitched
+    # track). The term moved the bass most (Piano-Bass and Bass-Strings to 0.93-0.94x of the
+    # songs' tonal distance at weight 3) and put it back on the root and into every bar,
+    # while the pairs that were apart were the piano's with the guitar and the strings
+    # (docs/quality.md "Session 18"): "Piano,Guitar,Strings" leaves the bass to its own terms.
+    harmony_tracks: str = ""
     # The weight of the bar-fill term (`bar_fill_gap`; 0: none): each track's share of bars
     # with notes pulled to the real phrases' from either side. The harmony term alone lowered
     # the tracks' tonal distance partly by filling bars (strings and bass rested in 3 and 1 %
@@ -168,7 +174,34 @@ TRAIN_RULES = {
     "chord_bass_dropout": between(0, 1),
     "harmony_loss": between(0, 1000),
     "bar_fill_loss": between(0, 1000),
+    "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
+                       "two or more track names separated by commas, or empty for every pitched track"),
 }
+
+
+def track_names(text: str) -> list[str]:
+    """"Piano, Guitar,Strings" -> ["Piano", "Guitar", "Strings"] (blanks dropped)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def harmony_track_indices(model_cfg: ModelConfig, names: str) -> list[int]:
+    """The track indices the harmony term pulls together: the named ones ("": every pitched
+    track). ValueError (one line) for a name the model has not, a drum track, or fewer than two."""
+    pitched = [i for i, t in enumerate(model_cfg.tracks) if not t.is_drum]
+    if not names:
+        return pitched
+    by_name = {t.name.lower(): i for i, t in enumerate(model_cfg.tracks)}
+    chosen = []
+    for name in track_names(names):
+        index = by_name.get(name.lower())
+        if index is None or index not in pitched:
+            known = ", ".join(model_cfg.tracks[i].name for i in pitched)
+            raise ValueError(f"--harmony-tracks: {name!r} is not a pitched track of this model ({known})")
+        if index not in chosen:
+            chosen.append(index)
+    if len(chosen) < 2:
+        raise ValueError("--harmony-tracks needs two or more different pitched tracks")
+    return chosen
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
     """The first setting of a training run that cannot train, as one line naming its flag
@@ -535,6 +568,7 @@ class Trainer:
             if train_cfg.chord_bass_dropout > 0:
                 self.chords_in_root_position = torch.as_tensor(
                     phrases_chord_features(phrases, model_cfg, root_position=True)).to(device)
+        self.harmony_tracks = harmony_track_indices(model_cfg, train_cfg.harmony_tracks)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -737,10 +771,9 @@ class Trainer:
             loss = loss + self.cfg.bar_fill_loss * bar_fill_gap(fake, real, cfg.n_steps // cfg.n_bars)
         if self.cfg.harmony_loss > 0 and real is not None:
             cfg = self.model_cfg
-            pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
-            loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, pitched, cfg.n_steps // cfg.n_bars,
-                                                              cfg.lowest_pitch)
+            loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,
+                                                              cfg.n_steps // cfg.n_bars, cfg.lowest_pitch)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -1024,7 +1057,7 @@ def _most_common_genre(phrases: Phrases) -> str | None:
 
 
 DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats",
-                 "bar_gate")
+                 "bar_gate", "home_keys")
 PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate")
 
 
@@ -1053,6 +1086,18 @@ def calibration_samples(n_phrases: int) -> int:
     return min(SAMPLES, max(256, 4 * n_phrases))
 
 
+def fitted_home_keys(generator: Generator, phrases: Phrases, decoding: dict) -> list[str]:
+    """A chord model's home keys, measured in its most common genre (engine/key_homing.py)."""
+    from .key_homing import PHRASES_PER_KEY, fit_home_keys
+
+    genre = _most_common_genre(phrases) if generator.cfg.genres else None
+    was_training = generator.training
+    try:  # a small folder's model is measured on fewer phrases a key: its fit takes seconds
+        return fit_home_keys(Composer(generator, decoding), genre, min(PHRASES_PER_KEY, max(8, len(phrases) // 10)))
+    finally:
+        generator.train(was_training)
+
+
 def finish(trainer: Trainer, phrases: Phrases, data_note: str, decoding: dict | None = None) -> Path:
     """Write the trained generator with its decoding fitted to the data (engine/calibrate.py),
     or `decoding` kept from another model (`kept_decoding`), and a note of its training."""
@@ -1061,6 +1106,8 @@ def finish(trainer: Trainer, phrases: Phrases, data_note: str, decoding: dict | 
     fitted = kept_decoding(decoding, trainer.model_cfg.genres, like) if decoding is not None else \
         calibrate_decoding(trainer.generator, phrases, calibration_samples(len(phrases)), hold_ratio=HOLD_RATIO,
                            progressions=progressions)
+    if decoding is None and progressions:  # the keys it plays as its songs do (engine/key_homing.py)
+        fitted["home_keys"] = fitted_home_keys(trainer.generator, phrases, {**fitted, "progressions": progressions})
     extra = {
         **fitted,
         **({"progressions": progressions} if progressions else {}),

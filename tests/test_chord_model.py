@@ -155,6 +155,9 @@ def test_a_short_real_run_with_chords_warm_starts_trains_and_follows_given_chord
     generator, meta = load_model(path)
     assert generator.cfg.chords and set(meta["progressions"]) == set(genres)
     assert all(Chord.from_name(n) for p in meta["progressions"]["rock"] for n in p.split() if n != "N")
+    from bytes2beats.engine.progression import parse_key
+
+    assert isinstance(meta["home_keys"], list) and all(parse_key(name) for name in meta["home_keys"])  # measured
     composer = Composer(generator, meta, "m")
     given = per_beat([Chord.from_name(n) for n in "Am F C G".split()], 16)
     clip = composer.generate(seed=1, bars=8, genre="rock", chords=given)[0]
@@ -421,4 +424,44 @@ def test_train_with_a_term_decoding_that_is_no_model_is_one_line(cli_in_process,
     assert code == 1
     assert err.strip().splitlines()[-1] == (f"bytes2beats train: --term-decoding {tmp_path / 'nothing.safetensors'}: "
                                            f"model file {tmp_path / 'nothing.safetensors'} does not exist")
+    assert "Traceback" not in err and not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
+    from bytes2beats.engine.train import harmony_track_indices
+
+    cfg = ModelConfig(g_width=8, d_width=8, chords=True)
+    assert harmony_track_indices(cfg, "") == [1, 2, 3, 4]  # every pitched track
+    assert harmony_track_indices(cfg, "piano, Guitar,Strings") == [1, 2, 4]
+    for names, said in [("Piano,Drums", "'Drums' is not a pitched track"), ("Piano,Oboe", "'Oboe' is not"),
+                        ("Piano,piano", "two or more different")]:
+        with pytest.raises(ValueError, match=said):
+            harmony_track_indices(cfg, names)
+    assert "harmony_tracks" in TrainConfig(harmony_tracks="Piano").problem()
+
+    # a run with the bass left out: its harmony term gives the bass's notes no gradient
+    tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=1, n_critic=1, harmony_loss=1,
+                       harmony_tracks="Piano,Guitar,Strings", binary_neurons="deterministic")
+    trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
+                      log=lambda s: None)
+    assert trainer.harmony_tracks == [1, 2, 4] and trainer.fit(show_progress=False)
+    from bytes2beats.engine.train import harmony_gap
+
+    # every real track on C-E-G; generated, each pitched track on a chord of its own
+    real = torch.zeros(1, 5, 64, 84)
+    real[0, 1:, :, [36, 40, 43]] = 1
+    x = torch.full((1, 5, 64, 84), 0.1)
+    for track, chord in [(1, [36, 40, 43]), (2, [42, 46, 49]), (3, [38, 41, 45]), (4, [39, 44, 47])]:
+        x[0, track, :, chord] = 0.9
+    x.requires_grad_(True)
+    harmony_gap(x, real, trainer.harmony_tracks, 16, LOW).backward()
+    assert x.grad[:, 3].abs().sum() == 0 and x.grad[:, 1].abs().sum() > 0
+
+
+def test_train_with_harmony_tracks_it_has_not_is_one_line(cli_in_process, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    code, out, err = cli_in_process("train", "--data", LPD, "--out", tmp_path / "m.safetensors", "--epochs", "1",
+                                    "--harmony-loss", "1", "--harmony-tracks", "Piano,Tuba")
+    assert code == 1
+    assert "--harmony-tracks: 'Tuba' is not a pitched track" in err.strip().splitlines()[-1]
     assert "Traceback" not in err and not (tmp_path / "m.safetensors").exists()
