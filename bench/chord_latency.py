@@ -7,7 +7,9 @@ the CPU, noise to decoded clip:
 - plain: the `genres` model, decoded as before chords existed (`decode`, no chord detection);
 - plain + detected chords: the same, as `to_clip` does now (the extractor names the clip's
   chords for the window's chord lane);
-- chords given: the `genres-chords` model over "Am F C G" (`to_clip` with the given chords).
+- chords given: the `genres-chords` model over "Am F C G" (`to_clip` with the given chords);
+- chords given away from home: the same over "i VI III VII" in a minor key the model does not
+  name a home key (engine/key_homing.py: the phrase made a semitone or two away and moved back).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import time
 
 import torch
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.progression import parse_progression, per_beat
+from bytes2beats.engine.key_homing import home_shift
+from bytes2beats.engine.progression import Key, parse_progression, per_beat
 
 
 def main() -> None:
@@ -41,7 +44,16 @@ def main() -> None:
         idea = chordal.new_idea(1, chords=given)
         chordal.to_clip(chordal.probabilities([idea])[0], chords=idea.chords)
 
+    away = next((key for key in (Key(t, True) for t in range(12))
+                 if home_shift(per_beat(parse_progression("i VI III VII", key), 4), chordal.home_keys)), None)
+
+    def away_from_home():
+        idea = chordal.new_idea(1, chords=per_beat(parse_progression("i VI III VII", away), 4))
+        chordal.to_clip(chordal.probabilities([idea])[0], chords=idea.chords)
+
     runs = {"plain": old, "plain + detected chords": detected, "chords given": with_chords}
+    if away is not None:
+        runs[f"chords given in {away.name} (homed)"] = away_from_home
     times = {name: [] for name in runs}
     for _ in range(3):
         for run in runs.values():
@@ -56,7 +68,7 @@ def main() -> None:
           f"{args.repeats} alternating runs each")
     for name, t in times.items():
         m = statistics.median(t)
-        print(f"{name:26s} median {1000 * m:6.1f} ms   x{m / base:.2f}")
+        print(f"{name:34s} median {1000 * m:6.1f} ms   x{m / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -261,16 +261,36 @@ def estimate_key(chords: list[Chord | None]) -> Key:
     for chord in played:
         chroma[list(chord.pitch_classes)] += 1.0
     chroma /= chroma.sum()
+    correlation = _profile_correlations(chroma)  # (mode, tonic): one product for all 24 keys
+    roots = np.array([c.root for c in played])
+    # whether each chord can be a key's tonic chord: a third, major or minor as the chord is
+    minors = np.array([_is_minor(c) if _has_a_third(c) else None for c in played], dtype=object)
     best, best_score = None, -np.inf
-    for minor, profile in ((False, _MAJOR_PROFILE), (True, _MINOR_PROFILE)):
+    for minor in (False, True):
         for tonic in range(12):
             key = Key(tonic, minor)
-            home = [c.root == tonic and _is_minor(c) == minor and _has_a_third(c) for c in played]
-            score = (chroma[list(key.scale)].sum() + 0.3 * np.mean(home) + 0.05 * (home[0] + home[-1])
-                     + 0.01 * np.nan_to_num(np.corrcoef(chroma, np.roll(profile, tonic))[0, 1]))
+            home = (roots == tonic) & (minors == minor)
+            score = (chroma[list(key.scale)].sum() + 0.3 * home.mean() + 0.05 * (int(home[0]) + int(home[-1]))
+                     + 0.01 * correlation[int(minor), tonic])
             if score > best_score:
                 best, best_score = key, score
     return best
+
+
+# The key profiles in every key, centred, and their lengths: a chroma's correlation with all 24 at once.
+_PROFILES = np.stack([[np.roll(p, tonic) for tonic in range(12)] for p in (_MAJOR_PROFILE, _MINOR_PROFILE)])
+_PROFILES_CENTRED = _PROFILES - _PROFILES.mean(-1, keepdims=True)
+_PROFILE_LENGTHS = np.linalg.norm(_PROFILES_CENTRED, axis=-1)
+
+
+def _profile_correlations(chroma: np.ndarray) -> np.ndarray:
+    """(12,) -> (2, 12): Pearson's correlation of the chroma with each mode's profile on each
+    tonic (0 for a flat chroma, where it is undefined)."""
+    centred = chroma - chroma.mean()
+    length = np.linalg.norm(centred)
+    if length == 0:
+        return np.zeros((2, 12))
+    return (_PROFILES_CENTRED @ centred) / (_PROFILE_LENGTHS * length)
 
 
 def _has_a_third(chord: Chord) -> bool:

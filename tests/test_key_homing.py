@@ -14,7 +14,7 @@ from bytes2beats.engine.key_homing import (
     move_pitches,
 )
 from bytes2beats.engine.model import Generator, ModelConfig, ModelFileError, load_model, save_model
-from bytes2beats.engine.progression import parse_key, parse_progression, per_beat
+from bytes2beats.engine.progression import Key, parse_key, parse_progression, per_beat
 
 
 def chords(text: str, key: str | None = None) -> list:
@@ -80,3 +80,9 @@ def test_a_model_file_with_home_keys_that_are_no_keys_is_one_line(tmp_path, home
     with pytest.raises(ModelFileError, match="for a chord model"):
         Composer.load(plain, "cpu")
 
+
+
+def test_the_shipped_chord_model_names_its_home_keys():
+    composer = Composer.load("genres-chords", "cpu")
+    assert 6 <= len(composer.home_keys) < 24
+    assert Key(0, False) in composer.home_keys or home_shift(chords("C F G C"), composer.home_keys) != 0
