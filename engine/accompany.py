@@ -28,6 +28,7 @@ from .chords import extract_chords
 from .chords import per_beat as chords_per_beat
 from .families import family_tracks, merge_to_families
 from .generate import Composer, Idea
+from .key_homing import move_pitches
 from .music_io import MusicFileError, read_music
 from .pianoroll import BEATS_PER_BAR, Multitrack, resample
 
@@ -134,19 +135,19 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
     cfg = composer.config
     generator = composer.generator
     device = composer.device
-    target = torch.as_tensor(_targets(part, composer), device=device)  # (phrases, given, S, P)
+    targets = _targets(part, composer)  # (phrases, given, S, P)
+    chords = None
+    if cfg.chords:  # the part moved with the chords into the key the model makes each phrase in
+        features, shifts = composer.chord_inputs(idea)
+        chords = torch.as_tensor(features, device=device)
+        targets = np.stack([move_pitches(phrase, int(shift)) for phrase, shift in zip(targets, shifts)])
+    target = torch.as_tensor(targets, device=device)
     z_shared = torch.tensor(idea.z_shared, device=device, requires_grad=True)
     z_tracks = torch.tensor(idea.z_tracks, device=device)
     z_given = z_tracks[:, part.given].clone().requires_grad_(True)
     genre = None
     if cfg.genres:
         genre = torch.full((idea.n_phrases,), idea.genre or 0, dtype=torch.long, device=device)
-    chords = None
-    if cfg.chords:
-        from .chords import chord_features
-
-        features = chord_features(list(idea.chords or [None] * (idea.n_phrases * cfg.n_beats)))
-        chords = torch.as_tensor(features.reshape(idea.n_phrases, cfg.n_beats, -1), device=device)
     positive = target > 0.5
     optimizer = torch.optim.Adam([z_shared, z_given], lr=INVERSION_LR)
     given = torch.as_tensor(part.given, device=device)
@@ -231,6 +232,9 @@ def accompaniment_idea(composer: Composer, part: Part, seed: int, genre: str | N
     if chords is None or not any(c is not None for c in chords):
         chords = part_chords(part, composer, seed, genre)
     idea = composer.new_idea(seed, part.n_bars, genre, chords=list(chords) if chords else None)
+    # made in the part's own key: moved to a home key, a bass part at the foot of the model's
+    # range (LPD basses reach its C1) would lose its lowest notes (engine/key_homing.py)
+    idea = replace(idea, home_keys=False)
     if steps <= 0:
         return idea, float("nan")
     return invert(composer, idea, part, steps, harmony)

@@ -44,6 +44,9 @@ class Idea:
     # For a chord model: the clip's chords, one engine.chords.Chord (or None) per beat of
     # every phrase; None: no chords given.
     chords: tuple | None = None
+    # Whether its phrases may be made in a home key of a chord model (engine/key_homing.py);
+    # False for an accompaniment, whose part fixes the key and the register.
+    home_keys: bool = True
 
     @property
     def n_phrases(self) -> int:
@@ -276,7 +279,8 @@ class Composer:
 
     @property
     def home_keys(self) -> frozenset:
-        """The keys this chord model plays as its songs do (engine/key_homing.py); empty: all."""
+        """The keys this chord model plays as in its median key (engine/key_homing.py), where a
+        phrase in another key is made; empty: every key is made as it is."""
         return home_keys_from(self.meta.get("home_keys"))
 
     def drawn_progression(self, seed: int, genre: str | None = None) -> list | None:
@@ -396,16 +400,22 @@ class Composer:
         genres = np.full(idea.n_phrases, idea.genre if idea.genre is not None else 0)
         if not self.config.chords:
             return idea.z_shared, idea.z_tracks, genres
+        return idea.z_shared, idea.z_tracks, genres, *self.chord_inputs(idea)
+
+    def chord_inputs(self, idea: Idea) -> tuple[np.ndarray, np.ndarray]:
+        """A chord model's chords for an idea as the generator takes them: (phrases, beats, 24)
+        features, each phrase's moved into the nearest home key (engine/key_homing.py), and the
+        semitones each was moved (phrases,): its notes are moved back by as many."""
         from .chords import chord_features
 
         beats = self.config.n_beats
         per_phrase = [(idea.chords or [None] * (idea.n_phrases * beats))[k * beats:(k + 1) * beats]
                       for k in range(idea.n_phrases)]
-        # each phrase in the nearest key the model plays as the songs do (engine/key_homing.py)
-        shifts = np.array([home_shift(chords, self.home_keys) for chords in per_phrase], dtype=np.int64)
+        homes = self.home_keys if idea.home_keys else frozenset()
+        shifts = np.array([home_shift(chords, homes) for chords in per_phrase], dtype=np.int64)
         features = np.stack([move_chord_features(chord_features(chords), int(shift))
                              for chords, shift in zip(per_phrase, shifts)])
-        return idea.z_shared, idea.z_tracks, genres, features, shifts
+        return features, shifts
 
     @torch.no_grad()
     def _run_generator(self, rows: tuple[np.ndarray, ...]) -> np.ndarray:
