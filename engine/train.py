@@ -203,6 +203,7 @@ def harmony_track_indices(model_cfg: ModelConfig, names: str) -> list[int]:
         raise ValueError("--harmony-tracks needs two or more different pitched tracks")
     return chosen
 
+
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
     """The first setting of a training run that cannot train, as one line naming its flag
     ("--batch-size must be from 1 to 4096, not 0"), or None: the one check that both
