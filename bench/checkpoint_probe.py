@@ -5,7 +5,8 @@ shipped model decodes, over given chords.
         [--decoding genres-chords] [--phrases 200] [--keys "Db major,C major"]
 
 Each checkpoint's generator is loaded into the `--decoding` model (its thresholds, hysteresis,
-bass line and onset prior: what a user of that model hears), so that runs warm-started from it
+bass line and onset prior: what a user of that model hears; not its home keys, which were
+measured on its own weights, so every key is played as it is), so that runs warm-started from it
 compare without fitting a decoding anew (a model file's own `train --resume CKPT` takes
 minutes; this, one). Phrases: `--phrases` in rock over random diatonic progressions in eight
 random keys (the same for every checkpoint). Printed per checkpoint: the bass's probability
@@ -68,7 +69,9 @@ def main() -> int:
                                        "bass on the root printed (default: eight random keys, pooled)")
     args = parser.parse_args()
 
-    composer = Composer.load(args.decoding, "cpu")
+    loaded = Composer.load(args.decoding, "cpu")
+    # every key played as it is: the decoding model's home keys were measured on its own weights
+    composer = Composer(loaded.generator, {k: v for k, v in loaded.meta.items() if k != "home_keys"}, loaded.name)
     rng = np.random.default_rng(1)
     if args.keys:
         keys = [parse_key(name.strip()) for name in args.keys.split(",")]

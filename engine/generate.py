@@ -27,7 +27,7 @@ from .binarize import (
     quantize,
 )
 from .device import pick_device
-from .key_homing import home_keys_from, home_shift, move_chord_features, move_pitches
+from .key_homing import home_keys_from, home_shift, is_key_name, move_chord_features, move_pitches
 from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
 from .pianoroll import N_PITCHES, Multitrack
@@ -137,15 +137,8 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
         "progressions": names,
     }
     homes = meta.get("home_keys")
-    if homes is not None:
-        from .progression import ChordError, parse_key
-
-        try:
-            if not isinstance(homes, list) or not cfg.chords or not all(isinstance(n, str) for n in homes):
-                raise ChordError("")
-            [parse_key(name) for name in homes]
-        except ChordError:
-            return f"its home_keys must be a list of key names for a chord model, not {_shown(homes)}"
+    if homes is not None and not (cfg.chords and isinstance(homes, list) and all(map(is_key_name, homes))):
+        return f"its home_keys must be a list of key names for a chord model, not {_shown(homes)}"
     for entry, check in checks.items():
         if meta.get(entry) is not None:
             problem = _per_genre_problem(entry, meta[entry], cfg, check)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .chords import Chord
 from .progression import (
+    ChordError,
     Key,
     diatonic_progression,
     estimate_key,
@@ -34,6 +35,14 @@ from .progression import (
 MAX_SHIFT = 2  # semitones a phrase may be moved to a home key: the register barely changes
 HOME_TOLERANCE = 0.03  # a key is home when its bass on the root is within this of the median key's
 PHRASES_PER_KEY = 100  # measured phrases a key: a key's share then moves by about 3 points from one set to another
+
+
+def is_key_name(name) -> bool:
+    """Whether a model file's `home_keys` entry names a key ("Db major")."""
+    try:
+        return isinstance(name, str) and parse_key(name) is not None
+    except ChordError:
+        return False
 
 
 def home_keys_from(names: list[str] | None) -> frozenset[Key]:
