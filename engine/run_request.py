@@ -136,6 +136,8 @@ class RunRequest:
                                                "note away, never add one (through every cell it filled bars)")
     harmony_tracks: str = _setting("", "the tracks the harmony term pulls together, by name, separated by commas "
                                        "(default: every pitched track)")
+    harmony_anchors: str = _setting("", "tracks the harmony term pulls the others toward and leaves as they play, "
+                                        "by name, separated by commas (default: none)")
     bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
                                          "with notes pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
@@ -223,7 +225,7 @@ class RunRequest:
             binary_neurons=training["binary_neurons"], chord_loss=self.chord_loss, adapt=self.adapt or "all",
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
             harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only,
-            harmony_tracks=self.harmony_tracks,
+            harmony_tracks=self.harmony_tracks, harmony_anchors=self.harmony_anchors,
             bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
         )
 

@@ -118,6 +118,12 @@ class TrainConfig:
     # while the pairs that were apart were the piano's with the guitar and the strings
     # (docs/quality.md "Session 18"): "Piano,Guitar,Strings" leaves the bass to its own terms.
     harmony_tracks: str = ""
+    # Tracks the harmony term pulls the others toward and leaves where they are, by name,
+    # comma-separated ("": none). Left out, the bass let the guitar drift from it (Guitar-Bass
+    # 1.10x the songs' tonal distance over given chords, 1.14x over drawn ones: docs/quality.md
+    # "Session 19"); pulled with the others, it went back onto the root and into every bar
+    # ("Session 18"). Held, the guitar moves toward the bass and the bass stays as it plays.
+    harmony_anchors: str = ""
     # The weight of the bar-fill term (`bar_fill_gap`; 0: none): each track's share of bars
     # with notes pulled to the real phrases' from either side. The harmony term alone lowered
     # the tracks' tonal distance partly by filling bars (strings and bass rested in 3 and 1 %
@@ -176,6 +182,8 @@ TRAIN_RULES = {
     "bar_fill_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
+    "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
+                        "track names separated by commas, or empty for none"),
 }
 
 
@@ -184,24 +192,44 @@ def track_names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def _pitched_track_index(model_cfg: ModelConfig, name: str, flag: str) -> int:
+    """The index of the pitched track `name` (any case); ValueError (one line) naming `flag` else."""
+    pitched = [i for i, t in enumerate(model_cfg.tracks) if not t.is_drum]
+    index = {t.name.lower(): i for i, t in enumerate(model_cfg.tracks)}.get(name.lower())
+    if index is None or index not in pitched:
+        known = ", ".join(model_cfg.tracks[i].name for i in pitched)
+        raise ValueError(f"{flag}: {name!r} is not a pitched track of this model ({known})")
+    return index
+
+
 def harmony_track_indices(model_cfg: ModelConfig, names: str) -> list[int]:
     """The track indices the harmony term pulls together: the named ones ("": every pitched
     track). ValueError (one line) for a name the model has not, a drum track, or fewer than two."""
-    pitched = [i for i, t in enumerate(model_cfg.tracks) if not t.is_drum]
     if not names:
-        return pitched
-    by_name = {t.name.lower(): i for i, t in enumerate(model_cfg.tracks)}
+        return [i for i, t in enumerate(model_cfg.tracks) if not t.is_drum]
     chosen = []
     for name in track_names(names):
-        index = by_name.get(name.lower())
-        if index is None or index not in pitched:
-            known = ", ".join(model_cfg.tracks[i].name for i in pitched)
-            raise ValueError(f"--harmony-tracks: {name!r} is not a pitched track of this model ({known})")
+        index = _pitched_track_index(model_cfg, name, "--harmony-tracks")
         if index not in chosen:
             chosen.append(index)
     if len(chosen) < 2:
         raise ValueError("--harmony-tracks needs two or more different pitched tracks")
     return chosen
+
+
+def harmony_anchor_indices(model_cfg: ModelConfig, names: str, pulled: list[int]) -> list[int]:
+    """The track indices the harmony term holds (`harmony_anchors`), none of them among the
+    `pulled` ones. ValueError (one line) for a name the model has not, a drum track, or a
+    track both pulled and held."""
+    held = []
+    for name in track_names(names):
+        index = _pitched_track_index(model_cfg, name, "--harmony-anchors")
+        if index in pulled:
+            raise ValueError(f"--harmony-anchors: {name!r} is also pulled (--harmony-tracks); "
+                             "a track is either pulled or held")
+        if index not in held:
+            held.append(index)
+    return held
 
 
 def settings_problem(model_cfg: ModelConfig, train_cfg: TrainConfig) -> str | None:
@@ -321,10 +349,10 @@ def chord_fit_loss(fake: torch.Tensor, real: torch.Tensor, chords: torch.Tensor,
 
 
 def pairwise_tonal_distances(x: torch.Tensor, pitched: list[int], steps_per_bar: int,
-                             lowest_pitch: int) -> torch.Tensor:
-    """(B, T, S, P) -> (pairs,): per pair of pitched tracks (itertools.combinations order), the
-    mean distance between their bars' tonal centroids over the bars where both sound, as
-    engine/metrics.py's tonal_distance, differentiable in x."""
+                             lowest_pitch: int, pairs: list[tuple[int, int]] | None = None) -> torch.Tensor:
+    """(B, T, S, P) -> (pairs,): per pair of pitched tracks (itertools.combinations order, or
+    `pairs` of positions in `pitched`), the mean distance between their bars' tonal centroids
+    over the bars where both sound, as engine/metrics.py's tonal_distance, differentiable in x."""
     # a bar's steps in place of a beat's: (B, k, bars, 12), C = 0
     per_bar = pitch_classes_per_beat(x[:, pitched], steps_per_bar, lowest_pitch)
     total = per_bar.sum(-1, keepdim=True)
@@ -332,7 +360,7 @@ def pairwise_tonal_distances(x: torch.Tensor, pitched: list[int], steps_per_bar:
     basis = torch.as_tensor(TONAL_CENTROID_BASIS, dtype=x.dtype, device=x.device)
     centroid = (per_bar / total.clamp(min=1e-6)) @ basis.T  # (B, k, bars, 6)
     distances = []
-    for i, j in itertools.combinations(range(len(pitched)), 2):
+    for i, j in pairs if pairs is not None else itertools.combinations(range(len(pitched)), 2):
         both = (sounds[:, i] & sounds[:, j]).float()
         # the norm's square root kept off zero, where its gradient is not finite
         d = torch.sqrt(((centroid[:, i] - centroid[:, j]) ** 2).sum(-1) + 1e-8)
@@ -341,14 +369,25 @@ def pairwise_tonal_distances(x: torch.Tensor, pitched: list[int], steps_per_bar:
 
 
 def harmony_gap(fake: torch.Tensor, real: torch.Tensor, pitched: list[int], steps_per_bar: int,
-                lowest_pitch: int) -> torch.Tensor:
+                lowest_pitch: int, anchors: list[int] | tuple = ()) -> torch.Tensor:
     """How much further apart the generated tracks are in harmony than the real phrases'
     tracks: the sum over pairs of pitched tracks of relu(fake TD - real TD), the tonal
     distances (Harte et al.) of the batch's phrases. A hinge, like the chord fit's: it pulls
-    the tracks together up to the players' agreement, never into unisons past it."""
-    fake_td = pairwise_tonal_distances(fake.float(), pitched, steps_per_bar, lowest_pitch)
+    the tracks together up to the players' agreement, never into unisons past it.
+
+    `anchors`: tracks each of `pitched` is also paired with, held where they are (no
+    gradient reaches them), so that the pulled track moves toward the held one alone."""
+    k = len(pitched)
+    pairs = list(itertools.combinations(range(k), 2)) + [(i, k + j) for i in range(k) for j in range(len(anchors))]
+    tracks = list(pitched) + list(anchors)
+    fake = fake.float()
+    if anchors:
+        held = torch.zeros(fake.shape[1], dtype=torch.bool, device=fake.device)
+        held[list(anchors)] = True
+        fake = torch.where(held[None, :, None, None], fake.detach(), fake)
+    fake_td = pairwise_tonal_distances(fake, tracks, steps_per_bar, lowest_pitch, pairs)
     with torch.no_grad():
-        real_td = pairwise_tonal_distances(real.float(), pitched, steps_per_bar, lowest_pitch)
+        real_td = pairwise_tonal_distances(real.float(), tracks, steps_per_bar, lowest_pitch, pairs)
     return torch.relu(fake_td - real_td).sum()
 
 
@@ -570,6 +609,7 @@ class Trainer:
                 self.chords_in_root_position = torch.as_tensor(
                     phrases_chord_features(phrases, model_cfg, root_position=True)).to(device)
         self.harmony_tracks = harmony_track_indices(model_cfg, train_cfg.harmony_tracks)
+        self.harmony_anchors = harmony_anchor_indices(model_cfg, train_cfg.harmony_anchors, self.harmony_tracks)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -774,7 +814,8 @@ class Trainer:
             cfg = self.model_cfg
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,
-                                                              cfg.n_steps // cfg.n_bars, cfg.lowest_pitch)
+                                                              cfg.n_steps // cfg.n_bars, cfg.lowest_pitch,
+                                                              self.harmony_anchors)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

@@ -428,7 +428,7 @@ def test_train_with_a_term_decoding_that_is_no_model_is_one_line(cli_in_process,
 
 
 def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
-    from bytes2beats.engine.train import harmony_track_indices
+    from bytes2beats.engine.train import harmony_anchor_indices, harmony_track_indices
 
     cfg = ModelConfig(g_width=8, d_width=8, chords=True)
     assert harmony_track_indices(cfg, "") == [1, 2, 3, 4]  # every pitched track
@@ -457,11 +457,28 @@ def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
     harmony_gap(x, real, trainer.harmony_tracks, 16, LOW).backward()
     assert x.grad[:, 3].abs().sum() == 0 and x.grad[:, 1].abs().sum() > 0
 
+    # the bass held (--harmony-anchors Bass): the guitar is pulled toward it, the bass not moved
+    held = harmony_anchor_indices(cfg, "Bass", trainer.harmony_tracks)
+    assert held == [3]
+    guitar_bass_only = harmony_gap(x.detach(), real, [2], 16, LOW, held)  # one pair: guitar with bass
+    assert guitar_bass_only.item() > 0.1
+    x.grad = None
+    harmony_gap(x, real, trainer.harmony_tracks, 16, LOW, held).backward()
+    assert x.grad[:, 3].abs().sum() == 0 and x.grad[:, 2].abs().sum() > 0
+    assert harmony_gap(real, real, [1, 2], 16, LOW, held).item() == 0
+    for names, said in [("Drums", "'Drums' is not a pitched track"), ("Guitar", "'Guitar' is also pulled")]:
+        with pytest.raises(ValueError, match=f"--harmony-anchors: {said}"):
+            harmony_anchor_indices(cfg, names, trainer.harmony_tracks)
 
-def test_train_with_harmony_tracks_it_has_not_is_one_line(cli_in_process, tmp_path, monkeypatch):
+
+@pytest.mark.parametrize("flags, said", [
+    (["--harmony-tracks", "Piano,Tuba"], "--harmony-tracks: 'Tuba' is not a pitched track"),
+    (["--harmony-tracks", "Piano,Guitar", "--harmony-anchors", "Guitar"], "--harmony-anchors: 'Guitar' is also pulled"),
+])
+def test_train_with_harmony_tracks_it_has_not_is_one_line(cli_in_process, tmp_path, monkeypatch, flags, said):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     code, out, err = cli_in_process("train", "--data", LPD, "--out", tmp_path / "m.safetensors", "--epochs", "1",
-                                    "--harmony-loss", "1", "--harmony-tracks", "Piano,Tuba")
+                                    "--harmony-loss", "1", *flags)
     assert code == 1
-    assert "--harmony-tracks: 'Tuba' is not a pitched track" in err.strip().splitlines()[-1]
+    assert said in err.strip().splitlines()[-1]
     assert "Traceback" not in err and not (tmp_path / "m.safetensors").exists()
