@@ -140,6 +140,9 @@ class RunRequest:
                                         "by name, separated by commas (default: none)")
     bar_fill_loss: float = _setting(0.0, "weight of the generator's bar-fill term: each track's share of bars "
                                          "with notes pulled to the real phrases' (0: none)")
+    pitch_variety_loss: float = _setting(0.0, "weight of the generator's pitch-variety term: each pitched track's "
+                                              "pitch classes a bar pulled up to the real phrases', never past "
+                                              "them (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
                                       "file decodes them (its per-track thresholds, bass as a line), not as "
                                       "the critic's notes at 0.5 (default: the critic's)")
@@ -226,7 +229,8 @@ class RunRequest:
             chord_fit=self.chord_fit, chord_bass_dropout=self.chord_bass_dropout,
             harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only,
             harmony_tracks=self.harmony_tracks, harmony_anchors=self.harmony_anchors,
-            bar_fill_loss=self.bar_fill_loss, term_decoding=self.term_decoding,
+            bar_fill_loss=self.bar_fill_loss, pitch_variety_loss=self.pitch_variety_loss,
+            term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

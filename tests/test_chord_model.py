@@ -439,9 +439,10 @@ def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
             harmony_track_indices(cfg, names)
     assert "harmony_tracks" in TrainConfig(harmony_tracks="Piano").problem()
 
-    # a run with the bass left out: its harmony term gives the bass's notes no gradient
+    # a run with the bass left out (and the pitch-variety term): its harmony term gives the
+    # bass's notes no gradient
     tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=1, n_critic=1, harmony_loss=1,
-                       harmony_tracks="Piano,Guitar,Strings", binary_neurons="deterministic")
+                       harmony_tracks="Piano,Guitar,Strings", binary_neurons="deterministic", pitch_variety_loss=1)
     trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
                       log=lambda s: None)
     assert trainer.harmony_tracks == [1, 2, 4] and trainer.fit(show_progress=False)
@@ -469,6 +470,34 @@ def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
     for names, said in [("Drums", "'Drums' is not a pitched track"), ("Guitar", "'Guitar' is also pulled")]:
         with pytest.raises(ValueError, match=f"--harmony-anchors: {said}"):
             harmony_anchor_indices(cfg, names, trainer.harmony_tracks)
+
+
+def test_the_pitch_variety_term_counts_pitch_classes_as_upc_and_pulls_only_up(phrases):
+    from bytes2beats.engine.metrics import bars_of, used_pitch_classes
+    from bytes2beats.engine.train import TrainConfig, pitch_classes_a_bar, pitch_variety_gap
+
+    rolls = np.asarray(phrases.rolls[:16])  # real phrases
+    steps_per_bar = rolls.shape[2] // 4
+    pitched = [1, 2, 3, 4]
+    x = torch.as_tensor(rolls, dtype=torch.float32)
+    ours = pitch_classes_a_bar(x, pitched, steps_per_bar, LOW).numpy()
+    theirs = used_pitch_classes(bars_of(rolls, steps_per_bar), LOW)[pitched]
+    assert np.allclose(ours, np.nan_to_num(theirs), atol=1e-4)  # the UPC the quality targets measure
+    assert pitch_variety_gap(x, x, pitched, steps_per_bar, LOW).item() == 0
+
+    # real piano bars on C-E-G-Bb, generated on C-E-G: one pitch class short a bar; descending,
+    # the absent Bb's cells rise and the present ones are left as they are
+    real = torch.zeros(1, 2, 16, 24)
+    real[0, 1, :, [12, 16, 19, 22]] = 1
+    fake = torch.zeros(1, 2, 16, 24)
+    fake[0, 1, :, [12, 16, 19]] = 1
+    fake.requires_grad_(True)
+    gap = pitch_variety_gap(fake, real, [1], 16, LOW)
+    assert gap.item() == pytest.approx(1.0)
+    gap.backward()
+    assert (fake.grad[0, 1, :, 22] < 0).all() and (fake.grad[0, 1, :, 12] == 0).all()
+    assert pitch_variety_gap(real, fake.detach(), [1], 16, LOW).item() == 0  # more than the players: free
+    assert "pitch_variety_loss" in TrainConfig(pitch_variety_loss=-1).problem()
 
 
 @pytest.mark.parametrize("flags, said", [

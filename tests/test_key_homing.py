@@ -27,7 +27,8 @@ def test_a_phrase_goes_to_the_nearest_home_key_of_its_mode_downward_first():
     assert home_shift(chords("D G A D"), home) == -2  # D major: C (-2) before E (+2)
     assert home_shift(chords("B E F# B"), home) == +1  # B major -> C major
     assert home_shift(chords("C F G C"), home) == 0  # at home
-    assert home_shift(chords("G C D G"), home) == 0  # nothing within two semitones: as it is
+    assert home_shift(chords("G C D G"), home) == -3  # G major -> E major, a minor third down
+    assert home_shift(chords("Ab Db Eb Ab"), home) == 0  # nothing within three semitones: as it is
     assert home_shift(chords("Bbm Ebm F Bbm"), home) == -1  # Bb minor -> A minor
     assert home_shift(chords("Gm Cm D Gm"), home) == +2  # G minor -> A minor (F# and F minor are not home)
     assert home_shift([None] * 16, home) == 0 and home_shift(chords("Db Gb Ab Db"), frozenset()) == 0
