@@ -156,7 +156,10 @@ def test_new_chords_while_streaming_play_from_the_next_bar(jack_server):
     before = [n for n in notes if n[0] < change.time_ns - 5_000_000]
     after = [n for n in notes if n[0] >= change.time_ns - 5_000_000]
     assert len(after) >= 10 and len(before) >= 10
-    assert _chord_tone_share(after, D_MAJOR) >= 0.7  # the model keeps to given chords 87-93 % of its time
+    # Note-ons over one held "D", 40 four-bar phrases of the shipped model: 0.85 on D's tones
+    # (0.55-1.0 a phrase; it adds passing tones, as players do); over "Am F C G", what a stream
+    # that ignored the change would play: 0.30 (at most 0.41)
+    assert _chord_tone_share(after, D_MAJOR) >= 0.6 > 0.45 >= _chord_tone_share(before, D_MAJOR)
     assert _chord_tone_share(before, D_MAJOR) < 0.5  # Am F C G: only A is a tone of D
     # every note that started sounded to its end: as many note-offs as note-ons per channel and pitch
     for channel in range(16):
@@ -195,4 +198,4 @@ def test_a_progression_typed_into_the_stream_plays_from_the_next_bar(jack_server
     # the last three bars (of 2 s each, before the end's all-notes-off) play over D
     end = next(t for t, m in arrivals if m[0] & 0xF0 == 0xB0 and m[1] == 123)
     last = [n for n in _pitched_note_ons(arrivals) if n[0] >= end - 6_000_000_000]
-    assert len(last) >= 10 and _chord_tone_share(last, D_MAJOR) >= 0.7
+    assert len(last) >= 10 and _chord_tone_share(last, D_MAJOR) >= 0.6  # as in the test above
