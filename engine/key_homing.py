@@ -10,11 +10,11 @@ for 800-1,800 steps did not even it out.
 So a model file names its home keys: those in which its bass meets chords as in its median key,
 measured when the file is made (`fit_home_keys`), so that the keys it learned poorly stand out.
 A phrase whose chords are in another key is made in the nearest home key of the same mode, at
-most MAX_SHIFT semitones away, and its notes are moved back: what a user in that home key gets,
-in the key asked for, as a singer takes a song a semitone or two down. A phrase with no chords, or in
-a home key, is made as it is, and so is an accompaniment (`Idea.home_keys` False): its part
-fixes the key and the register, and a bass part at the foot of the model's range would lose
-its lowest notes on the way.
+most MAX_SHIFT semitones away, and its notes are moved back: what a user in that home key
+gets, in the key asked for, as a singer takes a song a semitone or two down. A phrase with no
+chords, or in a home key, is made as it is, and so is an accompaniment (`Idea.home_keys`
+False): its part fixes the key and the register, and a bass part at the foot of the model's
+range would lose its lowest notes on the way.
 """
 
 from __future__ import annotations
