@@ -2,7 +2,7 @@
 from real ones? (issue 14)
 
     .venv/bin/python bench/classifier_groups.py [--model genres] [--genre rock] [--samples 1500]
-        [--quantize 0-1] [--data ../shared/data/lpd] [--json OUT]
+        [--quantize 0-1] [--data ../shared/data/lpd] [--weights CHECKPOINT.pt] [--all-only] [--json OUT]
 
 `eval`'s classifier (engine/two_sample.py: gradient-boosted trees, folds keeping a song's
 phrases together) run on one kind of feature at a time, and on all but one kind: onset
@@ -11,6 +11,11 @@ once), pitch (height, spread, range, pitch classes a bar), harmony between track
 distance) and repetition (bar similarity); then one track's features at a time. A kind whose
 removal leaves the accuracy near 100 % is not the only tell: the ones that each reach it alone
 must all be fixed before the test can fall to the issue's 75 %.
+
+`--weights`: a training checkpoint's generator decoded as `--model` decodes (its thresholds,
+bass line, quantizer, home keys), to screen a run's epochs without writing a model file for
+each; `--all-only` prints the accuracy on all features, the most separating features, and
+the phrases' mean bar similarity, and stops.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import on_grid, onsets
+from bytes2beats.engine.train import read_checkpoint
 from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
 
 KINDS = {  # kind: what its features' names contain
@@ -63,9 +69,14 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=1500)
     parser.add_argument("--quantize", type=float, help="quantize strength (default: the model's decoding)")
     parser.add_argument("--data", default="../shared/data/lpd")
+    parser.add_argument("--weights", help="a training checkpoint whose generator to decode as --model does")
+    parser.add_argument("--all-only", action="store_true", help="all features only, with what separates most")
     parser.add_argument("--json")
     args = parser.parse_args()
     composer = Composer.load(args.model, "cpu")
+    if args.weights:
+        composer.generator.load_state_dict(read_checkpoint(args.weights)["generator"])
+        composer.name = f"{args.weights} decoded as {composer.name}"
     cfg = composer.config
     spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
@@ -84,6 +95,17 @@ def main() -> int:
         return test["accuracy"]
 
     everything = np.arange(len(feature_names))
+    if args.all_only:
+        test = classifier_two_sample_test(generated, real, feature_names, real_songs=songs)
+        similarity = feature_names.index("bar similarity")
+        print(f"{composer.name}, {args.genre}: {args.samples} generated phrases against {len(validation)} validation "
+              f"phrases: {100 * test['accuracy']:.1f} %; bar similarity {np.nanmean(generated[:, similarity]):.3f} "
+              f"against {np.nanmean(real[:, similarity]):.3f}")
+        for row in test["separating"]:
+            print(f"  {row['feature']}: AUC {row['auc']:.3f}, generated {row['generated']:.4g}, real {row['real']:.4g}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"model": composer.name, "genre": args.genre, **test}, indent=2))
+        return 0
     kinds = kind_columns(feature_names)
     quantized = "the model's quantize" if args.quantize is None else f"quantize {args.quantize:g}"
     print(f"{composer.name}, {args.genre}, {quantized}: {args.samples} generated phrases against {len(validation)} validation "

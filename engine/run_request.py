@@ -143,6 +143,10 @@ class RunRequest:
     pitch_variety_loss: float = _setting(0.0, "weight of the generator's pitch-variety term: each pitched track's "
                                               "pitch classes a bar pulled up to the real phrases', never past "
                                               "them (0: none)")
+    repetition_loss: float = _setting(0.0, "weight of the generator's repetition term: each phrase's bar "
+                                           "similarity pulled up to the real phrases', never past them (0: none)")
+    onset_loss: float = _setting(0.0, "weight of the generator's onset term: each track's share of note starts "
+                                      "at each step of the beat pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
                                       "file decodes them (its per-track thresholds, bass as a line), not as "
                                       "the critic's notes at 0.5 (default: the critic's)")
@@ -230,6 +234,7 @@ class RunRequest:
             harmony_loss=self.harmony_loss, harmony_notes_only=self.harmony_notes_only,
             harmony_tracks=self.harmony_tracks, harmony_anchors=self.harmony_anchors,
             bar_fill_loss=self.bar_fill_loss, pitch_variety_loss=self.pitch_variety_loss,
+            repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             term_decoding=self.term_decoding,
         )
 

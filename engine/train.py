@@ -38,6 +38,7 @@ from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
 from .metrics import TONAL_CENTROID_BASIS
 from .model import (
+    OCTAVE,
     Critic,
     Generator,
     ModelConfig,
@@ -135,6 +136,19 @@ class TrainConfig:
     # notes away; the piano and the bass then played fewer pitch classes than players do (UPC
     # 3.68 and 1.64 against 4.31 and 2.14, rock, docs/quality.md "Session 20").
     pitch_variety_loss: float = 0.0
+    # The weight of the repetition term (`repetition_gap`; 0: none): each phrase's bar
+    # similarity (its bars' pitch classes and rhythm, as the seed paper's self-similarity
+    # matrix and the classifier two-sample test count it) pulled up to the real phrases',
+    # never past them. Generated rock bars repeated less than the songs' (0.75 against 0.85),
+    # the feature that told the classifier most (docs/quality.md "Session 21").
+    repetition_loss: float = 0.0
+    # The weight of the onset term (`onset_gap`; 0: none): each track's share of note starts at
+    # each step of the beat pulled to the real phrases', from either side (the total variation
+    # between the two, summed over the tracks). The network started 7-10 % of its strings' and
+    # guitar's notes on the 16ths between the 8ths against the songs' 1.3-1.7 %, and 13-25 % off
+    # the grid before the quantizer: onset positions alone told the classifier 97 % of the time
+    # (docs/quality.md "Session 15"); the critic's onset view needed more steps than a CPU gives.
+    onset_loss: float = 0.0
     # A model file (name or path) whose decoding the chord-fit, harmony and bar-fill terms
     # count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -187,6 +201,8 @@ TRAIN_RULES = {
     "harmony_loss": between(0, 1000),
     "bar_fill_loss": between(0, 1000),
     "pitch_variety_loss": between(0, 1000),
+    "repetition_loss": between(0, 1000),
+    "onset_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -441,6 +457,58 @@ def pitch_variety_gap(fake: torch.Tensor, real: torch.Tensor, tracks: list[int],
     with torch.no_grad():
         real_upc = pitch_classes_a_bar(real.float(), tracks, steps_per_bar, lowest_pitch)
     return torch.relu(real_upc - fake_upc).sum()
+
+
+def bar_similarities(x: torch.Tensor, steps_per_bar: int, lowest_pitch: int) -> torch.Tensor:
+    """(B, T, S, P) notes -> (B,): each phrase's bar similarity, as engine/metrics.py's
+    phrase_self_similarity and bar_similarity count it but for octaves: a bar is each track's
+    pitch classes present (an octave doubled counts once) and its steps with a note, the bars'
+    cosine similarities averaged off the diagonal. The metrics sum a class over its octaves;
+    a term on that sum rewarded adding a bar's pitch classes in more octaves, and a first run
+    spread the bass over four (docs/quality.md "Session 21"). "Present" and "with a note" are
+    maxima, so on binary notes with straight-through gradients the gradient reaches the cells
+    that make them."""
+    b, t, s, p = x.shape
+    bars = s // steps_per_bar
+    y = x[:, :, : bars * steps_per_bar].reshape(b, t, bars, steps_per_bar, p)
+    classes = y.amax(3).reshape(b, t, bars, p // OCTAVE, OCTAVE).amax(3)  # the order of classes: no matter here
+    features = torch.cat([classes, y.amax(4)], dim=3).transpose(1, 2).reshape(b, bars, -1)
+    unit = features / features.norm(dim=2, keepdim=True).clamp(min=1e-6)
+    similarity = unit @ unit.transpose(1, 2)
+    off = ~torch.eye(bars, dtype=torch.bool, device=x.device)
+    return similarity[:, off].mean(1)
+
+
+def repetition_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int, lowest_pitch: int) -> torch.Tensor:
+    """How much less the generated phrases' bars repeat than the real phrases': relu(real mean
+    bar similarity - generated). A hinge: phrases that repeat as much as the songs, or more,
+    are left alone."""
+    fake_similarity = bar_similarities(fake.float(), steps_per_bar, lowest_pitch).mean()
+    with torch.no_grad():
+        real_similarity = bar_similarities(real.float(), steps_per_bar, lowest_pitch).mean()
+    return torch.relu(real_similarity - fake_similarity)
+
+
+def onsets_in_beat(x: torch.Tensor, steps_per_beat: int) -> torch.Tensor:
+    """(B, T, S, P) notes -> (T, steps_per_beat): each track's share of the batch's note starts
+    at each step of the beat, as engine/metrics.py's onset_positions counts them over all
+    phrases. A start is a note where the step before has none (x[t] * (1 - x[t-1])), so on
+    binary notes with straight-through gradients a start can move, appear or go."""
+    before = torch.nn.functional.pad(x[:, :, :-1], (0, 0, 1, 0))
+    starts = x * (1 - before)
+    b, t, s, p = x.shape
+    per_step = starts[:, :, : s // steps_per_beat * steps_per_beat].reshape(b, t, -1, steps_per_beat, p).sum((0, 2, 4))
+    return per_step / per_step.sum(1, keepdim=True).clamp(min=1e-6)
+
+
+def onset_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_beat: int) -> torch.Tensor:
+    """How far the generated tracks' note starts in the beat lie from the real phrases':
+    sum over tracks and steps of |real share - generated share| (twice the total variation
+    per track). Either side: too many starts on a step and too few both count."""
+    fake_shares = onsets_in_beat(fake.float(), steps_per_beat)
+    with torch.no_grad():
+        real_shares = onsets_in_beat(real.float(), steps_per_beat)
+    return torch.abs(real_shares - fake_shares).sum()
 
 
 def term_decoder(model: str, generator: Generator) -> Composer:
@@ -845,6 +913,11 @@ class Trainer:
             pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
             loss = loss + self.cfg.pitch_variety_loss * pitch_variety_gap(fake, real, pitched, cfg.n_steps // cfg.n_bars,
                                                                           cfg.lowest_pitch)
+        if self.cfg.repetition_loss > 0 and real is not None:
+            cfg = self.model_cfg
+            loss = loss + self.cfg.repetition_loss * repetition_gap(fake, real, cfg.n_steps // cfg.n_bars, cfg.lowest_pitch)
+        if self.cfg.onset_loss > 0 and real is not None:
+            loss = loss + self.cfg.onset_loss * onset_gap(fake, real, self.model_cfg.steps_per_beat)
         if self.cfg.harmony_loss > 0 and real is not None:
             cfg = self.model_cfg
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake

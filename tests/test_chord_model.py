@@ -511,3 +511,61 @@ def test_train_with_harmony_tracks_it_has_not_is_one_line(cli_in_process, tmp_pa
     assert code == 1
     assert said in err.strip().splitlines()[-1]
     assert "Traceback" not in err and not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_repetition_term_counts_bar_similarity_as_the_metrics_and_pulls_only_up(phrases):
+    from bytes2beats.engine.metrics import bar_similarity, chroma, phrase_self_similarity
+    from bytes2beats.engine.train import TrainConfig, bar_similarities, repetition_gap
+
+    rolls = np.asarray(phrases.rolls[:16])  # real phrases
+    steps_per_bar = rolls.shape[2] // 4
+    ours = bar_similarities(torch.as_tensor(rolls, dtype=torch.float32), steps_per_bar, LOW).numpy()
+    # metrics.phrase_self_similarity with a pitch class present once however many octaves sound it
+    n, t, s, p = rolls.shape
+    x = rolls.reshape(n, t, 4, steps_per_bar, p)
+    features = np.concatenate([chroma(x.any(axis=3), LOW) > 0, x.any(axis=4)], axis=3)
+    features = features.transpose(0, 2, 1, 3).reshape(n, 4, -1).astype(float)
+    unit = features / np.maximum(np.linalg.norm(features, axis=2, keepdims=True), 1e-6)
+    assert np.allclose(ours, [bar_similarity(m) for m in unit @ unit.transpose(0, 2, 1)], atol=1e-5)
+
+    # real: the same bar four times; generated: the first bar, then three others. The gap is
+    # the difference, and descending it the generated bars move toward each other
+    real = torch.zeros(1, 2, 64, 24)
+    real[0, 1, :, 12] = 1
+    fake = torch.zeros(1, 2, 64, 24)
+    for bar, pitch in enumerate([12, 14, 16, 17]):
+        fake[0, 1, bar * 16 : (bar + 1) * 16, pitch] = 1
+    fake.requires_grad_(True)
+    gap = repetition_gap(fake, real, 16, LOW)
+    # one pitch a bar, no octaves: the metrics' own bar similarity
+    expected = 1 - bar_similarity(phrase_self_similarity(fake.detach().numpy() > 0, 16, LOW)[0])
+    assert gap.item() == pytest.approx(expected, abs=1e-5) and gap.item() > 0
+    gap.backward()
+    assert (fake.grad[0, 1, 16:32, 12] < 0).all()  # the first bar's pitch, wanted in the second
+    assert repetition_gap(real, fake.detach(), 16, LOW).item() == 0  # repeating more than players: free
+    assert "repetition_loss" in TrainConfig(repetition_loss=-1).problem()
+
+
+def test_the_onset_term_counts_starts_as_the_metrics_and_moves_them_toward_the_players(phrases):
+    from bytes2beats.engine.metrics import onset_positions
+    from bytes2beats.engine.train import TrainConfig, onset_gap, onsets_in_beat
+
+    rolls = np.asarray(phrases.rolls[:16])  # real phrases
+    spb = 12
+    ours = onsets_in_beat(torch.as_tensor(rolls, dtype=torch.float32), spb).numpy()
+    assert np.allclose(ours, np.nan_to_num(onset_positions(rolls, spb)), atol=1e-5)
+
+    # real: a note on every beat; generated: on the first beat, then on the 16th after each
+    # beat. The gap is twice the share of starts misplaced, and descending it the beats'
+    # cells rise and the 16ths' fall
+    real = torch.zeros(1, 2, 48, 24)
+    real[0, 1, 0::12, 12] = 1
+    fake = torch.zeros(1, 2, 48, 24)
+    fake[0, 1, [0, 15, 27, 39], 12] = 1
+    fake.requires_grad_(True)
+    gap = onset_gap(fake, real, spb)
+    assert gap.item() == pytest.approx(1.5)  # 3 of the piano's 4 starts misplaced; silent tracks count none
+    gap.backward()
+    assert (fake.grad[0, 1, 12::12, 12] < 0).all() and (fake.grad[0, 1, 15::12, 12] > 0).all()
+    assert onset_gap(real, real, spb).item() == 0
+    assert "onset_loss" in TrainConfig(onset_loss=-1).problem()
