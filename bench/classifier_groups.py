@@ -30,7 +30,7 @@ import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import on_grid, onsets
+from bytes2beats.engine.metrics import off_grid_onsets, on_grid, one_step_notes, onsets
 from bytes2beats.engine.train import read_checkpoint
 from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
 
@@ -103,6 +103,15 @@ def main() -> int:
               f"against {np.nanmean(real[:, similarity]):.3f}")
         for row in test["separating"]:
             print(f"  {row['feature']}: AUC {row['auc']:.3f}, generated {row['generated']:.4g}, real {row['real']:.4g}")
+        shown = lambda values: " / ".join(f"{v:.1f}" for v in values)  # noqa: E731
+        timing = {"off_grid": {"generated": off_grid_onsets(fake, cfg.steps_per_beat).tolist(),
+                               "validation": off_grid_onsets(phrases.rolls[validation], cfg.steps_per_beat).tolist()},
+                  "one_step": {"generated": one_step_notes(fake).tolist(),
+                               "validation": one_step_notes(phrases.rolls[validation]).tolist()}}
+        for what, sets in timing.items():
+            print(f"{what.replace('_', '-')} % ({' / '.join(names)}): generated {shown(sets['generated'])}; "
+                  f"validation {shown(sets['validation'])}")
+        test.update(timing)
         if args.json:
             Path(args.json).write_text(json.dumps({"model": composer.name, "genre": args.genre, **test}, indent=2))
         return 0

@@ -145,8 +145,8 @@ class RunRequest:
                                               "them (0: none)")
     repetition_loss: float = _setting(0.0, "weight of the generator's repetition term: each phrase's bar "
                                            "similarity pulled up to the real phrases', never past them (0: none)")
-    onset_loss: float = _setting(0.0, "weight of the generator's onset term: each track's share of note starts "
-                                      "at each step of the beat pulled to the real phrases' (0: none)")
+    onset_loss: float = _setting(0.0, "weight of the generator's onset term: each track's note starts and ends "
+                                      "in the beat, and its one-step notes, pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
                                       "file decodes them (its per-track thresholds, bass as a line), not as "
                                       "the critic's notes at 0.5 (default: the critic's)")

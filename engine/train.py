@@ -142,9 +142,9 @@ class TrainConfig:
     # never past them. Generated rock bars repeated less than the songs' (0.75 against 0.85),
     # the feature that told the classifier most (docs/quality.md "Session 21").
     repetition_loss: float = 0.0
-    # The weight of the onset term (`onset_gap`; 0: none): each track's share of note starts at
-    # each step of the beat pulled to the real phrases', from either side (the total variation
-    # between the two, summed over the tracks). The network started 7-10 % of its strings' and
+    # The weight of the onset term (`onset_gap`; 0: none): each track's share of note starts and
+    # of note ends at each step of the beat, and of notes a step long, pulled to the real
+    # phrases', from either side (summed over the tracks). The network started 7-10 % of its strings' and
     # guitar's notes on the 16ths between the 8ths against the songs' 1.3-1.7 %, and 13-25 % off
     # the grid before the quantizer: onset positions alone told the classifier 97 % of the time
     # (docs/quality.md "Session 15"); the critic's onset view needed more steps than a CPU gives.
@@ -494,21 +494,37 @@ def onsets_in_beat(x: torch.Tensor, steps_per_beat: int) -> torch.Tensor:
     at each step of the beat, as engine/metrics.py's onset_positions counts them over all
     phrases. A start is a note where the step before has none (x[t] * (1 - x[t-1])), so on
     binary notes with straight-through gradients a start can move, appear or go."""
-    before = torch.nn.functional.pad(x[:, :, :-1], (0, 0, 1, 0))
-    starts = x * (1 - before)
+    return note_edges_in_beat(x, steps_per_beat)[0]
+
+
+def note_edges_in_beat(x: torch.Tensor, steps_per_beat: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, T, S, P) notes -> each track's share of note starts and of note ends (a note's last
+    step) at each step of the beat, (T, steps_per_beat) each, and its share of notes a single
+    step long, (T,)."""
+    pad = torch.nn.functional.pad
+    before, after = pad(x[:, :, :-1], (0, 0, 1, 0)), pad(x[:, :, 1:], (0, 0, 0, 1))
+    starts, ends = x * (1 - before), x * (1 - after)
     b, t, s, p = x.shape
-    per_step = starts[:, :, : s // steps_per_beat * steps_per_beat].reshape(b, t, -1, steps_per_beat, p).sum((0, 2, 4))
-    return per_step / per_step.sum(1, keepdim=True).clamp(min=1e-6)
+    whole = s // steps_per_beat * steps_per_beat
+
+    def in_beat(edges):
+        per_step = edges[:, :, :whole].reshape(b, t, -1, steps_per_beat, p).sum((0, 2, 4))
+        return per_step / per_step.sum(1, keepdim=True).clamp(min=1e-6)
+
+    one_step = (starts * (1 - after)).sum((0, 2, 3)) / starts.sum((0, 2, 3)).clamp(min=1e-6)
+    return in_beat(starts), in_beat(ends), one_step
 
 
 def onset_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_beat: int) -> torch.Tensor:
-    """How far the generated tracks' note starts in the beat lie from the real phrases':
-    sum over tracks and steps of |real share - generated share| (twice the total variation
-    per track). Either side: too many starts on a step and too few both count."""
-    fake_shares = onsets_in_beat(fake.float(), steps_per_beat)
+    """How far the generated tracks' rhythm in the beat lies from the real phrases': summed
+    over tracks, |real share - generated share| of the note starts at each step of the beat,
+    the same for the note ends, and for the notes a single step long. Either side counts. The
+    starts alone were learned in one epoch by holding a note over the step where a start was
+    too many: drums' hits grew longer, the pitched tracks' notes broke into fragments."""
+    fake_edges = note_edges_in_beat(fake.float(), steps_per_beat)
     with torch.no_grad():
-        real_shares = onsets_in_beat(real.float(), steps_per_beat)
-    return torch.abs(real_shares - fake_shares).sum()
+        real_edges = note_edges_in_beat(real.float(), steps_per_beat)
+    return sum(torch.abs(r - f).sum() for r, f in zip(real_edges, fake_edges))
 
 
 def term_decoder(model: str, generator: Generator) -> Composer:

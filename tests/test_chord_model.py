@@ -555,17 +555,22 @@ def test_the_onset_term_counts_starts_as_the_metrics_and_moves_them_toward_the_p
     ours = onsets_in_beat(torch.as_tensor(rolls, dtype=torch.float32), spb).numpy()
     assert np.allclose(ours, np.nan_to_num(onset_positions(rolls, spb)), atol=1e-5)
 
-    # real: a note on every beat; generated: on the first beat, then on the 16th after each
-    # beat. The gap is twice the share of starts misplaced, and descending it the beats'
-    # cells rise and the 16ths' fall
+    # real: a one-step note on every beat; generated: on the first beat, then on the 16th after
+    # each beat. Starts and ends each count twice the share misplaced (one-step notes alike),
+    # and descending the gap the beats' cells rise and the 16ths' fall
     real = torch.zeros(1, 2, 48, 24)
     real[0, 1, 0::12, 12] = 1
     fake = torch.zeros(1, 2, 48, 24)
     fake[0, 1, [0, 15, 27, 39], 12] = 1
     fake.requires_grad_(True)
     gap = onset_gap(fake, real, spb)
-    assert gap.item() == pytest.approx(1.5)  # 3 of the piano's 4 starts misplaced; silent tracks count none
+    assert gap.item() == pytest.approx(3.0)  # 3 of the piano's 4 starts misplaced; silent tracks count none
     gap.backward()
     assert (fake.grad[0, 1, 12::12, 12] < 0).all() and (fake.grad[0, 1, 15::12, 12] > 0).all()
     assert onset_gap(real, real, spb).item() == 0
+    # a held note where the players play one-step notes: its length counts, though it starts on the beat
+    held = torch.zeros(1, 2, 48, 24)
+    held[0, 1, 0:5, 12] = 1
+    held[0, 1, 12::12, 12] = 1
+    assert onset_gap(held, real, spb).item() == pytest.approx(0.5 + 0.25)  # its end, one note less a step long
     assert "onset_loss" in TrainConfig(onset_loss=-1).problem()
