@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the songs it was trained on: a folder, or a .phrases.npz pack (its training songs are used)")
     c.add_argument("--out", help="write the model here (default: rewrite the model's own file)")
     c.add_argument("--samples", type=int, default=None, help="generated phrases per genre to fit to (1024)")
+    c.add_argument("--register-only", action="store_true",
+                   help="fit only each track's register (how far from its middle the players' notes go), "
+                        "keeping the rest of the decoding as it is")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -299,8 +302,6 @@ def cmd_calibrate(args) -> int:
         is_phrase_pack,
         load_phrase_pack,
     )
-    from bytes2beats.engine.model import Critic, load_critic_weights, save_model
-    from bytes2beats.engine.model_store import resolve_model
     from bytes2beats.engine.music_io import MusicFileError
 
     if args.samples is not None and args.samples < 1:
@@ -327,6 +328,8 @@ def cmd_calibrate(args) -> int:
     del phrases
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
+    if args.register_only:
+        return _write_register(args, composer, training)
     progressions = None
     if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
         from bytes2beats.engine.calibrate import phrase_progressions
@@ -337,18 +340,10 @@ def cmd_calibrate(args) -> int:
                                   progressions=progressions)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
-    for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate"):
+    for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
-    out = Path(args.out) if args.out else resolve_model(args.model)
-    critic, critic_weights = None, load_critic_weights(resolve_model(args.model))
-    if critic_weights is not None:  # kept, so that the model can still be fine-tuned
-        critic = Critic(cfg)
-        critic.load_state_dict(critic_weights)
-    try:
-        save_model(composer.generator, out, composer.meta, critic=critic)
-    except OSError as error:
-        raise UserError(str(error)) from None
+    out = _save_calibrated(args, composer)
     print(f"{out}: threshold {decoding['threshold']}, monophonic: {', '.join(decoding['monophonic']) or 'none'}")
     for genre, scales in decoding["track_scales"].items():
         print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} x{s:.3f}" for t, s in zip(cfg.tracks, scales))
@@ -361,6 +356,44 @@ def cmd_calibrate(args) -> int:
         print(f"  {genre or 'all'}, fewest notes-cells a bar keeps: {', '.join(gated) or 'none gated'}")
     if unfitted:
         print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
+    return 0
+
+
+def _save_calibrated(args, composer) -> Path:
+    """The model with its new decoding, written to --out or over its own file, its critic kept
+    (so that it can still be fine-tuned)."""
+    from bytes2beats.engine.model import Critic, load_critic_weights, save_model
+    from bytes2beats.engine.model_store import resolve_model
+
+    out = Path(args.out) if args.out else resolve_model(args.model)
+    critic, critic_weights = None, load_critic_weights(resolve_model(args.model))
+    if critic_weights is not None:
+        critic = Critic(composer.config)
+        critic.load_state_dict(critic_weights)
+    try:
+        save_model(composer.generator, out, composer.meta, critic=critic)
+    except OSError as error:
+        raise UserError(str(error)) from None
+    return out
+
+
+def _write_register(args, composer, training) -> int:
+    """`calibrate --register-only`: each genre's register fitted to the training songs, every
+    other decoding entry as the file has it (its measured thresholds do not move)."""
+    import numpy as np
+    from bytes2beats.engine.calibrate import DATA_SAMPLE, fitted_register
+
+    cfg, rng = composer.config, np.random.default_rng(100)
+    groups = {g: np.flatnonzero(training.genre == training.genres.index(g))
+              for g in cfg.genres if g in training.genres} or {"": np.arange(len(training))}
+    fitted = {genre: fitted_register(training, np.sort(rng.choice(rows, min(DATA_SAMPLE, len(rows)), replace=False)),
+                                     cfg.tracks)
+              for genre, rows in groups.items() if len(rows)}
+    composer.meta["register"] = {**(composer.meta.get("register") or {}), **fitted}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: register (semitones from a phrase's middle)")
+    for genre, reach in fitted.items():
+        print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} {r}" for t, r in zip(cfg.tracks, reach) if r))
     return 0
 
 

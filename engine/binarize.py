@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+OCTAVE = 12
+
 PLAIN = 1.0  # hold_ratio of models calibrated before hysteresis: one threshold
 HOLD_RATIO = 0.5  # the models' default since; bench/hold_ratio.py measures the choice
 QUANTIZE = 1.0  # how far notes move onto the grid when a caller does not say (docs/model.md, "Quantize")
@@ -160,6 +162,31 @@ def _best_line(notes: np.ndarray, probabilities: np.ndarray, shortest: int) -> n
         out[start[i] : stop, pitch[i]] = True
         i = then[i]
     return out
+
+
+def keep_in_register(notes: np.ndarray, reach: int) -> np.ndarray:
+    """(..., steps, pitches) notes of one track -> the same notes with each phrase's strays
+    moved home: a note further than `reach` semitones from the phrase's median sounding pitch
+    moves by whole octaves toward it until it lies within `reach`, as an arranger brings a
+    line back into its instrument's register. Its pitch class, so its harmony, stays; a note
+    that lands on one already sounding there joins it. `reach` is the genre's players' own
+    (engine/calibrate.py: fitted_register), at least a tritone so that every pitch class has
+    a place within it."""
+    reach = max(int(reach), 6)
+    shape = notes.shape
+    rows = notes.reshape(-1, *shape[-2:])
+    out = rows.copy()
+    pitch = np.arange(shape[-1])
+    for i, sounding in enumerate(rows.sum(axis=1)):  # (pitches,) cells per pitch
+        if not sounding.any():
+            continue
+        middle = int(np.searchsorted(np.cumsum(sounding), sounding.sum() / 2))  # the median cell's pitch
+        for p in pitch[(sounding > 0) & (np.abs(pitch - middle) > reach)]:
+            home = p - OCTAVE * int(np.ceil((p - middle - reach) / OCTAVE)) if p > middle else \
+                p + OCTAVE * int(np.ceil((middle - reach - p) / OCTAVE))
+            out[i, :, home] |= rows[i, :, p]
+            out[i, :, p] = False
+    return out.reshape(shape)
 
 
 def snap_offsets(steps_per_beat: int, prior: np.ndarray | None = None, spread: float = SNAP_SPREAD) -> np.ndarray:

@@ -23,6 +23,7 @@ from .binarize import (
     binarize,
     chord_lock,
     gate_bars,
+    keep_in_register,
     monophonic,
     quantize,
 )
@@ -130,6 +131,7 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
         "track_scales": lambda fit: numbers(fit, tracks, 1e-6, "positive numbers, one a track"),
         "onset_spread": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "bar_gate": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
+        "register": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "onset_prior": lambda fit: (
             None if isinstance(fit, list) and len(fit) == tracks
             and not any(numbers(row, spb, 0, "") for row in fit)
@@ -222,8 +224,10 @@ class Composer:
         for models fitted so: `repeats`), its bars of a stray note or two silenced where the
         model's fitted `bar_gate` says, moved `quantize_strength` (0..1, default QUANTIZE)
         of the way onto the beat's grid (to where the genre's players start notes, drums as
-        hits), then its monophonic tracks made lines. `chords` (one per beat) and `lock` (0..1):
-        notes off the beat's chord made that much less likely first (binarize.chord_lock)."""
+        hits), then its monophonic tracks made lines, then each pitched track's strays moved by
+        octaves into the register the genre's players keep to (`register`: keep_in_register).
+        `chords` (one per beat) and `lock` (0..1): notes off the beat's chord made that much
+        less likely first (binarize.chord_lock)."""
         if lock > 0 and chords:
             pitched = [t for t, track in enumerate(self.config.tracks) if not track.is_drum]
             probabilities = probabilities.copy()
@@ -245,6 +249,10 @@ class Composer:
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)
+        reach = self._fitted("register", genre)  # models fitted before it have none
+        for t, track in enumerate(self.config.tracks):
+            if reach and reach[t] and not track.is_drum:
+                notes[..., t, :, :] = keep_in_register(notes[..., t, :, :], reach[t])
         return notes
 
     @property

@@ -144,7 +144,8 @@ class RunRequest:
                                               "pitch classes a bar pulled up to the real phrases', never past "
                                               "them (0: none)")
     repetition_loss: float = _setting(0.0, "weight of the generator's repetition term: each phrase's bar "
-                                           "similarity pulled up to the real phrases', never past them (0: none)")
+                                           "similarity pulled up to the real phrases', never past them, by taking away "
+                                           "notes that set a bar apart (0: none)")
     onset_loss: float = _setting(0.0, "weight of the generator's onset term: each track's note starts and ends "
                                       "in the beat, and its one-step notes, pulled to the real phrases' (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "

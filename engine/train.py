@@ -139,8 +139,9 @@ class TrainConfig:
     # The weight of the repetition term (`repetition_gap`; 0: none): each phrase's bar
     # similarity (its bars' pitch classes and rhythm, as the seed paper's self-similarity
     # matrix and the classifier two-sample test count it) pulled up to the real phrases',
-    # never past them. Generated rock bars repeated less than the songs' (0.75 against 0.85),
-    # the feature that told the classifier most (docs/quality.md "Session 21").
+    # never past them, through the notes played alone. Generated rock bars repeated less than
+    # the songs' (0.75 against 0.85), the feature that told the classifier most
+    # (docs/quality.md, "The network's own timing, taught directly").
     repetition_loss: float = 0.0
     # The weight of the onset term (`onset_gap`; 0: none): each track's share of note starts and
     # of note ends at each step of the beat, and of notes a step long, pulled to the real
@@ -482,8 +483,10 @@ def bar_similarities(x: torch.Tensor, steps_per_bar: int, lowest_pitch: int) -> 
 def repetition_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int, lowest_pitch: int) -> torch.Tensor:
     """How much less the generated phrases' bars repeat than the real phrases': relu(real mean
     bar similarity - generated). A hinge: phrases that repeat as much as the songs, or more,
-    are left alone."""
-    fake_similarity = bar_similarities(fake.float(), steps_per_bar, lowest_pitch).mean()
+    are left alone. Through the notes played alone (`through_notes`): bars come to repeat by
+    losing the notes that set them apart, never by gaining notes; through every cell, a run
+    added notes that made no bar like another and spread the bass over four octaves."""
+    fake_similarity = bar_similarities(through_notes(fake.float()), steps_per_bar, lowest_pitch).mean()
     with torch.no_grad():
         real_similarity = bar_similarities(real.float(), steps_per_bar, lowest_pitch).mean()
     return torch.relu(real_similarity - fake_similarity)

@@ -378,7 +378,7 @@ def model_files(draw, model: Path) -> bytes:
         metadata["config"] = json.dumps(config)
     elif how == "entry":
         key = draw(st.sampled_from(["threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior",
-                                    "onset_spread", "repeats", "default_genre", "progressions"]))
+                                    "onset_spread", "register", "repeats", "default_genre", "progressions"]))
         metadata[key] = json.dumps(draw(JSON_VALUES))
     elif how == "entry text":
         metadata[draw(st.sampled_from(sorted(metadata)))] = draw(st.text(max_size=30))

@@ -162,3 +162,24 @@ def test_a_bar_gate_silences_a_tracks_stray_notes_and_keeps_its_parts():
     part[0, 2, 0] = True
     out = gate_bars(part, 16, [5])
     assert not out[0, :16].any() and out[0, 16:].all()
+
+
+def test_keep_in_register_moves_strays_home_by_octaves_and_keeps_their_pitch_classes():
+    from bytes2beats.engine.binarize import keep_in_register
+
+    notes = np.zeros((2, 16, 84), dtype=bool)
+    notes[0, 0:12, 30] = True  # a line around pitch 30
+    notes[0, 12:14, 81] = True  # a blip four octaves up: 51 away
+    notes[0, 14:16, 2] = True  # and one two octaves down: 28 away
+    notes[1, :, 40] = True  # a phrase with nothing astray
+    kept = keep_in_register(notes, 14)
+    assert kept[0, 12:14, 81 - 48].all() and not kept[0, :, 81].any()  # 3 away now, a pitch class kept
+    assert kept[0, 14:16, 2 + 24].all() and not kept[0, :, 2].any()  # 4 below
+    assert kept[0, 0:12, 30].all() and kept.sum() == notes.sum()
+    assert np.array_equal(kept[1], notes[1])
+    # a stray landing on a note already sounding there joins it
+    both = np.zeros((16, 84), dtype=bool)
+    both[:, 30] = True
+    both[0:4, 54] = True  # 24 above, with a reach of 11: two octaves down, onto 30 itself
+    assert np.array_equal(keep_in_register(both, 11), np.pad(np.ones((16, 1), bool), ((0, 0), (30, 53))))
+    assert keep_in_register(both, 12)[0:4, 42].all()  # with 12, one octave: 42 lies within it

@@ -155,3 +155,30 @@ def test_fitting_leaves_a_training_generator_training(training, generator):
         assert generator.training  # `train` fits its sample pictures mid-run
     finally:
         generator.eval()
+
+
+def test_the_register_is_where_the_songs_keep_their_notes_and_register_only_moves_nothing_else(
+        training, generator, tmp_path):
+    from bytes2beats.engine.calibrate import fitted_register
+
+    rows = np.arange(len(training))
+    reach = fitted_register(training, rows, generator.cfg.tracks)
+    assert reach[0] == 0 and all(r > 0 for r in reach[1:])  # drums keep no register
+    rolls = training.rolls[rows]
+    for t in range(1, 5):  # within its reach of each phrase's median pitch lie 99 % of a track's cells or more
+        counts = rolls[:, t].sum(axis=1)
+        counts = counts[counts.sum(axis=1) > 0]
+        middle = (np.cumsum(counts, axis=1) < counts.sum(axis=1, keepdims=True) / 2).sum(axis=1)
+        near = np.abs(np.arange(counts.shape[1])[None, :] - middle[:, None]) <= reach[t]
+        assert (counts * near).sum() / counts.sum() >= 0.99 > (counts * (near & (np.abs(
+            np.arange(counts.shape[1])[None, :] - middle[:, None]) < reach[t]))).sum() / counts.sum()
+
+    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          "--register-only", "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    _, meta = load_model(model)
+    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
+    assert set(meta["register"]) == {"pop", "rock"} and len(meta["register"]["rock"]) == 5
+    assert Composer.load(model, "cpu")._fitted("register", "rock") == meta["register"]["rock"]

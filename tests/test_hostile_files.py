@@ -252,6 +252,7 @@ MODEL_CASES = [
     ("repeats a string", dict(repeats="yes"), "its repeats must be true or false"),
     ("onset_prior of another shape", dict(onset_prior={"rock": [[1.0] * 4] * 5}), "its onset_prior for 'rock' must be 5 rows"),
     ("onset_spread negative", dict(onset_spread={"": [-1.0] * 5}), "its onset_spread for 'all genres' must be 5 numbers"),
+    ("register one short", dict(register={"rock": [0, 29, 21, 21]}), "its register for 'rock' must be 5 numbers"),
     ("default_genre a list", dict(default_genre=["rock"]), "its default_genre must be a genre's name"),
     ("progressions of no chords", dict(progressions={"rock": ["C G Xq7 F"]}), "names an unknown chord ('Xq7')"),
 ]
