@@ -1226,8 +1226,8 @@ def _most_common_genre(phrases: Phrases) -> str | None:
 
 
 DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats",
-                 "bar_gate", "home_keys")
-PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate")
+                 "bar_gate", "register", "home_keys")
+PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register")
 
 
 def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> dict:

@@ -560,7 +560,7 @@ def test_fine_tuning_on_a_users_own_folder_gives_it_a_genre_of_its_own(tmp_path)
     assert generator.genre_embedding.weight.shape[0] == 3
     _, source = load_model(base)
     assert meta["threshold"] == source["threshold"] and meta["monophonic"] == source["monophonic"]
-    for key in ("track_scales", "onset_spread"):
+    for key in ("track_scales", "onset_spread", "register"):
         assert {g: meta[key][g] for g in ("pop", "rock")} == source[key]  # each known genre keeps its own
         assert np.allclose(meta[key]["my-songs"], np.mean([source[key]["pop"], source[key]["rock"]], axis=0))
     assert meta["trained"]["decoding_from"] == "base"
