@@ -380,15 +380,10 @@ def _save_calibrated(args, composer) -> Path:
 def _write_register(args, composer, training) -> int:
     """`calibrate --register-only`: each genre's register fitted to the training songs, every
     other decoding entry as the file has it (its measured thresholds do not move)."""
-    import numpy as np
-    from bytes2beats.engine.calibrate import DATA_SAMPLE, fitted_register
+    from bytes2beats.engine.calibrate import fitted_registers
 
-    cfg, rng = composer.config, np.random.default_rng(100)
-    groups = {g: np.flatnonzero(training.genre == training.genres.index(g))
-              for g in cfg.genres if g in training.genres} or {"": np.arange(len(training))}
-    fitted = {genre: fitted_register(training, np.sort(rng.choice(rows, min(DATA_SAMPLE, len(rows)), replace=False)),
-                                     cfg.tracks)
-              for genre, rows in groups.items() if len(rows)}
+    cfg = composer.config
+    fitted = fitted_registers(training, cfg.genres, cfg.tracks)
     composer.meta["register"] = {**(composer.meta.get("register") or {}), **fitted}
     out = _save_calibrated(args, composer)
     print(f"{out}: register (semitones from a phrase's middle)")

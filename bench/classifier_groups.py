@@ -104,10 +104,10 @@ def main() -> int:
         for row in test["separating"]:
             print(f"  {row['feature']}: AUC {row['auc']:.3f}, generated {row['generated']:.4g}, real {row['real']:.4g}")
         shown = lambda values: " / ".join(f"{v:.1f}" for v in values)  # noqa: E731
+        real_rolls = phrases.rolls[validation]
         timing = {"off_grid": {"generated": off_grid_onsets(fake, cfg.steps_per_beat).tolist(),
-                               "validation": off_grid_onsets(phrases.rolls[validation], cfg.steps_per_beat).tolist()},
-                  "one_step": {"generated": one_step_notes(fake).tolist(),
-                               "validation": one_step_notes(phrases.rolls[validation]).tolist()}}
+                               "validation": off_grid_onsets(real_rolls, cfg.steps_per_beat).tolist()},
+                  "one_step": {"generated": one_step_notes(fake).tolist(), "validation": one_step_notes(real_rolls).tolist()}}
         for what, sets in timing.items():
             print(f"{what.replace('_', '-')} % ({' / '.join(names)}): generated {shown(sets['generated'])}; "
                   f"validation {shown(sets['validation'])}")

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from bytes2beats.engine.binarize import median_pitches
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
@@ -31,7 +32,7 @@ def strays(phrases: np.ndarray, track: int, reach: int) -> tuple[float, float]:
     counts = phrases[:, track].sum(axis=1)  # (n, P)
     playing = counts.sum(axis=1) > 0
     counts = counts[playing]
-    middle = (np.cumsum(counts, axis=1) < counts.sum(axis=1, keepdims=True) / 2).sum(axis=1)
+    middle = median_pitches(counts)
     pitch = np.arange(counts.shape[1])
     far = ((counts > 0) & (np.abs(pitch[None, :] - middle[:, None]) > reach)).any(axis=1)
     used = counts > 0

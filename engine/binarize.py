@@ -164,6 +164,12 @@ def _best_line(notes: np.ndarray, probabilities: np.ndarray, shortest: int) -> n
     return out
 
 
+def median_pitches(cells: np.ndarray) -> np.ndarray:
+    """(..., pitches) sounding cells per pitch -> (...) int: the pitch of the median cell (the
+    lowest at which half the cells are reached)."""
+    return (np.cumsum(cells, axis=-1) < cells.sum(axis=-1, keepdims=True) / 2).sum(axis=-1)
+
+
 def keep_in_register(notes: np.ndarray, reach: int) -> np.ndarray:
     """(..., steps, pitches) notes of one track -> the same notes with each phrase's strays
     moved home: a note further than `reach` semitones from the phrase's median sounding pitch
@@ -177,15 +183,14 @@ def keep_in_register(notes: np.ndarray, reach: int) -> np.ndarray:
     rows = notes.reshape(-1, *shape[-2:])
     out = rows.copy()
     pitch = np.arange(shape[-1])
-    for i, sounding in enumerate(rows.sum(axis=1)):  # (pitches,) cells per pitch
-        if not sounding.any():
-            continue
-        middle = int(np.searchsorted(np.cumsum(sounding), sounding.sum() / 2))  # the median cell's pitch
-        for p in pitch[(sounding > 0) & (np.abs(pitch - middle) > reach)]:
-            home = p - OCTAVE * int(np.ceil((p - middle - reach) / OCTAVE)) if p > middle else \
-                p + OCTAVE * int(np.ceil((middle - reach - p) / OCTAVE))
-            out[i, :, home] |= rows[i, :, p]
-            out[i, :, p] = False
+    sounding = rows.sum(axis=1)  # (rows, pitches): cells per pitch
+    middles = median_pitches(sounding)
+    for i, p in np.argwhere((sounding > 0) & (np.abs(pitch[None, :] - middles[:, None]) > reach)):
+        middle = middles[i]
+        home = p - OCTAVE * int(np.ceil((p - middle - reach) / OCTAVE)) if p > middle else \
+            p + OCTAVE * int(np.ceil((middle - reach - p) / OCTAVE))
+        out[i, :, home] |= rows[i, :, p]
+        out[i, :, p] = False
     return out.reshape(shape)
 
 

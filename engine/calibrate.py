@@ -32,7 +32,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .binarize import HOLD_RATIO, SNAP_SPREAD, binarize, calibrate, fitted_bar_gate, quantize
+from .binarize import (
+    HOLD_RATIO,
+    SNAP_SPREAD,
+    binarize,
+    calibrate,
+    fitted_bar_gate,
+    median_pitches,
+    quantize,
+)
 from .dataset import Phrases
 from .generate import Composer
 from .metrics import onset_positions, polyphonic_rate
@@ -84,19 +92,15 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
     was_training = generator.training
     composer = Composer(generator, {"progressions": progressions or {}})
     rng = np.random.default_rng(seed + 1)
-    groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)]
-              for g in composer.config.genres if g in phrases.genres}
-    if not any(len(r) for r in groups.values()):
-        groups = {"": rows}  # no genres, or none the data names: one fit for all (the "" entry)
+    groups = genre_groups(phrases, rows, composer.config.genres)
     rate = polyphonic_rate(phrases.rolls[_pick(rng, rows)])
     lines = [i for i, r in enumerate(rate) if 0 < r < MONOPHONIC_BELOW]
-    scales, priors, spreads, gates, registers = {}, {}, {}, {}, {}
+    scales, priors, spreads, gates = {}, {}, {}, {}
     steps_per_bar = 4 * composer.config.steps_per_beat
     for genre, in_genre in groups.items():
         if not len(in_genre):
             continue
         priors[genre] = fitted_onset_prior(phrases, _pick(rng, in_genre), composer.config.steps_per_beat)
-        registers[genre] = fitted_register(phrases, _pick(rng, in_genre), composer.config.tracks)
         density = _density(phrases, in_genre)
         ideas = [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)]
         probs = _probabilities(composer, ideas)  # (samples, tracks, steps, pitches)
@@ -120,8 +124,17 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "onset_spread": spreads,
         "repeats": REPEATS,
         "bar_gate": gates,
-        "register": registers,
+        "register": fitted_registers(phrases, composer.config.genres, composer.config.tracks, rows),
     }
+
+
+def genre_groups(phrases: Phrases, rows: np.ndarray, genres: list[str]) -> dict[str, np.ndarray]:
+    """Per genre of the model that the data names, its phrases among `rows`; with none (no
+    genres, or none the data names), one group of them all under "" (one fit for all)."""
+    groups = {g: rows[phrases.genre[rows] == phrases.genres.index(g)] for g in genres if g in phrases.genres}
+    if not any(len(r) for r in groups.values()):
+        groups = {"": rows}
+    return groups
 
 
 def phrase_progressions(phrases: Phrases, cfg, rows: np.ndarray | None = None, per_genre: int = 512,
@@ -162,24 +175,30 @@ def fitted_onset_prior(phrases: Phrases, rows: np.ndarray, steps_per_beat: int) 
     return [[round(float(v), 5) for v in track] for track in shares]
 
 
-def fitted_register(phrases: Phrases, rows: np.ndarray, tracks, share: float = REGISTER_SHARE) -> list[int]:
+def fitted_registers(phrases: Phrases, genres: list[str], tracks, rows: np.ndarray | None = None,
+                     seed: int = 100) -> dict[str, list[int]]:
+    """`fitted_register` per genre (`genre_groups`), each over a sample of its phrases."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(phrases)) if rows is None else rows
+    return {genre: fitted_register(phrases, _pick(rng, in_genre), tracks)
+            for genre, in_genre in genre_groups(phrases, rows, genres).items() if len(in_genre)}
+
+
+def fitted_register(phrases: Phrases, rows: np.ndarray, tracks, share: float = REGISTER_SHARE,
+                    chunk: int = 512) -> list[int]:
     """Per track, the distance in semitones from each phrase's median sounding pitch within
     which `share` of the track's sounding cells over `rows` lie (0 for drums and for a track
-    that never plays: no register kept)."""
-    rolls = phrases.rolls[rows]  # (n, T, S, P)
-    out = []
-    for t, track in enumerate(tracks):
-        counts = rolls[:, t].sum(axis=1)  # (n, P): cells per pitch
-        playing = counts.sum(axis=1) > 0
-        if track.is_drum or not playing.any():
-            out.append(0)
-            continue
-        counts = counts[playing]
-        middle = (np.cumsum(counts, axis=1) < counts.sum(axis=1, keepdims=True) / 2).sum(axis=1)  # median cell's pitch
-        distance = np.abs(np.arange(counts.shape[1])[None, :] - middle[:, None])  # (n, P)
-        by_distance = np.bincount(distance.ravel(), weights=counts.ravel())
-        out.append(int(np.searchsorted(np.cumsum(by_distance), share * by_distance.sum())))
-    return out
+    that never plays: no register kept). Read a chunk of phrases at a time."""
+    by_distance = np.zeros((len(tracks), 2 * phrases.rolls.shape[-1]))
+    for start in range(0, len(rows), chunk):
+        cells = phrases.rolls[rows[start : start + chunk]].sum(axis=2)  # (n, T, P): cells per pitch
+        distance = np.abs(np.arange(cells.shape[-1]) - median_pitches(cells)[..., None])  # (n, T, P)
+        for t in range(len(tracks)):
+            by_distance[t] += np.bincount(distance[:, t].ravel(), weights=cells[:, t].ravel(),
+                                          minlength=by_distance.shape[1])
+    return [0 if track.is_drum or not counts.any() else
+            int(np.searchsorted(np.cumsum(counts), share * counts.sum()))
+            for track, counts in zip(tracks, by_distance)]
 
 
 def _pick(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:

@@ -492,18 +492,12 @@ def repetition_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int, l
     return torch.relu(real_similarity - fake_similarity)
 
 
-def onsets_in_beat(x: torch.Tensor, steps_per_beat: int) -> torch.Tensor:
-    """(B, T, S, P) notes -> (T, steps_per_beat): each track's share of the batch's note starts
-    at each step of the beat, as engine/metrics.py's onset_positions counts them over all
-    phrases. A start is a note where the step before has none (x[t] * (1 - x[t-1])), so on
-    binary notes with straight-through gradients a start can move, appear or go."""
-    return note_edges_in_beat(x, steps_per_beat)[0]
-
-
 def note_edges_in_beat(x: torch.Tensor, steps_per_beat: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, T, S, P) notes -> each track's share of note starts and of note ends (a note's last
     step) at each step of the beat, (T, steps_per_beat) each, and its share of notes a single
-    step long, (T,)."""
+    step long, (T,). The starts' shares are engine/metrics.py's onset_positions over all the
+    phrases. A start is a note where the step before has none (x[t] * (1 - x[t-1])), so on
+    binary notes with straight-through gradients a start can move, appear or go."""
     pad = torch.nn.functional.pad
     before, after = pad(x[:, :, :-1], (0, 0, 1, 0)), pad(x[:, :, 1:], (0, 0, 0, 1))
     starts, ends = x * (1 - before), x * (1 - after)

@@ -548,11 +548,11 @@ def test_the_repetition_term_counts_bar_similarity_as_the_metrics_and_pulls_only
 
 def test_the_onset_term_counts_starts_as_the_metrics_and_moves_them_toward_the_players(phrases):
     from bytes2beats.engine.metrics import onset_positions
-    from bytes2beats.engine.train import TrainConfig, onset_gap, onsets_in_beat
+    from bytes2beats.engine.train import TrainConfig, note_edges_in_beat, onset_gap
 
     rolls = np.asarray(phrases.rolls[:16])  # real phrases
     spb = 12
-    ours = onsets_in_beat(torch.as_tensor(rolls, dtype=torch.float32), spb).numpy()
+    ours = note_edges_in_beat(torch.as_tensor(rolls, dtype=torch.float32), spb)[0].numpy()
     assert np.allclose(ours, np.nan_to_num(onset_positions(rolls, spb)), atol=1e-5)
 
     # real: a one-step note on every beat; generated: on the first beat, then on the 16th after
