@@ -98,6 +98,8 @@ class RunRequest:
                                                   "plays and their loudest cell")
     critic_onset_statistics: bool = _setting(False, "let the critic also score where within the beat each "
                                                     "track's notes start and end")
+    critic_repetition_statistics: bool = _setting(False, "let the critic also score how alike each track's bars "
+                                                         "are, in rhythm and in pitch classes")
     chords: bool = _setting(False, "condition on each phrase's chords, so that it can be asked for a key and a "
                                    "progression")
     chord_register: bool = _setting(False, "with --chords: learn the chords' offsets per track and octave, so "
@@ -216,6 +218,7 @@ class RunRequest:
             g_width=shape["width"], d_width=shape["width"], attention=not self.no_attention,
             time_layers=shape["time_layers"], critic_bar_statistics=self.critic_bar_statistics,
             critic_onset_statistics=self.critic_onset_statistics,
+            critic_repetition_statistics=self.critic_repetition_statistics,
             chords=self.chords or self.chord_register, chord_register=self.chord_register,
         )
 

@@ -811,9 +811,10 @@ class Trainer:
         model may grow into seventeen families (engine/grow_tracks.py)."""
         state = read_fine_tuning_start(path) if is_model_file(path) else read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
-        # The critic may gain its bar view and its onset view (new branches, starting at zero);
-        # nothing else may change.
-        views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_", "chords": "chord_"}
+        # The critic may gain its bar, onset and repetition views (new branches, starting at
+        # zero); nothing else may change.
+        views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_",
+                 "critic_repetition_statistics": "repetition_", "chords": "chord_"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
         # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres);

@@ -385,6 +385,7 @@ def _model_from_checkpoint(model_cfg, request: RunRequest):
     if not request.resume:
         model_cfg.critic_bar_statistics |= request.critic_bar_statistics
         model_cfg.critic_onset_statistics |= request.critic_onset_statistics
+        model_cfg.critic_repetition_statistics |= request.critic_repetition_statistics
         model_cfg.chords |= request.chords or request.chord_register
         model_cfg.chord_register |= request.chord_register
     return model_cfg

@@ -180,19 +180,20 @@ def test_the_critics_onset_view_reads_where_in_the_beat_notes_start_and_end():
     assert view(roll).shape == (1, 8)
 
 
-def test_the_onset_view_starts_at_zero_and_passes_the_generators_gradient():
+@pytest.mark.parametrize("view, name", [("critic_onset_statistics", "onset"), ("critic_repetition_statistics", "repetition")])
+def test_a_new_view_starts_at_zero_and_passes_the_generators_gradient(view, name):
     from dataclasses import replace
 
     from bytes2beats.engine.train import binary_neurons
 
     torch.manual_seed(0)
-    base = ModelConfig(steps_per_beat=12, n_bars=1, genres=["rock", "pop"], g_width=8, d_width=8,
+    base = ModelConfig(steps_per_beat=12, n_bars=2, genres=["rock", "pop"], g_width=8, d_width=8,
                        time_layers="staged", critic_bar_statistics=True)
-    with_view = replace(base, critic_onset_statistics=True)
+    with_view = replace(base, **{view: True})
     before, after = Critic(base).eval(), Critic(with_view).eval()
     missing, unexpected = after.load_state_dict(before.state_dict(), strict=False)
-    assert not unexpected and missing and all(key.startswith("onset_") for key in missing)
-    assert all(name.startswith("onset_") for name, _ in after.named_parameters() if name not in before.state_dict())
+    assert not unexpected and missing and all(key.startswith(f"{name}_") for key in missing)
+    assert all(n.startswith(f"{name}_") for n, _ in after.named_parameters() if n not in before.state_dict())
     g = Generator(with_view)
     genre = torch.tensor([0, 1, 1])
     probabilities = g(torch.randn(3, base.z_shared), torch.randn(3, 5, base.z_track), genre)
@@ -200,15 +201,48 @@ def test_the_onset_view_starts_at_zero_and_passes_the_generators_gradient():
     for x in (probabilities, notes):
         assert torch.equal(after(x, genre), before(x, genre))  # the zero branch adds exactly nothing
     # once it has weight, the view's own score reaches the generator, through binary neurons too
-    after.onset_score.weight.data.fill_(1.0)
-    after.onset_genre_projection.weight.data.fill_(0.1)
+    getattr(after, f"{name}_score").weight.data.fill_(1.0)
+    getattr(after, f"{name}_genre_projection").weight.data.fill_(0.1)
     assert not torch.equal(after(notes, genre), before(notes, genre))
-    h = after.onset_statistics(notes)
-    view_score = after.onset_score(h).squeeze(1) + (after.onset_genre_projection(genre) * h).sum(1)
+    h = getattr(after, f"{name}_statistics")(notes)
+    view_score = getattr(after, f"{name}_score")(h).squeeze(1) + (getattr(after, f"{name}_genre_projection")(genre) * h).sum(1)
     g.zero_grad()
     view_score.sum().backward()
     grads = [p.grad for p in g.parameters() if p.grad is not None]
     assert grads and any(grad.abs().sum() > 0 for grad in grads)
+
+
+def test_the_critics_repetition_view_reads_how_alike_a_tracks_bars_are():
+    from bytes2beats.engine.model import RepetitionStatistics
+
+    cfg = ModelConfig(steps_per_beat=4, n_bars=4, lowest_pitch=24, critic_repetition_statistics=True)
+    view = RepetitionStatistics(cfg, 8)
+    bar = cfg.n_steps // cfg.n_bars  # 16 steps
+    roll = torch.zeros(1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches)
+    for b in range(4):  # drums: the same groove every bar, a hit on each beat
+        roll[0, 0, b * bar : (b + 1) * bar : 4, 12] = 1
+    for b in range(4):  # piano: one C held through bars 1 and 2 (one onset), an E in bar 3, silent in bar 4
+        pitch, start = (24, 0) if b < 2 else (28, 0)
+        if b < 3:
+            roll[0, 1, b * bar + start : (b + 1) * bar, pitch] = 1
+    alike = view.similarities(roll)[0]  # (T, 2, pairs): pairs (1,2) (1,3) (1,4) (2,3) (2,4) (3,4)
+    assert alike.shape == (cfg.n_tracks, 2, 6)
+    busy = (2 / 3) ** 2  # four onsets a bar: |v| = 2, scaled to 2 / 3
+    assert torch.allclose(alike[0, 0], torch.full((6,), busy))  # a groove repeated alike in every pair
+    classes = (4 / 5) ** 2  # four hits on one pitch class: |v| = 4
+    assert torch.allclose(alike[0, 1], torch.full((6,), classes))
+    rhythm, pitch_classes = alike[1]
+    # bar 2 holds bar 1's C (no onset of its own), bar 3 starts an E on its first step
+    assert rhythm[0] == 0 and rhythm[1] == pytest.approx(0.25) and rhythm.max() == pytest.approx(0.25)
+    c_held = (16 / 17) ** 2  # sixteen steps of C in bars 1 and 2
+    assert pitch_classes[0] == pytest.approx(c_held) and pitch_classes[1] == 0  # C against E
+    assert pitch_classes[2] == pitch_classes[4] == pitch_classes[5] == 0  # against the silent bar 4
+    assert alike[2:].abs().sum() == 0  # silent tracks
+    assert view(roll).shape == (1, 8)
+    # nearly silent bars read near zero, and their gradient stays bounded (the gradient penalty)
+    faint = torch.full((1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches), 1e-4, requires_grad=True)
+    view.similarities(faint).sum().backward()
+    assert view.similarities(faint.detach()).abs().max() < 1e-2 and faint.grad.abs().max() < 1
 
 
 def test_the_onset_view_gives_the_gradient_penalty_nothing_to_push_on_in_silence():

@@ -235,7 +235,7 @@ def test_a_warm_start_may_give_the_critic_its_bar_view_and_nothing_else(phrases,
         other.warm_start(source.paths.checkpoint)
 
 
-def test_a_warm_start_may_give_the_critic_its_onset_view_and_nothing_else(phrases, tmp_path):
+def test_a_warm_start_may_give_the_critic_its_new_views_and_nothing_else(phrases, tmp_path):
     # a critic with the bar view already, like checkpoints/genres-bar-view.pt
     source = _trainer(phrases, tmp_path / "source", epochs=1, critic_bar_statistics=True)
     source.save_checkpoint()
@@ -246,11 +246,14 @@ def test_a_warm_start_may_give_the_critic_its_onset_view_and_nothing_else(phrase
     x, genre = torch.as_tensor(source.phrases.rolls[:4]).float(), source.genres[:4]
     source.critic.eval(), warm.critic.eval()
     assert torch.allclose(source.critic(x, genre), warm.critic(x, genre))  # the new view starts at zero
-    # both views at once, from a critic with neither
+    # every view at once, from a critic with none
     plain = _trainer(phrases, tmp_path / "plain", epochs=1)
     plain.save_checkpoint()
-    both = _trainer(phrases, tmp_path / "both", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True)
-    both.warm_start(plain.paths.checkpoint)
+    every = _trainer(phrases, tmp_path / "every", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True,
+                     critic_repetition_statistics=True)
+    every.warm_start(plain.paths.checkpoint)
+    plain.critic.eval(), every.critic.eval()
+    assert torch.allclose(plain.critic(x, genre), every.critic(x, genre))
     # anything else is still refused: another shape, or a view taken away
     wider = _trainer(phrases, tmp_path / "wider", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True,
                      d_width=16)
