@@ -74,6 +74,8 @@ def grown_generator(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     if old.chord_register:  # the chord offsets are per track: (tracks x channels [x octaves]) outputs
         for key in [k for k in weights if k.startswith(("chord_to_beats.", "chord_to_octaves."))]:
             grown[key] = _grow_axis(weights[key], 0, old.n_tracks, sources)
+    if old.bar_tie:  # a share per track and channel
+        grown["bar_tie"] = _grow_axis(weights["bar_tie"], 0, old.n_tracks, sources)
     return grown
 
 

@@ -66,6 +66,10 @@ class ModelConfig:
     # one offset for all, the bass heard the root in every octave alike and leapt between
     # them); off in the first chord model.
     chord_register: bool = False
+    # The generator's bars tied: after its first layer (a feature map per bar), each track's
+    # channels are pulled toward the phrase's mean bar by a learned share (see
+    # `Generator._tied_bars`); off in the models trained before it.
+    bar_tie: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -273,6 +277,10 @@ class Generator(nn.Module):
             per_octave = octaves if cfg.chord_register else 1
             self.chord_to_beats = _zero_linear(CHORD_FEATURES, per_track * 4 * w)
             self.chord_to_octaves = _zero_linear(CHORD_FEATURES, per_track * 2 * w * per_octave)
+        if cfg.bar_tie:
+            # A share per track and channel of the first layer; at zero, bars are drawn apart
+            # as before, so a warm start begins where its source was.
+            self.bar_tie = nn.Parameter(torch.zeros(cfg.n_tracks, 4 * w))
         # Only the last layer works at full resolution, and with one output channel: on a
         # CPU the cost of a layer is mostly the size of its output.
         self.to_notes = nn.Sequential(*self._time_and_pitch_layers(cfg, 2 * w, w), nn.Sigmoid())
@@ -316,6 +324,8 @@ class Generator(nn.Module):
                 chords = z_shared.new_zeros(b, cfg.n_beats, CHORD_FEATURES)
         for i, layer in enumerate(self.layers):
             x = layer(x)
+            if cfg.bar_tie and i == 0:  # (B*T, 4w, bars, 1)
+                x = self._tied_bars(x, b, tracks)
             if cfg.chords and i == 1:  # (B*T, 4w, beats, 1)
                 x = x + self._chord_offset(self.chord_to_beats, chords, t, 1, tracks)
             elif cfg.chords and i == 3:  # (B*T, 2w, beats, octaves)
@@ -324,6 +334,17 @@ class Generator(nn.Module):
         x = self.to_notes(x)  # (B*T, 1, S, P)
         return x.view(b, t, cfg.n_steps, cfg.n_pitches)  # (B, T, S, P)
 
+
+    def _tied_bars(self, x: torch.Tensor, b: int, tracks=None) -> torch.Tensor:
+        """(B*T, 4w, bars, 1) -> the same, each channel moved toward the phrase's mean bar by
+        its track's share. The first layer draws every bar from the noise through its own
+        weights, so a groove that comes back bar after bar, as the songs' drums and bass do,
+        has to be learned four times over; a share of 1 gives every bar the same start, and
+        the bars then differ by their chords and by what the later layers see across the bar
+        lines. Tracks fold into the batch as in `forward`."""
+        share = self.bar_tie if tracks is None else self.bar_tie[tracks]  # (T, 4w)
+        share = share.repeat(b, 1)[:, :, None, None]  # (B*T, 4w, 1, 1)
+        return x + share * (x.mean(2, keepdim=True) - x)
 
     def _chord_offset(self, layer: nn.Linear, chords: torch.Tensor, t: int, octaves: int,
                       tracks=None) -> torch.Tensor:

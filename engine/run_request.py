@@ -100,6 +100,9 @@ class RunRequest:
                                                     "track's notes start and end")
     critic_repetition_statistics: bool = _setting(False, "let the critic also score how alike each track's bars "
                                                          "are, in rhythm and in pitch classes")
+    bar_tie: bool = _setting(False, "let the generator pull each track's bars toward the phrase's mean bar by a "
+                                    "learned share, so that a groove can come back bar after bar (a warm "
+                                    "start adds it at zero)")
     chords: bool = _setting(False, "condition on each phrase's chords, so that it can be asked for a key and a "
                                    "progression")
     chord_register: bool = _setting(False, "with --chords: learn the chords' offsets per track and octave, so "
@@ -218,7 +221,7 @@ class RunRequest:
             g_width=shape["width"], d_width=shape["width"], attention=not self.no_attention,
             time_layers=shape["time_layers"], critic_bar_statistics=self.critic_bar_statistics,
             critic_onset_statistics=self.critic_onset_statistics,
-            critic_repetition_statistics=self.critic_repetition_statistics,
+            critic_repetition_statistics=self.critic_repetition_statistics, bar_tie=self.bar_tie,
             chords=self.chords or self.chord_register, chord_register=self.chord_register,
         )
 

@@ -89,6 +89,11 @@ class TrainConfig:
     # little in the few thousand steps a CPU run has).
     chord_loss: float = 20.0
     chord_lr_scale: float = 10.0
+    # With the generator's bars tied (ModelConfig.bar_tie): how much faster than the rest its
+    # shares learn. They start at zero in a warm start, and a run of a few thousand critic
+    # steps has a few hundred generator steps, in which Adam at the base rate moves a weight
+    # by a few hundredths at most.
+    tie_lr_scale: float = 100.0
     # The chord-fit term's sides (CHORD_FIT): "at-least", a hinge up to the real phrases' fit
     # (the first chord models'); "match", pulled to it from either side, so that a model that
     # keeps to the chord tones and the bass note more than players do is pulled back too;
@@ -196,6 +201,7 @@ TRAIN_RULES = {
     "chord_dropout": between(0, 1),
     "chord_loss": between(0, 1000),
     "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
+    "tie_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "adapt": ((lambda v: v in ADAPT), " or ".join(ADAPT)),
     "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
     "chord_bass_dropout": between(0, 1),
@@ -578,15 +584,20 @@ def adapted_parameters(generator: nn.Module, adapt: str) -> list[str]:
     return [name for name in names if name.startswith(prefixes)]
 
 
-def _param_groups(net: nn.Module, lr: float, chord_scale: float, only: list[str] | None = None) -> list[dict]:
+def _param_groups(net: nn.Module, lr: float, chord_scale: float, only: list[str] | None = None,
+                  tie_scale: float = 1.0) -> list[dict]:
     """The network's parameters (`only` these names, the rest frozen) at `lr`, its chord
-    layers (named chord_*) at lr * chord_scale."""
+    layers (named chord_*) at lr * chord_scale, its bar tie at lr * tie_scale."""
     trained = [(name, p) for name, p in net.named_parameters() if only is None or name in only]
     for name, p in net.named_parameters():
         p.requires_grad_(only is None or name in only)
-    chord = [p for name, p in trained if name.startswith("chord_")]
-    rest = [p for name, p in trained if not name.startswith("chord_")]
-    return [{"params": rest, "lr": lr}] + ([{"params": chord, "lr": lr * chord_scale}] if chord else [])
+    scales = {"chord_": chord_scale, "bar_tie": tie_scale}
+    groups = [{"params": [p for name, p in trained if not name.startswith(tuple(scales))], "lr": lr}]
+    for prefix, scale in scales.items():
+        params = [p for name, p in trained if name.startswith(prefix)]
+        if params:
+            groups.append({"params": params, "lr": lr * scale})
+    return groups
 
 
 # ---------------------------------------------------------------------------------------
@@ -695,7 +706,8 @@ class Trainer:
         self.critic = Critic(model_cfg).to(device)
         betas = (train_cfg.beta1, train_cfg.beta2)
         self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale,
-                                                    adapted_parameters(self.generator, train_cfg.adapt)), betas=betas)
+                                                    adapted_parameters(self.generator, train_cfg.adapt),
+                                                    train_cfg.tie_lr_scale), betas=betas)
         self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale), betas=betas)
         self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)
@@ -811,10 +823,10 @@ class Trainer:
         model may grow into seventeen families (engine/grow_tracks.py)."""
         state = read_fine_tuning_start(path) if is_model_file(path) else read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
-        # The critic may gain its bar, onset and repetition views (new branches, starting at
-        # zero); nothing else may change.
+        # The critic may gain its bar, onset and repetition views, the generator its chords
+        # and its bar tie (new branches, starting at zero); nothing else may change.
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_",
-                 "critic_repetition_statistics": "repetition_", "chords": "chord_"}
+                 "critic_repetition_statistics": "repetition_", "chords": "chord_", "bar_tie": "bar_tie"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
         # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres);

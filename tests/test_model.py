@@ -212,6 +212,42 @@ def test_a_new_view_starts_at_zero_and_passes_the_generators_gradient(view, name
     assert grads and any(grad.abs().sum() > 0 for grad in grads)
 
 
+def test_the_bar_tie_starts_at_zero_and_pulls_each_tracks_bars_to_one():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    base = ModelConfig(steps_per_beat=12, n_bars=4, genres=["rock", "pop"], g_width=8, time_layers="staged",
+                       chords=True, chord_register=True)
+    before, tied = Generator(base).eval(), Generator(replace(base, bar_tie=True)).eval()
+    missing, unexpected = tied.load_state_dict(before.state_dict(), strict=False)
+    assert missing == ["bar_tie"] and not unexpected
+    z, z_tracks, genre = torch.randn(3, base.z_shared), torch.randn(3, 5, base.z_track), torch.tensor([0, 1, 1])
+    with torch.no_grad():
+        assert torch.equal(tied(z, z_tracks, genre), before(z, z_tracks, genre))  # at zero it adds nothing
+    # what the tie does to the first layer's bars: a share of 1 makes them the phrase's mean
+    # bar, 0 leaves them, and each track has its own
+    with torch.no_grad():
+        tied.bar_tie.zero_()
+        tied.bar_tie[0] = 1.0
+        tied.bar_tie[3] = 0.5
+    first = torch.randn(3 * 5, 32, 4, 1)
+    out = tied._tied_bars(first, 3).view(3, 5, 32, 4)
+    bars = first.view(3, 5, 32, 4)
+    mean = bars.mean(3, keepdim=True)
+    assert torch.allclose(out[:, 0], mean[:, 0].expand(-1, -1, 4))  # drums: every bar alike
+    assert torch.equal(out[:, 1], bars[:, 1])  # piano: drawn apart as before
+    assert torch.allclose(out[:, 3], (bars[:, 3] + mean[:, 3]) / 2)  # bass: half-way
+    # regenerating a track alone still draws it exactly as the whole phrase does
+    with torch.no_grad():
+        whole = tied(z, z_tracks, genre)
+        bass = tied(z, z_tracks[:, [3]], genre, tracks=[3])
+    assert torch.allclose(bass[:, 0], whole[:, 3], atol=1e-6)
+    # and the share learns from the generator's loss
+    tied.train()
+    tied(z, z_tracks, genre).mean().backward()
+    assert tied.bar_tie.grad is not None and tied.bar_tie.grad.abs().sum() > 0
+
+
 def test_the_critics_repetition_view_reads_how_alike_a_tracks_bars_are():
     from bytes2beats.engine.model import RepetitionStatistics
 

@@ -254,6 +254,16 @@ def test_a_warm_start_may_give_the_critic_its_new_views_and_nothing_else(phrases
     every.warm_start(plain.paths.checkpoint)
     plain.critic.eval(), every.critic.eval()
     assert torch.allclose(plain.critic(x, genre), every.critic(x, genre))
+    # the generator may gain its bar tie, starting at zero and learning faster than the rest
+    tie = _trainer(phrases, tmp_path / "tie", epochs=1, bar_tie=True)
+    tie.warm_start(plain.paths.checkpoint)
+    noise = plain._noise(4)
+    plain.generator.eval(), tie.generator.eval()
+    with torch.no_grad():
+        assert torch.equal(plain.generator(*noise, genre), tie.generator(*noise, genre))
+    rates = {id(p): group["lr"] for group in tie.opt_g.param_groups for p in group["params"]}
+    assert rates[id(tie.generator.bar_tie)] == tie.cfg.g_lr * tie.cfg.tie_lr_scale
+    assert rates[id(tie.generator.track_embedding.weight)] == tie.cfg.g_lr
     # anything else is still refused: another shape, or a view taken away
     wider = _trainer(phrases, tmp_path / "wider", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True,
                      d_width=16)
