@@ -25,7 +25,7 @@ from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import chroma, onsets
-from bytes2beats.engine.train import read_checkpoint
+from bytes2beats.engine.train import checkpoint_composer
 
 KINDS = ("chroma", "rhythm", "onsets")
 
@@ -69,9 +69,8 @@ def main() -> int:
     names = [t.name for t in cfg.tracks]
     sets = {"validation songs": track_repetition(phrases.rolls[validation], steps_per_bar, cfg.lowest_pitch)}
     for weights in [None, *args.weights]:
-        if weights:
-            composer.generator.load_state_dict(read_checkpoint(weights)["generator"])
-        fake = generated_phrases(composer, args.samples, args.genre, None)
+        decoded = checkpoint_composer(weights, composer) if weights else composer
+        fake = generated_phrases(decoded, args.samples, args.genre, None)
         sets[weights or args.model] = track_repetition(fake, steps_per_bar, cfg.lowest_pitch)
     print(f"{args.genre}: {args.samples} generated phrases a set, {len(validation)} validation phrases "
           f"({platform.machine()}); bar-pair similarity per track, {' / '.join(KINDS)}")

@@ -30,7 +30,7 @@ from bytes2beats.engine.metrics import measure
 from bytes2beats.engine.model import load_model
 from bytes2beats.engine.progression import Key, diatonic_progression, parse_key, parse_progression
 from bytes2beats.engine.progression import per_beat as bars_per_beat
-from bytes2beats.engine.train import read_checkpoint
+from bytes2beats.engine.train import checkpoint_composer
 from chord_control import fit
 
 # The validation rock songs' tonal distance per pair, as bench/chord_control.py measures it
@@ -82,11 +82,12 @@ def main() -> int:
         given += [bars_per_beat(parse_progression(diatonic_progression(key, rng), key), composer.config.n_bars)
                   for _ in range(per_key)]
     for name in args.models or [args.decoding]:
+        decoded = composer
         if name.endswith(".pt"):
-            composer.generator.load_state_dict(read_checkpoint(name)["generator"])
+            decoded = checkpoint_composer(name, composer)
         elif name != args.decoding:
             composer.generator.load_state_dict(load_model(name)[0].state_dict())
-        r = probe(composer, given)
+        r = probe(decoded, given)
         print(f"{name}: soft root {r['soft root']:.3f} decoded root {r['decoded root']:.3f} tones {r['tones']:.3f}")
         print("  UPC", {k: round(v, 2) for k, v in r["UPC"].items()}, "EB %", {k: round(v, 1) for k, v in r["EB"].items()})
         print("  TD ratio", {k: round(v, 3) for k, v in r["TD ratio"].items()})

@@ -31,7 +31,7 @@ from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import off_grid_onsets, on_grid, one_step_notes, onsets
-from bytes2beats.engine.train import read_checkpoint
+from bytes2beats.engine.train import checkpoint_composer
 from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
 
 KINDS = {  # kind: what its features' names contain
@@ -75,8 +75,7 @@ def main() -> int:
     args = parser.parse_args()
     composer = Composer.load(args.model, "cpu")
     if args.weights:
-        composer.generator.load_state_dict(read_checkpoint(args.weights)["generator"])
-        composer.name = f"{args.weights} decoded as {composer.name}"
+        composer = checkpoint_composer(args.weights, composer)
     cfg = composer.config
     spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())

@@ -1212,6 +1212,14 @@ def generator_from_checkpoint(state: dict) -> Generator:
     return generator.eval()
 
 
+def checkpoint_composer(path: str | Path, decoded_like: Composer) -> Composer:
+    """A training checkpoint's generator with a model file's decoding: to screen a checkpoint
+    as the file it would become decodes (its shape may have grown, e.g. a bar tie)."""
+    state = read_checkpoint(path)
+    generator = generator_from_checkpoint(state).to(decoded_like.device)
+    return Composer(generator, decoded_like.meta, f"{path} decoded as {decoded_like.name}")
+
+
 def genre_rows(weights: dict, known: list[str], genres: list[str], like: str | None = None) -> dict:
     """A network's weights with its genre tables (the generator's embedding, the critic's
     projections) made `genres`' rows from those of `known`: a known genre keeps its row, and

@@ -19,6 +19,7 @@ from bytes2beats.engine.train import (
     TrainConfig,
     Trainer,
     binary_neurons,
+    checkpoint_composer,
     critic_loss,
     gradient_penalty,
     interpolates,
@@ -275,6 +276,21 @@ def test_a_warm_start_may_give_the_critic_its_new_views_and_nothing_else(phrases
     # and the view learns: a short run moves its score off zero
     assert warm.fit(show_progress=False)
     assert warm.critic.onset_score.weight.abs().sum() > 0
+
+
+def test_a_checkpoint_is_screened_with_a_model_files_decoding_whatever_it_grew(phrases, tmp_path):
+    from bytes2beats.engine.generate import Composer
+
+    shipped = _trainer(phrases, tmp_path / "shipped", epochs=1)
+    composer = Composer(shipped.generator, {"threshold": 0.7}, "shipped")
+    grown = _trainer(phrases, tmp_path / "grown", epochs=1, bar_tie=True)
+    with torch.no_grad():
+        grown.generator.bar_tie.fill_(0.5)
+    grown.save_checkpoint()
+    screened = checkpoint_composer(grown.paths.checkpoint, composer)
+    assert screened.config.bar_tie and torch.equal(screened.generator.bar_tie, grown.generator.bar_tie)
+    assert screened.meta == composer.meta and screened.name.endswith("decoded as shipped")
+    assert not composer.config.bar_tie  # the model file's composer is left as it was
 
 
 def test_warm_start_from_the_command_line_records_its_source(tmp_path):
