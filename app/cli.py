@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--register-only", action="store_true",
                    help="fit only each track's register (how far from its middle the players' notes go), "
                         "keeping the rest of the decoding as it is")
+    c.add_argument("--rhythm-only", action="store_true",
+                   help="fit only the phrase-wide rhythm: how far each track's bars are pulled toward the phrase's "
+                        "mean bar (a groove that comes back bar after bar) and which phrases play straight 8ths, "
+                        "keeping the rest of the decoding as it is")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -330,6 +334,8 @@ def cmd_calibrate(args) -> int:
         raise UserError(f"no training phrases in {args.data}")
     if args.register_only:
         return _write_register(args, composer, training)
+    if args.rhythm_only:
+        return _write_rhythm(args, composer, training)
     progressions = None
     if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
         from bytes2beats.engine.calibrate import phrase_progressions
@@ -340,7 +346,8 @@ def cmd_calibrate(args) -> int:
                                   progressions=progressions)
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
-    for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register"):
+    for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "repeat_bars",
+                  "straight_eighths"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
     composer.meta.update(decoding)
     out = _save_calibrated(args, composer)
@@ -354,9 +361,19 @@ def cmd_calibrate(args) -> int:
     for genre, gates in decoding["bar_gate"].items():
         gated = [f"{t.name} {g:g}" for t, g in zip(cfg.tracks, gates) if g]
         print(f"  {genre or 'all'}, fewest notes-cells a bar keeps: {', '.join(gated) or 'none gated'}")
+    _print_rhythm(cfg, decoding)
     if unfitted:
         print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
     return 0
+
+
+def _print_rhythm(cfg, fitted: dict) -> None:
+    for genre, shares in fitted["repeat_bars"].items():
+        pulled = [f"{t.name} {s:g}" for t, s in zip(cfg.tracks, shares) if s]
+        print(f"  {genre or 'all'}, bars pulled toward the phrase's mean bar: {', '.join(pulled) or 'none'}")
+    for genre, cutoffs in fitted["straight_eighths"].items():
+        straight = [f"{t.name} {c:g}" for t, c in zip(cfg.tracks, cutoffs) if c]
+        print(f"  {genre or 'all'}, straight 8ths below this share of 16ths: {', '.join(straight) or 'none'}")
 
 
 def _save_calibrated(args, composer) -> Path:
@@ -389,6 +406,25 @@ def _write_register(args, composer, training) -> int:
     print(f"{out}: register (semitones from a phrase's middle)")
     for genre, reach in fitted.items():
         print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} {r}" for t, r in zip(cfg.tracks, reach) if r))
+    return 0
+
+
+def _write_rhythm(args, composer, training) -> int:
+    """`calibrate --rhythm-only`: each genre's repeat_bars and straight_eighths fitted to the
+    training songs over the file's own decoding, every other entry as the file has it."""
+    from bytes2beats.engine.calibrate import fitted_rhythm
+
+    cfg = composer.config
+    if cfg.chords:  # drawn over the progressions the model draws, as calibrate fits it
+        from bytes2beats.engine.calibrate import phrase_progressions
+
+        composer.meta["progressions"] = composer.meta.get("progressions") or phrase_progressions(training, cfg)
+    fitted = fitted_rhythm(composer, training, samples=args.samples or 256)
+    for entry, per_genre in fitted.items():
+        composer.meta[entry] = {**(composer.meta.get(entry) or {}), **per_genre}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: repeat_bars, straight_eighths")
+    _print_rhythm(cfg, fitted)
     return 0
 
 

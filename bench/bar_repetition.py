@@ -24,30 +24,9 @@ import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import chroma, onsets
+from bytes2beats.engine.metrics import REPETITION_KINDS as KINDS
+from bytes2beats.engine.metrics import track_repetition
 from bytes2beats.engine.train import checkpoint_composer
-
-KINDS = ("chroma", "rhythm", "onsets")
-
-
-def pair_similarity(vectors: np.ndarray) -> float:
-    """(n, bars, k) -> the mean cosine similarity of every pair of bars where both are non-zero."""
-    norms = np.linalg.norm(vectors, axis=2, keepdims=True)
-    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    first, second = np.triu_indices(vectors.shape[1], 1)
-    alike = np.einsum("nik,nik->ni", unit[:, first], unit[:, second])
-    both = (norms[:, first, 0] > 0) & (norms[:, second, 0] > 0)
-    return float(alike[both].mean()) if both.any() else float("nan")
-
-
-def track_repetition(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
-    """(n, T, S, P) notes -> (T, 3): each track's bar-pair similarity in chroma, rhythm, onsets."""
-    n, t, s, p = phrases.shape
-    bars = s // steps_per_bar
-    x = phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
-    starts = onsets(phrases)[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
-    kinds = (chroma(x.any(axis=3), lowest_pitch), x.any(axis=4), starts.any(axis=4))  # (n, T, bars, k) each
-    return np.array([[pair_similarity(kind[:, track].astype(float)) for kind in kinds] for track in range(t)])
 
 
 def main() -> int:

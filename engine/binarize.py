@@ -239,6 +239,15 @@ def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
     tell them apart), unless that would leave it a fragment, when the two join. A note that
     would move past the last step is dropped.
     """
+    return move_onsets(notes, steps_per_beat, snap_offsets(steps_per_beat, prior, spread), strength, keep_lengths)
+
+
+def move_onsets(notes: np.ndarray, steps_per_beat: int, offsets: np.ndarray, strength: float = 1.0,
+                keep_lengths: bool = False) -> np.ndarray:
+    """(..., steps, pitches) notes -> the same with each note starting at position k of the beat
+    moved `strength` of `offsets[k]` steps (and its end as far, from its own position): the
+    mechanics of `quantize`, whose docstring says how notes keep their lengths and stay apart.
+    """
     strength = float(np.clip(strength, 0.0, 1.0))
     if strength == 0.0 or not notes.any():
         return notes.copy()
@@ -249,7 +258,6 @@ def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
     starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)  # row-major: in order along each row
     row, start, end = starts[:, 0], starts[:, 1], ends[:, 1]  # a note sounds over start..end-1
 
-    offsets = snap_offsets(steps_per_beat, prior, spread)
     move = lambda at: np.sign(offsets[at % steps_per_beat]) * np.floor(  # noqa: E731
         np.abs(offsets[at % steps_per_beat]) * strength + 0.5).astype(int)
     new_start = start + move(start)
@@ -301,3 +309,110 @@ def chord_lock(probabilities: np.ndarray, chords: list, steps_per_beat: int, low
             off = ~np.isin(classes, chord.pitch_classes)
             scale[b * steps_per_beat : (b + 1) * steps_per_beat, off] = 1.0 - strength
     return probabilities * scale
+
+
+def repeat_bars(probabilities: np.ndarray, steps_per_bar: int, share: float, whole_bar: bool,
+                playing: np.ndarray | None = None) -> np.ndarray:
+    """(..., steps, pitches) probabilities of one track -> the same with each phrase's bars
+    pulled `share` (0..1) of the way toward its mean bar, as a player keeps a groove or a riff
+    bar after bar: rock's drums start their hits at the same steps from bar to bar (0.90 alike,
+    bench/bar_repetition.py) and its bass 0.80, where the generator draws each bar nearly anew.
+
+    `whole_bar` (drums): the bar itself is pulled, which drum plays at each step included.
+    Otherwise (pitched tracks, whose notes follow the chords) only its rhythm is: at each
+    step, the bar's loudest probability moves toward the bars' mean there; a step made louder
+    takes the pitches the bar already plays most (its own chord), a step made quieter scales
+    down whatever it holds.
+
+    `playing` (..., bars) bool: the bars the track plays in (all when None; Composer.decode
+    passes those its plain decoding plays in). Only they are pulled, toward their own mean: a
+    bar the part rests in keeps its very probabilities and stays a rest, as the songs' bass
+    rests in 8 % of its bars.
+
+    Then each phrase's values are put back in the order the pulled bars give them
+    (histogram matching): the track keeps the very probabilities it had, so a threshold makes
+    as many notes of it as before, placed where the repeated bars place them.
+    """
+    share = float(np.clip(share, 0.0, 1.0))
+    steps = probabilities.shape[-2]
+    bars = steps // steps_per_bar
+    if share == 0.0 or bars < 2:
+        return probabilities.copy()
+    lead, pitches = probabilities.shape[:-2], probabilities.shape[-1]
+    whole = probabilities[..., : bars * steps_per_bar, :].astype(np.float32)
+    x = whole.reshape(*lead, bars, steps_per_bar, pitches)
+    playing = np.ones(x.shape[:-2], dtype=np.float32) if playing is None else \
+        np.broadcast_to(np.asarray(playing, dtype=np.float32), x.shape[:-2])  # (..., bars)
+    pull = share * playing[..., None]  # (..., bars, 1): rests are not pulled
+    count = np.maximum(playing.sum(axis=-1, keepdims=True), 1.0)[..., None]  # (..., 1, 1)
+    if whole_bar:
+        mean = (x * playing[..., None, None]).sum(axis=-3, keepdims=True) / count[..., None]
+        x = x + pull[..., None] * (mean - x)
+    else:
+        loudest = x.max(axis=-1)  # (..., bars, steps a bar)
+        mean = (loudest * playing[..., None]).sum(axis=-2, keepdims=True) / count
+        target = loudest + pull * (mean - loudest)
+        chord = x.max(axis=-2, keepdims=True)  # (..., bars, 1, pitches): what each bar plays most
+        chord = chord / np.maximum(chord.max(axis=-1, keepdims=True), 1e-6)
+        down = np.minimum(target / np.maximum(loudest, 1e-6), 1.0)
+        x = x * down[..., None] + np.maximum(target - loudest, 0.0)[..., None] * chord
+    # Matched among the pulled cells alone: a rest keeps its very values, so it stays a rest.
+    pulled = np.zeros(probabilities.shape, dtype=bool)
+    pulled[..., : bars * steps_per_bar, :] = np.repeat(playing > 0, steps_per_bar, axis=-1)[..., None]
+    below = -1.0  # under every probability: the unpulled cells sort first, among themselves
+    before = np.where(pulled, probabilities, below).reshape(*lead, -1)
+    after = np.where(pulled, 0.0, below).astype(np.float32)
+    after[..., : bars * steps_per_bar, :] = np.where(pulled[..., : bars * steps_per_bar, :],
+                                                     x.reshape(whole.shape), below)
+    after = after.reshape(*lead, -1)
+    rank = np.argsort(np.argsort(after, axis=-1, kind="stable"), axis=-1, kind="stable")
+    matched = np.take_along_axis(np.sort(before, axis=-1), rank, axis=-1).reshape(probabilities.shape)
+    return np.where(pulled, matched, probabilities).astype(probabilities.dtype, copy=False)
+
+
+def between_eighths(steps_per_beat: int) -> np.ndarray:
+    """(steps_per_beat,) bool: the 16ths between the 8ths ("e" and "a"; 3 and 9 at 12 a beat)."""
+    position = np.arange(steps_per_beat)
+    return (position * 4 % steps_per_beat == 0) & (position * 2 % steps_per_beat != 0)
+
+
+def sixteenths_share(notes: np.ndarray, steps_per_beat: int) -> np.ndarray:
+    """(..., steps, pitches) notes of one track -> (...): the share of each phrase's note starts
+    that fall on the 16ths between the 8ths (NaN where it starts none)."""
+    starts = notes & ~np.concatenate([np.zeros_like(notes[..., :1, :]), notes[..., :-1, :]], axis=-2)
+    per_step = starts.sum(axis=-1)  # (..., steps)
+    between = between_eighths(steps_per_beat)[np.arange(notes.shape[-2]) % steps_per_beat]
+    total = per_step.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, per_step[..., between].sum(axis=-1) / total, np.nan)
+
+
+def straight_eighths(notes: np.ndarray, steps_per_beat: int, cutoff: float, prior: np.ndarray | None = None,
+                     keep_lengths: bool = False) -> np.ndarray:
+    """(..., steps, pitches) notes of one track, on the grid -> the same, with each phrase that
+    starts fewer than `cutoff` of its notes on the 16ths between the 8ths played straight: those
+    notes moved to the 8th before or after, whichever `prior` (the share of the songs' onsets at
+    each step of the beat) says is played more; the beat when none is given.
+
+    A rock part either plays 16ths or it does not: three guitar phrases in four of the songs
+    start no note on an "e" or an "a", where the generator scatters a few over nearly every
+    phrase (bench/straight_eighths.py). A few such notes in a phrase of 8ths are heard as a
+    slip, as a DAW user hears them before choosing an 8th grid for the part.
+    """
+    between = between_eighths(steps_per_beat)
+    if cutoff <= 0 or not between.any() or not notes.any():
+        return notes.copy()
+    sixteenth = steps_per_beat // 4
+    weight = np.ones(steps_per_beat) if prior is None else np.nan_to_num(np.asarray(prior, dtype=float))
+    offsets = np.zeros(steps_per_beat, dtype=int)
+    for k in np.flatnonzero(between):
+        before, after = k - sixteenth, (k + sixteenth) % steps_per_beat
+        offsets[k] = sixteenth if weight[after] > weight[before] else -sixteenth
+    out = notes.copy()
+    lead = notes.shape[:-2]
+    rows = out.reshape(-1, *notes.shape[-2:])
+    share = sixteenths_share(rows, steps_per_beat)
+    straight = np.flatnonzero(share < cutoff)
+    if len(straight):
+        rows[straight] = move_onsets(rows[straight], steps_per_beat, offsets, 1.0, keep_lengths)
+    return rows.reshape(*lead, *notes.shape[-2:])

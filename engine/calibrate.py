@@ -23,7 +23,15 @@ decoding is fitted to the training phrases and stored with the model:
   23-50 % of its phrases' pitched tracks, against the songs' 2-10 %;
 - `bar_gate`: per genre, the fewest notes-cells a bar of each track must hold to be kept, so
   that a track plays in no more of its bars than in the songs (engine/binarize.py:
-  gate_bars): a family the songs seldom play stays silent where they are silent.
+  gate_bars): a family the songs seldom play stays silent where they are silent;
+- `repeat_bars`: per genre, how far each track's bars are pulled toward the phrase's mean bar
+  (engine/binarize.py: repeat_bars), the share (of REPEAT_SHARES) at which its decoded bars
+  start notes at the same steps as alike as the songs' do (metrics.track_repetition, onsets):
+  rock's drums 0.90 alike bar to bar and its bass 0.80, the chord model's 0.76 and 0.44;
+- `straight_eighths`: per genre, each track's cutoff under which a phrase's few notes on the
+  16ths between the 8ths are played on the 8ths (engine/binarize.py: straight_eighths), fitted
+  so that as many phrases start none there as in the songs (74 % of rock's guitar phrases,
+  10 % of the chord model's).
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -40,10 +48,11 @@ from .binarize import (
     fitted_bar_gate,
     median_pitches,
     quantize,
+    sixteenths_share,
 )
 from .dataset import Phrases
 from .generate import Composer
-from .metrics import onset_positions, polyphonic_rate
+from .metrics import REPETITION_KINDS, onset_positions, polyphonic_rate, track_repetition
 from .model import Generator
 
 SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
@@ -52,6 +61,8 @@ MONOPHONIC_BELOW = 1.1  # a track sounding fewer notes at once than this, on ave
 SPREADS = (0.5, 0.75, 1.0, 1.25, 1.5)  # timing spreads (steps at 12 a beat) tried for the quantizer
 REGISTER_SHARE = 0.99  # of a track's notes the register holds: the rest, in the songs, are the strays
 REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
+REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_repeat_bars)
+REPEAT_SAMPLES = 256  # generated phrases per genre decoded at each share: its bar similarity moves by about 0.01
 
 
 def calibrate_threshold(generator: Generator, phrases: Phrases, samples: int = 256, seed: int = 99,
@@ -81,7 +92,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
                        progressions: dict | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
-    onset_prior, onset_spread, repeats.
+    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None). A chord model is fitted over
@@ -114,8 +125,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         spreads[genre] = [fitted_spread(notes[:, t], np.asarray(priors[genre][t]), composer.config.steps_per_beat,
                                         keep_lengths=track.is_drum)
                           for t, track in enumerate(composer.config.tracks)]
-    generator.train(was_training)
-    return {
+    decoding = {
         "threshold": threshold,
         "hold_ratio": hold_ratio,
         "track_scales": scales,
@@ -126,6 +136,82 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "bar_gate": gates,
         "register": fitted_registers(phrases, composer.config.genres, composer.config.tracks, rows),
     }
+    # Fitted last: the share is judged by the notes the rest of the decoding makes.
+    composer.meta.update(decoding)
+    decoding.update(fitted_rhythm(composer, phrases, rows, seed=seed + 2))
+    generator.train(was_training)
+    return decoding
+
+
+def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None = None,
+                  samples: int = REPEAT_SAMPLES, seed: int = 101) -> dict[str, dict[str, list[float]]]:
+    """The decoding entries that shape a phrase's rhythm as a whole, per genre (`genre_groups`),
+    over `composer`'s decoding (the rest of it as its meta has it), from `samples` generated
+    phrases a genre:
+
+    - `repeat_bars`: each track's share (of REPEAT_SHARES) at which its decoded bars start notes
+      at the same steps from bar to bar most nearly as alike as the genre's songs' do;
+    - `straight_eighths`: each track's cutoff (binarize.straight_eighths), then, at which as
+      many of its phrases start no note on the 16ths between the 8ths as the songs' do.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(phrases)) if rows is None else rows
+    cfg = composer.config
+    steps_per_bar, onsets_kind = 4 * cfg.steps_per_beat, REPETITION_KINDS.index("onsets")
+    saved = {entry: composer.meta.get(entry) for entry in ("repeat_bars", "straight_eighths")}
+    fitted = {"repeat_bars": {}, "straight_eighths": {}}
+    try:
+        for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
+            if not len(in_genre):
+                continue
+            songs = _pick(rng, in_genre)
+            alike_songs = _songs_repetition(phrases, songs, steps_per_bar, cfg.lowest_pitch)[:, onsets_kind]
+            straight_songs = _straight_share(phrases, songs, cfg.steps_per_beat)
+            probs = _probabilities(composer, [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)])
+            composer.meta["straight_eighths"] = {}
+            alike = []
+            for share in REPEAT_SHARES:
+                composer.meta["repeat_bars"] = {genre: [share] * cfg.n_tracks}
+                notes = composer.decode(probs, genre=genre or None)
+                alike.append(track_repetition(notes, steps_per_bar, cfg.lowest_pitch)[:, onsets_kind])
+            gap = np.abs(np.nan_to_num(np.array(alike) - alike_songs, nan=np.inf))  # (shares, tracks)
+            shares = [0.0 if not np.isfinite(alike_songs[t]) else float(REPEAT_SHARES[int(np.argmin(gap[:, t]))])
+                      for t in range(cfg.n_tracks)]
+            composer.meta["repeat_bars"] = {genre: shares}
+            notes = composer.decode(probs, genre=genre or None)
+            cutoffs = []
+            for t in range(cfg.n_tracks):
+                generated = sixteenths_share(notes[:, t], cfg.steps_per_beat)
+                generated = generated[~np.isnan(generated)]
+                zero = float(np.mean(generated == 0)) if len(generated) else 1.0
+                cutoffs.append(0.0 if zero >= straight_songs[t] else round(float(np.quantile(generated, straight_songs[t])), 4))
+            fitted["repeat_bars"][genre], fitted["straight_eighths"][genre] = shares, cutoffs
+    finally:
+        for entry, value in saved.items():
+            composer.meta.pop(entry, None)
+            if value is not None:
+                composer.meta[entry] = value
+    return fitted
+
+
+def _straight_share(phrases: Phrases, rows: np.ndarray, steps_per_beat: int, chunk: int = 512) -> np.ndarray:
+    """(tracks,): per track, the share of its phrases among `rows` (those where it starts a note)
+    that start none on the 16ths between the 8ths (0 for a track that never plays)."""
+    none, playing = np.zeros(phrases.rolls.shape[1]), np.zeros(phrases.rolls.shape[1])
+    for start in range(0, len(rows), chunk):
+        share = sixteenths_share(phrases.rolls[rows[start : start + chunk]], steps_per_beat)  # (n, tracks)
+        none += (share == 0).sum(axis=0)
+        playing += (~np.isnan(share)).sum(axis=0)
+    return np.divide(none, playing, out=np.zeros_like(none), where=playing > 0)
+
+
+def _songs_repetition(phrases: Phrases, rows: np.ndarray, steps_per_bar: int, lowest_pitch: int,
+                      chunk: int = 512) -> np.ndarray:
+    """metrics.track_repetition over `rows`, a chunk at a time, each chunk weighted by its rows."""
+    parts = [(track_repetition(phrases.rolls[rows[s : s + chunk]], steps_per_bar, lowest_pitch), len(rows[s : s + chunk]))
+             for s in range(0, len(rows), chunk)]
+    with np.errstate(invalid="ignore"):
+        return np.nansum([p * n for p, n in parts], axis=0) / np.sum([n * ~np.isnan(p) for p, n in parts], axis=0)
 
 
 def genre_groups(phrases: Phrases, rows: np.ndarray, genres: list[str]) -> dict[str, np.ndarray]:

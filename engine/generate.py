@@ -26,6 +26,8 @@ from .binarize import (
     keep_in_register,
     monophonic,
     quantize,
+    repeat_bars,
+    straight_eighths,
 )
 from .device import pick_device
 from .key_homing import home_keys_from, home_shift, is_key_name, move_chord_features, move_pitches
@@ -112,6 +114,10 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
                     return f"names an unknown chord ({chord[:20]!r})"
         return None
 
+    def shares(value) -> str | None:
+        return numbers(value, tracks, 0, "numbers from 0 to 1, one a track") or (
+            None if max(value, default=0) <= 1 else f"must be {tracks} numbers from 0 to 1, one a track")
+
     threshold = meta.get("threshold")
     if threshold is not None and not (_is_number(threshold) and 0 < threshold < 1):
         return f"its threshold must be a number between 0 and 1, not {_shown(threshold)}"
@@ -132,6 +138,8 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
         "onset_spread": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "bar_gate": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "register": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
+        "repeat_bars": shares,
+        "straight_eighths": shares,
         "onset_prior": lambda fit: (
             None if isinstance(fit, list) and len(fit) == tracks
             and not any(numbers(row, spb, 0, "") for row in fit)
@@ -224,10 +232,34 @@ class Composer:
         for models fitted so: `repeats`), its bars of a stray note or two silenced where the
         model's fitted `bar_gate` says, moved `quantize_strength` (0..1, default QUANTIZE)
         of the way onto the beat's grid (to where the genre's players start notes, drums as
-        hits), then its monophonic tracks made lines, then each pitched track's strays moved by
-        octaves into the register the genre's players keep to (`register`: keep_in_register).
-        `chords` (one per beat) and `lock` (0..1): notes off the beat's chord made that much
-        less likely first (binarize.chord_lock)."""
+        hits; a phrase of a track that the model's fitted `straight_eighths` says plays 8ths
+        has its few 16ths between them moved onto them), then its monophonic tracks made lines,
+        then each pitched track's strays moved by octaves into the register the genre's players
+        keep to (`register`: keep_in_register). `chords` (one per beat) and `lock` (0..1): notes
+        off the beat's chord made that much less likely first (binarize.chord_lock).
+
+        Where the model's fitted `repeat_bars` gives a track a share, the phrase is decoded
+        twice: once as it comes, to see which bars each track plays in, then with those bars
+        pulled toward their mean bar by the share (binarize.repeat_bars: a groove that comes
+        back bar after bar, as in the songs); the bars it rests in stay rests."""
+        args = (threshold, genre, quantize_strength, chords, lock)
+        shares = self._fitted("repeat_bars", genre)  # models fitted before it have none
+        if not shares or not any(shares):
+            return self._decode(probabilities, *args)
+        steps_per_bar = 4 * self.config.steps_per_beat
+        plain = self._decode(probabilities, *args)
+        bars = plain.shape[-2] // steps_per_bar
+        playing = plain[..., : bars * steps_per_bar, :].reshape(
+            *plain.shape[:-2], bars, steps_per_bar, plain.shape[-1]).any(axis=(-2, -1))  # (..., tracks, bars)
+        pulled = probabilities.copy()
+        for t, track in enumerate(self.config.tracks):
+            pulled[..., t, :, :] = repeat_bars(probabilities[..., t, :, :], steps_per_bar, shares[t],
+                                               whole_bar=track.is_drum, playing=playing[..., t, :])
+        return self._decode(pulled, *args)
+
+    def _decode(self, probabilities: np.ndarray, threshold: float | None, genre: str | None,
+                quantize_strength: float | None, chords: list | None, lock: float) -> np.ndarray:
+        """`decode` without the pull toward the mean bar."""
         if lock > 0 and chords:
             pitched = [t for t, track in enumerate(self.config.tracks) if not track.is_drum]
             probabilities = probabilities.copy()
@@ -246,6 +278,10 @@ class Composer:
             for t, track in enumerate(self.config.tracks):
                 notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength, None if prior is None else prior[t],
                                                spreads[t], keep_lengths=track.is_drum)
+            cutoffs = self._fitted("straight_eighths", genre) or [0.0] * self.config.n_tracks
+            for t, track in enumerate(self.config.tracks):
+                notes[..., t, :, :] = straight_eighths(notes[..., t, :, :], spb, cutoffs[t],
+                                                       None if prior is None else prior[t], keep_lengths=track.is_drum)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)

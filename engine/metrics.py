@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+REPETITION_KINDS = ("chroma", "rhythm", "onsets")  # what track_repetition compares bar to bar
 MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
 
 
@@ -130,6 +131,29 @@ TONAL_CENTROID_BASIS = np.stack([
     np.sin(_K * 3 * np.pi / 2), np.cos(_K * 3 * np.pi / 2),  # minor thirds
     0.5 * np.sin(_K * 2 * np.pi / 3), 0.5 * np.cos(_K * 2 * np.pi / 3),  # major thirds
 ])
+
+
+def bar_pair_similarity(vectors: np.ndarray) -> float:
+    """(n, bars, k) -> the mean cosine similarity of every pair of bars where both are non-zero."""
+    norms = np.linalg.norm(vectors, axis=2, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    first, second = np.triu_indices(vectors.shape[1], 1)
+    alike = np.einsum("nik,nik->ni", unit[:, first], unit[:, second])
+    both = (norms[:, first, 0] > 0) & (norms[:, second, 0] > 0)
+    return float(alike[both].mean()) if both.any() else float("nan")
+
+
+def track_repetition(phrases: np.ndarray, steps_per_bar: int, lowest_pitch: int) -> np.ndarray:
+    """(n, T, S, P) notes -> (T, 3): each track's bar-pair similarity in REPETITION_KINDS: its pitch
+    classes (chroma), its rhythm (the steps where a note sounds) and its onsets (where notes start:
+    a groove or a riff), each the mean cosine similarity of every pair of a phrase's bars where
+    both play."""
+    n, t, s, p = phrases.shape
+    bars = s // steps_per_bar
+    x = phrases[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
+    starts = onsets(phrases)[:, :, : bars * steps_per_bar].reshape(n, t, bars, steps_per_bar, p)
+    kinds = (chroma(x.any(axis=3), lowest_pitch), x.any(axis=4), starts.any(axis=4))  # (n, T, bars, k) each
+    return np.array([[bar_pair_similarity(kind[:, track].astype(float)) for kind in kinds] for track in range(t)])
 
 
 def tonal_centroid(chromas: np.ndarray) -> np.ndarray:

@@ -183,3 +183,64 @@ def test_keep_in_register_moves_strays_home_by_octaves_and_keeps_their_pitch_cla
     both[0:4, 54] = True  # 24 above, with a reach of 11: two octaves down, onto 30 itself
     assert np.array_equal(keep_in_register(both, 11), np.pad(np.ones((16, 1), bool), ((0, 0), (30, 53))))
     assert keep_in_register(both, 12)[0:4, 42].all()  # with 12, one octave: 42 lies within it
+
+
+def test_repeating_bars_keeps_the_probabilities_and_pulls_the_bars_toward_their_mean():
+    from bytes2beats.engine.binarize import repeat_bars
+
+    rng = np.random.default_rng(3)
+    probs = rng.random((6, 64, 20)).astype(np.float32) ** 4  # 6 phrases of 4 bars of 16 steps
+    assert np.array_equal(repeat_bars(probs, 16, 0.0, whole_bar=True), probs)
+    for whole in (True, False):
+        pulled = repeat_bars(probs, 16, 1.0, whole_bar=whole)
+        # the very values each phrase had, so any threshold makes as many notes as before
+        assert np.array_equal(np.sort(pulled.reshape(6, -1), axis=1), np.sort(probs.reshape(6, -1), axis=1))
+        for threshold in (0.3, 0.7):
+            assert (pulled >= threshold).sum() == (probs >= threshold).sum()
+        bars = lambda x: x.reshape(6, 4, 16, 20)  # noqa: E731
+        loudest = bars(pulled).max(axis=3)  # (phrase, bar, step)
+        spread = lambda x: np.abs(x - x.mean(axis=1, keepdims=True)).mean()  # noqa: E731
+        assert spread(loudest) < 0.2 * spread(bars(probs).max(axis=3))  # the bars far more alike in rhythm
+    # a whole bar (drums) is pulled pitch by pitch: the same drums at the same steps
+    drums = bars(repeat_bars(probs, 16, 1.0, whole_bar=True))
+    assert (np.argsort(drums[0, 0].ravel())[-30:] == np.argsort(drums[0, 3].ravel())[-30:]).mean() > 0.9
+    # a pitched track's rhythm only: a step made louder takes the pitches its own bar plays most
+    line = np.zeros((1, 64, 20), dtype=np.float32)
+    for bar, pitch in enumerate((2, 5, 9, 12)):
+        line[0, bar * 16 + 4 * (bar == 0) : bar * 16 + 8, pitch] = 0.95  # bar 0 starts late
+    pulled = repeat_bars(line, 16, 0.9, whole_bar=False)
+    notes = pulled >= 0.5
+    for bar, pitch in enumerate((2, 5, 9, 12)):
+        assert notes[0, bar * 16 : bar * 16 + 16].any(axis=0).nonzero()[0].tolist() == [pitch]
+    assert notes[0, 0:4, 2].sum() == 0 and notes[0, 16:20, 5].all()  # the rhythm most bars play wins
+    # a bar the part rests in stays a rest, and the others are pulled toward their own mean
+    line[0, 48:64] = 0.05
+    for whole in (True, False):
+        rested = repeat_bars(line, 16, 0.9, whole_bar=whole, playing=np.array([[True, True, True, False]])) >= 0.5
+        assert not rested[0, 48:64].any() and rested[0, 16:20].any()
+
+
+def test_a_phrase_that_plays_eighths_has_its_stray_sixteenths_moved_onto_them():
+    from bytes2beats.engine.binarize import sixteenths_share, straight_eighths
+
+    notes = np.zeros((2, 48, 10), dtype=bool)  # 4 beats at 12 steps
+    for beat in range(4):
+        notes[:, beat * 12 : beat * 12 + 5, 0] = True  # 8ths on the beat and "and"
+        notes[:, beat * 12 + 6 : beat * 12 + 11, 1] = True
+    notes[0, 15:17, 3] = True  # one stray "e" in phrase 0
+    notes[1, 3:5, 3] = notes[1, 9:11, 4] = notes[1, 15:17, 3] = notes[1, 21:23, 4] = True  # a 16th part
+    share = sixteenths_share(notes, 12)
+    assert np.allclose(share, [1 / 9, 4 / 12])
+    prior = np.zeros(12)
+    prior[[0, 6]] = [0.5, 0.3]
+    out = straight_eighths(notes, 12, 0.2, prior)
+    assert np.array_equal(out[1], notes[1])  # a phrase that plays 16ths keeps them
+    # the stray "e" starts on the beat and ends where it did: one note
+    assert out[0, 12:17, 3].all() and not out[0, 11, 3] and not out[0, 17:, 3].any()
+    assert np.array_equal(np.delete(out[0], 3, axis=1), np.delete(notes[0], 3, axis=1))
+    assert sixteenths_share(out, 12)[0] == 0
+    # the "and" wins where the data plays it more; no cutoff moves nothing
+    prior[[0, 6]] = [0.3, 0.5]
+    assert straight_eighths(notes, 12, 0.2, prior)[0, 18, 3]
+    assert np.array_equal(straight_eighths(notes, 12, 0.0, prior), notes)
+    assert np.isnan(sixteenths_share(np.zeros((48, 10), dtype=bool), 12))

@@ -72,7 +72,7 @@ def test_the_quantizer_is_fitted_to_where_each_genres_songs_start_notes(tmp_path
     assert rock.shape == (5, 12) and np.allclose(rock, np.nan_to_num(songs), atol=1e-4)  # all of a small genre's phrases
     assert rock[:, 0].min() > 0.3  # the beat: where these songs start most of every track's notes
     assert all(s in SPREADS for spreads in decoding["onset_spread"].values() for s in spreads)
-    composer = Composer(generator, decoding)
+    composer = Composer(generator, {**decoding, "repeat_bars": {}})  # the quantizer alone: the pull has its own test
     low, n = composer.config.lowest_pitch, composer.config.n_pitches
     probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities([composer.new_idea(k, genre="rock") for k in range(8)])])
     assert off_grid_onsets(composer.decode(probs, genre="rock", quantize_strength=0.0), 12).max() > 10  # untrained: anywhere
@@ -182,3 +182,39 @@ def test_the_register_is_where_the_songs_keep_their_notes_and_register_only_move
     assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
     assert set(meta["register"]) == {"pop", "rock"} and len(meta["register"]["rock"]) == 5
     assert Composer.load(model, "cpu")._fitted("register", "rock") == meta["register"]["rock"]
+
+
+def test_the_phrase_rhythm_is_fitted_to_the_songs_and_rhythm_only_moves_nothing_else(training, generator, tmp_path):
+    from bytes2beats.engine.calibrate import REPEAT_SHARES, fitted_rhythm
+    from bytes2beats.engine.metrics import track_repetition
+
+    decoding = calibrate_decoding(generator, training, samples=32)
+    assert set(decoding["repeat_bars"]) == set(decoding["straight_eighths"]) == {"pop", "rock"}
+    composer = Composer(generator, decoding)
+    rock = np.flatnonzero(training.genre == training.genres.index("rock"))
+    bar = 4 * composer.config.steps_per_beat
+    songs = track_repetition(training.rolls[rock], bar, composer.config.lowest_pitch)[:, 2]
+    ideas = [composer.new_idea(7_000 + k, genre="rock") for k in range(32)]
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+    fitted = track_repetition(composer.decode(probs, genre="rock"), bar, low)[:, 2]
+    shares = decoding["repeat_bars"]["rock"]
+    assert all(s in REPEAT_SHARES for s in shares) and any(shares)  # an untrained network repeats nothing
+    composer.meta["repeat_bars"] = {}
+    unfitted = track_repetition(composer.decode(probs, genre="rock"), bar, low)[:, 2]
+    playing = ~np.isnan(songs)
+    # on phrases it was not fitted on, the bars start notes nearer as alike as the songs'
+    assert np.nanmean(np.abs(fitted - songs)[playing]) < np.nanmean(np.abs(unfitted - songs)[playing])
+    assert all(0 <= c <= 1 for c in decoding["straight_eighths"]["rock"])
+
+    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          "--rhythm-only", "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "bars pulled toward the phrase's mean bar" in run.stdout
+    _, meta = load_model(model)
+    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
+    assert set(meta["repeat_bars"]) == set(meta["straight_eighths"]) == {"pop", "rock"}
+    again = fitted_rhythm(Composer.load(model, "cpu"), training, samples=16)
+    assert again["repeat_bars"] == meta["repeat_bars"]  # the same fit from the same songs

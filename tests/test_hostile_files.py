@@ -253,6 +253,10 @@ MODEL_CASES = [
     ("onset_prior of another shape", dict(onset_prior={"rock": [[1.0] * 4] * 5}), "its onset_prior for 'rock' must be 5 rows"),
     ("onset_spread negative", dict(onset_spread={"": [-1.0] * 5}), "its onset_spread for 'all genres' must be 5 numbers"),
     ("register one short", dict(register={"rock": [0, 29, 21, 21]}), "its register for 'rock' must be 5 numbers"),
+    ("repeat_bars above 1", dict(repeat_bars={"rock": [0.8, 1, 1, 1.5, 0.6]}),
+     "its repeat_bars for 'rock' must be 5 numbers from 0 to 1"),
+    ("straight_eighths negative", dict(straight_eighths={"rock": [0, 0, -0.2, 0, 0]}),
+     "its straight_eighths for 'rock' must be 5 numbers from 0 to 1"),
     ("default_genre a list", dict(default_genre=["rock"]), "its default_genre must be a genre's name"),
     ("progressions of no chords", dict(progressions={"rock": ["C G Xq7 F"]}), "names an unknown chord ('Xq7')"),
 ]
