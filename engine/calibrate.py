@@ -138,7 +138,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
     }
     # Fitted last: the share is judged by the notes the rest of the decoding makes.
     composer.meta.update(decoding)
-    decoding.update(fitted_rhythm(composer, phrases, rows, seed=seed + 2))
+    decoding.update(fitted_rhythm(composer, phrases, rows, min(samples, REPEAT_SAMPLES), seed=seed + 2))
     generator.train(was_training)
     return decoding
 
