@@ -365,8 +365,9 @@ def repeat_bars(probabilities: np.ndarray, steps_per_bar: int, share: float, who
     after[..., : bars * steps_per_bar, :] = np.where(pulled[..., : bars * steps_per_bar, :],
                                                      x.reshape(whole.shape), below)
     after = after.reshape(*lead, -1)
-    rank = np.argsort(np.argsort(after, axis=-1, kind="stable"), axis=-1, kind="stable")
-    matched = np.take_along_axis(np.sort(before, axis=-1), rank, axis=-1).reshape(probabilities.shape)
+    matched = np.empty_like(before)  # the cell with the k-th lowest pulled value gets the k-th lowest value
+    np.put_along_axis(matched, np.argsort(after, axis=-1), np.sort(before, axis=-1), axis=-1)
+    matched = matched.reshape(probabilities.shape)
     return np.where(pulled, matched, probabilities).astype(probabilities.dtype, copy=False)
 
 
