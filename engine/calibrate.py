@@ -62,7 +62,7 @@ SPREADS = (0.5, 0.75, 1.0, 1.25, 1.5)  # timing spreads (steps at 12 a beat) tri
 REGISTER_SHARE = 0.99  # of a track's notes the register holds: the rest, in the songs, are the strays
 REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
 REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_repeat_bars)
-AT_ONCE_BAND = 0.1  # how far from the songs' notes at once the pull toward the mean bar may take a track
+AT_ONCE_DRIFT = 0.01  # share of its notes at once that the pull toward the mean bar may move a track away from the songs'
 REPEAT_SAMPLES = 256  # generated phrases per genre decoded at each share: its bar similarity moves by about 0.01
 
 
@@ -152,7 +152,7 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
 
     - `repeat_bars`: each track's share (of REPEAT_SHARES) at which its decoded bars start notes
       at the same steps from bar to bar most nearly as alike as the genre's songs' do, among the
-      shares that keep its notes at once near the songs' (AT_ONCE_BAND);
+      shares that move its notes at once little (AT_ONCE_DRIFT) or toward the songs';
     - `straight_eighths`: each track's cutoff (binarize.straight_eighths), then, at which as
       many of its phrases start no note on the 16ths between the 8ths as the songs' do.
     """
@@ -179,11 +179,12 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
                 alike.append(track_repetition(notes, steps_per_bar, cfg.lowest_pitch)[:, onsets_kind])
                 at_once.append(polyphonic_rate(notes))
             gap = np.abs(np.nan_to_num(np.array(alike) - alike_songs, nan=np.inf))  # (shares, tracks)
-            # Aligning the bars stacks notes a little (rock drums 1.97 at once to 2.03 at 0.8): a
-            # share may not take a track's notes at once further from its songs' than AT_ONCE_BAND
-            # of theirs, or than the plain decoding (share 0, always allowed) already is.
-            off = np.abs(np.array(at_once) - at_once_songs)  # (shares, tracks)
-            gap[off > np.maximum(AT_ONCE_BAND * at_once_songs, off[0])] = np.inf
+            # Aligning the bars stacks notes (`genres`' rock drums 1.97 at once to 2.03 at 0.8, the
+            # songs' 1.89): a share may move a track's notes at once by AT_ONCE_DRIFT of the plain
+            # decoding's (share 0), or further only toward the songs'.
+            at_once = np.array(at_once)  # (shares, tracks)
+            drift = np.abs(at_once - at_once[0]) > AT_ONCE_DRIFT * at_once[0]
+            gap[drift & (np.abs(at_once - at_once_songs) > np.abs(at_once[0] - at_once_songs))] = np.inf
             shares = [0.0 if not np.isfinite(alike_songs[t]) else float(REPEAT_SHARES[int(np.argmin(gap[:, t]))])
                       for t in range(cfg.n_tracks)]
             composer.meta["repeat_bars"] = {genre: shares}
