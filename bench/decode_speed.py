@@ -1,0 +1,52 @@
+"""Benchmark: how long the decoding takes, probabilities to notes, per model file.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/decode_speed.py [--model genres-chords ...] [--genre rock]
+        [--repeats 15]
+
+Medians (timings here are noisy) of `Composer.decode` for one 4-bar phrase (what the app and
+`stream` decode at a time, on the full MIDI pitch range as `to_clip` passes it) and for 64, and
+of a whole `generate` of one clip, the network included. A file with `repeat_bars` decodes each
+phrase twice (the plain decoding finds the bars each track rests in), so compare files side by
+side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+from bytes2beats.engine.generate import Composer
+
+
+def median_ms(work, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", nargs="+", default=["genres-chords"])
+    parser.add_argument("--genre", default="rock")
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    print(f"decode medians ({platform.machine()}, {platform.processor() or 'cpu'})")
+    for name in args.model:
+        measure(Composer.load(name, "cpu"), name, args.genre, args.repeats)
+
+
+def measure(composer: Composer, name: str, genre: str, repeats: int) -> None:
+    probs = np.stack(composer.probabilities([composer.new_idea(k, genre=genre) for k in range(64)]))
+    one = median_ms(lambda: composer.decode(probs[0], genre=genre), repeats)
+    many = median_ms(lambda: composer.decode(probs, genre=genre), max(3, repeats // 5))
+    clip = median_ms(lambda: composer.generate(seed=1, genre=genre), repeats)
+    print(f"  {name}: one phrase {one:.1f} ms, 64 phrases {many:.0f} ms, generate one clip {clip:.0f} ms")
+
+if __name__ == "__main__":
+    main()
