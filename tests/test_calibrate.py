@@ -218,3 +218,23 @@ def test_the_phrase_rhythm_is_fitted_to_the_songs_and_rhythm_only_moves_nothing_
     assert set(meta["repeat_bars"]) == set(meta["straight_eighths"]) == {"pop", "rock"}
     again = fitted_rhythm(Composer.load(model, "cpu"), training, samples=16)
     assert again["repeat_bars"] == meta["repeat_bars"]  # the same fit from the same songs
+
+
+def test_the_pull_toward_the_mean_bar_never_stacks_notes_away_from_the_songs(training, generator):
+    from bytes2beats.engine.calibrate import AT_ONCE_DRIFT, fitted_rhythm
+
+    composer = Composer(generator, calibrate_decoding(generator, training, samples=16))
+    fitted = fitted_rhythm(composer, training, samples=16, seed=300)
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+    for genre in ("pop", "rock"):
+        rows = training.genre == training.genres.index(genre)
+        songs = polyphonic_rate(training.rolls[rows])
+        ideas = [composer.new_idea(300 + k, genre=genre) for k in range(16)]  # the phrases it was fitted on
+        probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+        composer.meta.update(straight_eighths={}, repeat_bars={})
+        plain = polyphonic_rate(composer.decode(probs, genre=genre))
+        composer.meta["repeat_bars"] = fitted["repeat_bars"]
+        pulled = polyphonic_rate(composer.decode(probs, genre=genre))
+        for t in range(len(plain)):
+            assert (abs(pulled[t] - plain[t]) <= AT_ONCE_DRIFT * plain[t] + 1e-9
+                    or abs(pulled[t] - songs[t]) <= abs(plain[t] - songs[t])), (genre, t, plain, pulled, songs)
