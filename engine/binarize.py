@@ -189,6 +189,8 @@ def keep_in_register(notes: np.ndarray, reach: int) -> np.ndarray:
         middle = middles[i]
         home = p - OCTAVE * int(np.ceil((p - middle - reach) / OCTAVE)) if p > middle else \
             p + OCTAVE * int(np.ceil((middle - reach - p) / OCTAVE))
+        # near the top or bottom of the range the register may reach past it: the octave inside
+        home += OCTAVE * (int(home < 0) - int(home >= shape[-1]))
         out[i, :, home] |= rows[i, :, p]
         out[i, :, p] = False
     return out.reshape(shape)

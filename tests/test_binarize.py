@@ -183,6 +183,12 @@ def test_keep_in_register_moves_strays_home_by_octaves_and_keeps_their_pitch_cla
     both[0:4, 54] = True  # 24 above, with a reach of 11: two octaves down, onto 30 itself
     assert np.array_equal(keep_in_register(both, 11), np.pad(np.ones((16, 1), bool), ((0, 0), (30, 53))))
     assert keep_in_register(both, 12)[0:4, 42].all()  # with 12, one octave: 42 lies within it
+    # a phrase whose middle lies at the top of the range: a stray moves to the octave inside it
+    high = np.zeros((16, 84), dtype=bool)
+    high[:, 83] = True
+    high[0:2, 61] = True  # 22 below; two octaves up (85) would be past the top
+    kept = keep_in_register(high, 6)
+    assert kept[0:2, 73].all() and kept.sum() == high.sum()
 
 
 def test_repeating_bars_keeps_the_probabilities_and_pulls_the_bars_toward_their_mean():
