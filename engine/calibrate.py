@@ -61,7 +61,7 @@ MONOPHONIC_BELOW = 1.1  # a track sounding fewer notes at once than this, on ave
 SPREADS = (0.5, 0.75, 1.0, 1.25, 1.5)  # timing spreads (steps at 12 a beat) tried for the quantizer
 REGISTER_SHARE = 0.99  # of a track's notes the register holds: the rest, in the songs, are the strays
 REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
-REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_repeat_bars)
+REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_rhythm)
 AT_ONCE_DRIFT = 0.01  # share of its notes at once that the pull toward the mean bar may move a track away from the songs'
 REPEAT_SAMPLES = 256  # generated phrases per genre decoded at each share: its bar similarity moves by about 0.01
 
