@@ -313,7 +313,7 @@ def cmd_calibrate(args) -> int:
     args.device = "cpu"
     composer = load_composer(args)
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     try:
         if is_phrase_pack(args.data):
             phrases, packed = load_phrase_pack(args.data)

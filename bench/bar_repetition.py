@@ -40,7 +40,7 @@ def main() -> int:
     args = parser.parse_args()
     composer = Composer.load(args.model, "cpu")
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     validation = np.flatnonzero((phrases.genre == phrases.genres.index(args.genre))
                                 & phrases.validation_songs[phrases.song])

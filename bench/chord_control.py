@@ -104,7 +104,7 @@ def main() -> int:
         print(f"{args.model} takes no chords", file=sys.stderr)
         return 1
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     rows = np.flatnonzero((phrases.genre == phrases.genres.index(args.genre)) & phrases.validation_songs[phrases.song])
     rows = np.sort(np.random.default_rng(0).choice(rows, min(2000, len(rows)), replace=False))

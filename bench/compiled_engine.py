@@ -136,7 +136,7 @@ def trainer_speed(composer: Composer, model: Path, data: Path, device, batch: in
         songs.mkdir()
         for song in sorted(find_music_files(data))[:20]:
             (songs / song.name).symlink_to(song.resolve())
-        spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+        spec = PhraseSpec.of_model(cfg)
         phrases = build_phrases(songs, spec, cache_dir=Path(folder) / "cache")
         trained = composer.meta.get("trained", {}).get("train_config", {})
         train_cfg = TrainConfig(epochs=2, batch_size=batch, steps_per_epoch=batches, sample_every=1000,

@@ -73,7 +73,7 @@ def main() -> int:
     scores = critic_scores(critic, fake, genre_row)
     seconds = time.perf_counter() - started
 
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     in_genre = phrases.genre == phrases.genres.index(args.genre)
     validation = np.flatnonzero(in_genre & phrases.validation_songs[phrases.song])

@@ -37,7 +37,7 @@ def main() -> int:
         print(f"{args.model}: no fitted decoding (run `bytes2beats calibrate` on it first)", file=sys.stderr)
         return 1
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     fitted = dict(composer.meta)
     ways = {

@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
     composer = Composer.load(args.model, "cpu")
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     rows = np.flatnonzero(~phrases.validation_songs[phrases.song])
     if args.genre in phrases.genres:

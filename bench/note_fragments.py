@@ -71,7 +71,7 @@ def main() -> None:
     else:
         composer = Composer.load(args.model, "cpu")
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     rows = np.arange(len(phrases))
     if args.genre in phrases.genres:

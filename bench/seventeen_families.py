@@ -50,7 +50,7 @@ def main() -> int:
     torch.set_num_threads(1)
     composer = Composer.load(args.model, "cpu")
     cfg = composer.config
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
     is_validation = phrases.validation_songs[phrases.song]
     validation = phrases.rolls[np.flatnonzero(is_validation)]

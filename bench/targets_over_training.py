@@ -61,7 +61,7 @@ def main() -> int:
         return 1
     first = read_checkpoint(paths[0])
     cfg = ModelConfig.from_json(first["model_config"])
-    spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+    spec = PhraseSpec.of_model(cfg)
     phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())  # the cache `train` wrote
     # Calibrated on the training rows in place: a copy of them would be 3.2 GB at 48 steps a bar.
     training_rows = np.flatnonzero(~phrases.validation_songs[phrases.song])

@@ -54,6 +54,11 @@ class PhraseSpec:
     def n_steps(self) -> int:
         return self.n_bars * 4 * self.steps_per_beat
 
+    @classmethod
+    def of_model(cls, cfg) -> PhraseSpec:
+        """The phrases a model (its ModelConfig) reads and writes: its tracks, resolution and range."""
+        return cls(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+
 
 @dataclass
 class Phrases:

@@ -16,7 +16,7 @@ from .generate import Composer
 from .metrics import bass_on_chord_root, chord_tone_share, measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
 from .targets import check_targets, targets_json
-from .two_sample import classifier_two_sample_test, phrase_features
+from .two_sample import MAX_PER_SET, classifier_two_sample_test, phrase_features
 
 MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 
@@ -68,13 +68,14 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     already (they are read from `data`, through the cache, otherwise).
 
     `classifier`: also run the classifier two-sample test (engine/two_sample.py), generated
-    against validation phrases and, as the floor real music sets, training against validation.
+    against validation phrases and, as the floor real music sets, training against validation;
+    then with the songs decoded as the model decodes its generator's notes (`_classifier_tests`).
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
         genre = composer.default_genre
     if phrases is None:
-        spec = PhraseSpec(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
+        spec = PhraseSpec.of_model(cfg)
         phrases = build_phrases(data, spec, cache_dir=cache_dir)
     # Rows, not copies: at 48 steps a bar the LPD's phrases take gigabytes.
     in_genre = np.ones(len(phrases), dtype=bool)
@@ -124,7 +125,9 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     if cfg.chords:
         result["chords"] = _chord_fit(composer, sets, phrases, data_rows, genre, seed)
     if classifier and len(validation_rows):
-        result["classifier"] = _classifier_tests(sets, songs, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
+        decoded, decoded_songs = _decoded_songs(composer, sets, songs, genre, threshold, quantize_strength)
+        result["classifier"] = _classifier_tests({**sets, **decoded}, {**songs, **decoded_songs}, names, drum,
+                                                 cfg.steps_per_beat, cfg.lowest_pitch)
     result["targets"] = targets_json(check_targets(result))
     if cfg.track_set == FAMILIES_MERGED:
         result["merged"] = merged_result(result, sets, cfg)
@@ -198,18 +201,49 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else round(float(x), 4)
 
 
+def _decoded_songs(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,
+                   quantize_strength: float | None, chunk: int = 256) -> tuple[dict, dict]:
+    """The training and validation phrases (MAX_PER_SET of each, at most) decoded as `composer`
+    decodes its generator's notes (Composer.decode: the thresholds, the grid, the bass line, the
+    register), as if the generator had given each cell of a song probability 1 or 0; with the
+    song of each phrase. Not pulled toward the phrase's mean bar: that pull gives the
+    generator's phrases the repetition the songs have, and songs pulled so would repeat more
+    than any song does."""
+    rng = np.random.default_rng(1)
+    decoded, decoded_songs = {}, {}
+    for name in ("training", "validation"):
+        if not len(sets.get(name, ())):
+            continue
+        rows = np.sort(rng.choice(len(sets[name]), min(len(sets[name]), MAX_PER_SET), replace=False))
+        decoded[f"decoded_{name}"] = np.concatenate([
+            composer.decode(sets[name][rows[start : start + chunk]].astype(np.float32), threshold, genre,
+                            quantize_strength, pull=False)
+            for start in range(0, len(rows), chunk)])
+        decoded_songs[f"decoded_{name}"] = songs[name][rows]
+    return decoded, decoded_songs
+
+
+CLASSIFIER_PAIRS = (  # (one set, the other): what each test tells
+    ("generated", "validation"),  # the issue's test: the model's phrases against songs it never saw
+    ("training", "validation"),  # the floor real music sets: songs against other songs
+    # Songs decoded as the model decodes: what the decoding alone leaves for the test to see
+    # (a generator that made the training songs exactly), and what the generator leaves
+    # beyond it (its phrases against songs that went through the same decoding)
+    ("decoded_training", "validation"),
+    ("generated", "decoded_validation"),
+)
+
+
 def _classifier_tests(sets: dict, songs: dict, names: list[str], drum: int | None, steps_per_beat: int,
                       lowest_pitch: int) -> dict:
-    """Generated against validation phrases, and training against validation: real songs the
-    model never saw differ from those it learned from, and that accuracy is the floor. The
+    """The classifier two-sample test on each of CLASSIFIER_PAIRS that `sets` holds. The
     folds keep each song's phrases together (engine/two_sample.py)."""
     features = {name: phrase_features(x, names, drum, steps_per_beat, lowest_pitch) for name, x in sets.items() if len(x)}
-    feature_names = features["validation"][1]
     return {
-        f"{name}_vs_validation": classifier_two_sample_test(
-            features[name][0], features["validation"][0], feature_names,
-            generated_songs=songs[name], real_songs=songs["validation"])
-        for name in ("generated", "training") if name in features
+        f"{first}_vs_{second}": classifier_two_sample_test(
+            features[first][0], features[second][0], features[second][1],
+            generated_songs=songs[first], real_songs=songs[second])
+        for first, second in CLASSIFIER_PAIRS if first in features and second in features
     }
 
 
@@ -291,11 +325,15 @@ def format_classifier(tests: dict) -> list[str]:
     """The classifier two-sample tests as lines: accuracy, and what separates the sets most."""
     lines = []
     for pair, test in tests.items():
-        first, second = pair.split("_vs_")
+        names = pair.split("_vs_")
+        # "decoded_validation": the validation phrases decoded as the model decodes its notes
+        long = [f"{n.removeprefix('decoded_')} phrases" + (" decoded as the model decodes" if n.startswith("decoded_") else "")
+                for n in names]
+        first, second = (n.removeprefix("decoded_") + (" decoded" if n.startswith("decoded_") else "") for n in names)
         if test.get("accuracy") is None:
-            lines.append(f"classifier, {first} vs {second}: not run ({test.get('why')})")
+            lines.append(f"classifier, {long[0]} vs {long[1]}: not run ({test.get('why')})")
             continue
-        lines.append(f"classifier, {first} vs {second} phrases ({test['phrases_per_set']} each, "
+        lines.append(f"classifier, {long[0]} vs {long[1]} ({test['phrases_per_set']} each, "
                      f"{len(test['fold_accuracies'])}-fold, a song's phrases in one fold): {100 * test['accuracy']:.1f}% accurate (50% = indistinguishable)")
         for f in test["separating"][:5]:
             lines.append(f"  {f['feature']}: {_fmt(f['generated'])} {first} vs {_fmt(f['real'])} {second} "

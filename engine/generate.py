@@ -226,7 +226,7 @@ class Composer:
 
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
                genre: str | None = None, quantize_strength: float | None = None,
-               chords: list | None = None, lock: float = 0.0) -> np.ndarray:
+               chords: list | None = None, lock: float = 0.0, pull: bool = True) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
         threshold with the model's hysteresis (a note played again at once kept two notes,
         for models fitted so: `repeats`), its bars of a stray note or two silenced where the
@@ -241,9 +241,11 @@ class Composer:
         Where the model's fitted `repeat_bars` gives a track a share, the phrase is decoded
         twice: once as it comes, to see which bars each track plays in, then with those bars
         pulled toward their mean bar by the share (binarize.repeat_bars: a groove that comes
-        back bar after bar, as in the songs); the bars it rests in stay rests."""
+        back bar after bar, as in the songs); the bars it rests in stay rests. `pull` False
+        leaves that out (songs' own rolls decoded as the model decodes, to compare like with
+        like: their bars repeat as they do already)."""
         args = (threshold, genre, quantize_strength, chords, lock)
-        shares = self._fitted("repeat_bars", genre)  # models fitted before it have none
+        shares = self._fitted("repeat_bars", genre) if pull else None  # models fitted before it have none
         if not shares or not any(shares):
             return self._decode(probabilities, *args)
         steps_per_bar = 4 * self.config.steps_per_beat

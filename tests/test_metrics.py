@@ -227,3 +227,40 @@ def test_the_copy_check_tells_copied_phrases_from_new_ones_on_real_songs(tmp_pat
     assert copy_verdict(novelty(one_in_forty)).startswith("copying: a little: 1 of 40")  # under 5 %: not a copier
     assert copy_verdict({"samples": 0, "over_90_percent": 0, "max_overlap": 0.0}).endswith("not measured "
                                                                                           "(no training phrases to compare with)")
+
+
+def test_eval_decodes_the_songs_as_the_model_decodes_to_compare_like_with_like(tmp_path):
+    """The classifier's like-for-like tests: real phrases through the shipped model's own
+    decoding come out on its grid, with its bass a line, and each comparison is reported with
+    what it compares."""
+    from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+    from bytes2beats.engine.evaluate import (
+        CLASSIFIER_PAIRS,
+        _classifier_tests,
+        _decoded_songs,
+        format_classifier,
+    )
+    from bytes2beats.engine.generate import Composer
+
+    composer = Composer.load("genres-chords", "cpu")
+    cfg = composer.config
+    spec = PhraseSpec.of_model(cfg)
+    phrases = build_phrases(FIXTURES / "lpd", spec, cache_dir=tmp_path, workers=1)
+    first_songs = phrases.song < 3
+    sets = {"training": phrases.rolls[first_songs], "validation": phrases.rolls[~first_songs]}
+    songs = {"training": phrases.song[first_songs], "validation": phrases.song[~first_songs]}
+    assert off_grid_onsets(sets["training"], cfg.steps_per_beat).sum() > 0  # the songs' own timing is loose
+    decoded, decoded_songs = _decoded_songs(composer, sets, songs, "rock", None, None, chunk=16)
+    for name in ("training", "validation"):
+        notes = decoded[f"decoded_{name}"]
+        assert notes.shape == sets[name].shape and np.array_equal(decoded_songs[f"decoded_{name}"], songs[name])
+        assert off_grid_onsets(notes, cfg.steps_per_beat).sum() == 0  # on the grid, as the model's notes
+        assert notes[:, 3].sum(axis=2).max() == 1  # the bass a line
+        assert notes.sum() > 0.8 * sets[name].sum()  # the songs' notes, not silence
+    sets["generated"], songs["generated"] = decoded["decoded_training"][::-1], None  # any phrases stand in
+    tests = _classifier_tests({**sets, **decoded}, {**songs, **decoded_songs}, [t.name for t in cfg.tracks], 0,
+                              cfg.steps_per_beat, cfg.lowest_pitch)
+    assert list(tests) == [f"{a}_vs_{b}" for a, b in CLASSIFIER_PAIRS]
+    lines = "\n".join(format_classifier(tests))
+    assert "training phrases decoded as the model decodes vs validation phrases" in lines
+    assert "generated phrases vs validation phrases decoded as the model decodes" in lines
