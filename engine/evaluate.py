@@ -58,7 +58,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
              images: str | os.PathLike | None = None, novelty_samples: int = 200,
              phrases: Phrases | None = None, seed: int = 10_000, classifier: bool = True,
-             quantize_strength: float | None = None) -> dict:
+             quantize_strength: float | None = None, like_for_like: bool = True) -> dict:
     """Metrics of generated, training and validation phrases; optional images.
 
     `seed`: the generated phrases are those of seeds seed, seed + 1, ... (another seed
@@ -69,7 +69,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
 
     `classifier`: also run the classifier two-sample test (engine/two_sample.py), generated
     against validation phrases and, as the floor real music sets, training against validation;
-    then with the songs decoded as the model decodes its generator's notes (`_classifier_tests`).
+    then, with `like_for_like`, with the songs decoded as the model decodes its generator's
+    notes (`_decoded_songs`, CLASSIFIER_PAIRS).
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
@@ -125,7 +126,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     if cfg.chords:
         result["chords"] = _chord_fit(composer, sets, phrases, data_rows, genre, seed)
     if classifier and len(validation_rows):
-        decoded, decoded_songs = _decoded_songs(composer, sets, songs, genre, threshold, quantize_strength)
+        decoded, decoded_songs = _decoded_songs(composer, sets, songs, genre, threshold, quantize_strength) \
+            if like_for_like else ({}, {})
         result["classifier"] = _classifier_tests({**sets, **decoded}, {**songs, **decoded_songs}, names, drum,
                                                  cfg.steps_per_beat, cfg.lowest_pitch)
     result["targets"] = targets_json(check_targets(result))
