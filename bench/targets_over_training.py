@@ -10,7 +10,8 @@ training phrases, as `train` does at the end, and is measured with `eval`'s code
 validation songs. Prints, per checkpoint: the epoch, the training time it took, the critic
 steps, how many targets it meets, the figures furthest from their targets, the rhythm (share
 of onsets off the grid and of one-step notes, per track) and the classifier two-sample test's
-accuracy (generated against validation phrases, engine/two_sample.py); then the
+accuracy (generated against validation phrases, engine/two_sample.py) and the generator's
+own (against the validation phrases decoded as the checkpoint decodes its notes); then the
 first checkpoint that meets them all, if one does. Time is the run's own clock (its machine
 and load: see the run's log), so compare runs made on the same machine.
 """
@@ -68,8 +69,9 @@ def main() -> int:
     print(f"machine: {platform.machine()}, torch {torch.__version__}; hold ratio {args.hold_ratio}, threshold {args.threshold or 'calibrated'}, decoding {args.decoding}; model: {4 * cfg.steps_per_beat} steps a bar, "
           f"width {cfg.g_width}, attention {'on' if cfg.attention else 'off'}, genres {cfg.genres or 'none'}")
     print(f"quantize: {'the default' if strength is None else f'{args.quantize:g} %'}")
-    print("| epoch | hours | critic steps | targets met | furthest misses | off-grid % D/P/G/B/S | one-step % P/G/B/S | classifier |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| epoch | hours | critic steps | targets met | furthest misses | off-grid % D/P/G/B/S | one-step % P/G/B/S "
+          "| classifier | the generator's own |")
+    print("|---|---|---|---|---|---|---|---|---|")
     results, reached = [], None
     for path in paths:
         state = read_checkpoint(path)
@@ -92,10 +94,13 @@ def main() -> int:
                           for c in misses[:4])
         epoch, hours = int(state["epoch"]), float(state.get("elapsed", 0.0)) / 3600
         off_grid, one_step = rhythm_cells(result["sets"]["generated"])
-        accuracy = result.get("classifier", {}).get("generated_vs_validation", {}).get("accuracy")
+        # the issue's test, and like against like: the songs decoded as this checkpoint decodes
+        accuracy, own = (result.get("classifier", {}).get(pair, {}).get("accuracy")
+                         for pair in ("generated_vs_validation", "generated_vs_decoded_validation"))
+        shown_accuracy = lambda a: "-" if a is None else f"{100 * a:.1f} %"  # noqa: E731
         print(f"| {epoch} | {hours:.2f} | {epoch * train_cfg.steps_per_epoch:,} | {targets['met']} of {targets['of']} "
               f"| {shown}{' ...' if len(misses) > 4 else ''} | {off_grid} | {one_step} "
-              f"| {'-' if accuracy is None else f'{100 * accuracy:.1f} %'} |", flush=True)
+              f"| {shown_accuracy(accuracy)} | {shown_accuracy(own)} |", flush=True)
         results.append({"checkpoint": str(path), "epoch": epoch, "hours": hours, "threshold": threshold, **result})
         if reached is None and targets["met"] == targets["of"]:
             reached = (epoch, hours)
