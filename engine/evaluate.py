@@ -70,7 +70,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     `classifier`: also run the classifier two-sample test (engine/two_sample.py), generated
     against validation phrases and, as the floor real music sets, training against validation;
     then, with `like_for_like`, with the songs decoded as the model decodes its generator's
-    notes (`_decoded_songs`, CLASSIFIER_PAIRS).
+    notes (`_decoded_features`, CLASSIFIER_PAIRS).
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
@@ -126,10 +126,14 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     if cfg.chords:
         result["chords"] = _chord_fit(composer, sets, phrases, data_rows, genre, seed)
     if classifier and len(validation_rows):
-        decoded, decoded_songs = _decoded_songs(composer, sets, songs, genre, threshold, quantize_strength) \
-            if like_for_like else ({}, {})
-        result["classifier"] = _classifier_tests({**sets, **decoded}, {**songs, **decoded_songs}, names, drum,
-                                                 cfg.steps_per_beat, cfg.lowest_pitch)
+        def featured(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+            return phrase_features(x, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
+
+        features = {name: featured(x) for name, x in sets.items() if len(x)}
+        if like_for_like:
+            decoded, decoded_songs = _decoded_features(composer, sets, songs, genre, threshold, quantize_strength, featured)
+            features, songs = {**features, **decoded}, {**songs, **decoded_songs}
+        result["classifier"] = _classifier_tests(features, songs)
     result["targets"] = targets_json(check_targets(result))
     if cfg.track_set == FAMILIES_MERGED:
         result["merged"] = merged_result(result, sets, cfg)
@@ -203,26 +207,27 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else round(float(x), 4)
 
 
-def _decoded_songs(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,
-                   quantize_strength: float | None, chunk: int = 256) -> tuple[dict, dict]:
-    """The training and validation phrases (MAX_PER_SET of each, at most) decoded as `composer`
-    decodes its generator's notes (Composer.decode: the thresholds, the grid, the bass line, the
-    register), as if the generator had given each cell of a song probability 1 or 0; with the
-    song of each phrase. Not pulled toward the phrase's mean bar: that pull gives the
-    generator's phrases the repetition the songs have, and songs pulled so would repeat more
-    than any song does."""
+def _decoded_features(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,
+                      quantize_strength: float | None, featured, chunk: int = 256) -> tuple[dict, dict]:
+    """`featured` (phrase_features) of the training and validation phrases (MAX_PER_SET of each,
+    at most) decoded as `composer` decodes its generator's notes (Composer.decode: the
+    thresholds, the grid, the bass line, the register), as if the generator had given each cell
+    of a song probability 1 or 0; with the song of each phrase. A chunk at a time: decoded
+    whole, 1,500 phrases of the 17 families would hold 0.4 GB more. Not pulled toward the
+    phrase's mean bar: that pull gives the generator's phrases the repetition the songs have,
+    and songs pulled so would repeat more than any song does."""
     rng = np.random.default_rng(1)
-    decoded, decoded_songs = {}, {}
+    features, feature_songs = {}, {}
     for name in ("training", "validation"):
         if not len(sets.get(name, ())):
             continue
         rows = np.sort(rng.choice(len(sets[name]), min(len(sets[name]), MAX_PER_SET), replace=False))
-        decoded[f"decoded_{name}"] = np.concatenate([
-            composer.decode(sets[name][rows[start : start + chunk]].astype(np.float32), threshold, genre,
-                            quantize_strength, pull=False)
-            for start in range(0, len(rows), chunk)])
-        decoded_songs[f"decoded_{name}"] = songs[name][rows]
-    return decoded, decoded_songs
+        parts = [featured(composer.decode(sets[name][rows[start : start + chunk]].astype(np.float32), threshold, genre,
+                                          quantize_strength, pull=False))
+                 for start in range(0, len(rows), chunk)]
+        features[f"decoded_{name}"] = (np.concatenate([values for values, _ in parts]), parts[0][1])
+        feature_songs[f"decoded_{name}"] = songs[name][rows]
+    return features, feature_songs
 
 
 CLASSIFIER_PAIRS = (  # (one set, the other): what each test tells
@@ -236,11 +241,10 @@ CLASSIFIER_PAIRS = (  # (one set, the other): what each test tells
 )
 
 
-def _classifier_tests(sets: dict, songs: dict, names: list[str], drum: int | None, steps_per_beat: int,
-                      lowest_pitch: int) -> dict:
-    """The classifier two-sample test on each of CLASSIFIER_PAIRS that `sets` holds. The
-    folds keep each song's phrases together (engine/two_sample.py)."""
-    features = {name: phrase_features(x, names, drum, steps_per_beat, lowest_pitch) for name, x in sets.items() if len(x)}
+def _classifier_tests(features: dict, songs: dict) -> dict:
+    """The classifier two-sample test on each of CLASSIFIER_PAIRS that `features` holds (per
+    set, phrase_features' rows and names). The folds keep each song's phrases together
+    (engine/two_sample.py)."""
     return {
         f"{first}_vs_{second}": classifier_two_sample_test(
             features[first][0], features[second][0], features[second][1],

@@ -237,29 +237,33 @@ def test_eval_decodes_the_songs_as_the_model_decodes_to_compare_like_with_like(t
     from bytes2beats.engine.evaluate import (
         CLASSIFIER_PAIRS,
         _classifier_tests,
-        _decoded_songs,
+        _decoded_features,
         format_classifier,
     )
     from bytes2beats.engine.generate import Composer
+    from bytes2beats.engine.two_sample import phrase_features
 
     composer = Composer.load("genres-chords", "cpu")
     cfg = composer.config
-    spec = PhraseSpec.of_model(cfg)
-    phrases = build_phrases(FIXTURES / "lpd", spec, cache_dir=tmp_path, workers=1)
+    phrases = build_phrases(FIXTURES / "lpd", PhraseSpec.of_model(cfg), cache_dir=tmp_path, workers=1)
     first_songs = phrases.song < 3
     sets = {"training": phrases.rolls[first_songs], "validation": phrases.rolls[~first_songs]}
     songs = {"training": phrases.song[first_songs], "validation": phrases.song[~first_songs]}
     assert off_grid_onsets(sets["training"], cfg.steps_per_beat).sum() > 0  # the songs' own timing is loose
-    decoded, decoded_songs = _decoded_songs(composer, sets, songs, "rock", None, None, chunk=16)
-    for name in ("training", "validation"):
-        notes = decoded[f"decoded_{name}"]
-        assert notes.shape == sets[name].shape and np.array_equal(decoded_songs[f"decoded_{name}"], songs[name])
-        assert off_grid_onsets(notes, cfg.steps_per_beat).sum() == 0  # on the grid, as the model's notes
-        assert notes[:, 3].sum(axis=2).max() == 1  # the bass a line
-        assert notes.sum() > 0.8 * sets[name].sum()  # the songs' notes, not silence
-    sets["generated"], songs["generated"] = decoded["decoded_training"][::-1], None  # any phrases stand in
-    tests = _classifier_tests({**sets, **decoded}, {**songs, **decoded_songs}, [t.name for t in cfg.tracks], 0,
-                              cfg.steps_per_beat, cfg.lowest_pitch)
+    notes = composer.decode(sets["training"].astype(np.float32), genre="rock", pull=False)
+    assert off_grid_onsets(notes, cfg.steps_per_beat).sum() == 0  # on the grid, as the model's notes
+    assert notes[:, 3].sum(axis=2).max() == 1  # the bass a line
+    assert notes.sum() > 0.8 * sets["training"].sum()  # the songs' notes, not silence
+
+    def featured(x):
+        return phrase_features(x, [t.name for t in cfg.tracks], 0, cfg.steps_per_beat, cfg.lowest_pitch)
+
+    decoded, decoded_songs = _decoded_features(composer, sets, songs, "rock", None, None, featured, chunk=16)
+    assert np.allclose(decoded["decoded_training"][0], featured(notes)[0], equal_nan=True)  # chunk by chunk, the same
+    assert np.array_equal(decoded_songs["decoded_validation"], songs["validation"])
+    features = {name: featured(x) for name, x in sets.items()}
+    features["generated"], songs["generated"] = decoded["decoded_training"], None  # any phrases stand in
+    tests = _classifier_tests({**features, **decoded}, {**songs, **decoded_songs})
     assert list(tests) == [f"{a}_vs_{b}" for a, b in CLASSIFIER_PAIRS]
     lines = "\n".join(format_classifier(tests))
     assert "training phrases decoded as the model decodes vs validation phrases" in lines
