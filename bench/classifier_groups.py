@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
-from bytes2beats.engine.evaluate import generated_phrases
+from bytes2beats.engine.evaluate import decoded_songs, generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import off_grid_onsets, on_grid, one_step_notes, onsets
 from bytes2beats.engine.train import checkpoint_composer
@@ -99,9 +99,8 @@ def main() -> int:
         test = classifier_two_sample_test(generated, real, feature_names, real_songs=songs)
         similarity = feature_names.index("bar similarity")
         # like against like: the validation songs decoded as this model decodes its notes (eval's "generator's own")
-        decoded = np.concatenate([composer.decode(phrases.rolls[validation[s : s + 256]].astype(np.float32),
-                                                  genre=args.genre, quantize_strength=args.quantize, pull=False)
-                                  for s in range(0, len(validation), 256)])
+        decoded = np.concatenate(list(decoded_songs(composer, phrases.rolls, validation, args.genre,
+                                                    quantize_strength=args.quantize)))
         like, _ = phrase_features(decoded, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
         own = classifier_two_sample_test(generated, like, feature_names, real_songs=songs)
         print(f"{composer.name}, {args.genre}: {args.samples} generated phrases against {len(validation)} validation "

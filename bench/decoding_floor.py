@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
+from bytes2beats.engine.evaluate import decoded_songs
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.two_sample import MAX_PER_SET, classifier_two_sample_test, phrase_features
 
@@ -33,7 +34,7 @@ PARTS = {  # what each row keeps of the decoding: its meta entries, and whether 
     "bass as a line": (("monophonic",), False),
     "register": (("register",), False),
 }
-LEFT_OUT = ("bar_gate", "straight_eighths", "monophonic", "register", "repeat_bars")
+LEFT_OUT = ("bar_gate", "straight_eighths", "monophonic", "register")  # the pull: never, as in eval
 
 
 def main() -> int:
@@ -56,17 +57,18 @@ def main() -> int:
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     real, feature_names = phrase_features(phrases.rolls[validation], names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
-    songs = phrases.rolls[training].astype(np.float32)
     meta = copy.deepcopy(composer.meta)
 
     def decoded(keep: tuple[str, ...], quantize: bool, whole: bool = False) -> np.ndarray:
+        """The training phrases as `eval` decodes songs (evaluate.decoded_songs), with only the
+        parts `keep` names (all when `whole`)."""
         composer.meta = copy.deepcopy(meta)
         if not whole:
             for entry in LEFT_OUT:
                 if entry not in keep:
                     composer.meta.pop(entry, None)
-        return np.concatenate([composer.decode(songs[s : s + 256], genre=args.genre, quantize_strength=None if whole else
-                                               float(quantize)) for s in range(0, len(songs), 256)])
+        return np.concatenate(list(decoded_songs(composer, phrases.rolls, training, args.genre,
+                                                 quantize_strength=None if whole else float(quantize))))
 
     rows = {"as they are": phrases.rolls[training]}
     rows.update({part: decoded(*how) for part, how in PARTS.items()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     `classifier`: also run the classifier two-sample test (engine/two_sample.py), generated
     against validation phrases and, as the floor real music sets, training against validation;
     then, with `like_for_like`, with the songs decoded as the model decodes its generator's
-    notes (`_decoded_features`, CLASSIFIER_PAIRS).
+    notes (`decoded_songs`, CLASSIFIER_PAIRS).
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
@@ -207,24 +208,30 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else round(float(x), 4)
 
 
+def decoded_songs(composer: Composer, rolls, rows: np.ndarray, genre: str | None, threshold: float | None = None,
+                  quantize_strength: float | None = None, chunk: int = 256) -> Iterator[np.ndarray]:
+    """`rolls[rows]` (songs' phrases) decoded as `composer` decodes its generator's notes
+    (Composer.decode: the thresholds, the grid, the bass line, the register), as if the
+    generator had given each cell of a song probability 1 or 0, `chunk` phrases at a time:
+    decoded whole, 1,500 phrases of the 17 families would hold 0.4 GB more. Not pulled toward
+    the phrase's mean bar: that pull gives the generator's phrases the repetition the songs
+    have, and songs pulled so would repeat more than any song does."""
+    for start in range(0, len(rows), chunk):
+        yield composer.decode(rolls[rows[start : start + chunk]].astype(np.float32), threshold, genre, quantize_strength,
+                              pull=False)
+
+
 def _decoded_features(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,
-                      quantize_strength: float | None, featured, chunk: int = 256) -> tuple[dict, dict]:
+                      quantize_strength: float | None, featured) -> tuple[dict, dict]:
     """`featured` (phrase_features) of the training and validation phrases (MAX_PER_SET of each,
-    at most) decoded as `composer` decodes its generator's notes (Composer.decode: the
-    thresholds, the grid, the bass line, the register), as if the generator had given each cell
-    of a song probability 1 or 0; with the song of each phrase. A chunk at a time: decoded
-    whole, 1,500 phrases of the 17 families would hold 0.4 GB more. Not pulled toward the
-    phrase's mean bar: that pull gives the generator's phrases the repetition the songs have,
-    and songs pulled so would repeat more than any song does."""
+    at most) as `decoded_songs`, with the song of each phrase."""
     rng = np.random.default_rng(1)
     features, feature_songs = {}, {}
     for name in ("training", "validation"):
         if not len(sets.get(name, ())):
             continue
         rows = np.sort(rng.choice(len(sets[name]), min(len(sets[name]), MAX_PER_SET), replace=False))
-        parts = [featured(composer.decode(sets[name][rows[start : start + chunk]].astype(np.float32), threshold, genre,
-                                          quantize_strength, pull=False))
-                 for start in range(0, len(rows), chunk)]
+        parts = [featured(notes) for notes in decoded_songs(composer, sets[name], rows, genre, threshold, quantize_strength)]
         features[f"decoded_{name}"] = (np.concatenate([values for values, _ in parts]), parts[0][1])
         feature_songs[f"decoded_{name}"] = songs[name][rows]
     return features, feature_songs

@@ -238,6 +238,7 @@ def test_eval_decodes_the_songs_as_the_model_decodes_to_compare_like_with_like(t
         CLASSIFIER_PAIRS,
         _classifier_tests,
         _decoded_features,
+        decoded_songs,
         format_classifier,
     )
     from bytes2beats.engine.generate import Composer
@@ -254,11 +255,13 @@ def test_eval_decodes_the_songs_as_the_model_decodes_to_compare_like_with_like(t
     assert off_grid_onsets(notes, cfg.steps_per_beat).sum() == 0  # on the grid, as the model's notes
     assert notes[:, 3].sum(axis=2).max() == 1  # the bass a line
     assert notes.sum() > 0.8 * sets["training"].sum()  # the songs' notes, not silence
+    in_chunks = decoded_songs(composer, sets["training"], np.arange(len(notes)), "rock", chunk=16)
+    assert np.array_equal(np.concatenate(list(in_chunks)), notes)  # chunk by chunk, the same
 
     def featured(x):
         return phrase_features(x, [t.name for t in cfg.tracks], 0, cfg.steps_per_beat, cfg.lowest_pitch)
 
-    decoded, decoded_songs = _decoded_features(composer, sets, songs, "rock", None, None, featured, chunk=16)
+    decoded, decoded_songs = _decoded_features(composer, sets, songs, "rock", None, None, featured)
     assert np.allclose(decoded["decoded_training"][0], featured(notes)[0], equal_nan=True)  # chunk by chunk, the same
     assert np.array_equal(decoded_songs["decoded_validation"], songs["validation"])
     features = {name: featured(x) for name, x in sets.items()}
