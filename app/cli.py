@@ -15,11 +15,12 @@ from bytes2beats import __version__
 from bytes2beats.cli_options import (
     add_chord_options,
     add_model_options,
-    add_quantize_option,
+    add_timing_options,
     check_in,
     check_output,
     chord_model_default,
     chord_request,
+    feel_amount,
     load_composer,
     make_output_folder,
     quantize_strength,
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threshold", type=float, default=None,
                    help="note probability that makes a note, 0-1 (default: the model's own)")
-    add_quantize_option(g)
+    add_timing_options(g)
     add_chord_options(g)
     g.add_argument("--bpm", type=float, default=DEFAULT_BPM)
     g.add_argument("--count", type=int, default=1, help="write this many clips into the folder --out")
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--images", help="folder for the self-similarity matrices and a pianoroll sheet")
     e.add_argument("--threshold", type=float, default=None)
     e.add_argument("--seed", type=int, default=10_000, help="the generated phrases are seeds SEED, SEED+1, ...")
-    add_quantize_option(e)
+    add_timing_options(e)
     e.add_argument("--no-classifier", action="store_true",
                    help="skip the classifier two-sample test (generated against validation phrases)")
     e.add_argument("--novelty-samples", type=int, default=1000,
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--rhythm-only", action="store_true",
                    help="fit only the phrase-wide rhythm: how far each track's bars are pulled toward the phrase's "
                         "mean bar (a groove that comes back bar after bar) and which phrases play straight 8ths, "
+                        "keeping the rest of the decoding as it is")
+    c.add_argument("--feel-only", action="store_true",
+                   help="fit only each genre's feels (the timing of real phrases, put back after quantize), "
                         "keeping the rest of the decoding as it is")
     c.add_argument("--cache-dir")
 
@@ -131,7 +135,7 @@ def cmd_generate(args) -> int:
     check_in("--threshold", args.threshold, THRESHOLD)
     check_in("--bpm", args.bpm, BPM)
     check_in("--seed", args.seed, SEED)
-    strength = quantize_strength(args)
+    strength, feel = quantize_strength(args), feel_amount(args)
     image_format = _image_format(args.image) if args.image else None
     out = Path(args.out)
     # every output checked before any work: nothing is made that cannot be kept
@@ -148,7 +152,7 @@ def cmd_generate(args) -> int:
         make_output_folder(out)
     # Clips are made in batches and each written as it comes: memory stays flat at any --count.
     clips = composer.iter_generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
-                                   quantize_strength=strength, chords=chords)
+                                   quantize_strength=strength, chords=chords, feel=feel)
     try:
         for k, clip in enumerate(clips):
             path = out / f"{composer.name}-seed{args.seed + k}.mid" if args.count > 1 else out
@@ -256,7 +260,7 @@ def cmd_eval(args) -> int:
         raise UserError(f"--novelty-samples must be 0 or more, not {args.novelty_samples}")
     check_in("--threshold", args.threshold, THRESHOLD)
     check_in("--seed", args.seed, SEED)
-    strength = quantize_strength(args)
+    strength, feel = quantize_strength(args), feel_amount(args)
     if args.json:
         check_output(args.json)  # before the measuring, which takes minutes
     composer = load_composer(args)
@@ -272,7 +276,7 @@ def cmd_eval(args) -> int:
         try:
             result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
                               cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed,
-                              classifier=not args.no_classifier, quantize_strength=strength)
+                              classifier=not args.no_classifier, quantize_strength=strength, feel=feel)
         except (MusicFileError, ValueError) as error:
             raise UserError(str(error)) from None
         if len(genres) > 1:
@@ -336,6 +340,8 @@ def cmd_calibrate(args) -> int:
         return _write_register(args, composer, training)
     if args.rhythm_only:
         return _write_rhythm(args, composer, training)
+    if args.feel_only:
+        return _write_feel(args, composer, training)
     progressions = None
     if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
         from bytes2beats.engine.calibrate import phrase_progressions
@@ -347,8 +353,8 @@ def cmd_calibrate(args) -> int:
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
     for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "repeat_bars",
-                  "straight_eighths"):
-        decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding[entry]}
+                  "straight_eighths", "feel"):
+        decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding.get(entry, {})}
     composer.meta.update(decoding)
     out = _save_calibrated(args, composer)
     print(f"{out}: threshold {decoding['threshold']}, monophonic: {', '.join(decoding['monophonic']) or 'none'}")
@@ -406,6 +412,27 @@ def _write_register(args, composer, training) -> int:
     print(f"{out}: register (semitones from a phrase's middle)")
     for genre, reach in fitted.items():
         print(f"  {genre or 'all'}: " + ", ".join(f"{t.name} {r}" for t, r in zip(cfg.tracks, reach) if r))
+    return 0
+
+
+def _write_feel(args, composer, training) -> int:
+    """`calibrate --feel-only`: each genre's feels taken from the training songs, timed against
+    the file's own quantize; every other entry as the file has it."""
+    from bytes2beats.engine.calibrate import fitted_feel
+    from bytes2beats.engine.feel import REACH, unpack_feels
+
+    fitted = fitted_feel(composer, training)
+    if fitted is None:
+        raise UserError(f"model {composer.name!r} has every step of its beat on the grid "
+                        f"({composer.config.steps_per_beat} a beat): there is no timing off it to fit")
+    composer.meta["feel"] = {**(composer.meta.get("feel") or {}), **fitted}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: feel (real phrases' timing, put back after quantize)")
+    for genre, packed in fitted.items():
+        feels = unpack_feels(packed).astype(float)
+        starts = feels[:, :, 0].sum(axis=(0, 2))  # (tracks, offsets): the notes' starts
+        off = [f"{t.name} {100 * (1 - s[REACH] / s.sum()):.1f} %" for t, s in zip(composer.config.tracks, starts) if s.sum()]
+        print(f"  {genre or 'all'}: {len(feels)} phrases' timings; starts off the grid: {', '.join(off)}")
     return 0
 
 

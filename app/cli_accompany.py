@@ -8,9 +8,10 @@ from pathlib import Path
 
 from bytes2beats.cli_options import (
     add_model_options,
-    add_quantize_option,
+    add_timing_options,
     check_in,
     check_output,
+    feel_amount,
     load_composer,
     make_output_folder,
     quantize_strength,
@@ -38,7 +39,7 @@ def add_accompany_command(sub) -> None:
     a.add_argument("--count", type=int, default=1, help=f"accompaniments to make, from seeds seed, seed+1, ... "
                                                         f"(at most {MAX_COUNT})")
     a.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
-    add_quantize_option(a)
+    add_timing_options(a)
     a.set_defaults(handler=cmd_accompany)
 
 
@@ -51,7 +52,7 @@ def cmd_accompany(args: argparse.Namespace) -> int:
         raise UserError(f"--count must be from 1 to {MAX_COUNT}")
     check_in("--threshold", args.threshold, THRESHOLD)
     check_in("--seed", args.seed, SEED)
-    strength = quantize_strength(args)
+    strength, feel = quantize_strength(args), feel_amount(args)
     out = Path(args.out)
     if args.count == 1:
         check_output(out)  # before any work
@@ -61,7 +62,7 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     try:
         composer.genre_index(args.genre)
         part = read_part(args.part, composer.config.track_set, args.as_track, args.bars)
-        results = accompany(composer, part, args.seed, args.genre, args.count, args.threshold, strength)
+        results = accompany(composer, part, args.seed, args.genre, args.count, args.threshold, strength, feel=feel)
     except (PartError, ValueError) as error:
         raise UserError(str(error)) from None
     if args.count > 1:

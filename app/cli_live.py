@@ -12,10 +12,11 @@ import argparse
 from bytes2beats.cli_options import (
     add_chord_options,
     add_model_options,
-    add_quantize_option,
+    add_timing_options,
     check_in,
     chord_model_default,
     chord_request,
+    feel_amount,
     quantize_strength,
 )
 from bytes2beats.engine.limits import BPM, DEFAULT_BPM, MIDI_APIS, SEED, THRESHOLD
@@ -58,7 +59,7 @@ def add_live_commands(sub) -> None:
     s.add_argument("--variation", type=float, default=0.3,
                    help="0: loop the same phrase; small: a latent walk; 1: fresh each phrase (default 0.3)")
     s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
-    add_quantize_option(s)
+    add_timing_options(s)
     add_chord_options(s)
     s.add_argument("--listen", metavar="PORT",
                    help="jam: read your looped part from this MIDI output port (your DAW's track or a "
@@ -85,7 +86,7 @@ def _check(args: argparse.Namespace) -> None:
     if not 0.0 <= args.variation <= 1.0:
         raise UserError("--variation must be between 0 and 1")
     check_in("--threshold", args.threshold, THRESHOLD)
-    quantize_strength(args)  # checked before any port opens
+    quantize_strength(args), feel_amount(args)  # checked before any port opens
     if args.clock_out and args.sync == "external":
         raise UserError("--clock-out sends our clock; it cannot go with --sync external")
     if args.sync_port and args.sync != "external":
@@ -115,7 +116,8 @@ def _source(args: argparse.Namespace):
     try:
         composer = Composer.load(args.model, args.device)
         return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,
-                           quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed))
+                           quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed),
+                           feel=feel_amount(args))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

@@ -11,7 +11,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bytes2beats.engine.limits import QUANTIZE_PERCENT, Limit, shown
+from bytes2beats.engine.limits import FEEL_PERCENT, QUANTIZE_PERCENT, Limit, shown
 from bytes2beats.errors import UserError
 
 
@@ -28,16 +28,26 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
 
 
-def add_quantize_option(p: argparse.ArgumentParser) -> None:
+def add_timing_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", type=float, default=None, metavar="PERCENT",
                    help="how far notes move onto the 16th and triplet grid, 0-100, as a DAW's quantize "
                         "strength (default 100)")
+    p.add_argument("--feel", type=float, default=None, metavar="PERCENT",
+                   help="how much of a real phrase's timing the notes take back after quantize, 0-100: "
+                        "0 leaves every note on the grid, 100 plays them as loosely as the genre's songs "
+                        "(default 100; models fitted before feels stay on the grid)")
 
 
 def quantize_strength(args) -> float | None:
     """--quantize as a strength 0..1 (None: the default), or a UserError."""
     check_in("--quantize", args.quantize, QUANTIZE_PERCENT)
     return None if args.quantize is None else args.quantize / 100.0
+
+
+def feel_amount(args) -> float | None:
+    """--feel as an amount 0..1 (None: the default), or a UserError."""
+    check_in("--feel", args.feel, FEEL_PERCENT)
+    return None if args.feel is None else args.feel / 100.0
 
 
 def add_chord_options(p: argparse.ArgumentParser) -> None:

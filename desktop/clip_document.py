@@ -84,6 +84,12 @@ class ClipDocument(QObject):
             self.state.quantize = strength
             self._show(self.state)
 
+    def set_feel(self, amount: float) -> None:
+        """Play the current clip's notes with `amount` (0..1) of its feel: no model run."""
+        if self.state is not None and amount != self.state.feel:
+            self.state.feel = amount
+            self._show(self.state)
+
     def set_bpm(self, bpm: float) -> None:
         if self.state is not None and bpm != self.state.bpm:
             self.state.bpm = bpm

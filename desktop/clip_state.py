@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
+from bytes2beats.engine.feel import FEEL
 
 from .chord_setting import ChordSetting
 
@@ -22,11 +23,11 @@ _serial = itertools.count(1)
 
 @dataclass(eq=False)
 class ClipState:
-    """A clip: its model, noise and probabilities, plus the threshold, bars, tempo and quantize
-    strength it is shown at, and the chords and key it was asked for.
+    """A clip: its model, noise and probabilities, plus the threshold, bars, tempo, quantize
+    strength and feel it is shown at, and the chords and key it was asked for.
 
     `composer` is the engine's Composer that made it (kept, so that regenerating a track of an
-    older clip uses the model that made it). `threshold`, `quantize` and `bpm` change in place:
+    older clip uses the model that made it). `threshold`, `quantize`, `feel` and `bpm` change in place:
     a clip remembers the settings it was last heard with, wherever it is listed.
     """
 
@@ -40,6 +41,7 @@ class ClipState:
     genre: str | None
     label: str
     quantize: float = QUANTIZE  # 0..1: how far notes move onto the beat's grid
+    feel: float = FEEL  # 0..1: how much of a real phrase's timing they take back (engine/feel.py)
     chord_setting: ChordSetting = field(default_factory=ChordSetting)  # the chords and key asked for
     # Lanes that are the user's own (a dropped part) or locked as they were: track -> its
     # (steps, 128) roll on the clip's grid, shown and exported as is whatever the threshold.
@@ -56,12 +58,12 @@ class ClipState:
         return f"#{self.serial} {self.label}"
 
     def to_multitrack(self):
-        """The clip decoded at its threshold and quantize strength (no model run: numpy only),
-        with its fixed lanes as they are."""
+        """The clip decoded at its threshold, quantize strength and feel (no model run: numpy
+        only; the feel drawn by the idea's seed), with its fixed lanes as they are."""
         clip = self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
             name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
-            chords=getattr(self.idea, "chords", None),
+            chords=getattr(self.idea, "chords", None), feel=self.feel, seed=self.seed,
         )
         for track, roll in self.fixed.items():
             steps = min(clip.n_steps, len(roll))

@@ -3,7 +3,16 @@ Export, drag (Overlay is in the View menu)."""
 
 from __future__ import annotations
 
-from bytes2beats.engine.limits import BPM, CLIP_BARS, DEFAULT_BPM, QUANTIZE_PERCENT, SEED, THRESHOLD
+from bytes2beats.engine.feel import FEEL
+from bytes2beats.engine.limits import (
+    BPM,
+    CLIP_BARS,
+    DEFAULT_BPM,
+    FEEL_PERCENT,
+    QUANTIZE_PERCENT,
+    SEED,
+    THRESHOLD,
+)
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -34,6 +43,7 @@ class GenerateToolbar(QToolBar):
 
     thresholdChanged = Signal(float)
     quantizeChanged = Signal(float)  # 0..1
+    feelChanged = Signal(float)  # 0..1
     seedEntered = Signal(int)
 
     def __init__(self, actions: dict[str, QAction], drag_handle: DragHandle, parent=None):
@@ -81,6 +91,17 @@ class GenerateToolbar(QToolBar):
                   "100 % puts every note on it, 0 % leaves them where the model put them.\n"
                   "Changes the clip at once, without running the model again.")
         self.quantize.valueChanged.connect(lambda value: self.quantizeChanged.emit(value / 100))
+        self.feel = QSpinBox()
+        self.feel.setRange(round(FEEL_PERCENT.low), round(FEEL_PERCENT.high))
+        self.feel.setSingleStep(10)
+        self.feel.setSuffix(" %")
+        self.feel.setValue(round(100 * FEEL))
+        _labelled(self, "Feel", self.feel,
+                  "How much of a real player's timing the notes take back after quantize:\n"
+                  "each clip plays with the timing of one phrase of the genre's songs, a step early or late\n"
+                  "where its players were. 0 % leaves every note on the grid, 100 % is as loose as the songs.\n"
+                  "Changes the clip at once, without running the model again.")
+        self.feel.valueChanged.connect(lambda value: self.feelChanged.emit(value / 100))
 
         self.bars = QSpinBox()
         self.bars.setRange(CLIP_BARS.low, CLIP_BARS.high)
@@ -119,6 +140,12 @@ class GenerateToolbar(QToolBar):
         self.quantize.blockSignals(True)
         self.quantize.setValue(round(strength * 100))
         self.quantize.blockSignals(False)
+
+    def set_feel(self, amount: float) -> None:
+        """Show a feel (0..1) without emitting a change."""
+        self.feel.blockSignals(True)
+        self.feel.setValue(round(amount * 100))
+        self.feel.blockSignals(False)
 
     def set_seed(self, seed: int) -> None:
         self.seed.blockSignals(True)

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         doc.historyChanged.connect(self._history_changed)
         bar.thresholdChanged.connect(doc.set_threshold)
         bar.quantizeChanged.connect(doc.set_quantize)
+        bar.feelChanged.connect(doc.set_feel)
         bar.seedEntered.connect(self.generate_seed)
         bar.bpm.valueChanged.connect(self._bpm_changed)
         bar.model.activated.connect(lambda _i: self.load_selected_model())
@@ -304,7 +305,7 @@ class MainWindow(QMainWindow):
         threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
                              threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100,
-                             self.chord_bar.setting, self._locked_for(self.composer))
+                             self.chord_bar.setting, self._locked_for(self.composer), self.toolbar.feel.value() / 100)
 
     def _locked_for(self, composer) -> dict:
         """The locked lanes, when they fit the model about to play around them (the same
@@ -397,6 +398,7 @@ class MainWindow(QMainWindow):
         self.toolbar.set_seed(state.seed)
         self.toolbar.set_threshold(state.threshold)
         self.toolbar.set_quantize(state.quantize)
+        self.toolbar.set_feel(state.feel)
         self.commands["export"].setEnabled(True)
         self.chord_bar.show_clip(self.document.multitrack, state.chord_setting)
         self._update_chord_editing()

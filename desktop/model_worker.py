@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from bytes2beats.engine.binarize import QUANTIZE
+from bytes2beats.engine.feel import FEEL
 from bytes2beats.engine.limits import SEED
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -137,9 +138,10 @@ class ModelWorker(QObject):
 
     def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
                  threshold: float, bpm: float, quantize: float = QUANTIZE,
-                 chords: ChordSetting | None = None, fixed: dict | None = None) -> None:
+                 chords: ChordSetting | None = None, fixed: dict | None = None, feel: float = FEEL) -> None:
         """A new clip; `chords`: the progression or key asked for (a chord model only);
-        `fixed`: locked lanes (track -> roll), kept as they are, the rest played around them."""
+        `fixed`: locked lanes (track -> roll), kept as they are, the rest played around them;
+        `feel`: how much of its genre's feel it is played with (engine/feel.py)."""
         setting = chords if chords is not None and composer.takes_chords else ChordSetting()
         fixed = dict(fixed or {})
 
@@ -154,7 +156,7 @@ class ModelWorker(QObject):
                 idea = composer.new_idea(seed, bars, genre, chords=chords)
             probs = composer.probabilities([idea])[0]
             state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, label, quantize,
-                              chord_setting=setting, fixed=fixed)
+                              feel=feel, chord_setting=setting, fixed=fixed)
             return JobResult("generate", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)
@@ -167,7 +169,7 @@ class ModelWorker(QObject):
             idea = base.composer.vary(base.idea, amount, seed)
             probs = base.composer.probabilities([idea])[0]
             state = ClipState(base.composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"variation of #{base.serial}", base.quantize,
+                              base.model, base.genre, f"variation of #{base.serial}", base.quantize, feel=base.feel,
                               chord_setting=base.chord_setting, fixed=fixed)
             return JobResult("variation", state, time.perf_counter() - start)
 
@@ -185,7 +187,7 @@ class ModelWorker(QObject):
             probs[track] = fresh[track]
             name = composer.config.tracks[track].name
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm,
-                              base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize,
+                              base.model, base.genre, f"{name} regenerated (#{base.serial})", base.quantize, feel=base.feel,
                               chord_setting=base.chord_setting, fixed=dict(base.fixed))
             return JobResult("regenerate", state, time.perf_counter() - start, track)
 
@@ -200,7 +202,7 @@ class ModelWorker(QObject):
             idea = replace(base.idea, chords=composer.chords_for(chords, base.idea.n_phrases, base.seed, base.genre))
             probs = composer.probabilities([idea])[0]
             state = ClipState(composer, idea, probs, base.threshold, base.bars, base.bpm, base.model, base.genre,
-                              f"{label} (#{base.serial})", base.quantize, chord_setting=setting,
+                              f"{label} (#{base.serial})", base.quantize, feel=base.feel, chord_setting=setting,
                               fixed=dict(base.fixed))
             return JobResult("chords", state, time.perf_counter() - start)
 

@@ -249,7 +249,7 @@ class Accompaniment:
 
 def accompany(composer: Composer, part: Part, seed: int = 0, genre: str | None = None, count: int = 1,
               threshold: float | None = None, quantize_strength: float | None = None,
-              steps: int = INVERSION_STEPS, invert_noise: bool = True) -> list[Accompaniment]:
+              steps: int = INVERSION_STEPS, invert_noise: bool = True, feel: float | None = None) -> list[Accompaniment]:
     """`count` accompaniments of `part` from seeds seed, seed + 1, ...: at the part's tempo
     and length, on PART_STEPS_PER_BEAT, with the chords they were made to.
     `invert_noise` False: the seed's noise as drawn (the ablation bench/accompaniment.py
@@ -263,7 +263,7 @@ def accompany(composer: Composer, part: Part, seed: int = 0, genre: str | None =
         probs = composer.probabilities([idea])[0]
         made = composer.to_clip(probs, threshold, part.n_bars, part.song.tempo,
                                 name=f"{part.song.name}-accompanied-seed{seed + k}", genre=genre,
-                                quantize_strength=quantize_strength, chords=idea.chords)
+                                quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=seed + k)
         clip = resample(made, PART_STEPS_PER_BEAT)
         clip.rolls[part.given] = part.song.rolls[part.given]  # the part itself, note for note
         clip.chords = made.chords

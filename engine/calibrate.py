@@ -31,7 +31,10 @@ decoding is fitted to the training phrases and stored with the model:
 - `straight_eighths`: per genre, each track's cutoff under which a phrase's few notes on the
   16ths between the 8ths are played on the 8ths (engine/binarize.py: straight_eighths), fitted
   so that as many phrases start none there as in the songs (74 % of rock's guitar phrases,
-  10 % of the chord model's).
+  10 % of the chord model's);
+- `feel`: per genre, FEELS of its training phrases' timings (engine/feel.py): how far off the
+  grid position the quantizer gives them the songs' players started and ended their notes,
+  put back on the quantized notes when a clip is made.
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -51,8 +54,9 @@ from .binarize import (
     sixteenths_share,
 )
 from .dataset import Phrases
+from .feel import fitted_feels, pack_feels, track_offsets
 from .generate import Composer
-from .metrics import REPETITION_KINDS, onset_positions, polyphonic_rate, track_repetition
+from .metrics import REPETITION_KINDS, on_grid, onset_positions, polyphonic_rate, track_repetition
 from .model import Generator
 
 SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
@@ -93,7 +97,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
                        progressions: dict | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
-    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths.
+    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths, feel.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None). A chord model is fitted over
@@ -137,6 +141,9 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
         "bar_gate": gates,
         "register": fitted_registers(phrases, composer.config.genres, composer.config.tracks, rows),
     }
+    if not on_grid(composer.config.steps_per_beat).all():  # at 4 steps a beat nothing is off the grid
+        decoding["feel"] = {genre: fitted_genre_feel(phrases, in_genre, priors[genre], spreads[genre], composer.config, seed)
+                            for genre, in_genre in groups.items() if len(in_genre)}
     # Fitted last: the share is judged by the notes the rest of the decoding makes.
     composer.meta.update(decoding)
     decoding.update(fitted_rhythm(composer, phrases, rows, min(samples, REPEAT_SAMPLES), seed=seed + 2))
@@ -262,6 +269,32 @@ def fitted_spread(notes: np.ndarray, prior: np.ndarray, steps_per_beat: int, kee
     distance = [np.abs(np.nan_to_num(onset_positions(quantize(notes, steps_per_beat, 1.0, prior, spread, keep_lengths)[:, None],
                                                      steps_per_beat)[0]) - prior).sum() for spread in SPREADS]
     return float(SPREADS[int(np.argmin(distance))])
+
+
+def fitted_genre_feel(phrases: Phrases, rows: np.ndarray, prior, spreads, cfg, seed: int = 99) -> dict:
+    """A genre's feels (engine/feel.py: fitted_feels) from its training phrases `rows`, timed
+    against the grid its own quantize (`prior`, `spreads`) snaps notes to; packed for the file."""
+    offsets = track_offsets(np.asarray(prior, dtype=float), spreads, cfg.steps_per_beat, cfg.n_tracks)
+    return pack_feels(fitted_feels(phrases.rolls, rows, offsets, cfg.steps_per_beat, seed=seed))
+
+
+def fitted_feel(composer: Composer, phrases: Phrases, rows: np.ndarray | None = None, seed: int = 99) -> dict:
+    """`feel` for each of the model's genres in `phrases` (all of them without genres), timed
+    against the model's fitted quantize; what `calibrate --feel-only` writes. None for a model
+    whose grid holds every step (4 a beat): its songs can be played off no grid."""
+    rows = np.arange(len(phrases)) if rows is None else rows
+    cfg = composer.config
+    if on_grid(cfg.steps_per_beat).all():
+        return None
+    fitted = {}
+    for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
+        if len(in_genre):
+            prior = composer.onset_prior(genre or None)
+            if prior is None:
+                prior = np.asarray(fitted_onset_prior(phrases, in_genre, cfg.steps_per_beat))
+            spreads = composer._fitted("onset_spread", genre or None) or [SNAP_SPREAD] * cfg.n_tracks
+            fitted[genre] = fitted_genre_feel(phrases, in_genre, prior, spreads, cfg, seed)
+    return fitted
 
 
 def fitted_onset_prior(phrases: Phrases, rows: np.ndarray, steps_per_beat: int) -> list[list[float]]:

@@ -13,6 +13,7 @@ import torch
 from .binarize import QUANTIZE
 from .dataset import Phrases, PhraseSpec, build_phrases
 from .families import family_tracks, merge_rolls
+from .feel import FEEL
 from .generate import Composer
 from .metrics import bass_on_chord_root, chord_tone_share, measure, self_similarity, shuffled_tracks
 from .render import save_pianoroll_sheet
@@ -23,15 +24,18 @@ MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 
 
 def generated_phrases(composer: Composer, samples: int, genre: str | None, threshold: float | None,
-                      seed: int = 10_000, quantize_strength: float | None = None) -> np.ndarray:
-    """`samples` generated phrases, binarized, cropped to the model's pitch range: (n, T, S, P) bool."""
+                      seed: int = 10_000, quantize_strength: float | None = None,
+                      feel: float | None = None) -> np.ndarray:
+    """`samples` generated phrases, binarized and played with the feel as a clip of the same
+    seed is (Composer.to_clip), cropped to the model's pitch range: (n, T, S, P) bool."""
     cfg = composer.config
     ideas = [composer.new_idea(seed + k, genre=genre) for k in range(samples)]
     low = cfg.lowest_pitch
     # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
-        np.stack([composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre, quantize_strength)
-                  for p in composer.probabilities(ideas[start : start + 256], batch_size=128)])
+        np.stack([composer.play_with_feel(composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre,
+                                                          quantize_strength), genre, feel, idea.seed)
+                  for idea, p in composer.iter_probabilities(ideas[start : start + 256], batch_size=128)])
         for start in range(0, len(ideas), 256)
     ]
     return np.concatenate(chunks)
@@ -59,7 +63,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
              images: str | os.PathLike | None = None, novelty_samples: int = 200,
              phrases: Phrases | None = None, seed: int = 10_000, classifier: bool = True,
-             quantize_strength: float | None = None, like_for_like: bool = True) -> dict:
+             quantize_strength: float | None = None, like_for_like: bool = True, feel: float | None = None) -> dict:
     """Metrics of generated, training and validation phrases; optional images.
 
     `seed`: the generated phrases are those of seeds seed, seed + 1, ... (another seed
@@ -72,6 +76,9 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
     against validation phrases and, as the floor real music sets, training against validation;
     then, with `like_for_like`, with the songs decoded as the model decodes its generator's
     notes (`decoded_songs`, CLASSIFIER_PAIRS).
+
+    `feel` (0..1; default FEEL): how much of the genre's feels the generated phrases are
+    played with, as clips are (Composer.to_clip); the songs decoded like for like take it too.
     """
     cfg = composer.config
     if genre is None and cfg.genres:  # it generates its default genre: compare it with that genre's songs
@@ -93,7 +100,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
             rows = np.sort(rng.choice(rows, MAX_DATA_PHRASES, replace=False))
         return rows
 
-    fake = generated_phrases(composer, samples, genre, threshold, seed, quantize_strength)
+    fake = generated_phrases(composer, samples, genre, threshold, seed, quantize_strength, feel)
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     steps_per_bar = 4 * cfg.steps_per_beat
@@ -106,6 +113,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "threshold": composer.default_threshold if threshold is None else threshold,
         "seed": seed,
         "quantize": QUANTIZE if quantize_strength is None else float(quantize_strength),
+        "feel": (FEEL if feel is None else float(feel)) if len(composer.feels(genre)) else 0.0,
         "track_thresholds": {t.name: round(float(v), 4) for t, v in zip(cfg.tracks, composer.track_thresholds(threshold, genre).ravel())},
         "monophonic": [cfg.tracks[t].name for t in composer.monophonic_tracks],
         "data": str(data),
@@ -132,7 +140,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
 
         features = {name: featured(x) for name, x in sets.items() if len(x)}
         if like_for_like:
-            decoded, decoded_songs = _decoded_features(composer, sets, songs, genre, threshold, quantize_strength, featured)
+            decoded, decoded_songs = _decoded_features(composer, sets, songs, genre, threshold, quantize_strength, featured,
+                                                       feel)
             features, songs = {**features, **decoded}, {**songs, **decoded_songs}
         result["classifier"] = _classifier_tests(features, songs)
     result["targets"] = targets_json(check_targets(result))
@@ -144,7 +153,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         for name, x in sets.items():
             if len(x):
                 _save_matrix(self_similarity(x, steps_per_bar, cfg.lowest_pitch), folder / f"self_similarity_{name}.png")
-        clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength) for p in composer.probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
+        clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength, feel=feel, seed=idea.seed)
+                 for idea, p in composer.iter_probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
         save_pianoroll_sheet(clips, folder / "generated_sheet.png")
     return result
 
@@ -209,20 +219,22 @@ def _num(x: float) -> float | None:
 
 
 def decoded_songs(composer: Composer, rolls, rows: np.ndarray, genre: str | None, threshold: float | None = None,
-                  quantize_strength: float | None = None, chunk: int = 256) -> Iterator[np.ndarray]:
+                  quantize_strength: float | None = None, chunk: int = 256, feel: float | None = 0.0) -> Iterator[np.ndarray]:
     """`rolls[rows]` (songs' phrases) decoded as `composer` decodes its generator's notes
-    (Composer.decode: the thresholds, the grid, the bass line, the register), as if the
+    (Composer.decode: the thresholds, the grid, the bass line, the register; then `feel` of
+    the genre's feels, as clips are played: None is the default FEEL), as if the
     generator had given each cell of a song probability 1 or 0, `chunk` phrases at a time:
     decoded whole, 1,500 phrases of the 17 families would hold 0.4 GB more. Not pulled toward
     the phrase's mean bar: that pull gives the generator's phrases the repetition the songs
     have, and songs pulled so would repeat more than any song does."""
     for start in range(0, len(rows), chunk):
-        yield composer.decode(rolls[rows[start : start + chunk]].astype(np.float32), threshold, genre, quantize_strength,
-                              pull=False)
+        notes = composer.decode(rolls[rows[start : start + chunk]].astype(np.float32), threshold, genre,
+                                quantize_strength, pull=False)
+        yield composer.play_with_feel(notes, genre, feel, seed=start)
 
 
 def _decoded_features(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,
-                      quantize_strength: float | None, featured) -> tuple[dict, dict]:
+                      quantize_strength: float | None, featured, feel: float | None) -> tuple[dict, dict]:
     """`featured` (phrase_features) of the training and validation phrases (MAX_PER_SET of each,
     at most) as `decoded_songs`, with the song of each phrase."""
     rng = np.random.default_rng(1)
@@ -231,7 +243,8 @@ def _decoded_features(composer: Composer, sets: dict, songs: dict, genre: str | 
         if not len(sets.get(name, ())):
             continue
         rows = np.sort(rng.choice(len(sets[name]), min(len(sets[name]), MAX_PER_SET), replace=False))
-        parts = [featured(notes) for notes in decoded_songs(composer, sets[name], rows, genre, threshold, quantize_strength)]
+        parts = [featured(notes) for notes in decoded_songs(composer, sets[name], rows, genre, threshold, quantize_strength,
+                                                            feel=feel)]
         features[f"decoded_{name}"] = (np.concatenate([values for values, _ in parts]), parts[0][1])
         feature_songs[f"decoded_{name}"] = songs[name][rows]
     return features, feature_songs

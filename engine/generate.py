@@ -30,6 +30,7 @@ from .binarize import (
     straight_eighths,
 )
 from .device import pick_device
+from .feel import FEEL, apply_feel, unpack_feels
 from .key_homing import home_keys_from, home_shift, is_key_name, move_chord_features, move_pitches
 from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
@@ -145,6 +146,7 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
             and not any(numbers(row, spb, 0, "") for row in fit)
             else f"must be {tracks} rows (one a track) of {spb} numbers of 0 or more (one a step of the beat)"),
         "progressions": names,
+        "feel": lambda fit: _feel_problem(fit, tracks, spb),
     }
     homes = meta.get("home_keys")
     if homes is not None and not (cfg.chords and isinstance(homes, list) and all(map(is_key_name, homes))):
@@ -154,6 +156,17 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
             problem = _per_genre_problem(entry, meta[entry], cfg, check)
             if problem:
                 return problem
+    return None
+
+
+def _feel_problem(fit, tracks: int, steps_per_beat: int) -> str | None:
+    """What is wrong with one genre's packed feels (engine/feel.py), or None."""
+    try:
+        feels = unpack_feels(fit)
+    except ValueError as error:
+        return f"is {error}"
+    if feels.shape[1] != tracks or feels.shape[3] != steps_per_beat:
+        return f"must time {tracks} tracks at {steps_per_beat} steps a beat"
     return None
 
 
@@ -223,6 +236,26 @@ class Composer:
         songs, or None for models fitted before it was stored."""
         prior = self._fitted("onset_prior", genre)
         return None if prior is None else np.asarray(prior, dtype=np.float64)
+
+    def feels(self, genre: str | None = None) -> np.ndarray:
+        """The genre's feels (engine/feel.py: fitted_feels); none (shape (0,)) for models
+        fitted before feels were stored, which then stay on the grid."""
+        packed = self._fitted("feel", genre)
+        if packed is None:
+            return np.zeros((0,), dtype=np.uint8)
+        key = (genre, id(packed))
+        if getattr(self, "_feels_key", None) != key:  # unpacked once a genre, not once a clip
+            self._feels_key, self._feels = key, unpack_feels(packed)
+        return self._feels
+
+    def play_with_feel(self, notes: np.ndarray, genre: str | None = None, amount: float | None = None,
+                       seed: int = 0) -> np.ndarray:
+        """Decoded notes (..., tracks, steps, pitches), each phrase played with one of the
+        genre's feels (engine/feel.py: apply_feel), `amount` (0..1, default FEEL) of its notes
+        taking its timing; drums move whole. `seed` picks the feel and the offsets."""
+        amount = FEEL if amount is None else float(amount)
+        drums = tuple(t for t, track in enumerate(self.config.tracks) if track.is_drum)
+        return apply_feel(notes, self.feels(genre), self.config.steps_per_beat, amount, seed, drums)
 
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
                genre: str | None = None, quantize_strength: float | None = None,
@@ -478,14 +511,18 @@ class Composer:
 
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
                 bpm: float = 120.0, name: str = "", genre: str | None = None,
-                quantize_strength: float | None = None, chords: tuple | None = None) -> Multitrack:
+                quantize_strength: float | None = None, chords: tuple | None = None,
+                feel: float | None = None, seed: int = 0) -> Multitrack:
         """Decode probabilities into a clip of `bars` bars (`decode`; the genre picks the
-        per-track thresholds of a genre model). The clip's chords are `chords` (those it was
-        made to, one per beat) or else those detected in what was generated."""
+        per-track thresholds of a genre model), played with `feel` (0..1, default FEEL) of
+        the genre's feels (`play_with_feel`, drawn by `seed`: the idea's). The clip's chords
+        are `chords` (those it was made to, one per beat) or else those detected in what was
+        generated."""
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
-        rolls = self.decode(probs, threshold, genre, quantize_strength).astype(np.uint8)
+        notes = self.decode(probs, threshold, genre, quantize_strength)
+        rolls = self.play_with_feel(notes, genre, feel, seed).astype(np.uint8)
         clip = Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
         beats = steps // cfg.steps_per_beat
         clip.chords = tuple(chords[:beats]) if chords else detect_chords(clip)
@@ -493,20 +530,22 @@ class Composer:
 
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
                  threshold: float | None = None, bpm: float = 120.0, count: int = 1,
-                 quantize_strength: float | None = None, chords: list | None = None) -> list[Multitrack]:
+                 quantize_strength: float | None = None, chords: list | None = None,
+                 feel: float | None = None) -> list[Multitrack]:
         """`count` clips from seeds seed, seed + 1, ...; `chords`: one Chord (or None) per
         beat for a chord model (repeating when shorter than the clip)."""
-        return list(self.iter_generate(seed, bars, genre, threshold, bpm, count, quantize_strength, chords))
+        return list(self.iter_generate(seed, bars, genre, threshold, bpm, count, quantize_strength, chords, feel))
 
     def iter_generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
                       threshold: float | None = None, bpm: float = 120.0, count: int = 1,
-                      quantize_strength: float | None = None, chords: list | None = None) -> Iterator[Multitrack]:
+                      quantize_strength: float | None = None, chords: list | None = None,
+                      feel: float | None = None) -> Iterator[Multitrack]:
         """The clips of `generate`, one by one as they are made: memory does not grow with
         `count`, and the clips are the same as `generate`'s."""
         ideas = (self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count))
         for idea, probs in self.iter_probabilities(ideas):
             yield self.to_clip(probs, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
-                               quantize_strength=quantize_strength, chords=idea.chords)
+                               quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=idea.seed)
 
 
 def _join_rows(rows: tuple[np.ndarray, ...] | None, more: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:

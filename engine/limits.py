@@ -52,6 +52,7 @@ SEED = Limit(0, 2**31 - 1)
 
 # How far notes move onto the grid, in percent (a DAW's quantize strength).
 QUANTIZE_PERCENT = Limit(0.0, 100.0)
+FEEL_PERCENT = Limit(0.0, 100.0)
 
 # The MIDI systems a user can name ("auto": the platform's own, then JACK); the engine's
 # live ports map each to python-rtmidi's API.

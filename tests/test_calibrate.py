@@ -78,6 +78,36 @@ def test_the_quantizer_is_fitted_to_where_each_genres_songs_start_notes(tmp_path
     assert off_grid_onsets(composer.decode(probs, genre="rock", quantize_strength=0.0), 12).max() > 10  # untrained: anywhere
     assert np.nan_to_num(off_grid_onsets(composer.decode(probs, genre="rock"), 12)).max() == 0
 
+    # each genre's feels: its own songs' timing, against the grid its quantize snaps to
+    from bytes2beats.engine.feel import REACH, unpack_feels
+
+    assert set(decoding["feel"]) == {"pop", "rock"}
+    feels = unpack_feels(decoding["feel"]["rock"])
+    assert feels.shape[1:] == (5, 2, 12, 2 * REACH + 1) and feels[:, :, :, :, REACH].sum() > 0
+    assert feels.sum() - feels[..., REACH].sum() > 0  # the songs play some notes off the grid
+    played = composer.play_with_feel(composer.decode(probs, genre="rock"), "rock", seed=1)
+    assert np.nan_to_num(off_grid_onsets(played, 12)).max() > 0
+    assert np.array_equal(composer.play_with_feel(composer.decode(probs, genre="rock"), "rock", 0.0),
+                          composer.decode(probs, genre="rock"))
+
+
+def test_feel_only_adds_the_feels_and_moves_nothing_else_and_a_16th_grid_has_none(training, generator, tmp_path):
+    assert "feel" not in calibrate_decoding(generator, training, samples=8)  # 4 steps a beat: all on the grid
+    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          "--feel-only", "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1 and "there is no timing off it to fit" in run.stderr
+    torch.manual_seed(0)
+    fine = Generator(ModelConfig(genres=["pop", "rock"], steps_per_beat=12, time_layers="staged", g_width=8, d_width=8))
+    model = save_model(fine, tmp_path / "m12.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          "--feel-only", "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "rock: " in run.stdout and "starts off the grid: Drums" in run.stdout
+    _, meta = load_model(model)
+    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
+    assert set(meta["feel"]) == {"pop", "rock"} and len(Composer.load(model, "cpu").feels("rock")) > 0
+
 
 def test_the_tracks_the_songs_play_one_note_at_a_time_become_lines(training, generator):
     decoding = calibrate_decoding(generator, training, samples=16)

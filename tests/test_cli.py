@@ -71,13 +71,37 @@ def test_quantize_puts_the_notes_on_the_grid_and_zero_leaves_the_networks_timing
 
     def off_grid(*quantize: str) -> float:
         out = tmp_path / f"q{'-'.join(quantize)}.mid"
-        run = run_cli("generate", "--out", str(out), "--seed", "3", "--bars", "8", *quantize)  # the 48-step model
-        assert run.returncode == 0, run.stderr
+        run = run_cli("generate", "--out", str(out), "--seed", "3", "--bars", "8", "--feel", "0", *quantize)
+        assert run.returncode == 0, run.stderr  # the 48-step model, its feel left out: the grid alone
         clip = read_music(out, steps_per_beat=12)
         return float(np.nan_to_num(off_grid_onsets(clip.rolls[None] > 0, 12)).max())
 
     assert off_grid() == 0 == off_grid("--quantize", "100")  # the default
     assert off_grid("--quantize", "0") > 5  # the network's own onsets stray off the grid
+
+
+def test_feel_plays_the_notes_with_real_players_timing_and_zero_leaves_them_on_the_grid(tmp_path):
+    from bytes2beats.engine.metrics import off_grid_onsets
+    from bytes2beats.engine.music_io import read_music
+
+    def clips(*feel: str) -> list:
+        out = tmp_path / f"feel{'-'.join(feel)}"
+        run = run_cli("generate", "--out", str(out), "--seed", "3", "--count", "6", *feel)
+        assert run.returncode == 0, run.stderr
+        return [read_music(path, steps_per_beat=12) for path in sorted(out.iterdir())]
+
+    def off(clip) -> np.ndarray:  # per track, percent of its onsets off the grid
+        return np.nan_to_num(off_grid_onsets(clip.rolls[None] > 0, 12))
+
+    def notes(clip) -> int:
+        return sum(len(clip.notes(i)) for i in range(len(clip.tracks)))
+
+    played, gridded = clips(), clips("--feel", "0")  # the default is the songs' feel
+    assert all(off(c).max() == 0 for c in gridded)
+    assert any(off(c).max() > 0 for c in played)
+    # the same notes, moved: a step early or late, none added or lost (two may join)
+    assert all(abs(notes(a) - notes(b)) <= 0.02 * notes(b) for a, b in zip(played, gridded))
+    assert clips("--feel", "100")[0].rolls.tobytes() == played[0].rolls.tobytes()
 
 
 def test_generate_is_reproducible_and_count_writes_a_folder(tmp_path, model_path):
@@ -98,6 +122,8 @@ def test_generate_is_reproducible_and_count_writes_a_folder(tmp_path, model_path
     (["generate", "--out", "x.mid", "--threshold", "1.5"], "--threshold must be between 0 and 1"),
     (["generate", "--out", "x.mid", "--quantize", "120"], "--quantize must be between 0 and 100"),
     (["stream", "--bars", "1", "--quantize", "-5"], "--quantize must be between 0 and 100"),
+    (["generate", "--out", "x.mid", "--feel", "120"], "--feel must be between 0 and 100"),
+    (["stream", "--bars", "1", "--feel", "-1"], "--feel must be between 0 and 100"),
     (["generate", "--out", "/no/such/folder/x.mid"], "does not exist"),
     (["generate", "--out", "x.mid", "--genre", "polka"], "genre"),
     (["train", "--data", "/no/such/folder", "--out", "m.safetensors"], "no such folder"),

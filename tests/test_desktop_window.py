@@ -96,6 +96,7 @@ def test_quantize_moves_the_clips_notes_onto_the_grid_at_once_and_is_kept(qtbot,
     qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
     try:
         assert win.toolbar.quantize.value() == 100
+        win.toolbar.feel.setValue(0)  # the grid alone (the feel's own test is below)
         on_grid = generate(qtbot, win, seed=11)
         spb = on_grid.steps_per_beat
         assert np.nan_to_num(off_grid_onsets(on_grid.rolls[None] > 0, spb)).max() == 0
@@ -114,6 +115,42 @@ def test_quantize_moves_the_clips_notes_onto_the_grid_at_once_and_is_kept(qtbot,
         assert win.document.state.quantize == 0.0 and np.array_equal(again.rolls, loose.rolls)
         win.document.undo()
         assert win.toolbar.quantize.value() == 0  # the clip shown says how it is quantized
+    finally:
+        win.player.stop()
+        win.worker.wait(30_000)
+
+
+def test_feel_plays_the_clip_with_a_real_players_timing_at_once_and_is_kept(qtbot, tmp_path):
+    from bytes2beats.engine.metrics import off_grid_onsets
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
+    try:
+        assert win.toolbar.feel.value() == 100  # the songs' own timing, by default
+        played = generate(qtbot, win, seed=3)
+        spb = played.steps_per_beat
+        assert np.nan_to_num(off_grid_onsets(played.rolls[None] > 0, spb)).max() > 0
+        runs = []
+        composer = win.document.state.composer
+        original = composer.probabilities
+        composer.probabilities = lambda *a, **k: runs.append(a) or original(*a, **k)
+        try:
+            win.toolbar.feel.setValue(0)
+            gridded = win.document.multitrack  # changed at once, from the kept probabilities
+            assert win.document.state.feel == 0.0 and runs == []
+            assert np.nan_to_num(off_grid_onsets(gridded.rolls[None] > 0, spb)).max() == 0
+            win.toolbar.feel.setValue(100)  # the same feel again: it is the clip's, drawn by its seed
+            assert np.array_equal(win.document.multitrack.rolls, played.rolls)
+            win.toolbar.feel.setValue(0)
+        finally:
+            composer.probabilities = original
+        again = generate(qtbot, win, seed=3)  # the next clip keeps the user's setting
+        assert win.document.state.feel == 0.0 and np.array_equal(again.rolls, gridded.rolls)
+        win.document.undo()
+        assert win.toolbar.feel.value() == 0  # the clip shown says how it is played (as it was last heard)
     finally:
         win.player.stop()
         win.worker.wait(30_000)

@@ -15,10 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from bytes2beats.cli import main
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.feel import pack_feels
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig, ModelFileError, load_model
 from bytes2beats.engine.model_store import shipped_models_dir
@@ -258,6 +260,9 @@ MODEL_CASES = [
     ("straight_eighths negative", dict(straight_eighths={"rock": [0, 0, -0.2, 0, 0]}),
      "its straight_eighths for 'rock' must be 5 numbers from 0 to 1"),
     ("default_genre a list", dict(default_genre=["rock"]), "its default_genre must be a genre's name"),
+    ("feel not packed", dict(feel={"rock": {"shape": [2, 5, 2, 4, 7], "counts": "%%"}}), "its feel for 'rock' is not a packed feel"),
+    ("feel of another grid", dict(feel={"rock": pack_feels(np.zeros((2, 5, 2, 4, 7), dtype=np.uint8))}),
+     "its feel for 'rock' must time 5 tracks at 12 steps a beat"),
     ("progressions of no chords", dict(progressions={"rock": ["C G Xq7 F"]}), "names an unknown chord ('Xq7')"),
 ]
 

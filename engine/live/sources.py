@@ -80,7 +80,7 @@ class ModelStream:
     def __init__(self, composer, seed: int = 0, genre: str | None = None, variation: float = 0.3,
                  threshold: float | None = None, phrase_bars: int | None = None,
                  velocity: int = DEFAULT_VELOCITY, quantize_strength: float | None = None,
-                 chords: list | None = None):
+                 chords: list | None = None, feel: float | None = None):
         self.composer = composer
         # A chord model's chords, one per beat (None: drawn from the genre's songs); may be
         # set from any thread, and the next phrase plays to them.
@@ -90,6 +90,7 @@ class ModelStream:
         self.variation = variation
         self.threshold = threshold
         self.quantize_strength = quantize_strength  # 0..1, None: the engine's default
+        self.feel = feel  # 0..1, None: the engine's default (engine/feel.py)
         self.phrase_bars = phrase_bars or composer.config.n_bars
         self.velocity = velocity
         composer.genre_index(genre)  # a ValueError now, rather than on the worker thread
@@ -129,6 +130,7 @@ class ModelStream:
         probs = self.composer.probabilities([self._idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
                                      name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre,
-                                     quantize_strength=self.quantize_strength, chords=self._idea.chords)
+                                     quantize_strength=self.quantize_strength, chords=self._idea.chords,
+                                     feel=self.feel, seed=self._idea.seed)
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase
