@@ -1,15 +1,16 @@
 """Listening with a meter: how far the notes a synthesizer plays of a clip fall from the grid.
 
     .venv/bin/python bench/audio_onsets.py [--model genres] [--genre rock] [--seeds 0 1 2 3]
-        [--quantize 0 100] [--out DIR]
+        [--quantize 0 100] [--feel 0] [--out DIR]
 
-Each seed's clip (8 bars, 120 BPM) is written at each quantize strength and rendered with
+Each seed's clip (8 bars, 120 BPM) is written at each quantize strength and feel (the share of
+its notes played with a real phrase's timing, engine/feel.py) and rendered with
 FluidSynth (FluidR3_GM) as a listener would hear it; the `.wav` files stay in `--out` to be
 played. From the audio alone, onsets are found by spectral flux (rises of energy between 23 ms
 frames 2.9 ms apart, peaks well above the median), and each is placed against the nearest 16th and 8th-triplet
 line of the 120 BPM grid. Prints per clip and strength the onsets found and the share more
-than 8 ms from every line (after the median delay of the synth and the detector): a 48th
-note at 120 BPM is 10.4 ms, so these are the flams,
+than 8 ms from every line (after the median delay of the synth and the detector): a step (a
+48th note) at 120 BPM is 41.7 ms, so these are the flams,
 stutters and notes a 48th early or late that the quantizer is for. Real songs are not in
 here: the point is the change between strengths of the same clips, heard through a synth.
 
@@ -79,6 +80,7 @@ def main() -> int:
     parser.add_argument("--genre", default="rock")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--quantize", type=float, nargs="+", default=[0.0, 100.0])
+    parser.add_argument("--feel", type=float, nargs="+", default=[0.0])
     parser.add_argument("--out", default="out/audio-onsets")
     args = parser.parse_args()
     out = Path(args.out)
@@ -86,20 +88,22 @@ def main() -> int:
     composer = Composer.load(args.model, "cpu")
     print(f"machine: {platform.machine()}; FluidSynth with {SOUNDFONT}; {BPM:g} BPM, 8 bars; "
           f"onsets over 8 ms from the 16th/triplet grid")
-    print("| seed | " + " | ".join(f"quantize {q:g} %: onsets, off grid" for q in args.quantize) + " |")
-    print("|---|" + "---|" * len(args.quantize))
-    totals = {q: [] for q in args.quantize}
+    ways = [(q, f) for q in args.quantize for f in args.feel]
+    print("| seed | " + " | ".join(f"quantize {q:g} %, feel {f:g} %: onsets, off grid" for q, f in ways) + " |")
+    print("|---|" + "---|" * len(ways))
+    totals = {way: [] for way in ways}
     for seed in args.seeds:
         idea = composer.new_idea(seed, 8, args.genre)
         probs = composer.probabilities([idea])[0]
         cells = []
-        for q in args.quantize:
-            clip = composer.to_clip(probs, None, 8, BPM, f"seed{seed}", args.genre, quantize_strength=q / 100)
-            stem = out / f"{args.genre}-seed{seed}-quantize{q:g}"
+        for q, f in ways:
+            clip = composer.to_clip(probs, None, 8, BPM, f"seed{seed}", args.genre, quantize_strength=q / 100,
+                                    feel=f / 100, seed=seed)
+            stem = out / f"{args.genre}-seed{seed}-quantize{q:g}-feel{f:g}"
             write_midi(clip, stem.with_suffix(".mid"))
             times = onset_times(render(stem.with_suffix(".mid"), stem.with_suffix(".wav")))
             share = off_grid_share(times)
-            totals[q].append(share)
+            totals[(q, f)].append(share)
             cells.append(f"{len(times)}, {100 * share:.1f} %")
         print(f"| {seed} | " + " | ".join(cells) + " |")
     print("| median | " + " | ".join(f"{100 * np.median(v):.1f} %" for v in totals.values()) + " |")

@@ -10,6 +10,10 @@ time (the others left out) and then all of it; each set goes through `eval`'s cl
 training songs exactly would score what the whole decoding scores here: the floor a decoding
 sets, below which the test cannot fall however good the network becomes. `eval` reports that
 floor and the generator's own distance beside the issue's test ("decoded as the model decodes").
+
+The last rows play the decoded phrases with the genre's feels (engine/feel.py), as clips are
+played: one real phrase's timing for each, and then, as the ablation, one feel pooled over all
+of them (every phrase as loose as the genre on average).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
 from bytes2beats.engine.evaluate import decoded_songs
+from bytes2beats.engine.feel import pack_feels
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.two_sample import MAX_PER_SET, classifier_two_sample_test, phrase_features
 
@@ -59,20 +64,28 @@ def main() -> int:
     real, feature_names = phrase_features(phrases.rolls[validation], names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
     meta = copy.deepcopy(composer.meta)
 
-    def decoded(keep: tuple[str, ...], quantize: bool, whole: bool = False) -> np.ndarray:
+    def decoded(keep: tuple[str, ...], quantize: bool, whole: bool = False, feel: float = 0.0) -> np.ndarray:
         """The training phrases as `eval` decodes songs (evaluate.decoded_songs), with only the
-        parts `keep` names (all when `whole`)."""
+        parts `keep` names (all when `whole`), played with `feel` of the genre's feels."""
+        kept = composer.meta.get("feel")
         composer.meta = copy.deepcopy(meta)
+        composer.meta["feel"] = kept
         if not whole:
             for entry in LEFT_OUT:
                 if entry not in keep:
                     composer.meta.pop(entry, None)
         return np.concatenate(list(decoded_songs(composer, phrases.rolls, training, args.genre,
-                                                 quantize_strength=None if whole else float(quantize))))
+                                                 quantize_strength=None if whole else float(quantize), feel=feel)))
 
     rows = {"as they are": phrases.rolls[training]}
     rows.update({part: decoded(*how) for part, how in PARTS.items()})
     rows["the whole decoding"] = decoded((), True, whole=True)
+    if len(composer.feels(args.genre)):
+        rows["the whole decoding, played with a feel"] = decoded((), True, whole=True, feel=1.0)
+        pooled = composer.feels(args.genre).sum(axis=0, keepdims=True, dtype=np.float64)
+        pooled = np.round(pooled * 255 / pooled.max(axis=-1, keepdims=True).clip(min=1))  # counts as shares, in a byte
+        composer.meta["feel"] = {**(meta.get("feel") or {}), args.genre: pack_feels(pooled.astype(np.uint8))}
+        rows["the whole decoding, one feel pooled over the genre"] = decoded((), True, whole=True, feel=1.0)
     print(f"{composer.name}, {args.genre}: {len(training)} training phrases, decoded, against {len(validation)} "
           f"validation phrases ({platform.machine()})")
     print("| training phrases | classifier | what tells most (AUC) |")

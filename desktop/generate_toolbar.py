@@ -30,8 +30,12 @@ from .drag_export import DragHandle
 SLIDER_STEPS = 1000  # the threshold slider moves in thousandths
 
 
+PERCENT_BOX = 60  # pixels: "100 %" and its arrows, no more, so that the toolbar fits 1320 pixels
+
+
 def _labelled(toolbar: QToolBar, text: str, widget: QWidget, tip: str) -> None:
-    label = QLabel(f" {text} ")
+    label = QLabel(text)
+    label.setContentsMargins(3, 0, 1, 0)  # narrower than spaces: Quantize, Feel and Drag MIDI fit 1320 pixels
     label.setToolTip(tip)
     widget.setToolTip(tip)
     toolbar.addWidget(label)
@@ -54,6 +58,7 @@ class GenerateToolbar(QToolBar):
 
         self.model = QComboBox()
         self.model.setMinimumContentsLength(10)
+        self.model.setMaximumWidth(120)  # a long name is elided (the list shows it whole)
         _labelled(self, "Model", self.model, "The trained model that writes the music")
         self.genre = QComboBox()
         _labelled(self, "Genre", self.genre, "The genre to ask for (models trained on several genres)")
@@ -72,9 +77,9 @@ class GenerateToolbar(QToolBar):
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         # the ends of the open range are no thresholds: one slider step inside each
         self.threshold.setRange(round(THRESHOLD.low * SLIDER_STEPS) + 1, round(THRESHOLD.high * SLIDER_STEPS) - 1)
-        self.threshold.setMinimumWidth(80)
+        self.threshold.setMinimumWidth(64)
         self.threshold_label = QLabel("0.500")
-        self.threshold_label.setMinimumWidth(40)
+        self.threshold_label.setMinimumWidth(36)
         _labelled(self, "Threshold", self.threshold,
                   "How sure the model must be to write a note: lower for more notes, higher for fewer.\n"
                   "Changes the clip at once, without running the model again.")
@@ -85,6 +90,7 @@ class GenerateToolbar(QToolBar):
         self.quantize.setRange(round(QUANTIZE_PERCENT.low), round(QUANTIZE_PERCENT.high))
         self.quantize.setSingleStep(10)
         self.quantize.setSuffix(" %")
+        self.quantize.setMaximumWidth(PERCENT_BOX)
         self.quantize.setValue(100)
         _labelled(self, "Quantize", self.quantize,
                   "How far notes move onto the 16th and triplet grid, as a DAW's quantize strength:\n"
@@ -95,6 +101,7 @@ class GenerateToolbar(QToolBar):
         self.feel.setRange(round(FEEL_PERCENT.low), round(FEEL_PERCENT.high))
         self.feel.setSingleStep(10)
         self.feel.setSuffix(" %")
+        self.feel.setMaximumWidth(PERCENT_BOX)
         self.feel.setValue(round(100 * FEEL))
         _labelled(self, "Feel", self.feel,
                   "How much of a real player's timing the notes take back after quantize:\n"

@@ -228,9 +228,10 @@ def decoded_songs(composer: Composer, rolls, rows: np.ndarray, genre: str | None
     the phrase's mean bar: that pull gives the generator's phrases the repetition the songs
     have, and songs pulled so would repeat more than any song does."""
     for start in range(0, len(rows), chunk):
-        notes = composer.decode(rolls[rows[start : start + chunk]].astype(np.float32), threshold, genre,
-                                quantize_strength, pull=False)
-        yield composer.play_with_feel(notes, genre, feel, seed=start)
+        part = rows[start : start + chunk]
+        notes = composer.decode(rolls[part].astype(np.float32), threshold, genre, quantize_strength, pull=False)
+        # each phrase's feel drawn by its own row: the same whatever the chunks
+        yield np.stack([composer.play_with_feel(n, genre, feel, seed=int(row)) for n, row in zip(notes, part)])
 
 
 def _decoded_features(composer: Composer, sets: dict, songs: dict, genre: str | None, threshold: float | None,

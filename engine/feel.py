@@ -31,6 +31,7 @@ import zlib
 import numpy as np
 
 from .binarize import snap_offsets
+from .metrics import on_grid
 
 FEELS = 1000  # feels kept per genre: their off-grid shares within about a point of 4,000 phrases' (100: 2-4 points off)
 REACH = 3  # steps early or late a feel records (a 16th at 12 steps a beat); further is clipped
@@ -111,7 +112,8 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
     chance `amount`. Tracks in `whole_notes` (drums: a hit is its start) move whole.
 
     A grid position the feel's track has no notes at borrows the track's table over all
-    positions; a track the feel's phrase left silent stays on the grid. The draws depend on
+    positions; a track the feel's phrase left silent stays on the grid; a note that is not on
+    the grid (quantize turned down) keeps the network's own timing. The draws depend on
     `seed`, the phrase and the track alone, so a track regenerated keeps the others' timing.
     Notes of a pitch keep a step of silence between them; one moved past the phrase's ends is
     moved back to them.
@@ -125,6 +127,7 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
     width = 2 * REACH + 1
     stay = np.zeros(width)
     stay[REACH] = 1.0
+    gridded = on_grid(steps_per_beat)
     for phrase in range(len(flat)):
         feel = feels[np.random.default_rng([seed, phrase]).integers(len(feels))].astype(np.float64)
         for t in range(tracks):
@@ -140,6 +143,7 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
                 fallback = whole / whole.sum() if whole.sum() else stay
                 total = table.sum(axis=1, keepdims=True)
                 shares = np.where(total > 0, table / np.maximum(total, 1), fallback)
+                shares = np.where(gridded[at % steps_per_beat, None], shares, stay)
                 shares = amount * shares + (1 - amount) * stay
                 offset = (draws[e][:, None] > np.cumsum(shares, axis=1)[:, :-1]).sum(axis=1) - REACH
                 moved.append(at + offset)

@@ -61,14 +61,17 @@ def test_no_feel_or_amount_zero_leaves_the_notes_as_they_are():
 
 def test_a_feel_moves_starts_and_ends_drums_whole_and_keeps_same_pitch_notes_apart():
     notes = np.zeros((2, 96, 4), dtype=bool)
-    notes[0] = roll((0, 0, 5), (0, 6, 12), (1, 95, 96))  # two notes of a pitch a step apart; one at the end
+    notes[0] = roll((0, 0, 3), (0, 4, 12), (1, 95, 96))  # two notes of a pitch a step apart; one at the end
     notes[1] = roll((3, 12, 13), (3, 24, 25))  # drum hits
     played = apply_feel(notes, one_feel({0: 1, 1: 1}), SPB, whole_notes=(1,))
-    assert played[0, :, 0].nonzero()[0].tolist() == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]  # a step of silence kept
+    assert played[0, :, 0].nonzero()[0].tolist() == [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12]  # a step of silence kept
     assert played[0, 95, 1] and played[0, :, 1].sum() == 1  # moved past the end, back to it
     assert played[1, :, 3].nonzero()[0].tolist() == [13, 25]  # hits move whole: still one step
     early = apply_feel(notes, one_feel({0: -2}), SPB)
-    assert early[0, :, 0].nonzero()[0].tolist()[:2] == [0, 1]  # before the first step: kept at it
+    assert early[0, :, 0].nonzero()[0].tolist()[:3] == [0, 2, 3]  # moved before the first step: kept at it
+    loose = np.zeros((2, 96, 4), dtype=bool)
+    loose[0] = roll((2, 1, 5), (2, 24, 28))  # one note off the grid (quantize turned down), one on it
+    assert apply_feel(loose, one_feel({0: 1}), SPB)[0, :, 2].nonzero()[0].tolist() == [1, 2, 3, 4, 25, 26, 27, 28]
 
 
 def test_the_draws_depend_on_the_seed_and_the_track_alone():

@@ -257,11 +257,15 @@ def test_eval_decodes_the_songs_as_the_model_decodes_to_compare_like_with_like(t
     assert notes.sum() > 0.8 * sets["training"].sum()  # the songs' notes, not silence
     in_chunks = decoded_songs(composer, sets["training"], np.arange(len(notes)), "rock", chunk=16)
     assert np.array_equal(np.concatenate(list(in_chunks)), notes)  # chunk by chunk, the same
+    played = [np.concatenate(list(decoded_songs(composer, sets["training"], np.arange(len(notes)), "rock", chunk=chunk,
+                                                feel=1.0))) for chunk in (16, 256)]
+    assert np.array_equal(*played)  # each phrase's feel is its own, whatever the chunks
+    assert off_grid_onsets(played[0], cfg.steps_per_beat).sum() > 0  # played with the songs' feel: off the grid
 
     def featured(x):
         return phrase_features(x, [t.name for t in cfg.tracks], 0, cfg.steps_per_beat, cfg.lowest_pitch)
 
-    decoded, decoded_songs = _decoded_features(composer, sets, songs, "rock", None, None, featured)
+    decoded, decoded_songs = _decoded_features(composer, sets, songs, "rock", None, None, featured, 0.0)
     assert np.allclose(decoded["decoded_training"][0], featured(notes)[0], equal_nan=True)  # chunk by chunk, the same
     assert np.array_equal(decoded_songs["decoded_validation"], songs["validation"])
     features = {name: featured(x) for name, x in sets.items()}

@@ -131,6 +131,6 @@ class ModelStream:
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
                                      name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre,
                                      quantize_strength=self.quantize_strength, chords=self._idea.chords,
-                                     feel=self.feel, seed=self._idea.seed)
+                                     feel=self.feel, seed=self.seed)  # one feel for the stream: one band
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase
