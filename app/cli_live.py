@@ -132,7 +132,8 @@ def _jam_source(args: argparse.Namespace):
         composer = Composer.load(args.model or DEFAULT_CHORD_MODEL, args.device)  # it plays to your chords
         names = [t.name.lower() for t in composer.config.tracks]
         track = None if args.as_track == "auto" else names.index(args.as_track)
-        return JamSource(composer, args.loop_bars, args.seed, args.genre, track, args.threshold)
+        return JamSource(composer, args.loop_bars, args.seed, args.genre, track, args.threshold,
+                         feel=feel_amount(args))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

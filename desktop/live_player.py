@@ -78,7 +78,7 @@ class LivePlayer(QObject):
         return True
 
     def start_jam(self, composer, genre: str | None, loop_bars: int, track: int, bpm: float,
-                  seed: int = 0) -> bool:
+                  seed: int = 0, feel: float | None = None) -> bool:
         """Jam: listen on a virtual input "<port> jam" for the user's looped part on `track`
         and play the other tracks along with it from its second pass (engine/live/jam.py);
         False (and `failed`) when no port could be opened."""
@@ -95,7 +95,7 @@ class LivePlayer(QObject):
             from bytes2beats.engine.live.jam import Jam, JamSource
 
             name = self.port_name or VIRTUAL_PORT_NAME
-            source = JamSource(composer, loop_bars, seed, genre, track)
+            source = JamSource(composer, loop_bars, seed, genre, track, feel=feel)
             jam = Jam(source)
             ports = open_outputs(list(source.tracks), api=self.api, port_name=name, connect=self.connect_to)
             self.listen = StampedInput(getattr(ports.main, "api", self.api), f"{name} jam")

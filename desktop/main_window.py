@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         elif genres:
             combo.setCurrentText(self.composer.default_genre)
         self.toolbar.set_threshold(self.composer.default_threshold)
+        self.toolbar.feel.setEnabled(bool(self.composer.meta.get("feel")))  # a 16th-grid model has no feel
         self._update_chord_editing()
         self._busy_changed(self.worker.busy)
         if self.generate_on_load and self.document.state is None:
@@ -451,7 +452,8 @@ class MainWindow(QMainWindow):
         loop_bars = bars if bars in (2, 4, 8) else 4
         track = min(self.document.focus, self.composer.config.n_tracks - 1)
         self.player.start_jam(self.composer, self._genre(), loop_bars, track, self.toolbar.bpm.value(),
-                              self.document.state.seed if self.document.state else 0)
+                              self.document.state.seed if self.document.state else 0,
+                              feel=self.toolbar.feel.value() / 100)
 
     def toggle_preview(self) -> None:
         if self.preview is None:

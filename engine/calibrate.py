@@ -273,8 +273,10 @@ def fitted_spread(notes: np.ndarray, prior: np.ndarray, steps_per_beat: int, kee
 
 def fitted_genre_feel(phrases: Phrases, rows: np.ndarray, prior, spreads, cfg, seed: int = 99) -> dict:
     """A genre's feels (engine/feel.py: fitted_feels) from its training phrases `rows`, timed
-    against the grid its own quantize (`prior`, `spreads`) snaps notes to; packed for the file."""
-    offsets = track_offsets(np.asarray(prior, dtype=float), spreads, cfg.steps_per_beat, cfg.n_tracks)
+    against the grid its own quantize (`prior`, None for the nearest position, and `spreads`)
+    snaps notes to; packed for the file."""
+    offsets = track_offsets(None if prior is None else np.asarray(prior, dtype=float), spreads, cfg.steps_per_beat,
+                            cfg.n_tracks)
     return pack_feels(fitted_feels(phrases.rolls, rows, offsets, cfg.steps_per_beat, seed=seed))
 
 
@@ -289,9 +291,7 @@ def fitted_feel(composer: Composer, phrases: Phrases, rows: np.ndarray | None = 
     fitted = {}
     for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
         if len(in_genre):
-            prior = composer.onset_prior(genre or None)
-            if prior is None:
-                prior = np.asarray(fitted_onset_prior(phrases, in_genre, cfg.steps_per_beat))
+            prior = composer.onset_prior(genre or None)  # None: it quantizes to the nearest position, as decode does
             spreads = composer._fitted("onset_spread", genre or None) or [SNAP_SPREAD] * cfg.n_tracks
             fitted[genre] = fitted_genre_feel(phrases, in_genre, prior, spreads, cfg, seed)
     return fitted

@@ -36,6 +36,7 @@ from .metrics import on_grid
 FEELS = 1000  # feels kept per genre: their off-grid shares within about a point of 4,000 phrases' (100: 2-4 points off)
 REACH = 3  # steps early or late a feel records (a 16th at 12 steps a beat); further is clipped
 FEEL = 1.0  # the knob when a caller does not say: the songs' own timing (docs/model.md, "Feel")
+MAX_FEELS, MAX_TRACKS, MAX_STEPS_PER_BEAT = 10_000, 64, 96  # beyond these a file's feel entry is no feel
 ENDS = ("start", "end")  # what a feel's tables time: the notes' starts and their ends
 
 
@@ -93,14 +94,24 @@ def pack_feels(feels: np.ndarray) -> dict:
 
 
 def unpack_feels(packed: dict) -> np.ndarray:
-    """`pack_feels`'s inverse; ValueError when the entry is not one."""
+    """`pack_feels`'s inverse; ValueError when the entry is not one. The shape is checked
+    before anything is unpacked, and no more than it holds is: a damaged or hostile file
+    cannot ask for gigabytes (zlib expands a thousandfold)."""
     try:
         shape = tuple(int(v) for v in packed["shape"])
-        raw = zlib.decompress(base64.b64decode(packed["counts"], validate=True))
-    except (KeyError, TypeError, ValueError, zlib.error) as error:
+        compressed = base64.b64decode(packed["counts"], validate=True)
+    except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a packed feel ({error})") from None
-    if len(shape) != 5 or shape[2] != 2 or shape[4] != 2 * REACH + 1 or int(np.prod(shape)) != len(raw):
-        raise ValueError(f"a packed feel of shape {list(shape)} and {len(raw)} counts")
+    if (len(shape) != 5 or shape[2] != 2 or shape[4] != 2 * REACH + 1 or not 0 < shape[0] <= MAX_FEELS
+            or not 0 < shape[1] <= MAX_TRACKS or not 0 < shape[3] <= MAX_STEPS_PER_BEAT):
+        raise ValueError(f"not a packed feel (shape {list(shape)[:6]})")
+    size = int(np.prod(shape))
+    try:
+        raw = zlib.decompressobj().decompress(compressed, size + 1)
+    except zlib.error as error:
+        raise ValueError(f"not a packed feel ({error})") from None
+    if len(raw) != size:
+        raise ValueError(f"not a packed feel ({len(raw)} counts for shape {list(shape)})")
     return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
 
 
@@ -109,14 +120,18 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
     """(..., T, S, P) notes on the grid -> the same notes played with a feel: each phrase (each
     leading index) draws one of `feels` (`fitted_feels`), and each note's start and end move by
     an offset drawn from the feel's table for the note's track at its grid position, taken with
-    chance `amount`. Tracks in `whole_notes` (drums: a hit is its start) move whole.
+    chance `amount`. Tracks in `whole_notes` (drums: a hit is its start) move whole. A line
+    (bass) may overlap a step or two where its notes move toward each other, as the songs'
+    bass rings into its next note.
 
     A grid position the feel's track has no notes at borrows the track's table over all
     positions; a track the feel's phrase left silent stays on the grid; a note that is not on
-    the grid (quantize turned down) keeps the network's own timing. The draws depend on
-    `seed`, the phrase and the track alone, so a track regenerated keeps the others' timing.
-    Notes of a pitch keep a step of silence between them; one moved past the phrase's ends is
-    moved back to them.
+    the grid (quantize turned down) keeps the network's own timing. Each note's draws depend on
+    `seed`, the phrase, the track and the note's own pitch and step alone: a track regenerated
+    keeps the others' timing, and a note added or taken away (the threshold moved) moves no
+    other. Notes of a pitch keep a step of silence between them (one moved onto or just past
+    the note before starts two steps after it); one moved past the phrase's ends is moved back
+    to them, or left out when nothing of it would sound.
     """
     amount = float(np.clip(amount, 0.0, 1.0))
     if amount == 0.0 or not len(feels) or not notes.any():
@@ -135,7 +150,7 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
             pitch, start, end = note_edges(rows)
             if not len(pitch):
                 continue
-            draws = np.random.default_rng([seed, phrase, t]).random((2, len(pitch)))
+            draws = np.stack([hashed_uniform(seed, phrase, t, e, pitch, start) for e in range(2)])  # a note's own
             moved = []
             for e, at in enumerate((start, end)):
                 table = feel[t, e, at % steps_per_beat]  # (notes, width)
@@ -156,16 +171,39 @@ def apply_feel(notes: np.ndarray, feels: np.ndarray, steps_per_beat: int, amount
     return out.reshape(*lead, tracks, steps, pitches)
 
 
+def hashed_uniform(*keys) -> np.ndarray:
+    """A number in [0, 1) for each combination of the integer `keys` (broadcast), the same
+    every time for the same keys and unrelated for any other: splitmix64's mixer over each
+    key in turn. A note's draw is then its own, whatever notes come before it."""
+    x = np.zeros(np.broadcast(*[np.asarray(k) for k in keys]).shape, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for key in keys:
+            x = x ^ (np.asarray(key).astype(np.int64).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 def _painted(pitch: np.ndarray, start: np.ndarray, end: np.ndarray, pitches: int, steps: int) -> np.ndarray:
     """(P, S) bool with each note (pitch, start..end-1) painted; notes of a pitch in start
-    order, each ended a step before the next starts (one that would be left no step keeps
-    one, and the next starts after it)."""
+    order, each starting at least two steps after the one before (pushed later if moved
+    nearer) and ended a step before the next starts, so that two notes stay two."""
     order = np.lexsort((start, pitch))
     pitch, start, end = pitch[order], start[order], end[order]
+    # start[i] = max(start[i], start[i-1] + 2) along each pitch: a running maximum of
+    # start - 2i, the pitches kept apart by an offset larger than any step
+    first = np.ones(len(pitch), dtype=bool)
+    first[1:] = pitch[1:] != pitch[:-1]
+    rank = np.arange(len(pitch)) - np.maximum.accumulate(np.where(first, np.arange(len(pitch)), 0))
+    apart = 4 * (steps + 2 * len(pitch) + 1)
+    start = np.maximum.accumulate(start - 2 * rank + pitch * apart) - pitch * apart + 2 * rank
+    keep = start < steps
+    pitch, start, end = pitch[keep], start[keep], np.maximum(end[keep], start[keep] + 1)
     same = np.zeros(len(pitch), dtype=bool)
     same[:-1] = pitch[1:] == pitch[:-1]
     next_start = np.append(start[1:], steps)
-    end = np.where(same, np.minimum(end, np.maximum(next_start - 1, start + 1)), end)
+    end = np.minimum(np.where(same, np.minimum(end, next_start - 1), end), steps)
     out = np.zeros((pitches, steps + 1), dtype=np.int32)
     np.add.at(out, (pitch, start), 1)
     np.add.at(out, (pitch, end), -1)

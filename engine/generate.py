@@ -243,10 +243,13 @@ class Composer:
         packed = self._fitted("feel", genre)
         if packed is None:
             return np.zeros((0,), dtype=np.uint8)
-        key = (genre, id(packed))
-        if getattr(self, "_feels_key", None) != key:  # unpacked once a genre, not once a clip
-            self._feels_key, self._feels = key, unpack_feels(packed)
-        return self._feels
+        # Unpacked once a genre, not once a clip; one tuple read and written whole, as the window
+        # decodes on its worker thread and the jam on the live one.
+        key, feels = getattr(self, "_unpacked_feels", (None, None))
+        if key != (genre, id(packed)):
+            feels = unpack_feels(packed)
+            self._unpacked_feels = ((genre, id(packed)), feels)
+        return feels
 
     def play_with_feel(self, notes: np.ndarray, genre: str | None = None, amount: float | None = None,
                        seed: int = 0) -> np.ndarray:

@@ -74,6 +74,27 @@ def test_a_feel_moves_starts_and_ends_drums_whole_and_keeps_same_pitch_notes_apa
     assert apply_feel(loose, one_feel({0: 1}), SPB)[0, :, 2].nonzero()[0].tolist() == [1, 2, 3, 4, 25, 26, 27, 28]
 
 
+def test_notes_of_a_pitch_moved_together_stay_two_notes():
+    notes = np.zeros((1, 96, 4), dtype=bool)
+    notes[0] = roll((0, 0, 2), (0, 3, 5), (0, 6, 8))  # a hi-hat's 16ths
+    feel = np.zeros((1, 1, 2, SPB, 2 * REACH + 1), dtype=np.uint8)
+    feel[0, 0, :, 0, REACH + 2] = 1  # the beat played two steps late: onto the next 16th's step
+    feel[0, 0, :, 3:, REACH] = 1
+    played = apply_feel(notes, feel, SPB)
+    starts = np.flatnonzero(played[0, :, 0] & ~np.concatenate([[False], played[0, :-1, 0]]))
+    assert starts.tolist() == [2, 4, 6]  # three hits still, the later ones pushed apart
+
+
+def test_a_damaged_or_hostile_packed_feel_is_refused_before_it_is_unpacked():
+    import base64
+    import zlib
+
+    bomb = base64.b64encode(zlib.compress(bytes(50_000_000), 9)).decode()  # 50 MB from a few kB
+    for shape in ([10, 5, 2, 12, 7], [10**9, 5, 2, 12, 7]):
+        with pytest.raises(ValueError, match="not a packed feel"):
+            unpack_feels({"shape": shape, "counts": bomb})
+
+
 def test_the_draws_depend_on_the_seed_and_the_track_alone():
     rng = np.random.default_rng(0)
     notes = np.zeros((4, 2, 96, 4), dtype=bool)
@@ -91,6 +112,9 @@ def test_the_draws_depend_on_the_seed_and_the_track_alone():
     other = notes.copy()
     other[:, 1] = np.roll(notes[:, 1], 6, axis=1)  # another part for track 1 (a track regenerated)
     assert np.array_equal(apply_feel(other, feels, SPB, seed=7)[:, 0], a[:, 0])  # track 0 keeps its timing
+    fewer = notes.copy()
+    fewer[:, 0, :12] = False  # a note or two taken away (the threshold moved): the rest keep their timing
+    assert np.array_equal(apply_feel(fewer, feels, SPB, seed=7)[:, 0, 24:], a[:, 0, 24:])
     half = apply_feel(notes, feels, SPB, amount=0.5, seed=7)
     moved = lambda x: (x != notes).sum()  # noqa: E731
     assert 0 < moved(half) < moved(a)

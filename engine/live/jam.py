@@ -132,13 +132,15 @@ class JamSource:
     around the loop. `loop` is set by `Jam` (any thread); each phrase reads it once."""
 
     def __init__(self, composer, loop_bars: int, seed: int = 0, genre: str | None = None,
-                 track: int | None = None, threshold: float | None = None, steps: int = JAM_INVERSION_STEPS):
+                 track: int | None = None, threshold: float | None = None, steps: int = JAM_INVERSION_STEPS,
+                 feel: float | None = None):
         self.composer = composer
         self.loop_bars = loop_bars
         self.seed = seed
         self.genre = genre
         self.track = track  # None: decided from the first pass (`auto_track`)
         self.threshold = threshold
+        self.feel = feel  # 0..1, None: the engine's default (engine/feel.py)
         self.steps = steps
         self.loop: list[HeardNote] | None = None
         self.fit = float("nan")
@@ -184,7 +186,7 @@ class JamSource:
         idea, self.fit = accompaniment_idea(self.composer, part, self.seed, self.genre, steps=self.steps, harmony=0.0)
         probs = self.composer.probabilities([idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.loop_bars, genre=self.genre, chords=idea.chords,
-                                     seed=idea.seed)
+                                     feel=self.feel, seed=idea.seed)
         clip.rolls[track] = 0  # the user plays their own part
         phrase = to_phrase(clip)
         self._made = (loop, phrase)
