@@ -244,6 +244,13 @@ def quantize(notes: np.ndarray, steps_per_beat: int, strength: float = 1.0,
     return move_onsets(notes, steps_per_beat, snap_offsets(steps_per_beat, prior, spread), strength, keep_lengths)
 
 
+def note_edges(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, steps) bool -> each note's row, start and end (exclusive), in row-major order."""
+    edges = np.diff(np.pad(rows, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)
+    return starts[:, 0], starts[:, 1], ends[:, 1]
+
+
 def move_onsets(notes: np.ndarray, steps_per_beat: int, offsets: np.ndarray, strength: float = 1.0,
                 keep_lengths: bool = False) -> np.ndarray:
     """(..., steps, pitches) notes -> the same with each note starting at position k of the beat
@@ -256,9 +263,7 @@ def move_onsets(notes: np.ndarray, steps_per_beat: int, offsets: np.ndarray, str
     shape = notes.shape
     steps = shape[-2]
     rows = np.moveaxis(notes, -2, -1).reshape(-1, steps)  # (rows, steps): one pitch of one track
-    edges = np.diff(np.pad(rows, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)  # row-major: in order along each row
-    row, start, end = starts[:, 0], starts[:, 1], ends[:, 1]  # a note sounds over start..end-1
+    row, start, end = note_edges(rows)  # row-major: in order along each row; a note sounds over start..end-1
 
     move = lambda at: np.sign(offsets[at % steps_per_beat]) * np.floor(  # noqa: E731
         np.abs(offsets[at % steps_per_beat]) * strength + 0.5).astype(int)

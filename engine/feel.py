@@ -30,7 +30,7 @@ import zlib
 
 import numpy as np
 
-from .binarize import snap_offsets
+from .binarize import note_edges, snap_offsets
 from .metrics import on_grid
 
 FEELS = 1000  # feels kept per genre: their off-grid shares within about a point of 4,000 phrases' (100: 2-4 points off)
@@ -38,13 +38,6 @@ REACH = 3  # steps early or late a feel records (a 16th at 12 steps a beat); fur
 FEEL = 1.0  # the knob when a caller does not say: the songs' own timing (docs/model.md, "Feel")
 MAX_FEELS, MAX_TRACKS, MAX_STEPS_PER_BEAT = 10_000, 64, 96  # beyond these a file's feel entry is no feel
 ENDS = ("start", "end")  # what a feel's tables time: the notes' starts and their ends
-
-
-def note_edges(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, steps) bool -> each note's row, start and end (exclusive), in row-major order."""
-    edges = np.diff(np.pad(rows, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)
-    return starts[:, 0], starts[:, 1], ends[:, 1]
 
 
 def phrase_feels(rolls: np.ndarray, offsets: list[np.ndarray], steps_per_beat: int) -> np.ndarray:

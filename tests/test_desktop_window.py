@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import mido
@@ -68,76 +69,74 @@ def note_count(mt) -> int:
     return sum(len(mt.notes(i)) for i in range(len(mt.tracks)))
 
 
-def test_the_shipped_genre_model_offers_its_genres_and_starts_on_rock(qtbot, tmp_path):
+@contextmanager
+def genres_window(qtbot, tmp_path):
+    """A window on the shipped `genres` model (12 steps a beat), its own settings, no clip yet;
+    stopped and its worker drained after."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
     try:
+        yield win
+    finally:
+        win.player.stop()
+        win.worker.wait(30_000)
+
+
+@contextmanager
+def model_runs(composer):
+    """The model runs (Composer.probabilities calls) made while inside: a list, empty when a
+    change was made from the kept probabilities alone."""
+    runs = []
+    original = composer.probabilities
+    composer.probabilities = lambda *a, **k: runs.append(a) or original(*a, **k)
+    try:
+        yield runs
+    finally:
+        composer.probabilities = original
+
+
+def test_the_shipped_genre_model_offers_its_genres_and_starts_on_rock(qtbot, tmp_path):
+    with genres_window(qtbot, tmp_path) as win:
         combo = win.toolbar.genre
         assert [combo.itemText(i) for i in range(combo.count())] == ["country", "electronic", "jazz", "metal", "pop", "rock"]
         assert combo.isEnabled() and combo.currentText() == "rock"
         combo.setCurrentText("jazz")
         assert note_count(generate(qtbot, win, seed=7)) > 0
         assert win.document.state.genre == "jazz"
-    finally:
-        win.player.stop()
-        win.worker.wait(30_000)
 
 
 def test_quantize_moves_the_clips_notes_onto_the_grid_at_once_and_is_kept(qtbot, tmp_path):
     from bytes2beats.engine.metrics import off_grid_onsets
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)  # 12 steps a beat
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
-    try:
+    with genres_window(qtbot, tmp_path) as win:  # 12 steps a beat
         assert win.toolbar.quantize.value() == 100
         win.toolbar.feel.setValue(0)  # the grid alone (the feel's own test is below)
         on_grid = generate(qtbot, win, seed=11)
         spb = on_grid.steps_per_beat
         assert np.nan_to_num(off_grid_onsets(on_grid.rolls[None] > 0, spb)).max() == 0
-        runs = []
-        composer = win.document.state.composer
-        original = composer.probabilities
-        composer.probabilities = lambda *a, **k: runs.append(a) or original(*a, **k)
-        try:
+        with model_runs(win.document.state.composer) as runs:
             win.toolbar.quantize.setValue(0)  # as the user types or steps it
             loose = win.document.multitrack  # changed at once, from the kept probabilities
             assert win.document.state.quantize == 0.0 and runs == []
             assert np.nan_to_num(off_grid_onsets(loose.rolls[None] > 0, spb)).max() > 0
-        finally:
-            composer.probabilities = original
         again = generate(qtbot, win, seed=11)  # the next clip keeps the user's setting
         assert win.document.state.quantize == 0.0 and np.array_equal(again.rolls, loose.rolls)
         win.document.undo()
         assert win.toolbar.quantize.value() == 0  # the clip shown says how it is quantized
-    finally:
-        win.player.stop()
-        win.worker.wait(30_000)
 
 
 def test_feel_plays_the_clip_with_a_real_players_timing_at_once_and_is_kept(qtbot, tmp_path):
     from bytes2beats.engine.metrics import off_grid_onsets
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, model="genres", device="cpu", generate_on_load=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.composer is not None, timeout=MODEL_WAIT_MS)
-    try:
+    with genres_window(qtbot, tmp_path) as win:
         assert win.toolbar.feel.value() == 100  # the songs' own timing, by default
         played = generate(qtbot, win, seed=3)
         spb = played.steps_per_beat
         assert np.nan_to_num(off_grid_onsets(played.rolls[None] > 0, spb)).max() > 0
-        runs = []
-        composer = win.document.state.composer
-        original = composer.probabilities
-        composer.probabilities = lambda *a, **k: runs.append(a) or original(*a, **k)
-        try:
+        with model_runs(win.document.state.composer) as runs:
             win.toolbar.feel.setValue(0)
             gridded = win.document.multitrack  # changed at once, from the kept probabilities
             assert win.document.state.feel == 0.0 and runs == []
@@ -145,15 +144,10 @@ def test_feel_plays_the_clip_with_a_real_players_timing_at_once_and_is_kept(qtbo
             win.toolbar.feel.setValue(100)  # the same feel again: it is the clip's, drawn by its seed
             assert np.array_equal(win.document.multitrack.rolls, played.rolls)
             win.toolbar.feel.setValue(0)
-        finally:
-            composer.probabilities = original
         again = generate(qtbot, win, seed=3)  # the next clip keeps the user's setting
         assert win.document.state.feel == 0.0 and np.array_equal(again.rolls, gridded.rolls)
         win.document.undo()
         assert win.toolbar.feel.value() == 0  # the clip shown says how it is played (as it was last heard)
-    finally:
-        win.player.stop()
-        win.worker.wait(30_000)
 
 
 def test_generate_shows_a_clip_with_its_seed(qtbot, window):
