@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--feel-only", action="store_true",
                    help="fit only each genre's feels (the timing of real phrases, put back after quantize), "
                         "keeping the rest of the decoding as it is")
+    c.add_argument("--kit-only", action="store_true",
+                   help="fit only how the drums are played as a kit (each note a hit; no more pieces struck at once "
+                        "than the songs' drummers strike), and the phrase-wide rhythm over it, keeping the rest of "
+                        "the decoding as it is")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -342,6 +346,8 @@ def cmd_calibrate(args) -> int:
         return _write_rhythm(args, composer, training)
     if args.feel_only:
         return _write_feel(args, composer, training)
+    if args.kit_only:
+        return _write_kit(args, composer, training)
     progressions = None
     if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
         from bytes2beats.engine.calibrate import phrase_progressions
@@ -353,7 +359,7 @@ def cmd_calibrate(args) -> int:
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
     for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "repeat_bars",
-                  "straight_eighths", "feel"):
+                  "straight_eighths", "feel", "kit"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding.get(entry, {})}
     composer.meta.update(decoding)
     out = _save_calibrated(args, composer)
@@ -367,6 +373,7 @@ def cmd_calibrate(args) -> int:
     for genre, gates in decoding["bar_gate"].items():
         gated = [f"{t.name} {g:g}" for t, g in zip(cfg.tracks, gates) if g]
         print(f"  {genre or 'all'}, fewest notes-cells a bar keeps: {', '.join(gated) or 'none gated'}")
+    _print_kit(cfg, decoding.get("kit") or {})
     _print_rhythm(cfg, decoding)
     if unfitted:
         print(f"  not in {args.data}, so not fitted: {', '.join(unfitted)}")
@@ -380,6 +387,13 @@ def _print_rhythm(cfg, fitted: dict) -> None:
     for genre, cutoffs in fitted["straight_eighths"].items():
         straight = [f"{t.name} {c:g}" for t, c in zip(cfg.tracks, cutoffs) if c]
         print(f"  {genre or 'all'}, straight 8ths below this share of 16ths: {', '.join(straight) or 'none'}")
+
+
+def _print_kit(cfg, kits: dict) -> None:
+    for genre, scales in kits.items():
+        cuts = [f"{rank}: x{scale:.2f}" for rank, scale in enumerate(scales, start=2) if scale]
+        print(f"  {genre or 'all'}, drums: hits at once past the surest kept at the threshold times "
+              f"{', '.join(cuts) or 'none (every hit kept)'}")
 
 
 def _save_calibrated(args, composer) -> Path:
@@ -433,6 +447,32 @@ def _write_feel(args, composer, training) -> int:
         starts = feels[:, :, 0].sum(axis=(0, 2))  # (tracks, offsets): the notes' starts
         off = [f"{t.name} {100 * (1 - s[REACH] / s.sum()):.1f} %" for t, s in zip(composer.config.tracks, starts) if s.sum()]
         print(f"  {genre or 'all'}: {len(feels)} phrases' timings; starts off the grid: {', '.join(off)}")
+    return 0
+
+
+def _write_kit(args, composer, training) -> int:
+    """`calibrate --kit-only`: each genre's kit (how many drums a hit stacks) fitted to the
+    training songs over the file's own decoding, then the phrase-wide rhythm fitted again over
+    it, as a full calibrate fits the two; every other entry as the file has it."""
+    from bytes2beats.engine.calibrate import fitted_kits, fitted_rhythm
+
+    cfg = composer.config
+    if cfg.chords:  # drawn over the progressions the model draws, as calibrate fits it
+        from bytes2beats.engine.calibrate import phrase_progressions
+
+        composer.meta["progressions"] = composer.meta.get("progressions") or phrase_progressions(training, cfg)
+    rhythm = {entry: composer.meta.pop(entry, None) for entry in ("repeat_bars", "straight_eighths")}
+    kits = fitted_kits(composer, training, samples=args.samples or 256)
+    if kits is None:
+        raise UserError(f"model {composer.name!r} has no drum track: there is no kit to fit")
+    composer.meta["kit"] = {**(composer.meta.get("kit") or {}), **kits}
+    fitted = fitted_rhythm(composer, training, samples=args.samples or 256)
+    for entry, per_genre in fitted.items():
+        composer.meta[entry] = {**(rhythm[entry] or {}), **per_genre}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: kit, repeat_bars, straight_eighths")
+    _print_kit(cfg, kits)
+    _print_rhythm(cfg, fitted)
     return 0
 
 

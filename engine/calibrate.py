@@ -35,6 +35,9 @@ decoding is fitted to the training phrases and stored with the model:
 - `feel`: per genre, FEELS of its training phrases' timings (engine/feel.py): how far off the
   grid position the quantizer gives them the songs' players started and ended their notes,
   put back on the quantized notes when a clip is made.
+- `kit`: per genre, how sure the network must be of a step's 2nd, 3rd, ... drum hit for it to
+  be struck (engine/binarize.py: kit_hits), fitted so that the drums stack as many pieces on a
+  hit as the songs' drummers do; each drum note is played as a hit.
 
 Notes are decoded with hysteresis (`hold_ratio`), as the model will decode them.
 """
@@ -45,13 +48,17 @@ import numpy as np
 
 from .binarize import (
     HOLD_RATIO,
+    KIT_RANKS,
     SNAP_SPREAD,
     binarize,
     calibrate,
     fitted_bar_gate,
+    fitted_kit,
     median_pitches,
+    note_starts,
     quantize,
     sixteenths_share,
+    surest_nearby,
 )
 from .dataset import Phrases
 from .feel import fitted_feels, pack_feels, track_offsets
@@ -97,7 +104,7 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
                        progressions: dict | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
-    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths, feel.
+    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths, feel, kit.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None). A chord model is fitted over
@@ -144,11 +151,52 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
     if not on_grid(composer.config.steps_per_beat).all():  # at 4 steps a beat nothing is off the grid
         decoding["feel"] = {genre: fitted_genre_feel(phrases, in_genre, priors[genre], spreads[genre], composer.config, seed)
                             for genre, in_genre in groups.items() if len(in_genre)}
-    # Fitted last: the share is judged by the notes the rest of the decoding makes.
     composer.meta.update(decoding)
+    kit = fitted_kits(composer, phrases, rows, min(samples, REPEAT_SAMPLES), seed=seed + 3)
+    if kit:
+        decoding["kit"] = kit
+        composer.meta["kit"] = kit
+    # Fitted last: the share is judged by the notes the rest of the decoding makes.
     decoding.update(fitted_rhythm(composer, phrases, rows, min(samples, REPEAT_SAMPLES), seed=seed + 2))
     generator.train(was_training)
     return decoding
+
+
+def fitted_kits(composer: Composer, phrases: Phrases, rows: np.ndarray | None = None,
+                samples: int = REPEAT_SAMPLES, seed: int = 102) -> dict[str, list[float]] | None:
+    """`kit` per genre (`genre_groups`): the rank scales (binarize.fitted_kit) at which the
+    drums of `samples` generated phrases, decoded as `composer` decodes them, hold as many
+    hits at once as the genre's songs' drums; None for a model without drums."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(phrases)) if rows is None else rows
+    cfg = composer.config
+    drums = [t for t, track in enumerate(cfg.tracks) if track.is_drum]
+    if not drums:
+        return None
+    reach = max(0, cfg.steps_per_beat // 4 - 1)
+    saved = composer.meta.pop("kit", None)
+    fitted = {}
+    try:
+        for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
+            if not len(in_genre):
+                continue
+            songs = note_starts(phrases.rolls[_pick(rng, in_genre)][:, drums]).sum(-1)  # (n, drums, steps): hits a step
+            at_once = np.bincount(songs[songs > 0], minlength=KIT_RANKS + 1) / max(1, int((songs > 0).sum()))
+            probs = _probabilities(composer, [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)])
+            notes = composer.decode(probs, genre=genre or None)
+            thresholds = composer.track_thresholds(None, genre or None)
+            sureness = []
+            for t in drums:
+                hits = note_starts(notes[:, t])  # (n, steps, pitches)
+                sure = np.where(hits, surest_nearby(probs[:, t, :, : hits.shape[-1]], reach) / thresholds[t], -np.inf)
+                stepped = hits.any(-1)
+                sureness.extend(np.sort(sure[stepped], axis=-1)[:, ::-1][:, :KIT_RANKS])
+            fitted[genre] = fitted_kit(sureness, at_once)
+    finally:
+        composer.meta.pop("kit", None)
+        if saved is not None:
+            composer.meta["kit"] = saved
+    return fitted
 
 
 def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None = None,

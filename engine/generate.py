@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .binarize import (
+    KIT_RANKS,
     PLAIN,
     QUANTIZE,
     SNAP_SPREAD,
@@ -24,10 +25,12 @@ from .binarize import (
     chord_lock,
     gate_bars,
     keep_in_register,
+    kit_hits,
     monophonic,
     quantize,
     repeat_bars,
     straight_eighths,
+    surest_nearby,
 )
 from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
@@ -141,6 +144,7 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
         "register": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "repeat_bars": shares,
         "straight_eighths": shares,
+        "kit": lambda fit: numbers(fit, KIT_RANKS - 1, 0, f"numbers of 0 or more, one for each of a step's 2nd..{KIT_RANKS}th hit"),
         "onset_prior": lambda fit: (
             None if isinstance(fit, list) and len(fit) == tracks
             and not any(numbers(row, spb, 0, "") for row in fit)
@@ -269,7 +273,9 @@ class Composer:
         model's fitted `bar_gate` says, moved `quantize_strength` (0..1, default QUANTIZE)
         of the way onto the beat's grid (to where the genre's players start notes, drums as
         hits; a phrase of a track that the model's fitted `straight_eighths` says plays 8ths
-        has its few 16ths between them moved onto them), then its monophonic tracks made lines,
+        has its few 16ths between them moved onto them), its drums played as a kit is where the
+        model's fitted `kit` says (each note a hit, a step's hits past its surest few kept only
+        where the network was sure of them: binarize.kit_hits), then its monophonic tracks made lines,
         then each pitched track's strays moved by octaves into the register the genre's players
         keep to (`register`: keep_in_register). `chords` (one per beat) and `lock` (0..1): notes
         off the beat's chord made that much less likely first (binarize.chord_lock).
@@ -320,6 +326,14 @@ class Composer:
             for t, track in enumerate(self.config.tracks):
                 notes[..., t, :, :] = straight_eighths(notes[..., t, :, :], spb, cutoffs[t],
                                                        None if prior is None else prior[t], keep_lengths=track.is_drum)
+        kit = self._fitted("kit", genre)  # models fitted before it have none
+        if kit:
+            thresholds = self.track_thresholds(threshold, genre)
+            reach = max(0, self.config.steps_per_beat // 4 - 1)  # how far the quantizer moves a hit, short of the next 16th
+            for t, track in enumerate(self.config.tracks):
+                if track.is_drum:
+                    sureness = surest_nearby(probabilities[..., t, :, :], reach) / thresholds[t]
+                    notes[..., t, :, :] = kit_hits(notes[..., t, :, :], sureness, kit)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)

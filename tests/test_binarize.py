@@ -250,3 +250,51 @@ def test_a_phrase_that_plays_eighths_has_its_stray_sixteenths_moved_onto_them():
     assert straight_eighths(notes, 12, 0.2, prior)[0, 18, 3]
     assert np.array_equal(straight_eighths(notes, 12, 0.0, prior), notes)
     assert np.isnan(sixteenths_share(np.zeros((48, 10), dtype=bool), 12))
+
+
+def test_a_kit_plays_each_drum_as_a_hit_and_stacks_no_more_than_its_surest_few():
+    from bytes2beats.engine.binarize import kit_hits, surest_nearby
+
+    notes = np.zeros((2, 24, 8), dtype=bool)
+    notes[0, 0, :5] = True  # five pieces struck at once
+    notes[0, 6:10, 5] = True  # a crash held four steps
+    notes[1, 12, [1, 2]] = True  # two at once
+    sureness = np.zeros(notes.shape)
+    sureness[0, 0, :5] = [1.2, 3.0, 1.5, 2.0, 1.1]
+    sureness[0, 6:10, 5] = 1.0
+    sureness[1, 12, [1, 2]] = [1.0, 1.05]
+    # every hit kept, each one step long: the crash's tail goes, its start stays
+    everything = kit_hits(notes, sureness, [0, 0, 0, 0, 0])
+    assert everything[0, 0, :5].all() and everything[0, 6, 5] and not everything[0, 7:, 5].any()
+    # the 3rd surest on needs 1.4 times the threshold, the 4th on 1.8: pieces 1 (3.0) and 3 (2.0)
+    # as the two surest, piece 2 (1.5) as the 3rd; 0 and 4 (1.2, 1.1) are the 4th and 5th
+    kit = kit_hits(notes, sureness, [0, 1.4, 1.8, 1.8, 1.8])
+    assert list(np.flatnonzero(kit[0, 0])) == [1, 2, 3]
+    assert kit[1, 12, [1, 2]].all() and kit[0, 6, 5]  # two at once, and the surest of a step, always stay
+    # the hits kept are always a step's surest few, whatever the scales ask
+    ranked = kit_hits(notes, sureness, [0, 2.5, 0, 0, 0])
+    assert list(np.flatnonzero(ranked[0, 0])) == [1, 3]
+    # how sure the network was of a hit the quantizer moved: the most within reach
+    probabilities = np.zeros((1, 12, 2))
+    probabilities[0, 4, 0] = 0.9
+    near = surest_nearby(probabilities, 2)
+    assert np.allclose(near[0, 2:7, 0], 0.9) and near[0, 1, 0] == 0 and near[0, 7, 0] == 0
+    assert np.array_equal(surest_nearby(probabilities, 0), probabilities)
+
+
+def test_a_kit_is_fitted_to_the_songs_hits_at_once_and_only_ever_thins_them():
+    from bytes2beats.engine.binarize import KIT_RANKS, fitted_kit
+
+    rng = np.random.default_rng(0)
+    # generated: a step holds 1-6 hits, evenly; the songs' steps 1-3, mostly one or two
+    sureness = [np.sort(rng.uniform(1, 3, KIT_RANKS))[::-1].copy() for _ in range(6000)]
+    for s, k in zip(sureness, rng.integers(1, 7, 6000)):
+        s[k:] = -np.inf
+    songs = np.array([0, 0.5, 0.35, 0.15])
+    scales = fitted_kit(sureness, songs)
+    assert len(scales) == KIT_RANKS - 1 and scales == sorted(scales)
+    kept = np.array([sum(s[r] >= ([-np.inf] + scales)[r] for r in range(KIT_RANKS)) for s in sureness])
+    at_least = [np.mean(kept >= r) for r in range(2, 5)]
+    assert np.allclose(at_least, [0.5, 0.15, 0.0], atol=0.02), at_least
+    # where the network stacks fewer than the songs, nothing is cut
+    assert fitted_kit(sureness, np.array([0, 0.05, 0.05, 0.05, 0.05, 0.05, 0.75])) == [0.0] * (KIT_RANKS - 1)

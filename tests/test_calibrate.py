@@ -38,6 +38,21 @@ def generator():
     return Generator(ModelConfig(genres=["pop", "rock"], g_width=8, d_width=8)).eval()
 
 
+def calibrated_alone(generator, tmp_path, flag: str, *options: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`bytes2beats calibrate FLAG` on a file of `generator` whose decoding is a threshold of 0.5
+    and rock's scales all 1, on the fixture songs: the run, and the file's metadata after it,
+    checked to keep that threshold and those scales (the part it fits, alone, moves)."""
+    model = save_model(generator, tmp_path / f"{flag.strip('-')}.safetensors",
+                       {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
+                          flag, *options, "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    _, meta = load_model(model)
+    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
+    return run, meta
+
+
 def test_each_track_of_each_genre_plays_as_much_as_in_the_songs(training, generator):
     decoding = calibrate_decoding(generator, training, samples=48)
     composer = Composer(generator, decoding)
@@ -99,14 +114,9 @@ def test_feel_only_adds_the_feels_and_moves_nothing_else_and_a_16th_grid_has_non
     assert run.returncode == 1 and "there is no timing off it to fit" in run.stderr
     torch.manual_seed(0)
     fine = Generator(ModelConfig(genres=["pop", "rock"], steps_per_beat=12, time_layers="staged", g_width=8, d_width=8))
-    model = save_model(fine, tmp_path / "m12.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
-    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
-                          "--feel-only", "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-800:]
+    run, meta = calibrated_alone(fine, tmp_path, "--feel-only")
     assert "rock: " in run.stdout and "starts off the grid: Drums" in run.stdout
-    _, meta = load_model(model)
-    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
-    assert set(meta["feel"]) == {"pop", "rock"} and len(Composer.load(model, "cpu").feels("rock")) > 0
+    assert set(meta["feel"]) == {"pop", "rock"} and len(Composer.load(tmp_path / "feel-only.safetensors", "cpu").feels("rock")) > 0
 
 
 def test_the_tracks_the_songs_play_one_note_at_a_time_become_lines(training, generator):
@@ -203,13 +213,8 @@ def test_the_register_is_where_the_songs_keep_their_notes_and_register_only_move
         assert (counts * near).sum() / counts.sum() >= 0.99 > (counts * (near & (np.abs(
             np.arange(counts.shape[1])[None, :] - middle[:, None]) < reach[t]))).sum() / counts.sum()
 
-    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
-    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
-                          "--register-only", "--cache-dir", str(tmp_path / "cache")],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-800:]
-    _, meta = load_model(model)
-    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
+    _, meta = calibrated_alone(generator, tmp_path, "--register-only")
+    model = tmp_path / "register-only.safetensors"
     assert set(meta["register"]) == {"pop", "rock"} and len(meta["register"]["rock"]) == 5
     assert Composer.load(model, "cpu")._fitted("register", "rock") == meta["register"]["rock"]
 
@@ -237,16 +242,10 @@ def test_the_phrase_rhythm_is_fitted_to_the_songs_and_rhythm_only_moves_nothing_
     assert np.nanmean(np.abs(fitted - songs)[playing]) < np.nanmean(np.abs(unfitted - songs)[playing])
     assert all(0 <= c <= 1 for c in decoding["straight_eighths"]["rock"])
 
-    model = save_model(generator, tmp_path / "m.safetensors", {"threshold": 0.5, "track_scales": {"rock": [1] * 5}})
-    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(model), "--data", str(LPD),
-                          "--rhythm-only", "--samples", "16", "--cache-dir", str(tmp_path / "cache")],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-800:]
+    run, meta = calibrated_alone(generator, tmp_path, "--rhythm-only", "--samples", "16")
     assert "bars pulled toward the phrase's mean bar" in run.stdout
-    _, meta = load_model(model)
-    assert meta["threshold"] == 0.5 and meta["track_scales"] == {"rock": [1] * 5}  # the rest as it was
     assert set(meta["repeat_bars"]) == set(meta["straight_eighths"]) == {"pop", "rock"}
-    again = fitted_rhythm(Composer.load(model, "cpu"), training, samples=16)
+    again = fitted_rhythm(Composer.load(tmp_path / "rhythm-only.safetensors", "cpu"), training, samples=16)
     assert again["repeat_bars"] == meta["repeat_bars"]  # the same fit from the same songs
 
 
@@ -268,3 +267,37 @@ def test_the_pull_toward_the_mean_bar_never_stacks_notes_away_from_the_songs(tra
         for t in range(len(plain)):
             assert (abs(pulled[t] - plain[t]) <= AT_ONCE_DRIFT * plain[t] + 1e-9
                     or abs(pulled[t] - songs[t]) <= abs(plain[t] - songs[t])), (genre, t, plain, pulled, songs)
+
+
+def test_the_drums_are_played_as_a_kit_that_stacks_as_the_songs_drummers_do(training, generator, tmp_path):
+    from bytes2beats.engine.binarize import note_starts
+    from bytes2beats.engine.calibrate import fitted_kits
+
+    decoding = calibrate_decoding(generator, training, samples=32)
+    assert set(decoding["kit"]) == {"pop", "rock"}
+    # drums decoded at a low threshold stack more pieces on a hit than the songs' drummers
+    decoding.update(repeat_bars={}, straight_eighths={})
+    decoding["track_scales"]["rock"][0] *= 0.5
+    composer = Composer(generator, decoding)
+    drums = [t for t, track in enumerate(composer.config.tracks) if track.is_drum]
+    low, n = composer.config.lowest_pitch, composer.config.n_pitches
+
+    def hits_at_once(rolls):
+        hits = note_starts(rolls[:, drums]).sum(-1)
+        return hits[hits > 0].mean()
+
+    composer.meta["kit"] = fitted_kits(composer, training, samples=32)
+    ideas = [composer.new_idea(8_000 + k, genre="rock") for k in range(32)]  # not the phrases it was fitted on
+    probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+    kit = composer.decode(probs, genre="rock")
+    assert np.array_equal(kit[:, drums], note_starts(kit[:, drums]))  # each drum a hit
+    composer.meta["kit"] = {}
+    plain = composer.decode(probs, genre="rock")
+    assert np.array_equal(kit[:, drums].any(-1), note_starts(plain[:, drums]).any(-1))  # no step's surest hit lost
+    songs = hits_at_once(training.rolls[training.genre == training.genres.index("rock")])
+    assert hits_at_once(plain) > songs * 1.1
+    assert abs(hits_at_once(kit) - songs) < 0.5 * abs(hits_at_once(plain) - songs), (hits_at_once(kit), hits_at_once(plain), songs)
+
+    run, meta = calibrated_alone(generator, tmp_path, "--kit-only", "--samples", "16")
+    assert "drums: hits at once past the surest kept" in run.stdout
+    assert set(meta["kit"]) == set(meta["repeat_bars"]) == {"pop", "rock"}

@@ -260,6 +260,7 @@ MODEL_CASES = [
     ("straight_eighths negative", dict(straight_eighths={"rock": [0, 0, -0.2, 0, 0]}),
      "its straight_eighths for 'rock' must be 5 numbers from 0 to 1"),
     ("default_genre a list", dict(default_genre=["rock"]), "its default_genre must be a genre's name"),
+    ("kit of too few ranks", dict(kit={"rock": [0, 1.4]}), "its kit for 'rock' must be 5 numbers of 0 or more"),
     ("feel not packed", dict(feel={"rock": {"shape": [2, 5, 2, 4, 7], "counts": "%%"}}), "its feel for 'rock' is not a packed feel"),
     ("feel of another grid", dict(feel={"rock": pack_feels(np.zeros((2, 5, 2, 4, 7), dtype=np.uint8))}),
      "its feel for 'rock' must time 5 tracks at 12 steps a beat"),
