@@ -13,7 +13,7 @@ against trained from scratch, side by side.
    but for the default runs, which take their own), as a user would type them:
    - the default (`--runs "the default" "the default, known genre"`): `train --data FOLDER
      --out MODEL`, which fine-tunes the shipped model (engine/train_run.py);
-   - fine-tuned: `--warm-start checkpoints/genres-bar-view.pt` (the shipped model's run) with
+   - fine-tuned: `--warm-start checkpoints/genres-harmony.pt` (the shipped model's run) with
      that run's own settings (deterministic binary neurons, Adam 1.27e-4 / 2.53e-4); the
      folder becomes a genre of its own (engine/train_run.fine_tuning_genres);
    - from scratch: a new run's defaults at the shipped model's grid (12 steps a beat);
@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_CHECKPOINT = ROOT / "checkpoints" / "genres-bar-view.pt"
+SHIPPED_CHECKPOINT = ROOT / "checkpoints" / "genres-harmony.pt"  # the shipped genres (session 27; before: genres-bar-view.pt)
 
 
 def folders(lpd: Path, genre: str, songs: int, out: Path) -> tuple[Path, Path]:
