@@ -447,7 +447,7 @@ def surest_nearby(probabilities: np.ndarray, reach: int) -> np.ndarray:
     return out
 
 
-def kit_hits(notes: np.ndarray, sureness: np.ndarray, rank_scales) -> np.ndarray:
+def kit_hits(notes: np.ndarray, sureness: np.ndarray, rank_scales, certain: float = np.inf) -> np.ndarray:
     """(..., steps, pitches) drum notes -> hits, as a kit is played: each note its first step
     alone (a drum sounds as struck; its length is only the MIDI note's), and at each step the
     hits after the surest kept only where the network was as sure of them as a player's four
@@ -456,7 +456,10 @@ def kit_hits(notes: np.ndarray, sureness: np.ndarray, rank_scales) -> np.ndarray
     entry for any further; 0 keeps every hit of that rank.
 
     The scales rise with the rank (engine/calibrate.py: fitted_kits; any that fall are taken
-    as the one before), so the hits kept at a step are always its surest few. The shipped generator stacks drums on a hit more than the
+    as the one before), so the hits kept at a step are always its surest few. `certain`: the
+    sureness of a hit the network is certain of (probability 1: 1 / the threshold), kept at any
+    rank whatever the scales, so that a raised Threshold knob thins the network's doubtful
+    stacks but never a song's own hits decoded like for like. The shipped generator stacks drums on a hit more than the
     songs' drummers do (rock: 13.3 % of its hit steps with four or more pieces at once,
     against the songs' 5.6 %), which its held notes had hidden (docs/model.md, "The kit").
     """
@@ -467,8 +470,8 @@ def kit_hits(notes: np.ndarray, sureness: np.ndarray, rank_scales) -> np.ndarray
     pitches = hits.shape[-1]
     needed = np.concatenate([[-np.inf], scales[: pitches - 1],
                              np.full(max(0, pitches - 1 - len(scales)), scales[-1])])  # (pitches,): by rank
-    needed = np.maximum.accumulate(needed)  # never a hit kept where a surer one of its step is not
-    sure = np.where(hits, sureness, -np.inf)
+    needed = np.minimum(np.maximum.accumulate(needed), certain)  # never a hit kept where a surer one of its step is not
+    sure = np.where(hits, np.nan_to_num(sureness, nan=0.0), -np.inf)
     order = np.argsort(-sure, axis=-1, kind="stable")  # per step, its hits surest first
     kept = np.zeros_like(hits)
     np.put_along_axis(kept, order, np.take_along_axis(sure, order, axis=-1) >= needed, axis=-1)
@@ -483,14 +486,18 @@ def fitted_kit(sureness: list[np.ndarray], songs_at_once: np.ndarray) -> list[fl
     songs' share, where they have more (a kit is never made to play more than the network
     did); each scale at least the one before it. With the scales rising, a step keeps k hits
     exactly when its k-th surest reaches its scale, so each rank is fitted on its own."""
-    songs_at_least = 1 - np.concatenate([[0], np.cumsum(songs_at_once)])  # [r]: share of the songs' hit steps with r or more
+    # [r]: share of the songs' hit steps with r or more (clipped: a cumulative sum of shares may pass 1 by a rounding)
+    songs_at_least = np.clip(1 - np.concatenate([[0], np.cumsum(songs_at_once)]), 0.0, 1.0)
     scales, floor = [], 0.0
     for rank in range(2, KIT_RANKS + 1):
         values = np.array([s[rank - 1] if len(s) >= rank else -np.inf for s in sureness])
         wanted = float(songs_at_least[rank]) if rank < len(songs_at_least) else 0.0
         if len(values) and np.mean(values >= floor) > wanted:
-            cut = float(np.quantile(values[np.isfinite(values)], 1 - wanted / np.mean(np.isfinite(values)), method="higher")) \
-                if np.isfinite(values).any() else floor
+            finite = values[np.isfinite(values)]
+            level = float(np.clip(1 - wanted / np.mean(np.isfinite(values)), 0.0, 1.0))
+            cut = float(np.quantile(finite, level, method="higher"))
+            if wanted <= 0:  # the songs never stack this many: past the surest such hit, which `>=` would keep
+                cut = float(np.nextafter(finite.max(), np.inf))
             floor = max(floor, cut)
         scales.append(round(floor, 4))
     return scales

@@ -333,7 +333,8 @@ class Composer:
             for t, track in enumerate(self.config.tracks):
                 if track.is_drum:
                     sureness = surest_nearby(probabilities[..., t, :, :], reach) / thresholds[t]
-                    notes[..., t, :, :] = kit_hits(notes[..., t, :, :], sureness, kit)
+                    certain = (1 - 1e-6) / float(thresholds[t].item())  # probability 1, allowing for float32's rounding
+                    notes[..., t, :, :] = kit_hits(notes[..., t, :, :], sureness, kit, certain)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave
         for t in self.monophonic_tracks:
             notes[..., t, :, :] = monophonic(notes[..., t, :, :], probabilities[..., t, :, :], sixteenth)

@@ -298,3 +298,25 @@ def test_a_kit_is_fitted_to_the_songs_hits_at_once_and_only_ever_thins_them():
     assert np.allclose(at_least, [0.5, 0.15, 0.0], atol=0.02), at_least
     # where the network stacks fewer than the songs, nothing is cut
     assert fitted_kit(sureness, np.array([0, 0.05, 0.05, 0.05, 0.05, 0.05, 0.75])) == [0.0] * (KIT_RANKS - 1)
+
+
+def test_a_kit_never_drops_a_certain_hit_and_fits_shares_that_sum_past_one():
+    from bytes2beats.engine.binarize import KIT_RANKS, fitted_kit, kit_hits
+
+    notes = np.zeros((1, 4, 6), dtype=bool)
+    notes[0, 0, :4] = True  # four pieces at once, all certain: probability 1 at a threshold of 0.8
+    sureness = np.where(notes, np.float32(1) / np.float32(0.8), 0)
+    scales = [0, 1.3, 1.3, 1.3, 1.3]  # asks more than a probability can give at this threshold
+    assert kit_hits(notes, sureness, scales).sum() == 2
+    assert kit_hits(notes, sureness, scales, certain=(1 - 1e-6) / 0.8).sum() == 4
+    # the songs' shares of 1-4 hits at once, whose sum a rounding takes just past 1: nothing at 5 or more
+    songs = np.bincount(np.repeat([1, 2, 3, 4], [2685, 975, 2324, 506]), minlength=KIT_RANKS + 1) / 6490
+    stacked = [np.array([3.0, 2.5, 2.0, 1.5, 1.2, -np.inf])] * 100
+    scales = fitted_kit(stacked, songs)  # no crash on a share a hair under 0
+    assert scales[3] > 1.2 and scales[4] >= scales[3]  # no 5th hit kept, where the songs strike none
+    steps = np.zeros((1, 100, 6), dtype=bool)
+    steps[0, ::2, :5] = True  # five pieces every other step, as sure as `stacked` says
+    sureness = np.zeros(steps.shape)
+    sureness[0, :, :5] = [3.0, 2.5, 2.0, 1.5, 1.2]
+    kept = kit_hits(steps, sureness, scales).sum(-1)
+    assert kept[0, ::2].min() >= 1 and kept.max() <= 4
