@@ -450,6 +450,15 @@ def _write_feel(args, composer, training) -> int:
     return 0
 
 
+def _draw_progressions(composer, training) -> None:
+    """A chord model's progressions, its own or the songs', set where its fits will draw them,
+    as a full calibrate fits it; a model without chords is left as it is."""
+    if composer.config.chords:
+        from bytes2beats.engine.calibrate import phrase_progressions
+
+        composer.meta["progressions"] = composer.meta.get("progressions") or phrase_progressions(training, composer.config)
+
+
 def _write_kit(args, composer, training) -> int:
     """`calibrate --kit-only`: each genre's kit (how many drums a hit stacks) fitted to the
     training songs over the file's own decoding, then the phrase-wide rhythm fitted again over
@@ -457,10 +466,7 @@ def _write_kit(args, composer, training) -> int:
     from bytes2beats.engine.calibrate import fitted_kits, fitted_rhythm
 
     cfg = composer.config
-    if cfg.chords:  # drawn over the progressions the model draws, as calibrate fits it
-        from bytes2beats.engine.calibrate import phrase_progressions
-
-        composer.meta["progressions"] = composer.meta.get("progressions") or phrase_progressions(training, cfg)
+    _draw_progressions(composer, training)
     rhythm = {entry: composer.meta.pop(entry, None) for entry in ("repeat_bars", "straight_eighths")}
     kits = fitted_kits(composer, training, samples=args.samples or 256)
     if kits is None:
@@ -482,10 +488,7 @@ def _write_rhythm(args, composer, training) -> int:
     from bytes2beats.engine.calibrate import fitted_rhythm
 
     cfg = composer.config
-    if cfg.chords:  # drawn over the progressions the model draws, as calibrate fits it
-        from bytes2beats.engine.calibrate import phrase_progressions
-
-        composer.meta["progressions"] = composer.meta.get("progressions") or phrase_progressions(training, cfg)
+    _draw_progressions(composer, training)
     fitted = fitted_rhythm(composer, training, samples=args.samples or 256)
     for entry, per_genre in fitted.items():
         composer.meta[entry] = {**(composer.meta.get(entry) or {}), **per_genre}

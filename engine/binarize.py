@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics import onsets
+
 OCTAVE = 12
 
 PLAIN = 1.0  # hold_ratio of models calibrated before hysteresis: one threshold
@@ -429,11 +431,11 @@ def straight_eighths(notes: np.ndarray, steps_per_beat: int, cutoff: float, prio
 KIT_RANKS = 6  # the hits at once a kit's fit judges: a step's surest hit, then its 2nd..6th (a 7th and on as the 6th)
 
 
-def note_starts(notes: np.ndarray) -> np.ndarray:
-    """(..., steps, pitches) notes -> the same notes each one step long: its first."""
-    starts = notes.copy()
-    starts[..., 1:, :] &= ~notes[..., :-1, :]
-    return starts
+def hit_sureness(probabilities: np.ndarray, threshold, steps_per_beat: int) -> np.ndarray:
+    """(..., steps, pitches) one drum track's probabilities -> each cell's sureness as
+    `kit_hits` reads it: the highest probability of its pitch within the steps the quantizer
+    moves a hit (short of the next 16th), in units of the track's `threshold`."""
+    return surest_nearby(probabilities, max(0, steps_per_beat // 4 - 1)) / threshold
 
 
 def surest_nearby(probabilities: np.ndarray, reach: int) -> np.ndarray:
@@ -459,11 +461,12 @@ def kit_hits(notes: np.ndarray, sureness: np.ndarray, rank_scales, certain: floa
     as the one before), so the hits kept at a step are always its surest few. `certain`: the
     sureness of a hit the network is certain of (probability 1: 1 / the threshold), kept at any
     rank whatever the scales, so that a raised Threshold knob thins the network's doubtful
-    stacks but never a song's own hits decoded like for like. The shipped generator stacks drums on a hit more than the
-    songs' drummers do (rock: 13.3 % of its hit steps with four or more pieces at once,
-    against the songs' 5.6 %), which its held notes had hidden (docs/model.md, "The kit").
+    stacks but never a song's own hits decoded like for like. The shipped generator stacks
+    drums on a hit more than the songs' drummers do (rock: 13.3 % of its hit steps with four
+    or more pieces at once, against the songs' 5.6 %), which its held notes had hidden
+    (docs/model.md, "The kit").
     """
-    hits = note_starts(notes)
+    hits = onsets(notes)
     scales = np.asarray(rank_scales, dtype=float)
     if not scales.any() or not hits.any():
         return hits
@@ -482,9 +485,9 @@ def fitted_kit(sureness: list[np.ndarray], songs_at_once: np.ndarray) -> list[fl
     """The rank scales of `kit_hits` at which a drum track's steps hold as many hits at once
     as the songs' do: `sureness`, for each step with a hit of the decoded notes, its hits'
     sureness, surest first (one array a step); `songs_at_once[k]`, the songs' share of hit
-    steps with k hits (k = 0, 1, 2, ...; [0] is 0). Rank r's scale cuts the generated steps with r or more hits to the
-    songs' share, where they have more (a kit is never made to play more than the network
-    did); each scale at least the one before it. With the scales rising, a step keeps k hits
+    steps with k hits (k = 0, 1, 2, ...; [0] is 0). Rank r's scale cuts the generated steps
+    with r or more hits to the songs' share, where they have more (a kit is never made to play
+    more than the network did); each scale at least the one before it. With the scales rising, a step keeps k hits
     exactly when its k-th surest reaches its scale, so each rank is fitted on its own."""
     # [r]: share of the songs' hit steps with r or more (clipped: a cumulative sum of shares may pass 1 by a rounding)
     songs_at_least = np.clip(1 - np.concatenate([[0], np.cumsum(songs_at_once)]), 0.0, 1.0)

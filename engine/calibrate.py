@@ -54,16 +54,22 @@ from .binarize import (
     calibrate,
     fitted_bar_gate,
     fitted_kit,
+    hit_sureness,
     median_pitches,
-    note_starts,
     quantize,
     sixteenths_share,
-    surest_nearby,
 )
 from .dataset import Phrases
 from .feel import fitted_feels, pack_feels, track_offsets
 from .generate import Composer
-from .metrics import REPETITION_KINDS, on_grid, onset_positions, polyphonic_rate, track_repetition
+from .metrics import (
+    REPETITION_KINDS,
+    on_grid,
+    onset_positions,
+    onsets,
+    polyphonic_rate,
+    track_repetition,
+)
 from .model import Generator
 
 SAMPLES = 1024  # generated phrases per genre: the fitted thresholds move by under 0.01 from one set to another
@@ -173,22 +179,21 @@ def fitted_kits(composer: Composer, phrases: Phrases, rows: np.ndarray | None = 
     drums = [t for t, track in enumerate(cfg.tracks) if track.is_drum]
     if not drums:
         return None
-    reach = max(0, cfg.steps_per_beat // 4 - 1)
     saved = composer.meta.pop("kit", None)
     fitted = {}
     try:
         for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
             if not len(in_genre):
                 continue
-            songs = note_starts(phrases.rolls[_pick(rng, in_genre)][:, drums]).sum(-1)  # (n, drums, steps): hits a step
+            songs = onsets(phrases.rolls[_pick(rng, in_genre)][:, drums]).sum(-1)  # (n, drums, steps): hits a step
             at_once = np.bincount(songs[songs > 0], minlength=KIT_RANKS + 1) / max(1, int((songs > 0).sum()))
             probs = _probabilities(composer, [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)])
             notes = composer.decode(probs, genre=genre or None)
             thresholds = composer.track_thresholds(None, genre or None)
             sureness = []
             for t in drums:
-                hits = note_starts(notes[:, t])  # (n, steps, pitches)
-                sure = np.where(hits, surest_nearby(probs[:, t, :, : hits.shape[-1]], reach) / thresholds[t], -np.inf)
+                hits = onsets(notes[:, t])  # (n, steps, pitches)
+                sure = np.where(hits, hit_sureness(probs[:, t], thresholds[t], cfg.steps_per_beat), -np.inf)
                 stepped = hits.any(-1)
                 sureness.extend(np.sort(sure[stepped], axis=-1)[:, ::-1][:, :KIT_RANKS])
             fitted[genre] = fitted_kit(sureness, at_once)

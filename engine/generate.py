@@ -24,13 +24,13 @@ from .binarize import (
     binarize,
     chord_lock,
     gate_bars,
+    hit_sureness,
     keep_in_register,
     kit_hits,
     monophonic,
     quantize,
     repeat_bars,
     straight_eighths,
-    surest_nearby,
 )
 from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
@@ -310,8 +310,8 @@ class Composer:
             low = self.config.lowest_pitch if probabilities.shape[-1] == self.config.n_pitches else 0
             probabilities[..., pitched, :, :] = chord_lock(probabilities[..., pitched, :, :], chords,
                                                            self.config.steps_per_beat, low, lock)
-        notes = binarize(probabilities, self.track_thresholds(threshold, genre), self.hold_ratio,
-                         repeats=bool(self.meta.get("repeats", False)))
+        thresholds = self.track_thresholds(threshold, genre)
+        notes = binarize(probabilities, thresholds, self.hold_ratio, repeats=bool(self.meta.get("repeats", False)))
         gate = self._fitted("bar_gate", genre)  # models fitted before it have none
         if gate:
             notes = gate_bars(notes, 4 * self.config.steps_per_beat, gate)
@@ -328,11 +328,9 @@ class Composer:
                                                        None if prior is None else prior[t], keep_lengths=track.is_drum)
         kit = self._fitted("kit", genre)  # models fitted before it have none
         if kit:
-            thresholds = self.track_thresholds(threshold, genre)
-            reach = max(0, self.config.steps_per_beat // 4 - 1)  # how far the quantizer moves a hit, short of the next 16th
             for t, track in enumerate(self.config.tracks):
                 if track.is_drum:
-                    sureness = surest_nearby(probabilities[..., t, :, :], reach) / thresholds[t]
+                    sureness = hit_sureness(probabilities[..., t, :, :], thresholds[t], self.config.steps_per_beat)
                     certain = (1 - 1e-6) / float(thresholds[t].item())  # probability 1, allowing for float32's rounding
                     notes[..., t, :, :] = kit_hits(notes[..., t, :, :], sureness, kit, certain)
         sixteenth = max(1, self.config.steps_per_beat // 4)  # the shortest piece a cut may leave

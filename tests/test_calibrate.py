@@ -13,7 +13,7 @@ from bytes2beats.engine.binarize import PLAIN, binarize
 from bytes2beats.engine.calibrate import MONOPHONIC_BELOW, calibrate_decoding
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.generate import Composer
-from bytes2beats.engine.metrics import polyphonic_rate
+from bytes2beats.engine.metrics import onsets, polyphonic_rate
 from bytes2beats.engine.model import (
     Critic,
     Generator,
@@ -270,7 +270,6 @@ def test_the_pull_toward_the_mean_bar_never_stacks_notes_away_from_the_songs(tra
 
 
 def test_the_drums_are_played_as_a_kit_that_stacks_as_the_songs_drummers_do(training, generator, tmp_path):
-    from bytes2beats.engine.binarize import note_starts
     from bytes2beats.engine.calibrate import fitted_kits
 
     decoding = calibrate_decoding(generator, training, samples=32)
@@ -283,17 +282,17 @@ def test_the_drums_are_played_as_a_kit_that_stacks_as_the_songs_drummers_do(trai
     low, n = composer.config.lowest_pitch, composer.config.n_pitches
 
     def hits_at_once(rolls):
-        hits = note_starts(rolls[:, drums]).sum(-1)
+        hits = onsets(rolls[:, drums]).sum(-1)
         return hits[hits > 0].mean()
 
     composer.meta["kit"] = fitted_kits(composer, training, samples=32)
     ideas = [composer.new_idea(8_000 + k, genre="rock") for k in range(32)]  # not the phrases it was fitted on
     probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
     kit = composer.decode(probs, genre="rock")
-    assert np.array_equal(kit[:, drums], note_starts(kit[:, drums]))  # each drum a hit
+    assert np.array_equal(kit[:, drums], onsets(kit[:, drums]))  # each drum a hit
     composer.meta["kit"] = {}
     plain = composer.decode(probs, genre="rock")
-    assert np.array_equal(kit[:, drums].any(-1), note_starts(plain[:, drums]).any(-1))  # no step's surest hit lost
+    assert np.array_equal(kit[:, drums].any(-1), onsets(plain[:, drums]).any(-1))  # no step's surest hit lost
     songs = hits_at_once(training.rolls[training.genre == training.genres.index("rock")])
     assert hits_at_once(plain) > songs * 1.1
     assert abs(hits_at_once(kit) - songs) < 0.5 * abs(hits_at_once(plain) - songs), (hits_at_once(kit), hits_at_once(plain), songs)
