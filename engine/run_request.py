@@ -153,6 +153,12 @@ class RunRequest:
                                            "notes that set a bar apart (0: none)")
     onset_loss: float = _setting(0.0, "weight of the generator's onset term: each track's note starts and ends "
                                       "in the beat, and its one-step notes, pulled to the real phrases' (0: none)")
+    spread_loss: float = _setting(0.0, "weight of the generator's pitch-spread term: each pitched track's spread "
+                                       "of pitch over a phrase pulled down to the real phrases', by taking away "
+                                       "notes far from the rest (0: none)")
+    hold_loss: float = _setting(0.0, "weight of the generator's hold term: each pitched track's note starts per "
+                                     "sounding step pulled down to the real phrases' (its notes held as long; "
+                                     "0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
                                       "file decodes them (its per-track thresholds, bass as a line), not as "
                                       "the critic's notes at 0.5 (default: the critic's)")
@@ -242,6 +248,7 @@ class RunRequest:
             harmony_tracks=self.harmony_tracks, harmony_anchors=self.harmony_anchors,
             bar_fill_loss=self.bar_fill_loss, pitch_variety_loss=self.pitch_variety_loss,
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
+            spread_loss=self.spread_loss, hold_loss=self.hold_loss,
             term_decoding=self.term_decoding,
         )
 

@@ -155,6 +155,18 @@ class TrainConfig:
     # the grid before the quantizer: onset positions alone told the classifier 97 % of the time
     # (docs/quality.md "Session 15"); the critic's onset view needed more steps than a CPU gives.
     onset_loss: float = 0.0
+    # The weight of the pitch-spread term (`pitch_spread_gap`; 0: none): each pitched track's
+    # spread of pitch over a phrase pulled down to the real phrases', never below them, by
+    # taking away the notes far from the rest. After the harmony term, what told `genres`'s
+    # rock from the songs first was the bass's range (14.2 semitones a phrase against 10.6)
+    # and spread (4.2 against 3.5), then the guitar's (docs/quality.md "The harmony term on
+    # `genres`"); the register decoding moves only notes two octaves out.
+    spread_loss: float = 0.0
+    # The weight of the hold term (`hold_gap`; 0: none): each pitched track's note starts per
+    # sounding step (one over its mean note length) pulled down to the real phrases', never
+    # below them. Generated rock strings held a quarter of their notes a beat or more, the
+    # songs' strings nearly half (25 % against 46 %).
+    hold_loss: float = 0.0
     # A model file (name or path) whose decoding the chord-fit, harmony and bar-fill terms
     # count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -210,6 +222,8 @@ TRAIN_RULES = {
     "pitch_variety_loss": between(0, 1000),
     "repetition_loss": between(0, 1000),
     "onset_loss": between(0, 1000),
+    "spread_loss": between(0, 1000),
+    "hold_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -528,6 +542,53 @@ def onset_gap(fake: torch.Tensor, real: torch.Tensor, steps_per_beat: int) -> to
     with torch.no_grad():
         real_edges = note_edges_in_beat(real.float(), steps_per_beat)
     return sum(torch.abs(r - f).sum() for r, f in zip(real_edges, fake_edges))
+
+
+def pitch_spreads(x: torch.Tensor, tracks: list[int], lowest_pitch: int) -> torch.Tensor:
+    """(B, T, S, P) notes -> (k,): each of `tracks`' spread of pitch over a phrase (the standard
+    deviation of its sounding cells' pitches, as engine/two_sample.py's "pitch spread" counts
+    it), the mean over the phrases where the track sounds."""
+    cells = x[:, tracks].sum(2)  # (B, k, P)
+    pitch = torch.arange(cells.shape[-1], device=x.device, dtype=x.dtype) + lowest_pitch
+    total = cells.sum(-1)
+    mean = (cells * pitch).sum(-1) / total.clamp(min=1e-6)
+    variance = (cells * (pitch - mean.unsqueeze(-1).detach()) ** 2).sum(-1) / total.clamp(min=1e-6)
+    sounds = (total.detach() > 0).float()
+    spread = torch.sqrt(variance.clamp(min=0) + 1e-6)
+    return (spread * sounds).sum(0) / sounds.sum(0).clamp(min=1)
+
+
+def pitch_spread_gap(fake: torch.Tensor, real: torch.Tensor, tracks: list[int], lowest_pitch: int) -> torch.Tensor:
+    """How much wider the generated tracks spread their pitches over a phrase than the real
+    phrases' tracks, summed over `tracks`: relu(generated spread - real spread). A hinge: a
+    track as narrow as the players, or narrower, is left alone. Through the notes played alone
+    (`through_notes`): a track narrows by losing the notes far from the rest, never by adding
+    notes at its middle (which would fill it)."""
+    fake_spread = pitch_spreads(through_notes(fake.float()), tracks, lowest_pitch)
+    with torch.no_grad():
+        real_spread = pitch_spreads(real.float(), tracks, lowest_pitch)
+    return torch.relu(fake_spread - real_spread).sum()
+
+
+def starts_per_step(x: torch.Tensor, tracks: list[int]) -> torch.Tensor:
+    """(B, T, S, P) notes -> (k,): each of `tracks`' note starts per sounding cell over the
+    batch (one over its mean note length). A start is a note where the step before has none,
+    so on binary notes with straight-through gradients the gradient fills a gap between two
+    notes of a pitch, holds a note a step longer and takes a one-step note away."""
+    y = x[:, tracks]
+    before = torch.nn.functional.pad(y[:, :, :-1], (0, 0, 1, 0))
+    starts = (y * (1 - before)).sum((0, 2, 3))
+    return starts / y.sum((0, 2, 3)).clamp(min=1e-6)
+
+
+def hold_gap(fake: torch.Tensor, real: torch.Tensor, tracks: list[int]) -> torch.Tensor:
+    """How much shorter the generated tracks' notes are than the real phrases', as note starts
+    per sounding cell, summed over `tracks`: relu(generated - real). A hinge: notes held as
+    long as the players', or longer, are left alone."""
+    fake_rate = starts_per_step(fake.float(), tracks)
+    with torch.no_grad():
+        real_rate = starts_per_step(real.float(), tracks)
+    return torch.relu(fake_rate - real_rate).sum()
 
 
 def term_decoder(model: str, generator: Generator) -> Composer:
@@ -944,6 +1005,12 @@ class Trainer:
             loss = loss + self.cfg.repetition_loss * repetition_gap(fake, real, cfg.n_steps // cfg.n_bars, cfg.lowest_pitch)
         if self.cfg.onset_loss > 0 and real is not None:
             loss = loss + self.cfg.onset_loss * onset_gap(fake, real, self.model_cfg.steps_per_beat)
+        if self.cfg.spread_loss > 0 and real is not None:
+            pitched = [i for i, t in enumerate(self.model_cfg.tracks) if not t.is_drum]
+            loss = loss + self.cfg.spread_loss * pitch_spread_gap(fake, real, pitched, self.model_cfg.lowest_pitch)
+        if self.cfg.hold_loss > 0 and real is not None:
+            pitched = [i for i, t in enumerate(self.model_cfg.tracks) if not t.is_drum]
+            loss = loss + self.cfg.hold_loss * hold_gap(fake, real, pitched)
         if self.cfg.harmony_loss > 0 and real is not None:
             cfg = self.model_cfg
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake

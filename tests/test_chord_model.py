@@ -439,10 +439,11 @@ def test_the_harmony_term_pulls_the_named_tracks_alone(phrases, tmp_path):
             harmony_track_indices(cfg, names)
     assert "harmony_tracks" in TrainConfig(harmony_tracks="Piano").problem()
 
-    # a run with the bass left out (and the pitch-variety term): its harmony term gives the
-    # bass's notes no gradient
+    # a run with the bass left out (and the pitch-variety, spread and hold terms): its harmony
+    # term gives the bass's notes no gradient
     tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=1, n_critic=1, harmony_loss=1,
-                       harmony_tracks="Piano,Guitar,Strings", binary_neurons="deterministic", pitch_variety_loss=1)
+                       harmony_tracks="Piano,Guitar,Strings", binary_neurons="deterministic", pitch_variety_loss=1,
+                       spread_loss=1, hold_loss=1)
     trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
                       log=lambda s: None)
     assert trainer.harmony_tracks == [1, 2, 4] and trainer.fit(show_progress=False)
@@ -574,3 +575,56 @@ def test_the_onset_term_counts_starts_as_the_metrics_and_moves_them_toward_the_p
     held[0, 1, 12::12, 12] = 1
     assert onset_gap(held, real, spb).item() == pytest.approx(0.5 + 0.25)  # its end, one note less a step long
     assert "onset_loss" in TrainConfig(onset_loss=-1).problem()
+
+
+def test_the_spread_term_counts_pitch_spread_as_the_classifier_and_narrows_by_taking_notes_away(phrases):
+    from bytes2beats.engine.train import TrainConfig, pitch_spread_gap, pitch_spreads
+    from bytes2beats.engine.two_sample import phrase_features
+
+    rolls = np.asarray(phrases.rolls[:16])  # real phrases
+    names = ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    features, columns = phrase_features(rolls, names, 0, 12, LOW)
+    ours = pitch_spreads(torch.as_tensor(rolls, dtype=torch.float32), [1, 2, 3, 4], LOW).numpy()
+    theirs = [np.nanmean(features[:, columns.index(f"{name} pitch spread")]) for name in names[1:]]
+    assert np.allclose(ours, theirs, atol=1e-3)  # the feature the classifier two-sample test reads
+
+    # real bass on C2 alone; generated on C2 with a C4 blip: the blip is taken away, C2 kept,
+    # and no silent cell gains a note
+    real = torch.zeros(1, 4, 48, 48)
+    real[0, 3, :, 12] = 1
+    fake = torch.zeros(1, 4, 48, 48)
+    fake[0, 3, :, 12] = 1
+    fake[0, 3, 0:6, 36] = 1
+    fake.requires_grad_(True)
+    gap = pitch_spread_gap(fake, real, [3], LOW)
+    assert gap.item() > 5
+    gap.backward()
+    assert (fake.grad[0, 3, 0:6, 36] > 0).all() and (fake.grad[0, 3, :, 12] <= 0).all()
+    assert (fake.grad[0, 3, :, 13:36] == 0).all()
+    assert pitch_spread_gap(real, fake.detach(), [3], LOW).item() == 0  # narrower than the players: free
+    assert "spread_loss" in TrainConfig(spread_loss=-1).problem()
+
+
+def test_the_hold_term_lengthens_notes_fills_gaps_and_takes_fragments_away():
+    from bytes2beats.engine.train import TrainConfig, hold_gap, starts_per_step
+
+    # real strings: one note a bar (48 steps); generated: notes of 3 steps with a step's gap,
+    # and a one-step fragment on another pitch
+    real = torch.zeros(1, 2, 96, 24)
+    real[0, 1, :, 12] = 1
+    real[0, 1, 48, 12] = 0
+    fake = torch.zeros(1, 2, 96, 24)
+    fake[0, 1, :, 12] = 1
+    fake[0, 1, 3::4, 12] = 0
+    fake[0, 1, 50, 16] = 1
+    assert starts_per_step(real, [1]).item() == pytest.approx(2 / 95)
+    assert starts_per_step(fake, [1]).item() == pytest.approx(25 / 73)
+    fake.requires_grad_(True)
+    gap = hold_gap(fake, real, [1])
+    gap.backward()
+    assert gap.item() == pytest.approx(25 / 73 - 2 / 95)
+    assert (fake.grad[0, 1, 3:-1:4, 12] < 0).all()  # the gaps between the notes fill
+    assert fake.grad[0, 1, 50, 16] > 0  # the fragment goes
+    assert fake.grad[0, 1, 60, 20] > 0  # no new note starts
+    assert hold_gap(real, fake.detach(), [1]).item() == 0  # held longer than the players: free
+    assert "hold_loss" in TrainConfig(hold_loss=-1).problem()
