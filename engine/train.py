@@ -1308,8 +1308,10 @@ def _most_common_genre(phrases: Phrases) -> str | None:
 
 
 DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats",
-                 "bar_gate", "register", "home_keys")
-PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register")
+                 "bar_gate", "register", "home_keys", "feel", "kit", "straight_eighths", "repeat_bars")
+# Per genre, numbers alike in every genre: a genre the source never saw may take their mean.
+PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "kit", "straight_eighths",
+                      "repeat_bars")
 
 
 def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> dict:
@@ -1326,7 +1328,23 @@ def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> d
         mean = np.mean([np.asarray(v, dtype=float) for v in fitted.values()], axis=0).round(6).tolist()
         start = fitted.get(like, mean)
         kept[key] = {genre: fitted.get(genre, start) for genre in (genres or [""])}
+    if kept.get("feel"):  # a feel is one phrase's timing, not a number to average: a new genre's are drawn from all
+        feels = kept["feel"]
+        start = feels.get(like) or mixed_feels(list(feels.values()))
+        kept["feel"] = {genre: feels.get(genre, start) for genre in (genres or [""])}
     return kept
+
+
+def mixed_feels(packed: list[dict]) -> dict:
+    """Feels for a genre between the given ones (each a genre's packed feels, engine/feel.py):
+    an equal share of each genre's, in their order (drawn at random when they were fitted), as
+    many as one genre keeps. Each stays one song's timing, so a phrase is as tight or as loose
+    as a song of one of the genres was, never an average of songs."""
+    from .feel import pack_feels, unpack_feels
+
+    tables = [unpack_feels(p) for p in packed]
+    share = max(1, max(len(t) for t in tables) // len(tables))
+    return pack_feels(np.concatenate([t[:share] for t in tables]))
 
 
 def calibration_samples(n_phrases: int) -> int:

@@ -641,6 +641,25 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
     _, meta = load_model(model)
     assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
     assert meta["track_scales"]["my-songs"] == np.mean(list(shipped["track_scales"].values()), axis=0).round(6).tolist()
+    # The whole decoding is kept, the kit, the phrase's rhythm and the feels too (a fine-tune
+    # dropped them before session 28: its drums held their tails, its notes sat on the grid).
+    from bytes2beats.engine.feel import unpack_feels
+
+    for key in ("kit", "straight_eighths", "repeat_bars"):
+        assert {g: meta[key][g] for g in shipped[key]} == shipped[key]
+        assert meta[key]["my-songs"] == np.mean(list(shipped[key].values()), axis=0).round(6).tolist()
+    assert {g: meta["feel"][g] for g in shipped["feel"]} == shipped["feel"]
+    mine_feels = unpack_feels(meta["feel"]["my-songs"])
+    per_genre = [unpack_feels(packed) for packed in shipped["feel"].values()]
+    share = len(per_genre[0]) // len(per_genre)
+    assert len(mine_feels) == share * len(per_genre)  # an equal share of every genre's, each one song's timing
+    assert all(np.array_equal(mine_feels[k * share : (k + 1) * share], feels[:share]) for k, feels in enumerate(per_genre))
+    from bytes2beats.engine.generate import Composer
+
+    composer = Composer.load(model, "cpu")
+    assert composer.feels("my-songs").shape == mine_feels.shape
+    clip = composer.generate(seed=3, genre="my-songs")[0]
+    assert clip.rolls.any()  # the new genre plays with them
     again = _cli("train", "--data", str(folder), "--out", str(tmp_path / "again.safetensors"), "--fine-tune",
                  str(model), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2", "--n-critic", "2", *cache)
     assert again.returncode == 0 and "fine-tuning the model mine:" in again.stderr, again.stderr[-1500:]
