@@ -642,7 +642,7 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
     assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
     assert meta["track_scales"]["my-songs"] == np.mean(list(shipped["track_scales"].values()), axis=0).round(6).tolist()
     # The whole decoding is kept, the kit, the phrase's rhythm and the feels too (a fine-tune
-    # dropped them before session 28: its drums held their tails, its notes sat on the grid).
+    # dropped them before session 28: its drums held notes, its notes sat on the bare grid).
     from bytes2beats.engine.feel import unpack_feels
 
     for key in ("kit", "straight_eighths", "repeat_bars"):
