@@ -1329,9 +1329,9 @@ def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> d
         start = fitted.get(like, mean)
         kept[key] = {genre: fitted.get(genre, start) for genre in (genres or [""])}
     if kept.get("feel"):  # a feel is one phrase's timing, not a number to average: a new genre's are drawn from all
-        feels = kept["feel"]
-        start = feels.get(like) or mixed_feels(list(feels.values()))
-        kept["feel"] = {genre: feels.get(genre, start) for genre in (genres or [""])}
+        feels, wanted = kept["feel"], genres or [""]
+        start = feels.get(like) or (mixed_feels(list(feels.values())) if set(wanted) - set(feels) else None)
+        kept["feel"] = {genre: feels.get(genre, start) for genre in wanted}
     return kept
 
 

@@ -287,6 +287,11 @@ def _decoding_of(model: str | os.PathLike | None, flag: str) -> dict | None:
         if flag != "--decoding-from":
             return None
         raise RunRefused(f"{flag} {model}: {path} has no fitted decoding (`bytes2beats calibrate` fits one)")
+    from .generate import decoding_problem
+
+    problem = decoding_problem(meta, generator.cfg)
+    if problem:  # refused now: kept as it is, it would fail when the run is written, the training done
+        raise RunRefused(f"{flag} {model}: {path}: {problem}")
     return {**meta, "name": path.stem, "tracks": [t.name for t in generator.cfg.tracks]}
 
 

@@ -285,6 +285,18 @@ def test_a_bad_model_file_is_one_line_naming_it(model_folder, tmp_path, capsys, 
     assert line == f"bytes2beats generate: {error.value}" and not out.exists()
 
 
+def test_a_decoding_kept_from_a_bad_file_is_refused_before_training(model_folder, tmp_path, capsys):
+    # a fine-tune keeps the source's decoding: a broken entry must be said before the epochs,
+    # not found when the trained model is written
+    changes = dict((c[0], c[1]) for c in MODEL_CASES)["feel not packed"]
+    bad = _rewrite(SHIPPED, model_folder / "decoding-from-bad-feel.safetensors", **changes)
+    out = tmp_path / "mine.safetensors"
+    line = one_line_error(capsys, ["train", "--data", str(ROCK), "--out", str(out), "--decoding-from", str(bad),
+                                   "--epochs", "1", "--cache-dir", str(tmp_path)], "train")
+    assert f"--decoding-from {bad}: " in line and "its feel for 'rock' is not a packed feel" in line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["eval", "calibrate"])
 @pytest.mark.parametrize("what", ["width 2500", "threshold NaN", "track_scales a string", "monophonic a number"])
 def test_eval_and_calibrate_refuse_them_too(model_folder, tmp_path, capsys, command, what):
