@@ -982,9 +982,9 @@ class Trainer:
             loss = -self.critic(fake, genre, chords).float().mean()
         if self.term_composer is not None:  # the terms count the notes as the user will hear them
             fake = decoded_straight_through(self.term_composer, probabilities, genre)
+        cfg = self.model_cfg
+        pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]  # the tracks the pitch terms weigh
         if chords is not None and self.cfg.chord_loss > 0 and real is not None:
-            cfg = self.model_cfg
-            pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
             bass = next((i for i, t in enumerate(cfg.tracks) if t.name == "Bass"), None)
             # on the notes the critic is shown (with binary neurons: rounded, straight-through),
             # so that the hinge compares notes with notes and stops where the real songs' fit is
@@ -993,26 +993,19 @@ class Trainer:
                                                                self.cfg.chord_fit == "bass-match",
                                                                self.cfg.chord_fit == "bass-by-root")
         if self.cfg.bar_fill_loss > 0 and real is not None:
-            cfg = self.model_cfg
             loss = loss + self.cfg.bar_fill_loss * bar_fill_gap(fake, real, cfg.n_steps // cfg.n_bars)
         if self.cfg.pitch_variety_loss > 0 and real is not None:
-            cfg = self.model_cfg
-            pitched = [i for i, t in enumerate(cfg.tracks) if not t.is_drum]
             loss = loss + self.cfg.pitch_variety_loss * pitch_variety_gap(fake, real, pitched, cfg.n_steps // cfg.n_bars,
                                                                           cfg.lowest_pitch)
         if self.cfg.repetition_loss > 0 and real is not None:
-            cfg = self.model_cfg
             loss = loss + self.cfg.repetition_loss * repetition_gap(fake, real, cfg.n_steps // cfg.n_bars, cfg.lowest_pitch)
         if self.cfg.onset_loss > 0 and real is not None:
-            loss = loss + self.cfg.onset_loss * onset_gap(fake, real, self.model_cfg.steps_per_beat)
+            loss = loss + self.cfg.onset_loss * onset_gap(fake, real, cfg.steps_per_beat)
         if self.cfg.spread_loss > 0 and real is not None:
-            pitched = [i for i, t in enumerate(self.model_cfg.tracks) if not t.is_drum]
-            loss = loss + self.cfg.spread_loss * pitch_spread_gap(fake, real, pitched, self.model_cfg.lowest_pitch)
+            loss = loss + self.cfg.spread_loss * pitch_spread_gap(fake, real, pitched, cfg.lowest_pitch)
         if self.cfg.hold_loss > 0 and real is not None:
-            pitched = [i for i, t in enumerate(self.model_cfg.tracks) if not t.is_drum]
             loss = loss + self.cfg.hold_loss * hold_gap(fake, real, pitched)
         if self.cfg.harmony_loss > 0 and real is not None:
-            cfg = self.model_cfg
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,
                                                               cfg.n_steps // cfg.n_bars, cfg.lowest_pitch,
