@@ -2,7 +2,7 @@
 fine-tuning starts from it (`train --like`) without asking? A screen of the simplest chooser.
 
     .venv/bin/python bench/nearest_genre.py [--model genres] [--data runs/lpd48.phrases.npz]
-        [--songs 40] [--folders 3] [--phrases 128]
+        [--songs 40] [--folders 3] [--phrases 128] [--chooser nearest|classifier]
 
 The model's phrases of each genre (`--phrases` a genre, seeds 70,000 on, decoded as clips are)
 and each folder's phrases (`--songs` training songs of one LPD genre, drawn `--folders` times a
@@ -10,6 +10,10 @@ genre) are described by `eval`'s classifier features (engine/two_sample.py); a f
 values are put in units of its spread over all the generated phrases (features that do not
 vary left out, a folder's mean clipped at 3 units), and the folder goes to the genre whose mean
 is nearest (root mean square). Prints each folder's choice and its three nearest genres.
+
+`--chooser classifier`: a classifier (eval's gradient-boosted trees) trained to tell the model's
+genres apart by their generated phrases' features names the genre of each of a folder's
+phrases; the folder goes to the genre with the highest mean probability over its phrases.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=40)
     parser.add_argument("--folders", type=int, default=3)
     parser.add_argument("--phrases", type=int, default=128)
+    parser.add_argument("--chooser", choices=["nearest", "classifier"], default="nearest")
     args = parser.parse_args()
 
     composer = Composer.load(args.model, "cpu")
@@ -49,6 +54,20 @@ def main() -> None:
     varies = spread > 1e-3
     centre, spread = centre[varies], spread[varies]
     genre_means = {g: np.nan_to_num((np.nanmean(v, axis=0)[varies] - centre) / spread) for g, v in generated.items()}
+    classifier = None
+    if args.chooser == "classifier":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        labels = np.concatenate([np.full(len(v), k) for k, v in enumerate(generated.values())])
+        classifier = HistGradientBoostingClassifier(random_state=0).fit(pooled, labels)
+
+    def closeness(rolls: np.ndarray) -> dict:
+        """Each genre's score for a folder's phrases, higher for nearer."""
+        x = features(rolls)
+        if classifier is not None:
+            return dict(zip(generated, classifier.predict_proba(x).mean(axis=0)))
+        mean = np.clip(np.nan_to_num((np.nanmean(x, axis=0)[varies] - centre) / spread), -3, 3)
+        return {g: -float(np.sqrt(((mean - m) ** 2).mean())) for g, m in genre_means.items()}
 
     phrases, _ = load_phrase_pack(args.data)
     training = ~phrases.validation_songs[phrases.song]
@@ -58,12 +77,10 @@ def main() -> None:
         songs = np.unique(phrases.song[(phrases.genre == index) & training])
         for folder in range(args.folders):
             rows = np.flatnonzero(np.isin(phrases.song, rng.choice(songs, args.songs, replace=False)))
-            mean = np.clip(np.nan_to_num((np.nanmean(features(np.asarray(phrases.rolls[rows])), axis=0)[varies] - centre)
-                                         / spread), -3, 3)
-            distance = {g: float(np.sqrt(((mean - m) ** 2).mean())) for g, m in genre_means.items()}
-            nearest = sorted(distance, key=distance.get)
+            score = closeness(np.asarray(phrases.rolls[rows]))
+            nearest = sorted(score, key=score.get, reverse=True)
             right += nearest[0] == genre
-            print(f"{genre} folder {folder}: {nearest[0]}  ({', '.join(f'{g} {distance[g]:.2f}' for g in nearest[:3])})",
+            print(f"{genre} folder {folder}: {nearest[0]}  ({', '.join(f'{g} {score[g]:.2f}' for g in nearest[:3])})",
                   flush=True)
     print(f"chosen right: {right} of {len(phrases.genres) * args.folders} folders")
 

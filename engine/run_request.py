@@ -159,6 +159,10 @@ class RunRequest:
     hold_loss: float = _setting(0.0, "weight of the generator's hold term: each pitched track's note starts per "
                                      "sounding step pulled down to the real phrases' (its notes held as long; "
                                      "0: none)")
+    feature_critic_loss: float = _setting(0.0, "weight of the feature critic's term: a second critic reads each "
+                                               "phrase's statistics as the classifier two-sample test does "
+                                               "(onsets, note lengths, pitch, harmony between tracks) and the "
+                                               "generator is asked to make it say real (0: none)")
     term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
                                       "file decodes them (its per-track thresholds, bass as a line), not as "
                                       "the critic's notes at 0.5 (default: the critic's)")
@@ -249,6 +253,7 @@ class RunRequest:
             bar_fill_loss=self.bar_fill_loss, pitch_variety_loss=self.pitch_variety_loss,
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             spread_loss=self.spread_loss, hold_loss=self.hold_loss,
+            feature_critic_loss=self.feature_critic_loss,
             term_decoding=self.term_decoding,
         )
 

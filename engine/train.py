@@ -34,6 +34,12 @@ from .calibrate import SAMPLES, calibrate_decoding, phrase_progressions
 from .dataset import Phrases
 from .device import describe_device
 from .failures import os_reason
+from .feature_critic import (
+    STANDARDIZE_PHRASES,
+    FeatureCritic,
+    feature_critic_loss,
+    feature_generator_loss,
+)
 from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
 from .metrics import TONAL_CENTROID_BASIS
@@ -167,6 +173,14 @@ class TrainConfig:
     # below them. Generated rock strings held a quarter of their notes a beat or more, the
     # songs' strings nearly half (25 % against 46 %).
     hold_loss: float = 0.0
+    # The weight of the feature critic's term (engine/feature_critic.py; 0: none, and no such
+    # critic). A second critic reads each phrase's statistics as the classifier two-sample
+    # test does (onsets in the beat, note lengths, density, pitch, harmony between tracks, bar
+    # similarity), all at once and per phrase, as a Wasserstein critic; the generator is asked
+    # to raise its score.
+    # The single-statistic terms above each moved the test about a point and brought the
+    # next tell forward (docs/quality.md, "The spread and hold terms").
+    feature_critic_loss: float = 0.0
     # A model file (name or path) whose decoding the chord-fit, harmony and bar-fill terms
     # count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -224,6 +238,7 @@ TRAIN_RULES = {
     "onset_loss": between(0, 1000),
     "spread_loss": between(0, 1000),
     "hold_loss": between(0, 1000),
+    "feature_critic_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -794,6 +809,12 @@ class Trainer:
                     phrases_chord_features(phrases, model_cfg, root_position=True)).to(device)
         self.harmony_tracks = harmony_track_indices(model_cfg, train_cfg.harmony_tracks)
         self.harmony_anchors = harmony_anchor_indices(model_cfg, train_cfg.harmony_anchors, self.harmony_tracks)
+        self.feature_critic = None  # the critic of phrase statistics (feature_critic_loss)
+        if train_cfg.feature_critic_loss > 0:
+            reference = torch.randperm(len(self.bits), generator=torch.Generator().manual_seed(train_cfg.seed))
+            reference = unpack_torch(self.bits[reference[:STANDARDIZE_PHRASES].to(device)], self.n_pitches)
+            self.feature_critic = FeatureCritic(model_cfg, reference).to(device)
+            self.opt_f = torch.optim.Adam(self.feature_critic.parameters(), lr=train_cfg.d_lr, betas=betas)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -822,6 +843,9 @@ class Trainer:
             "sched_d": self.sched_d.state_dict(),
             "rng_cpu": torch.get_rng_state(),
         }
+        if self.feature_critic is not None:
+            state["feature_critic"] = self.feature_critic.state_dict()
+            state["opt_f"] = self.opt_f.state_dict()
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -861,6 +885,10 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             _check_optimizer(self.opt_g, "opt_g")
             _check_optimizer(self.opt_d, "opt_d")
+            if self.feature_critic is not None and "feature_critic" in state:
+                self.feature_critic.load_state_dict(state["feature_critic"])
+                self.opt_f.load_state_dict(state["opt_f"])
+                _check_optimizer(self.opt_f, "opt_f")
             self.sched_g.load_state_dict(state["sched_g"])
             self.sched_d.load_state_dict(state["sched_d"])
             torch.set_rng_state(state["rng_cpu"])
@@ -971,6 +999,12 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         losses["loss"].backward()
         self.opt_d.step()
+        if self.feature_critic is not None:
+            loss, losses["feature_critic_accuracy"] = feature_critic_loss(self.feature_critic, real, fake, genre,
+                                                                          self.cfg.gp_lambda)
+            self.opt_f.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_f.step()
         return losses
 
     def _generator_step(self, b: int, genre, chords=None, real=None) -> torch.Tensor:
@@ -1005,6 +1039,10 @@ class Trainer:
             loss = loss + self.cfg.spread_loss * pitch_spread_gap(fake, real, pitched, cfg.lowest_pitch)
         if self.cfg.hold_loss > 0 and real is not None:
             loss = loss + self.cfg.hold_loss * hold_gap(fake, real, pitched)
+        if self.feature_critic is not None:
+            self.feature_critic.requires_grad_(False)
+            loss = loss + self.cfg.feature_critic_loss * feature_generator_loss(self.feature_critic, fake, genre)
+            self.feature_critic.requires_grad_(True)
         if self.cfg.harmony_loss > 0 and real is not None:
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,
@@ -1042,6 +1080,8 @@ class Trainer:
             numbers = torch.stack([v.detach().float() for v in values]).tolist()
             record = {"epoch": self.epoch + 1, "batch": step + 1, "d_loss": numbers[0],
                       "g_loss": numbers[3] if g_loss is not None else None, "gp": numbers[1], "wasserstein": numbers[2]}
+            if "feature_critic_accuracy" in losses:  # how often the phrase-statistics critic tells them apart
+                record["feature_critic_accuracy"] = float(losses["feature_critic_accuracy"])
             if on_batch:
                 on_batch(step, n, record)  # logged with null for a NaN, before training stops
             bad = [k for k in ("d_loss", "g_loss", "gp", "wasserstein")
