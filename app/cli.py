@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit only how the drums are played as a kit (each note a hit; no more pieces struck at once "
                         "than the songs' drummers strike), and the phrase-wide rhythm over it, keeping the rest of "
                         "the decoding as it is")
+    c.add_argument("--genre-lean-only", action="store_true",
+                   help="measure only how a classifier of the model's genres leans on real songs of every genre "
+                        "alike, so that fine-tuning can choose the genre a user's songs sound most like; "
+                        "the decoding is kept as it is")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -340,6 +344,8 @@ def cmd_calibrate(args) -> int:
     del phrases
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
+    if not args.genre_lean_only:  # a new decoding makes other phrases: the lean was measured on the old ones
+        composer.meta.pop("genre_lean", None)
     if args.register_only:
         return _write_register(args, composer, training)
     if args.rhythm_only:
@@ -348,6 +354,8 @@ def cmd_calibrate(args) -> int:
         return _write_feel(args, composer, training)
     if args.kit_only:
         return _write_kit(args, composer, training)
+    if args.genre_lean_only:
+        return _write_genre_lean(args, composer, training)
     progressions = None
     if cfg.chords:  # a chord model is fitted over the progressions it draws: its own, or the data's
         from bytes2beats.engine.calibrate import phrase_progressions
@@ -479,6 +487,23 @@ def _write_kit(args, composer, training) -> int:
     print(f"{out}: kit, repeat_bars, straight_eighths")
     _print_kit(cfg, kits)
     _print_rhythm(cfg, fitted)
+    return 0
+
+
+def _write_genre_lean(args, composer, training) -> int:
+    """`calibrate --genre-lean-only`: the lean of the classifier that chooses which genre a
+    user's songs sound most like (engine/genre_chooser.py), measured on the training songs."""
+    from bytes2beats.engine.genre_chooser import genre_lean
+
+    if len(composer.config.genres) < 2:
+        raise UserError(f"model {composer.name!r} has fewer than two genres: there is none to choose")
+    lean = genre_lean(composer, training.rolls, training.genre)
+    if lean is None:
+        raise UserError(f"{args.data} lacks songs of some of the model's genres ({', '.join(composer.config.genres)}), "
+                        "or scikit-learn is not installed: the lean cannot be measured")
+    composer.meta["genre_lean"] = lean
+    out = _save_calibrated(args, composer)
+    print(f"{out}: genre_lean " + ", ".join(f"{g} {p:.3f}" for g, p in lean.items()))
     return 0
 
 

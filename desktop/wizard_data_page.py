@@ -173,7 +173,9 @@ class DataPage(QWizardPage):
             widget.setEnabled(start is None)
         self.tracks.setEnabled(start is None or values[0] == 5)
         self.like.clear()
-        self.like.addItem("a style of their own (between the model's genres)", None)
+        self.like.addItem("the genre they sound most like (chosen from them as training starts)"
+                          if start is not None and start.chooses_genre else
+                          "a style of their own (between the model's genres)", None)
         for genre in (start.config.get("genres") or []) if start else []:
             self.like.addItem(genre, genre)
         self.like.setEnabled(self.like.count() > 1)

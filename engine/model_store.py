@@ -79,6 +79,7 @@ class FineTuningStart:
     source: str
     config: dict  # the ModelConfig's fields
     trained: dict  # its "trained" note: epochs, train_config, ...
+    chooses_genre: bool = False  # it can tell which of its genres a user's songs sound most like (genre_lean)
 
 
 def fine_tuning_starts() -> list[FineTuningStart]:
@@ -96,7 +97,8 @@ def fine_tuning_starts() -> list[FineTuningStart]:
         except (KeyError, TypeError, ValueError):
             continue
         if isinstance(config, dict) and isinstance(trained, dict):
-            starts.append(FineTuningStart(entry.name, entry.path, entry.source, config, trained))
+            starts.append(FineTuningStart(entry.name, entry.path, entry.source, config, trained,
+                                          "genre_lean" in metadata))
     return sorted(starts, key=lambda start: (start.name != DEFAULT_MODEL, start.source != "shipped"))
 
 

@@ -172,6 +172,9 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
                              f"{model_cfg.n_tracks} families needs them to learn: leave --adapt out, or give all")
         train_cfg.adapt = "all"
     _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm, grown=grown)
+    like = request.like
+    if like is None and checkpoint is not None and is_model_file(checkpoint) and not request.resume and not grown:
+        like = _genre_sounded_like(checkpoint, model_cfg, phrases, say)
     report = phrases.report
     train = phrases.split(validation=False)
     n_validation = len(phrases) - len(train)
@@ -201,7 +204,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         raise RunRefused(str(error)) from None
     if checkpoint is not None:
         try:
-            trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint, request.like)
+            trainer.load_checkpoint(checkpoint) if request.resume else trainer.warm_start(checkpoint, like)
         except ValueError as error:
             raise RunRefused(str(error)) from None
         if decoding is None and not request.decoding_from and (trainer.started_from or {}).get("decoding_from"):
@@ -215,7 +218,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         say(f"resuming at epoch {trainer.epoch} from {checkpoint}" if request.resume else
             f"fine-tuning the model {checkpoint.stem}: {trainer.cfg.epochs} epochs of {trainer.steps_per_epoch()} "
             f"critic steps, learning rates {trainer.cfg.g_lr:.3g} / {trainer.cfg.d_lr:.3g}"
-            f"{f', the new genre starting as {request.like}' if request.like else ''}"
+            f"{f', the new genre starting as {like}' if like else ''}"
             f"{', its decoding kept' if decoding is not None and not request.decoding_from else ''}"
             f"{ADAPT_SAID.get(trainer.cfg.adapt, '')}"
             if is_model_file(checkpoint) else
@@ -293,6 +296,29 @@ def _decoding_of(model: str | os.PathLike | None, flag: str) -> dict | None:
     if problem:  # refused now: kept as it is, it would fail when the run is written, the training done
         raise RunRefused(f"{flag} {model}: {path}: {problem}")
     return {**meta, "name": path.stem, "tracks": [t.name for t in generator.cfg.tracks]}
+
+
+def _genre_sounded_like(model: Path, model_cfg, phrases, say: Callable[[str], None]) -> str | None:
+    """For a fine-tune that adds a genre of the user's own (their folder) and names none for
+    it to start as: the model's genre their songs sound most like (engine/genre_chooser.py),
+    said with the scores, or None (the new genre starts at the mean of the known ones) when the
+    model file cannot choose (no `genre_lean`) or the data adds no genre of its own."""
+    from .generate import Composer
+    from .genre_chooser import choose_genre
+
+    known = Composer.load(model, "cpu")
+    new = [k for k, g in enumerate(model_cfg.genres) if g not in known.config.genres]
+    if len(new) != 1 or not known.meta.get("genre_lean"):
+        return None
+    rows = np.flatnonzero(phrases.genre == new[0])
+    chosen = choose_genre(known, np.asarray(phrases.rolls[rows]))
+    if chosen is None:
+        return None
+    genre, scores = chosen
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    say(f"your songs sound most like {genre} ({', '.join(f'{g} {scores[g]:.2f}' for g in ranked[:3])}): "
+        f"the new genre starts as {genre} (--like GENRE chooses another)")
+    return genre
 
 
 def _check_like(request: RunRequest, start_cfg) -> None:

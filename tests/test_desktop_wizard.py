@@ -192,6 +192,7 @@ def test_the_wizard_adapts_the_shipped_model_to_a_folder_by_default(qtbot, tmp_p
     assert not page.like.isEnabled()  # a model from scratch has no genres to start from
     page.start.setCurrentIndex(0)
     assert page.like.currentData() is None and page.like.findData("rock") > 0
+    assert page.like.currentText().startswith("the genre they sound most like")  # the shipped model chooses
     page.like.setCurrentIndex(page.like.findData("rock"))  # "Your songs sound most like: rock"
     scan(qtbot, wizard, data, fine_tune=True, shots=True)
     assert wizard.plan.fine_tune.name == "genres" and wizard.plan.scan.spec.steps_per_beat == 12
