@@ -312,7 +312,9 @@ def _genre_sounded_like(model: Path, model_cfg, phrases, say: Callable[[str], No
         return None
     rows = np.flatnonzero(phrases.genre == new[0])
     chosen = choose_genre(known, np.asarray(phrases.rolls[rows]))
-    if chosen is None:
+    if chosen is None:  # the model has a lean: what is missing is scikit-learn (a bundle leaves it out)
+        say("the genre your songs sound most like is chosen with scikit-learn, which is not installed: "
+            "the new genre starts between the model's genres (--like GENRE chooses one)")
         return None
     genre, scores = chosen
     ranked = sorted(scores, key=scores.get, reverse=True)
