@@ -310,11 +310,15 @@ def _genre_sounded_like(model: Path, model_cfg, phrases, say: Callable[[str], No
     new = [k for k, g in enumerate(model_cfg.genres) if g not in known.config.genres]
     if len(new) != 1 or not known.meta.get("genre_lean"):
         return None
-    rows = np.flatnonzero(phrases.genre == new[0])
-    chosen = choose_genre(known, np.asarray(phrases.rolls[rows]))
-    if chosen is None:  # the model has a lean: what is missing is scikit-learn (a bundle leaves it out)
+    try:
+        import sklearn  # noqa: F401 - the chooser's classifier (a bundle leaves it out)
+    except ImportError:
         say("the genre your songs sound most like is chosen with scikit-learn, which is not installed: "
             "the new genre starts between the model's genres (--like GENRE chooses one)")
+        return None
+    rows = np.flatnonzero(phrases.genre == new[0])
+    chosen = choose_genre(known, np.asarray(phrases.rolls[rows]))
+    if chosen is None:  # a lean that is not of the model's genres: as a model without one
         return None
     genre, scores = chosen
     ranked = sorted(scores, key=scores.get, reverse=True)
