@@ -181,8 +181,8 @@ class TrainConfig:
     # The single-statistic terms above each moved the test about a point and brought the
     # next tell forward (docs/quality.md, "The spread and hold terms").
     feature_critic_loss: float = 0.0
-    # A model file (name or path) whose decoding the chord-fit, harmony and bar-fill terms
-    # count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
+    # A model file (name or path) whose decoding the generator's terms (and the feature critic,
+    # trained and asked alike) count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
     # line: a share matched at 0.5 was not matched as heard (docs/quality.md "Session 17").
     # The warm start's own file is the natural choice: its decoding is what the user gets.
@@ -992,14 +992,16 @@ class Trainer:
 
     def _critic_step(self, real, genre, chords=None) -> dict:
         with torch.no_grad(), self._autocast():
-            fake = self.generator(*self._noise(real.shape[0]), genre, chords)
-        fake = binary_neurons(fake.float(), self.cfg.binary_neurons)
+            probabilities = self.generator(*self._noise(real.shape[0]), genre, chords).float()
+        fake = binary_neurons(probabilities, self.cfg.binary_neurons)
         with self._autocast():
             losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda, chords=chords)
         self.opt_d.zero_grad(set_to_none=True)
         losses["loss"].backward()
         self.opt_d.step()
         if self.feature_critic is not None:
+            if self.term_composer is not None:  # the phrases as the generator's term will count them
+                fake = decoded_straight_through(self.term_composer, probabilities, genre)
             loss, losses["feature_critic_accuracy"] = feature_critic_loss(self.feature_critic, real, fake, genre,
                                                                           self.cfg.gp_lambda)
             self.opt_f.zero_grad(set_to_none=True)
