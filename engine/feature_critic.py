@@ -75,7 +75,7 @@ def phrase_statistics(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
         _ratio(held.sum((2, 3)), count).unsqueeze(-1),  # notes of a beat or more
         _ratio(sounding.sum(2), plays_step.sum(2)).unsqueeze(-1),  # notes at once
     ]
-    rhythm = torch.cat(per_track, dim=2)  # (B, T, 4 + spb + 4)
+    rhythm = torch.cat(per_track, dim=2)  # (B, T, 3 + spb + 4)
     pitched = [k for k, track in enumerate(cfg.tracks) if not track.is_drum]
     columns: list[torch.Tensor] = []
     if pitched:
