@@ -12,7 +12,9 @@ the statistics is what is matched, not their means).
 
 The statistics are computed in torch, differentiably, on binary notes with straight-through
 gradients, and equal `phrase_features`' values on real phrases (a silent track's undefined
-ones, NaN there, are 0 here). The critic lives in training only; model files do not carry it.
+ones, NaN there, are 0 here; a spread or tonal distance is kept off zero under its square root;
+the bar similarity is the repetition term's). The critic lives in training only; model files do
+not carry it.
 """
 
 from __future__ import annotations
