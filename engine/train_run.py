@@ -172,9 +172,6 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
                              f"{model_cfg.n_tracks} families needs them to learn: leave --adapt out, or give all")
         train_cfg.adapt = "all"
     _choose_genres(model_cfg, phrases, request, from_checkpoint=checkpoint is not None, warm=warm, grown=grown)
-    like = request.like
-    if like is None and checkpoint is not None and is_model_file(checkpoint) and not request.resume and not grown:
-        like = _genre_sounded_like(checkpoint, model_cfg, phrases, say)
     report = phrases.report
     train = phrases.split(validation=False)
     n_validation = len(phrases) - len(train)
@@ -198,6 +195,9 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
         raise RunRefused(f"--decoding-from {request.decoding_from}: its model has {len(decoding.get('tracks', []))} "
                          f"tracks, this one {model_cfg.n_tracks}")
     _check_like(request, model_cfg if checkpoint else None)  # again: a phrase pack may have meant from scratch
+    like = request.like
+    if like is None and checkpoint is not None and is_model_file(checkpoint) and not request.resume and not grown:
+        like = _genre_sounded_like(checkpoint, model_cfg, train, say)
     try:
         trainer = Trainer(model_cfg, train_cfg, train, paths, device, say)
     except ValueError as error:  # --term-decoding: a file that cannot decode for this model
