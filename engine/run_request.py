@@ -163,9 +163,9 @@ class RunRequest:
                                                "phrase's statistics as the classifier two-sample test does "
                                                "(onsets, note lengths, pitch, harmony between tracks) and the "
                                                "generator is asked to make it say real (0: none)")
-    term_decoding: str = _setting("", "count the chord-fit, harmony and bar-fill terms' notes as this model "
-                                      "file decodes them (its per-track thresholds, bass as a line), not as "
-                                      "the critic's notes at 0.5 (default: the critic's)")
+    term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
+                                      "phrases) as this model file decodes them (its per-track thresholds, bass "
+                                      "as a line), not as the critic's notes at 0.5 (default: the critic's)")
     binary_neurons: str | None = _setting(None, "show the critic notes (0/1) instead of probabilities, with "
                                                 "straight-through gradients (default: none from scratch; the "
                                                 "model's own when fine-tuning)", choices=BINARY_NEURONS)

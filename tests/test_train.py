@@ -740,3 +740,24 @@ def test_adapting_part_of_a_model_needs_a_model(tmp_path):
                    "--adapt", "late")
     assert refused.returncode != 0 and "--adapt late" in refused.stderr and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_a_new_genre_without_a_chosen_one_starts_between_the_genres():
+    """What a model that cannot choose (no genre_lean) keeps for a folder's new genre: each
+    per-genre number the mean of its genres', the feels an equal share of each genre's."""
+    from bytes2beats.engine.feel import unpack_feels
+    from bytes2beats.engine.model_store import resolve_model
+    from bytes2beats.engine.train import kept_decoding
+
+    model, shipped = load_model(resolve_model("genres"))
+    genres = [*model.cfg.genres, "my-songs"]
+    kept = kept_decoding(shipped, genres)
+    for key in ("track_scales", "kit", "straight_eighths", "repeat_bars"):
+        assert {g: kept[key][g] for g in shipped[key]} == shipped[key]
+        assert kept[key]["my-songs"] == np.mean(list(shipped[key].values()), axis=0).round(6).tolist()
+    mine = unpack_feels(kept["feel"]["my-songs"])
+    per_genre = [unpack_feels(packed) for packed in shipped["feel"].values()]
+    share = len(per_genre[0]) // len(per_genre)
+    assert len(mine) == share * len(per_genre)  # each one song's timing, never an average
+    assert all(np.array_equal(mine[k * share : (k + 1) * share], feels[:share]) for k, feels in enumerate(per_genre))
+    assert kept_decoding(shipped, genres, like="jazz")["kit"]["my-songs"] == shipped["kit"]["jazz"]
