@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "keeping the rest of the decoding as it is")
     c.add_argument("--rhythm-only", action="store_true",
                    help="fit only the phrase-wide rhythm: how far each track's bars are pulled toward the phrase's "
-                        "mean bar (a groove that comes back bar after bar) and which phrases play straight 8ths, "
+                        "mean bar (a groove that comes back bar after bar) and which phrases play straight 16ths and 8ths, "
                         "keeping the rest of the decoding as it is")
     c.add_argument("--feel-only", action="store_true",
                    help="fit only each genre's feels (the timing of real phrases, put back after quantize), "
@@ -367,7 +367,7 @@ def cmd_calibrate(args) -> int:
     # Genres the data lacks keep what they had (or, with none, decode at the knob).
     unfitted = [g for g in cfg.genres if g not in decoding["track_scales"]]
     for entry in ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "repeat_bars",
-                  "straight_eighths", "feel", "kit"):
+                  "straight_sixteenths", "straight_eighths", "feel", "kit"):
         decoding[entry] = {**(composer.meta.get(entry) or {}), **decoding.get(entry, {})}
     composer.meta.update(decoding)
     out = _save_calibrated(args, composer)
@@ -392,9 +392,11 @@ def _print_rhythm(cfg, fitted: dict) -> None:
     for genre, shares in fitted["repeat_bars"].items():
         pulled = [f"{t.name} {s:g}" for t, s in zip(cfg.tracks, shares) if s]
         print(f"  {genre or 'all'}, bars pulled toward the phrase's mean bar: {', '.join(pulled) or 'none'}")
-    for genre, cutoffs in fitted["straight_eighths"].items():
-        straight = [f"{t.name} {c:g}" for t, c in zip(cfg.tracks, cutoffs) if c]
-        print(f"  {genre or 'all'}, straight 8ths below this share of 16ths: {', '.join(straight) or 'none'}")
+    for entry, what in (("straight_sixteenths", "straight 16ths below this share of triplets"),
+                        ("straight_eighths", "straight 8ths below this share of 16ths")):
+        for genre, cutoffs in fitted.get(entry, {}).items():
+            straight = [f"{t.name} {c:g}" for t, c in zip(cfg.tracks, cutoffs) if c]
+            print(f"  {genre or 'all'}, {what}: {', '.join(straight) or 'none'}")
 
 
 def _print_kit(cfg, kits: dict) -> None:
@@ -471,11 +473,11 @@ def _write_kit(args, composer, training) -> int:
     """`calibrate --kit-only`: each genre's kit (how many drums a hit stacks) fitted to the
     training songs over the file's own decoding, then the phrase-wide rhythm fitted again over
     it, as a full calibrate fits the two; every other entry as the file has it."""
-    from bytes2beats.engine.calibrate import fitted_kits, fitted_rhythm
+    from bytes2beats.engine.calibrate import RHYTHM_ENTRIES, fitted_kits, fitted_rhythm
 
     cfg = composer.config
     _draw_progressions(composer, training)
-    rhythm = {entry: composer.meta.pop(entry, None) for entry in ("repeat_bars", "straight_eighths")}
+    rhythm = {entry: composer.meta.pop(entry, None) for entry in RHYTHM_ENTRIES}
     kits = fitted_kits(composer, training, samples=args.samples or 256)
     if kits is None:
         raise UserError(f"model {composer.name!r} has no drum track: there is no kit to fit")
@@ -484,7 +486,7 @@ def _write_kit(args, composer, training) -> int:
     for entry, per_genre in fitted.items():
         composer.meta[entry] = {**(rhythm[entry] or {}), **per_genre}
     out = _save_calibrated(args, composer)
-    print(f"{out}: kit, repeat_bars, straight_eighths")
+    print(f"{out}: kit, {', '.join(fitted)}")
     _print_kit(cfg, kits)
     _print_rhythm(cfg, fitted)
     return 0
@@ -508,7 +510,7 @@ def _write_genre_lean(args, composer, training) -> int:
 
 
 def _write_rhythm(args, composer, training) -> int:
-    """`calibrate --rhythm-only`: each genre's repeat_bars and straight_eighths fitted to the
+    """`calibrate --rhythm-only`: each genre's repeat_bars, straight_sixteenths and straight_eighths fitted to the
     training songs over the file's own decoding, every other entry as the file has it."""
     from bytes2beats.engine.calibrate import fitted_rhythm
 
@@ -518,7 +520,7 @@ def _write_rhythm(args, composer, training) -> int:
     for entry, per_genre in fitted.items():
         composer.meta[entry] = {**(composer.meta.get(entry) or {}), **per_genre}
     out = _save_calibrated(args, composer)
-    print(f"{out}: repeat_bars, straight_eighths")
+    print(f"{out}: {', '.join(fitted)}")
     _print_rhythm(cfg, fitted)
     return 0
 

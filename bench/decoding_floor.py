@@ -36,10 +36,11 @@ PARTS = {  # what each row keeps of the decoding: its meta entries, and whether 
     "bar gate": (("bar_gate",), False),
     "quantize (onto the grid)": ((), True),
     "quantize and straight 8ths": (("straight_eighths",), True),
+    "quantize and straight 16ths": (("straight_sixteenths",), True),
     "bass as a line": (("monophonic",), False),
     "register": (("register",), False),
 }
-LEFT_OUT = ("bar_gate", "straight_eighths", "monophonic", "register")  # the pull: never, as in eval
+LEFT_OUT = ("bar_gate", "straight_sixteenths", "straight_eighths", "monophonic", "register")  # the pull: never, as in eval
 
 
 def main() -> int:

@@ -28,10 +28,11 @@ decoding is fitted to the training phrases and stored with the model:
   (engine/binarize.py: repeat_bars), the share (of REPEAT_SHARES) at which its decoded bars
   start notes at the same steps as alike as the songs' do (metrics.track_repetition, onsets):
   rock's drums 0.90 alike bar to bar and its bass 0.80, the chord model's 0.76 and 0.44;
-- `straight_eighths`: per genre, each track's cutoff under which a phrase's few notes on the
-  16ths between the 8ths are played on the 8ths (engine/binarize.py: straight_eighths), fitted
-  so that as many phrases start none there as in the songs (74 % of rock's guitar phrases,
-  10 % of the chord model's);
+- `straight_sixteenths` and `straight_eighths`: per genre, each track's cutoff under which a
+  phrase's few notes on the 8th triplets are played on the 16ths (binarize.straight_sixteenths),
+  then its few notes on the 16ths between the 8ths on the 8ths (binarize.straight_eighths),
+  each fitted so that as many phrases start none there as in the songs (63 % of rock's guitar
+  phrases start no triplet, 74 % no 16th between the 8ths; 10 % of the chord model's);
 - `feel`: per genre, FEELS of its training phrases' timings (engine/feel.py): how far off the
   grid position the quantizer gives them the songs' players started and ended their notes,
   put back on the quantized notes when a clip is made.
@@ -58,6 +59,7 @@ from .binarize import (
     median_pitches,
     quantize,
     sixteenths_share,
+    triplets_share,
 )
 from .dataset import Phrases
 from .feel import fitted_feels, pack_feels, track_offsets
@@ -80,6 +82,7 @@ REGISTER_SHARE = 0.99  # of a track's notes the register holds: the rest, in the
 REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
 REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_rhythm)
 AT_ONCE_DRIFT = 0.01  # share of its notes at once that the pull toward the mean bar may move a track away from the songs'
+RHYTHM_ENTRIES = ("repeat_bars", "straight_sixteenths", "straight_eighths")  # what fitted_rhythm fits
 REPEAT_SAMPLES = 256  # generated phrases per genre decoded at each share: its bar similarity moves by about 0.01
 
 
@@ -110,7 +113,8 @@ def calibrate_decoding(generator: Generator, phrases: Phrases, samples: int = SA
                        hold_ratio: float = HOLD_RATIO, rows: np.ndarray | None = None,
                        progressions: dict | None = None) -> dict:
     """The model file's decoding entries: threshold, hold_ratio, track_scales, monophonic,
-    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_eighths, feel, kit.
+    onset_prior, onset_spread, repeats, bar_gate, register, repeat_bars, straight_sixteenths,
+    straight_eighths, feel, kit.
 
     `samples` generated phrases for the threshold, and as many again for each genre's
     scales; `rows`: the phrases to fit to (all when None). A chord model is fitted over
@@ -213,24 +217,27 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
     - `repeat_bars`: each track's share (of REPEAT_SHARES) at which its decoded bars start notes
       at the same steps from bar to bar most nearly as alike as the genre's songs' do, among the
       shares that move its notes at once little (AT_ONCE_DRIFT) or toward the songs';
-    - `straight_eighths`: each track's cutoff (binarize.straight_eighths), then, at which as
-      many of its phrases start no note on the 16ths between the 8ths as the songs' do.
+    - `straight_sixteenths`: each track's cutoff (binarize.straight_sixteenths), then, at which
+      as many of its phrases start no note on the 8th triplets as the songs' do;
+    - `straight_eighths`: each track's cutoff (binarize.straight_eighths), over those, at which
+      as many of its phrases start no note on the 16ths between the 8ths as the songs' do.
     """
     rng = np.random.default_rng(seed)
     rows = np.arange(len(phrases)) if rows is None else rows
     cfg = composer.config
     steps_per_bar, onsets_kind = 4 * cfg.steps_per_beat, REPETITION_KINDS.index("onsets")
-    saved = {entry: composer.meta.get(entry) for entry in ("repeat_bars", "straight_eighths")}
-    fitted = {"repeat_bars": {}, "straight_eighths": {}}
+    straighten = {"straight_sixteenths": triplets_share, "straight_eighths": sixteenths_share}  # in decoding's order
+    saved = {entry: composer.meta.get(entry) for entry in ("repeat_bars", *straighten)}
+    fitted = {"repeat_bars": {}, **{entry: {} for entry in straighten}}
     try:
         for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
             if not len(in_genre):
                 continue
             songs = _pick(rng, in_genre)
             alike_songs = _songs_repetition(phrases, songs, steps_per_bar, cfg.lowest_pitch)[:, onsets_kind]
-            straight_songs = _straight_share(phrases, songs, cfg.steps_per_beat)
             probs = _probabilities(composer, [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)])
-            composer.meta["straight_eighths"] = {}
+            for entry in straighten:
+                composer.meta[entry] = {}
             at_once_songs = polyphonic_rate(phrases.rolls[songs[:DATA_SAMPLE // 4]])
             alike, at_once = [], []
             for share in REPEAT_SHARES:
@@ -248,14 +255,12 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
             shares = [0.0 if not np.isfinite(alike_songs[t]) else float(REPEAT_SHARES[int(np.argmin(gap[:, t]))])
                       for t in range(cfg.n_tracks)]
             composer.meta["repeat_bars"] = {genre: shares}
-            notes = composer.decode(probs, genre=genre or None)
-            cutoffs = []
-            for t in range(cfg.n_tracks):
-                generated = sixteenths_share(notes[:, t], cfg.steps_per_beat)
-                generated = generated[~np.isnan(generated)]
-                zero = float(np.mean(generated == 0)) if len(generated) else 1.0
-                cutoffs.append(0.0 if zero >= straight_songs[t] else round(float(np.quantile(generated, straight_songs[t])), 4))
-            fitted["repeat_bars"][genre], fitted["straight_eighths"][genre] = shares, cutoffs
+            fitted["repeat_bars"][genre] = shares
+            for entry, share_of in straighten.items():
+                songs_none = _share_none(phrases, songs, cfg.steps_per_beat, share_of)
+                notes = composer.decode(probs, genre=genre or None)
+                fitted[entry][genre] = _straight_cutoffs(share_of(notes, cfg.steps_per_beat), songs_none)
+                composer.meta[entry] = {genre: fitted[entry][genre]}
     finally:
         for entry, value in saved.items():
             composer.meta.pop(entry, None)
@@ -264,15 +269,28 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
     return fitted
 
 
-def _straight_share(phrases: Phrases, rows: np.ndarray, steps_per_beat: int, chunk: int = 512) -> np.ndarray:
+def _share_none(phrases: Phrases, rows: np.ndarray, steps_per_beat: int, share_of, chunk: int = 512) -> np.ndarray:
     """(tracks,): per track, the share of its phrases among `rows` (those where it starts a note)
-    that start none on the 16ths between the 8ths (0 for a track that never plays)."""
+    whose `share_of` (binarize.sixteenths_share or triplets_share) is 0 (0 for a track that never
+    plays)."""
     none, playing = np.zeros(phrases.rolls.shape[1]), np.zeros(phrases.rolls.shape[1])
     for start in range(0, len(rows), chunk):
-        share = sixteenths_share(phrases.rolls[rows[start : start + chunk]], steps_per_beat)  # (n, tracks)
+        share = share_of(phrases.rolls[rows[start : start + chunk]], steps_per_beat)  # (n, tracks)
         none += (share == 0).sum(axis=0)
         playing += (~np.isnan(share)).sum(axis=0)
     return np.divide(none, playing, out=np.zeros_like(none), where=playing > 0)
+
+
+def _straight_cutoffs(generated: np.ndarray, songs_none: np.ndarray) -> list[float]:
+    """Per track, the cutoff under which a phrase's share (generated: (phrases, tracks), NaN
+    where it starts no note) is played straight, so that as many of the decoded phrases have
+    none as the songs' (`songs_none`); 0 where they have as many without it."""
+    cutoffs = []
+    for t, target in enumerate(songs_none):
+        shares = generated[~np.isnan(generated[:, t]), t]
+        none = float(np.mean(shares == 0)) if len(shares) else 1.0
+        cutoffs.append(0.0 if none >= target else round(float(np.quantile(shares, target)), 4))
+    return cutoffs
 
 
 def _songs_repetition(phrases: Phrases, rows: np.ndarray, steps_per_bar: int, lowest_pitch: int,

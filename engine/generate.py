@@ -31,6 +31,7 @@ from .binarize import (
     quantize,
     repeat_bars,
     straight_eighths,
+    straight_sixteenths,
 )
 from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
@@ -143,6 +144,7 @@ def decoding_problem(meta: dict, cfg: ModelConfig) -> str | None:
         "bar_gate": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "register": lambda fit: numbers(fit, tracks, 0, "numbers of 0 or more, one a track"),
         "repeat_bars": shares,
+        "straight_sixteenths": shares,
         "straight_eighths": shares,
         "kit": lambda fit: numbers(fit, KIT_RANKS - 1, 0, f"numbers of 0 or more, one for each of a step's 2nd..{KIT_RANKS}th hit"),
         "onset_prior": lambda fit: (
@@ -322,10 +324,11 @@ class Composer:
             for t, track in enumerate(self.config.tracks):
                 notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength, None if prior is None else prior[t],
                                                spreads[t], keep_lengths=track.is_drum)
-            cutoffs = self._fitted("straight_eighths", genre) or [0.0] * self.config.n_tracks
-            for t, track in enumerate(self.config.tracks):
-                notes[..., t, :, :] = straight_eighths(notes[..., t, :, :], spb, cutoffs[t],
-                                                       None if prior is None else prior[t], keep_lengths=track.is_drum)
+            for entry, straighten in (("straight_sixteenths", straight_sixteenths), ("straight_eighths", straight_eighths)):
+                cutoffs = self._fitted(entry, genre) or [0.0] * self.config.n_tracks  # models fitted before have none
+                for t, track in enumerate(self.config.tracks):
+                    notes[..., t, :, :] = straighten(notes[..., t, :, :], spb, cutoffs[t],
+                                                     None if prior is None else prior[t], keep_lengths=track.is_drum)
         kit = self._fitted("kit", genre)  # models fitted before it have none
         if kit:
             for t, track in enumerate(self.config.tracks):

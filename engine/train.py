@@ -1343,10 +1343,11 @@ def _most_common_genre(phrases: Phrases) -> str | None:
 
 
 DECODING_KEYS = ("threshold", "hold_ratio", "track_scales", "monophonic", "onset_prior", "onset_spread", "repeats",
-                 "bar_gate", "register", "home_keys", "feel", "kit", "straight_eighths", "repeat_bars")
+                 "bar_gate", "register", "home_keys", "feel", "kit", "straight_sixteenths", "straight_eighths",
+                 "repeat_bars")
 # Per genre, numbers alike in every genre: a genre the source never saw may take their mean.
-PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "kit", "straight_eighths",
-                      "repeat_bars")
+PER_GENRE_DECODING = ("track_scales", "onset_prior", "onset_spread", "bar_gate", "register", "kit", "straight_sixteenths",
+                      "straight_eighths", "repeat_bars")
 
 
 def kept_decoding(source: dict, genres: list[str], like: str | None = None) -> dict:

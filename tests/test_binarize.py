@@ -320,3 +320,29 @@ def test_a_kit_never_drops_a_certain_hit_and_fits_shares_that_sum_past_one():
     sureness[0, :, :5] = [3.0, 2.5, 2.0, 1.5, 1.2]
     kept = kit_hits(steps, sureness, scales).sum(-1)
     assert kept[0, ::2].min() >= 1 and kept.max() <= 4
+
+
+def test_a_phrase_of_straight_sixteenths_has_its_stray_triplets_moved_onto_them():
+    from bytes2beats.engine.binarize import straight_sixteenths, triplets, triplets_share
+
+    assert np.flatnonzero(triplets(12)).tolist() == [4, 8] and not triplets(4).any()  # no triplets at 4 a beat
+    notes = np.zeros((2, 48, 10), dtype=bool)  # 4 beats at 12 steps
+    for beat in range(4):
+        notes[:, beat * 12 : beat * 12 + 5, 0] = True  # 8ths
+        notes[:, beat * 12 + 6 : beat * 12 + 11, 1] = True
+    notes[0, 16:18, 3] = True  # one stray triplet (step 4 of beat 2) in phrase 0
+    for beat in range(4):  # phrase 1 plays triplets throughout: a shuffle
+        notes[1, beat * 12 + 4 : beat * 12 + 7, 3] = notes[1, beat * 12 + 8 : beat * 12 + 11, 4] = True
+    share = triplets_share(notes, 12)
+    assert np.allclose(share, [1 / 9, 8 / 16])
+    prior = np.zeros(12)
+    prior[[0, 3, 6, 9]] = [0.5, 0.05, 0.3, 0.05]
+    out = straight_sixteenths(notes, 12, 0.2, prior)
+    assert np.array_equal(out[1], notes[1])  # a phrase that plays triplets keeps them
+    # the stray triplet goes to the 16th the songs play more (the "and", two steps on, not the "e")
+    assert out[0, 18, 3] and not out[0, 16:18, 3].any()
+    assert np.array_equal(np.delete(out[0], 3, axis=1), np.delete(notes[0], 3, axis=1))
+    assert triplets_share(out, 12)[0] == 0
+    prior[[3, 6]] = [0.3, 0.05]  # the "e" played more: the step before
+    assert straight_sixteenths(notes, 12, 0.2, prior)[0, 15, 3]
+    assert np.array_equal(straight_sixteenths(notes, 12, 0.0, prior), notes)  # no cutoff moves nothing

@@ -225,6 +225,7 @@ def test_the_phrase_rhythm_is_fitted_to_the_songs_and_rhythm_only_moves_nothing_
 
     decoding = calibrate_decoding(generator, training, samples=32)
     assert set(decoding["repeat_bars"]) == set(decoding["straight_eighths"]) == {"pop", "rock"}
+    assert set(decoding["straight_sixteenths"]) == {"pop", "rock"}
     composer = Composer(generator, decoding)
     rock = np.flatnonzero(training.genre == training.genres.index("rock"))
     bar = 4 * composer.config.steps_per_beat
@@ -240,11 +241,11 @@ def test_the_phrase_rhythm_is_fitted_to_the_songs_and_rhythm_only_moves_nothing_
     playing = ~np.isnan(songs)
     # on phrases it was not fitted on, the bars start notes nearer as alike as the songs'
     assert np.nanmean(np.abs(fitted - songs)[playing]) < np.nanmean(np.abs(unfitted - songs)[playing])
-    assert all(0 <= c <= 1 for c in decoding["straight_eighths"]["rock"])
+    assert all(0 <= c <= 1 for c in decoding["straight_eighths"]["rock"] + decoding["straight_sixteenths"]["rock"])
 
     run, meta = calibrated_alone(generator, tmp_path, "--rhythm-only", "--samples", "16")
     assert "bars pulled toward the phrase's mean bar" in run.stdout
-    assert set(meta["repeat_bars"]) == set(meta["straight_eighths"]) == {"pop", "rock"}
+    assert set(meta["repeat_bars"]) == set(meta["straight_eighths"]) == set(meta["straight_sixteenths"]) == {"pop", "rock"}
     again = fitted_rhythm(Composer.load(tmp_path / "rhythm-only.safetensors", "cpu"), training, samples=16)
     assert again["repeat_bars"] == meta["repeat_bars"]  # the same fit from the same songs
 
@@ -260,7 +261,7 @@ def test_the_pull_toward_the_mean_bar_never_stacks_notes_away_from_the_songs(tra
         songs = polyphonic_rate(training.rolls[rows])
         ideas = [composer.new_idea(300 + k, genre=genre) for k in range(16)]  # the phrases it was fitted on
         probs = np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
-        composer.meta.update(straight_eighths={}, repeat_bars={})
+        composer.meta.update(straight_sixteenths={}, straight_eighths={}, repeat_bars={})
         plain = polyphonic_rate(composer.decode(probs, genre=genre))
         composer.meta["repeat_bars"] = fitted["repeat_bars"]
         pulled = polyphonic_rate(composer.decode(probs, genre=genre))
@@ -275,7 +276,7 @@ def test_the_drums_are_played_as_a_kit_that_stacks_as_the_songs_drummers_do(trai
     decoding = calibrate_decoding(generator, training, samples=32)
     assert set(decoding["kit"]) == {"pop", "rock"}
     # drums decoded at a low threshold stack more pieces on a hit than the songs' drummers
-    decoding.update(repeat_bars={}, straight_eighths={})
+    decoding.update(repeat_bars={}, straight_sixteenths={}, straight_eighths={})
     decoding["track_scales"]["rock"][0] *= 0.5
     composer = Composer(generator, decoding)
     drums = [t for t, track in enumerate(composer.config.tracks) if track.is_drum]
