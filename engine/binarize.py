@@ -482,6 +482,12 @@ def straight_sixteenths(notes: np.ndarray, steps_per_beat: int, cutoff: float, p
                            prior, keep_lengths)
 
 
+# The phrase-wide straightenings, in the order the decoding applies them: each model-file entry
+# (per genre, a cutoff a track), its step, and the share of a phrase's onsets its cutoff reads.
+STRAIGHTENINGS = (("straight_sixteenths", straight_sixteenths, triplets_share),
+                  ("straight_eighths", straight_eighths, sixteenths_share))
+
+
 KIT_RANKS = 6  # the hits at once a kit's fit judges: a step's surest hit, then its 2nd..6th (a 7th and on as the 6th)
 
 

@@ -51,6 +51,7 @@ from .binarize import (
     HOLD_RATIO,
     KIT_RANKS,
     SNAP_SPREAD,
+    STRAIGHTENINGS,
     binarize,
     calibrate,
     fitted_bar_gate,
@@ -58,8 +59,6 @@ from .binarize import (
     hit_sureness,
     median_pitches,
     quantize,
-    sixteenths_share,
-    triplets_share,
 )
 from .dataset import Phrases
 from .feel import fitted_feels, pack_feels, track_offsets
@@ -82,7 +81,7 @@ REGISTER_SHARE = 0.99  # of a track's notes the register holds: the rest, in the
 REPEATS = True  # models fitted now keep a note played again at once as two (binarize: repeats)
 REPEAT_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0)  # shares of the pull toward the mean bar tried (fitted_rhythm)
 AT_ONCE_DRIFT = 0.01  # share of its notes at once that the pull toward the mean bar may move a track away from the songs'
-RHYTHM_ENTRIES = ("repeat_bars", "straight_sixteenths", "straight_eighths")  # what fitted_rhythm fits
+RHYTHM_ENTRIES = ("repeat_bars", *(entry for entry, _, _ in STRAIGHTENINGS))  # what fitted_rhythm fits
 REPEAT_SAMPLES = 256  # generated phrases per genre decoded at each share: its bar similarity moves by about 0.01
 
 
@@ -226,9 +225,8 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
     rows = np.arange(len(phrases)) if rows is None else rows
     cfg = composer.config
     steps_per_bar, onsets_kind = 4 * cfg.steps_per_beat, REPETITION_KINDS.index("onsets")
-    straighten = {"straight_sixteenths": triplets_share, "straight_eighths": sixteenths_share}  # in decoding's order
-    saved = {entry: composer.meta.get(entry) for entry in ("repeat_bars", *straighten)}
-    fitted = {"repeat_bars": {}, **{entry: {} for entry in straighten}}
+    saved = {entry: composer.meta.get(entry) for entry in RHYTHM_ENTRIES}
+    fitted = {entry: {} for entry in RHYTHM_ENTRIES}
     try:
         for genre, in_genre in genre_groups(phrases, rows, cfg.genres).items():
             if not len(in_genre):
@@ -236,7 +234,7 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
             songs = _pick(rng, in_genre)
             alike_songs = _songs_repetition(phrases, songs, steps_per_bar, cfg.lowest_pitch)[:, onsets_kind]
             probs = _probabilities(composer, [composer.new_idea(seed + k, genre=genre or None) for k in range(samples)])
-            for entry in straighten:
+            for entry, _, _ in STRAIGHTENINGS:
                 composer.meta[entry] = {}
             at_once_songs = polyphonic_rate(phrases.rolls[songs[:DATA_SAMPLE // 4]])
             alike, at_once = [], []
@@ -256,7 +254,7 @@ def fitted_rhythm(composer: Composer, phrases: Phrases, rows: np.ndarray | None 
                       for t in range(cfg.n_tracks)]
             composer.meta["repeat_bars"] = {genre: shares}
             fitted["repeat_bars"][genre] = shares
-            for entry, share_of in straighten.items():
+            for entry, _, share_of in STRAIGHTENINGS:  # in the decoding's order, each over the last
                 songs_none = _share_none(phrases, songs, cfg.steps_per_beat, share_of)
                 notes = composer.decode(probs, genre=genre or None)
                 fitted[entry][genre] = _straight_cutoffs(share_of(notes, cfg.steps_per_beat), songs_none)

@@ -21,6 +21,7 @@ from .binarize import (
     PLAIN,
     QUANTIZE,
     SNAP_SPREAD,
+    STRAIGHTENINGS,
     binarize,
     chord_lock,
     gate_bars,
@@ -30,8 +31,6 @@ from .binarize import (
     monophonic,
     quantize,
     repeat_bars,
-    straight_eighths,
-    straight_sixteenths,
 )
 from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
@@ -324,7 +323,7 @@ class Composer:
             for t, track in enumerate(self.config.tracks):
                 notes[..., t, :, :] = quantize(notes[..., t, :, :], spb, strength, None if prior is None else prior[t],
                                                spreads[t], keep_lengths=track.is_drum)
-            for entry, straighten in (("straight_sixteenths", straight_sixteenths), ("straight_eighths", straight_eighths)):
+            for entry, straighten, _ in STRAIGHTENINGS:
                 cutoffs = self._fitted(entry, genre) or [0.0] * self.config.n_tracks  # models fitted before have none
                 for t, track in enumerate(self.config.tracks):
                     notes[..., t, :, :] = straighten(notes[..., t, :, :], spb, cutoffs[t],

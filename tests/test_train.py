@@ -752,7 +752,7 @@ def test_a_new_genre_without_a_chosen_one_starts_between_the_genres():
     model, shipped = load_model(resolve_model("genres"))
     genres = [*model.cfg.genres, "my-songs"]
     kept = kept_decoding(shipped, genres)
-    for key in ("track_scales", "kit", "straight_eighths", "repeat_bars"):
+    for key in ("track_scales", "kit", "straight_sixteenths", "straight_eighths", "repeat_bars"):
         assert {g: kept[key][g] for g in shipped[key]} == shipped[key]
         assert kept[key]["my-songs"] == np.mean(list(shipped[key].values()), axis=0).round(6).tolist()
     mine = unpack_feels(kept["feel"]["my-songs"])
