@@ -25,6 +25,7 @@ import argparse
 import json
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,42 @@ def with_off_grid_onset(phrases: np.ndarray, steps_per_beat: int) -> float:
     return float(per_position[:, :, :, ~on_grid(steps_per_beat)].any(axis=(1, 2, 3, 4)).mean())
 
 
+@dataclass
+class PhraseSets:
+    """A model's generated phrases of a genre and the genre's validation phrases, each as
+    the test's features."""
+    composer: Composer
+    phrases: object  # the data's phrases (engine/dataset.py: build_phrases)
+    validation: np.ndarray  # their indices in `phrases`
+    fake: np.ndarray  # the generated phrases, (n, T, S, P)
+    generated: np.ndarray  # their features
+    real: np.ndarray  # the validation phrases' features
+    feature_names: list[str]
+    songs: np.ndarray  # each validation phrase's song, for folds that keep a song together
+    track_names: list[str]
+    drum: int | None
+
+
+def phrase_sets(model: str, weights: str | None, genre: str, samples: int, data: str,
+                quantize: float | None = None) -> PhraseSets:
+    """`samples` phrases of `model` (or of a checkpoint's generator decoded as `model`
+    decodes) against every validation phrase of `genre` in `data`, as features."""
+    composer = Composer.load(model, "cpu")
+    if weights:
+        composer = checkpoint_composer(weights, composer)
+    cfg = composer.config
+    phrases = build_phrases(data, PhraseSpec.of_model(cfg), cache_dir=default_cache_dir())
+    in_genre = phrases.genre == phrases.genres.index(genre)
+    validation = np.flatnonzero(in_genre & phrases.validation_songs[phrases.song])
+    names = [t.name for t in cfg.tracks]
+    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
+    fake = generated_phrases(composer, samples, genre, None, quantize_strength=quantize)
+    generated, feature_names = phrase_features(fake, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
+    real, _ = phrase_features(phrases.rolls[validation], names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
+    return PhraseSets(composer, phrases, validation, fake, generated, real, feature_names,
+                      phrases.song[validation], names, drum)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="genres")
@@ -74,20 +111,10 @@ def main() -> int:
     parser.add_argument("--all-only", action="store_true", help="all features only, with what separates most")
     parser.add_argument("--json")
     args = parser.parse_args()
-    composer = Composer.load(args.model, "cpu")
-    if args.weights:
-        composer = checkpoint_composer(args.weights, composer)
-    cfg = composer.config
-    spec = PhraseSpec.of_model(cfg)
-    phrases = build_phrases(args.data, spec, cache_dir=default_cache_dir())
-    in_genre = phrases.genre == phrases.genres.index(args.genre)
-    validation = np.flatnonzero(in_genre & phrases.validation_songs[phrases.song])
-    names = [t.name for t in cfg.tracks]
-    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
-    fake = generated_phrases(composer, args.samples, args.genre, None, quantize_strength=args.quantize)
-    generated, feature_names = phrase_features(fake, names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
-    real, _ = phrase_features(phrases.rolls[validation], names, drum, cfg.steps_per_beat, cfg.lowest_pitch)
-    songs = phrases.song[validation]
+    sets = phrase_sets(args.model, args.weights, args.genre, args.samples, args.data, args.quantize)
+    composer, phrases, validation, fake = sets.composer, sets.phrases, sets.validation, sets.fake
+    generated, real, feature_names, songs = sets.generated, sets.real, sets.feature_names, sets.songs
+    cfg, names, drum = composer.config, sets.track_names, sets.drum
 
     def accuracy(columns: np.ndarray) -> float:
         test = classifier_two_sample_test(generated[:, columns], real[:, columns],
