@@ -163,6 +163,9 @@ class RunRequest:
                                                "phrase's statistics as the classifier two-sample test does "
                                                "(onsets, note lengths, pitch, harmony between tracks) and the "
                                                "generator is asked to make it say real (0: none)")
+    marginal_loss: float = _setting(0.0, "weight of the generator's marginal term: each of the classifier "
+                                         "test's phrase statistics, its distribution over a batch's phrases "
+                                         "pulled to the songs' of their genre (0: none)")
     term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
                                       "phrases) as this model file decodes them (its per-track thresholds, bass "
                                       "as a line), not as the critic's notes at 0.5 (default: the critic's)")
@@ -253,7 +256,7 @@ class RunRequest:
             bar_fill_loss=self.bar_fill_loss, pitch_variety_loss=self.pitch_variety_loss,
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             spread_loss=self.spread_loss, hold_loss=self.hold_loss,
-            feature_critic_loss=self.feature_critic_loss,
+            feature_critic_loss=self.feature_critic_loss, marginal_loss=self.marginal_loss,
             term_decoding=self.term_decoding,
         )
 

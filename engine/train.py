@@ -35,10 +35,13 @@ from .dataset import Phrases
 from .device import describe_device
 from .failures import os_reason
 from .feature_critic import (
+    MARGINAL_PHRASES,
     STANDARDIZE_PHRASES,
     FeatureCritic,
+    StatisticsMarginals,
     feature_critic_loss,
     feature_generator_loss,
+    phrase_statistics,
 )
 from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
@@ -181,6 +184,13 @@ class TrainConfig:
     # The single-statistic terms above each moved the test about a point and brought the
     # next tell forward (docs/quality.md, "The spread and hold terms").
     feature_critic_loss: float = 0.0
+    # The weight of the marginal term (engine/feature_critic.py's `StatisticsMarginals`; 0:
+    # none): each of the test's phrase statistics, its distribution over the batch's phrases of
+    # a genre pulled to the songs' of that genre (a 1-D Wasserstein distance per statistic, in
+    # units of the songs' spread). The critics score phrase by phrase, and a phrase played in
+    # between the songs' manners scores well; the test told the shipped rock from the songs by
+    # the spread of its statistics, not their means (docs/quality.md, "What the test reads now").
+    marginal_loss: float = 0.0
     # A model file (name or path) whose decoding the generator's terms (and the feature critic,
     # trained and asked alike) count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -239,6 +249,7 @@ TRAIN_RULES = {
     "spread_loss": between(0, 1000),
     "hold_loss": between(0, 1000),
     "feature_critic_loss": between(0, 1000),
+    "marginal_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -815,6 +826,9 @@ class Trainer:
             reference = unpack_torch(self.bits[reference[:STANDARDIZE_PHRASES].to(device)], self.n_pitches)
             self.feature_critic = FeatureCritic(model_cfg, reference).to(device)
             self.opt_f = torch.optim.Adam(self.feature_critic.parameters(), lr=train_cfg.d_lr, betas=betas)
+        self.marginals = None  # the songs' statistics' distributions, per genre (marginal_loss)
+        if train_cfg.marginal_loss > 0:
+            self.marginals = self._marginals(model_cfg, train_cfg.seed).to(device)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -823,6 +837,16 @@ class Trainer:
         self.trained_on: list[str] = []  # the devices that ran its epochs, a resumed run's too
         self.started_from: dict | None = None  # the checkpoint a warm start took its weights from
         self.amp = device.type == "cuda"
+
+    def _marginals(self, cfg: ModelConfig, seed: int) -> StatisticsMarginals:
+        """The marginal term's reference: up to MARGINAL_PHRASES training phrases of each genre."""
+        order = torch.randperm(len(self.bits), generator=torch.Generator().manual_seed(seed)).to(self.device)
+        labels = self.genres[order] if cfg.genres else torch.zeros_like(order)
+        chosen = torch.cat([order[labels == g][:MARGINAL_PHRASES] for g in labels.unique()])
+        with torch.no_grad():  # a few thousand phrases at a time would take gigabytes unpacked
+            stats = torch.cat([phrase_statistics(unpack_torch(self.bits[part], self.n_pitches).float(), cfg)
+                               for part in chosen.split(512)])
+        return StatisticsMarginals(cfg, stats.cpu(), self.genres[chosen] if cfg.genres else None)
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -1045,6 +1069,8 @@ class Trainer:
             self.feature_critic.requires_grad_(False)
             loss = loss + self.cfg.feature_critic_loss * feature_generator_loss(self.feature_critic, fake, genre)
             self.feature_critic.requires_grad_(True)
+        if self.marginals is not None:
+            loss = loss + self.cfg.marginal_loss * self.marginals(fake, genre)
         if self.cfg.harmony_loss > 0 and real is not None:
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,

@@ -1,6 +1,8 @@
 """The feature critic: a second critic that reads each phrase's statistics as the classifier
 two-sample test does. Its statistics are the test's own, it learns to tell notes off the grid
-from the songs', and a real training run carries it through a checkpoint."""
+from the songs', and a real training run carries it through a checkpoint. The marginal term,
+which compares a batch's distribution of those statistics with the songs', hears a batch of
+phrases all alike in manner."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import torch
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.feature_critic import (
     FeatureCritic,
+    StatisticsMarginals,
     feature_critic_loss,
     feature_generator_loss,
     phrase_statistics,
@@ -92,3 +95,32 @@ def test_a_real_run_with_the_feature_critic_keeps_it_in_its_checkpoint_and_resum
     for name, value in trainer.feature_critic.state_dict().items():
         assert torch.equal(value, resumed.feature_critic.state_dict()[name]), name
     assert "feature_critic_loss" in TrainConfig(feature_critic_loss=-1).problem()
+
+
+def test_the_marginal_term_hears_a_batch_all_alike_where_the_songs_vary(phrases, tmp_path):
+    cfg = ModelConfig(steps_per_beat=12, genres=phrases.genres)
+    real = torch.as_tensor(np.asarray(phrases.rolls[:]), dtype=torch.float32)
+    genre = torch.as_tensor(phrases.genre)
+    stats = phrase_statistics(real, cfg)
+    marginals = StatisticsMarginals(cfg, stats, genre)
+    rock = genre == phrases.genres.index("rock")
+    songs = marginals(real[rock], genre[rock])
+    # every phrase the rock phrase nearest the rock phrases' mean statistics: each statistic's
+    # mean about the songs', its spread none (what a phrase-by-phrase critic scores well)
+    z = (stats[rock] - marginals.mean) / marginals.scale
+    middle = real[rock][(z - z.mean(0)).norm(dim=1).argmin()]
+    alike = marginals(middle.expand(int(rock.sum()), -1, -1, -1), genre[rock])
+    assert songs < 0.05 and alike > 4 * songs
+    # its gradient reaches the notes (straight-through, every cell the statistics count)
+    notes = middle.expand(8, -1, -1, -1).clone().requires_grad_(True)
+    marginals(notes, genre[rock][:8]).backward()
+    assert torch.isfinite(notes.grad).all() and notes.grad.abs().sum() > 0
+
+    # a real run with the term
+    cfg = ModelConfig(steps_per_beat=12, g_width=8, d_width=8, genres=phrases.genres)
+    tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2, n_critic=1, marginal_loss=0.1,
+                       binary_neurons="deterministic")
+    trainer = Trainer(cfg, tcfg, phrases, RunPaths.for_model(tmp_path / "m.safetensors"), torch.device("cpu"),
+                      log=lambda s: None)
+    assert trainer.marginals.quantiles.shape[:2] == (2, 257) and trainer.fit(show_progress=False)
+    assert "marginal_loss" in TrainConfig(marginal_loss=-1).problem()
