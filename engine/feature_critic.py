@@ -115,6 +115,14 @@ def phrase_statistics(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     return torch.cat(columns, dim=1)
 
 
+def statistics_scale(stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, features) statistics of training phrases -> their mean and spread, the units the
+    feature critic and the marginal term read statistics in. The spread is softened by a
+    hundredth: a statistic the songs hardly vary (the drums' notes of a beat or more, none in
+    the data: spread 0) would otherwise weigh a thousand times the rest."""
+    return stats.mean(0), stats.std(0) + SOFTEN
+
+
 class FeatureCritic(nn.Module):
     """Phrase statistics (standardized by the training phrases') and the genre -> an unbounded
     score, high for "real": a Wasserstein critic in the space of the statistics, kept near
@@ -132,10 +140,9 @@ class FeatureCritic(nn.Module):
         self.cfg = cfg
         with torch.no_grad():
             stats = torch.cat([phrase_statistics(chunk.float(), cfg) for chunk in reference.split(512)])
-        self.register_buffer("mean", stats.mean(0))
-        # softened by a hundredth: a statistic the songs hardly vary (the drums' notes of a beat
-        # or more, none in the data: spread 0) would otherwise weigh a thousand times the rest
-        self.register_buffer("scale", stats.std(0) + SOFTEN)
+        mean, scale = statistics_scale(stats)
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", scale)
         n_genres = len(cfg.genres)
         self.net = nn.Sequential(nn.Linear(stats.shape[1] + n_genres, WIDTH), nn.LeakyReLU(0.2),
                                  nn.Linear(WIDTH, WIDTH), nn.LeakyReLU(0.2), nn.Linear(WIDTH, 1))
@@ -184,8 +191,8 @@ MARGINAL_LEVELS = 257  # quantile levels kept per genre and statistic
 
 class StatisticsMarginals(nn.Module):
     """Each phrase statistic's distribution over the training phrases of each genre, kept as
-    quantiles (standardized as `FeatureCritic` standardizes): what `marginal_gap` compares a
-    generated batch with.
+    quantiles (in `statistics_scale`'s units, as `FeatureCritic` reads them): what `forward`
+    compares a generated batch with.
 
     Why: the classifier two-sample test tells the shipped model's rock from the songs 90 % of
     the time, and 95 % with each statistic shuffled within its set (its distribution kept, how
@@ -200,7 +207,7 @@ class StatisticsMarginals(nn.Module):
         one's genre index (N,) or None."""
         super().__init__()
         with torch.no_grad():
-            mean, scale = stats.mean(0), stats.std(0) + SOFTEN
+            mean, scale = statistics_scale(stats)
             z = (stats - mean) / scale
             labels = torch.zeros(len(z), dtype=torch.long) if genre is None else genre.cpu()
             n_genres = max(1, len(cfg.genres))
