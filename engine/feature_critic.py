@@ -41,6 +41,28 @@ def _ratio(top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:
     return top / bottom.clamp(min=1e-6) * (bottom.detach() > 0)
 
 
+def note_edges(x: torch.Tensor, steps_per_beat: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, T, S, P) notes -> where notes start, where a note of a beat or more starts (a start
+    with the next steps_per_beat - 1 steps sounding), and each cell's next step; differentiable
+    on straight-through notes."""
+    pad = torch.nn.functional.pad
+    before, after = pad(x[:, :, :-1], (0, 0, 1, 0)), pad(x[:, :, 1:], (0, 0, 0, 1))
+    starts = x * (1 - before)
+    held = starts
+    for j in range(1, steps_per_beat):
+        held = held * pad(x[:, :, j:], (0, 0, 0, j))
+    return starts, held, after
+
+
+def pitch_range(pitch_cells: torch.Tensor) -> torch.Tensor:
+    """(..., P) cells sounding per pitch -> (...): the pitches between the lowest and the highest
+    used, less one (cumulative maxima carry the gradient to every pitch between); -1 for none."""
+    used = pitch_cells.clamp(max=1)
+    reached_up = torch.cummax(used, dim=-1).values  # at or above the lowest pitch used
+    reached_down = torch.cummax(used.flip(-1), dim=-1).values.flip(-1)  # at or below the highest
+    return (reached_up * reached_down).sum(-1) - 1
+
+
 def phrase_statistics(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     """(B, T, S, P) notes -> (B, features), per phrase and track: density, empty bars, onsets a
     bar, the share of onsets at each step of the beat, mean note length, one-step notes, notes
@@ -55,15 +77,10 @@ def phrase_statistics(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     spb = cfg.steps_per_beat
     steps_per_bar = s // cfg.n_bars
     bars = cfg.n_bars
-    pad = torch.nn.functional.pad
-    before, after = pad(x[:, :, :-1], (0, 0, 1, 0)), pad(x[:, :, 1:], (0, 0, 0, 1))
-    starts = x * (1 - before)
+    starts, held, after = note_edges(x, spb)
     count = starts.sum((2, 3))  # (B, T)
     cells = x.sum((2, 3))
     at = starts[:, :, : s // spb * spb].reshape(b, t, -1, spb, p).sum((2, 4))  # (B, T, spb)
-    held = starts
-    for j in range(1, spb):  # a note of a beat or more: a start with the next spb - 1 steps sounding
-        held = held * pad(x[:, :, j:], (0, 0, 0, j))
     sounding = x.sum(3)  # (B, T, S): notes at once
     plays_step = x.amax(3)
     in_bars = x.reshape(b, t, bars, steps_per_bar * p)
@@ -87,16 +104,13 @@ def phrase_statistics(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
         pitch = torch.arange(p, device=x.device, dtype=x.dtype) + cfg.lowest_pitch
         mean = _ratio((pitch_cells * pitch).sum(-1), total)
         square = _ratio((pitch_cells * pitch**2).sum(-1), total)
-        used = pitch_cells.clamp(max=1)
-        reached_up = torch.cummax(used, dim=-1).values  # at or above the lowest pitch used
-        reached_down = torch.cummax(used.flip(-1), dim=-1).values.flip(-1)  # at or below the highest
         sounds = (total.detach() > 0).float()
         classes = pitch_classes_per_beat(y, steps_per_bar, cfg.lowest_pitch)  # (B, k, bars, 12)
         bar_sounds = (classes.detach().sum(-1) > 0).float()
         height = torch.stack([
             mean,
             torch.sqrt((square - mean**2).clamp(min=0) + SPREAD_FLOOR) * sounds,  # pitch spread
-            ((reached_up * reached_down).sum(-1) - 1) * sounds,  # pitch range
+            pitch_range(pitch_cells) * sounds,  # pitch range
             _ratio((classes.clamp(max=1).sum(-1) * bar_sounds).sum(2), bar_sounds.sum(2)),  # pitch classes a bar
         ], dim=2)  # (B, k, 4)
     for k in range(t):  # phrase_features' order: each track's own, then the pairs

@@ -35,6 +35,7 @@ from .binarize import (
 from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
 from .key_homing import home_keys_from, home_shift, is_key_name, move_chord_features, move_pitches
+from .manner import N_MANNERS
 from .model import Generator, ModelConfig, ModelFileError, load_model
 from .model_store import resolve_model
 from .pianoroll import N_PITCHES, Multitrack
@@ -54,6 +55,9 @@ class Idea:
     # Whether its phrases may be made in a home key of a chord model (engine/key_homing.py);
     # False for an accompaniment, whose part fixes the key and the register.
     home_keys: bool = True
+    # For a manner model: each phrase's manner per track, standardized (phrases, tracks, 4;
+    # engine/manner.py), drawn from the songs'; None: the songs' mean manner.
+    manners: np.ndarray | None = None
 
     @property
     def n_phrases(self) -> int:
@@ -422,15 +426,30 @@ class Composer:
         for _ in range(phrases - 1):
             shared.append(walk(shared[-1], _randn(rng, cfg.z_shared), variation))
             tracks.append(walk(tracks[-1], _randn(rng, cfg.n_tracks, cfg.z_track), variation))
-        return Idea(np.stack(shared), np.stack(tracks), self.genre_index(genre), seed,
-                    self.chords_for(chords, phrases, seed, genre))
+        chosen = self.chords_for(chords, phrases, seed, genre)
+        index = self.genre_index(genre)
+        return Idea(np.stack(shared), np.stack(tracks), index, seed, chosen,
+                    manners=self.drawn_manners(rng, phrases, index))
+
+    def drawn_manners(self, rng: np.random.Generator, phrases: int, genre: int | None) -> np.ndarray | None:
+        """A manner model's manners for a clip: one phrase of the genre's songs' (its tracks'
+        manners together, as one band played them), the same for every phrase of the clip."""
+        if not self.config.manners:
+            return None
+        table = self.generator.manner_table[genre or 0].cpu().numpy()  # (rows, T, manners)
+        return np.repeat(table[rng.integers(len(table))][None], phrases, axis=0).astype(np.float32)
 
     def regenerate_track(self, idea: Idea, track: int, seed: int) -> Idea:
-        """The same idea with new noise for one track: the other tracks come out unchanged."""
+        """The same idea with new noise (and, for a manner model, a new manner) for one track:
+        the other tracks come out unchanged."""
         z_tracks = idea.z_tracks.copy()
         rng = np.random.default_rng(seed)
         z_tracks[:, track] = _randn(rng, idea.n_phrases, self.config.z_track)
-        return replace(idea, z_tracks=z_tracks)
+        manners = idea.manners
+        if manners is not None:
+            manners = manners.copy()
+            manners[:, track] = self.drawn_manners(rng, idea.n_phrases, idea.genre)[:, track]
+        return replace(idea, z_tracks=z_tracks, manners=manners)
 
     def vary(self, idea: Idea, amount: float, seed: int) -> Idea:
         """A small move in latent space (`amount` 0..1) away from an idea."""
@@ -451,6 +470,8 @@ class Composer:
                 a,
                 z_shared=(math.cos(angle) * a.z_shared + math.sin(angle) * b.z_shared).astype(np.float32),
                 z_tracks=(math.cos(angle) * a.z_tracks + math.sin(angle) * b.z_tracks).astype(np.float32),
+                manners=None if a.manners is None or b.manners is None else
+                ((1 - t) * a.manners + t * b.manners).astype(np.float32),
             ))
         return out
 
@@ -486,11 +507,15 @@ class Composer:
             yield idea, self._full_pitch_range(own[0])
 
     def _generator_inputs(self, idea: Idea) -> tuple[np.ndarray, ...]:
-        """An idea's rows for the generator: z_shared, z_tracks, genre and (chord models) chords."""
+        """An idea's rows for the generator: z_shared, z_tracks, genre, manners (zeros, the
+        songs' mean, where none) and (chord models) chords."""
         genres = np.full(idea.n_phrases, idea.genre if idea.genre is not None else 0)
+        manners = idea.manners
+        if manners is None:
+            manners = np.zeros((idea.n_phrases, self.config.n_tracks, N_MANNERS), dtype=np.float32)
         if not self.config.chords:
-            return idea.z_shared, idea.z_tracks, genres
-        return idea.z_shared, idea.z_tracks, genres, *self.chord_inputs(idea)
+            return idea.z_shared, idea.z_tracks, genres, manners
+        return idea.z_shared, idea.z_tracks, genres, manners, *self.chord_inputs(idea)
 
     def chord_inputs(self, idea: Idea) -> tuple[np.ndarray, np.ndarray]:
         """A chord model's chords for an idea as the generator takes them: (phrases, beats, 24)
@@ -510,11 +535,12 @@ class Composer:
     @torch.no_grad()
     def _run_generator(self, rows: tuple[np.ndarray, ...]) -> np.ndarray:
         """One batch of generator inputs -> (batch, T, S, P) probabilities."""
-        shared, tracks, genres, *chords = (torch.as_tensor(a, device=self.device) for a in rows[:4])
+        shared, tracks, genres, manners, *chords = (torch.as_tensor(a, device=self.device) for a in rows[:5])
         probs = self.generator(shared, tracks, genres if self.config.genres else None,
-                               chords[0] if chords else None).float().cpu().numpy()  # (batch, T, S, P)
-        if len(rows) > 4:  # phrases made in a home key go back to the key asked for
-            for row, shift in enumerate(rows[4]):
+                               chords[0] if chords else None,
+                               manners=manners if self.config.manners else None).float().cpu().numpy()
+        if len(rows) > 5:  # phrases made in a home key go back to the key asked for
+            for row, shift in enumerate(rows[5]):
                 probs[row] = move_pitches(probs[row], -int(shift))
         return probs
 

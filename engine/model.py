@@ -70,6 +70,10 @@ class ModelConfig:
     # channels are pulled toward the phrase's mean bar by a learned share (see
     # `Generator._tied_bars`); off in the models trained before it.
     bar_tie: bool = False
+    # Manners: each track of a phrase is told how to play (onsets a bar, note length, notes of
+    # a beat or more, pitch range; engine/manner.py), drawn in generation from the songs' own;
+    # off in the models trained before it.
+    manners: bool = False
     threshold: float = 0.9  # default binarization threshold (the seed paper's)
 
     def __post_init__(self):
@@ -281,6 +285,18 @@ class Generator(nn.Module):
             # A share per track and channel of the first layer; at zero, bars are drawn apart
             # as before, so a warm start begins where its source was.
             self.bar_tie = nn.Parameter(torch.zeros(cfg.n_tracks, 4 * w))
+        if cfg.manners:
+            from .manner import N_MANNERS, TABLE_PHRASES
+
+            # Each track's manner is a learned offset per track at the bars (4w channels) and
+            # at the beats (4w), zero at first, so a warm start begins where its source was.
+            # The buffers standardize manners and hold the songs' to draw from (set by training).
+            self.manner_to_bars = _zero_linear(N_MANNERS, cfg.n_tracks * 4 * w)
+            self.manner_to_beats = _zero_linear(N_MANNERS, cfg.n_tracks * 4 * w)
+            self.register_buffer("manner_mean", torch.zeros(cfg.n_tracks, N_MANNERS))
+            self.register_buffer("manner_scale", torch.ones(cfg.n_tracks, N_MANNERS))
+            self.register_buffer("manner_table", torch.zeros(max(1, len(cfg.genres)), TABLE_PHRASES,
+                                                             cfg.n_tracks, N_MANNERS))
         # Only the last layer works at full resolution, and with one output channel: on a
         # CPU the cost of a layer is mostly the size of its output.
         self.to_notes = nn.Sequential(*self._time_and_pitch_layers(cfg, 2 * w, w), nn.Sigmoid())
@@ -303,10 +319,11 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(w, 1, (k_last, OCTAVE), (last, OCTAVE), (p_last, 0)),  # (1, S, P)
         ]
 
-    def forward(self, z_shared, z_tracks, genre=None, chords=None, tracks=None) -> torch.Tensor:
+    def forward(self, z_shared, z_tracks, genre=None, chords=None, tracks=None, manners=None) -> torch.Tensor:
         """chords: (B, beats, 24) for a chord model (all zero: no chord given). `tracks`: the
         indices of the tracks to draw, with z_tracks holding only theirs (default: all); a
-        track does not depend on the others, so drawing some costs only their share."""
+        track does not depend on the others, so drawing some costs only their share.
+        manners: (B, T, 4) standardized, as z_tracks, for a manner model (None: the songs' mean)."""
         cfg = self.cfg
         b, t = z_tracks.shape[:2]
         embedding = self.track_embedding.weight if tracks is None else self.track_embedding.weight[tracks]
@@ -326,6 +343,8 @@ class Generator(nn.Module):
             x = layer(x)
             if cfg.bar_tie and i == 0:  # (B*T, 4w, bars, 1)
                 x = self._tied_bars(x, b, tracks)
+            if cfg.manners and manners is not None and i in (0, 1):  # (B*T, 4w, bars or beats, 1)
+                x = x + self._manner_offset(self.manner_to_bars if i == 0 else self.manner_to_beats, manners, tracks)
             if cfg.chords and i == 1:  # (B*T, 4w, beats, 1)
                 x = x + self._chord_offset(self.chord_to_beats, chords, t, 1, tracks)
             elif cfg.chords and i == 3:  # (B*T, 2w, beats, octaves)
@@ -345,6 +364,16 @@ class Generator(nn.Module):
         share = self.bar_tie if tracks is None else self.bar_tie[tracks]  # (T, 4w)
         share = share.repeat(b, 1)[:, :, None, None]  # (B*T, 4w, 1, 1)
         return x + share * (x.mean(2, keepdim=True) - x)
+
+    def _manner_offset(self, layer: nn.Linear, manners: torch.Tensor, tracks=None) -> torch.Tensor:
+        """(B, T, manners) -> (B*T, 4w, 1, 1): each track's offset from its own manner, by its
+        own weights; tracks fold into the batch as in `forward`."""
+        b, t = manners.shape[:2]
+        out = layer(manners).view(b, t, self.cfg.n_tracks, -1)  # (B, T, all tracks, 4w)
+        index = torch.arange(self.cfg.n_tracks, device=manners.device) if tracks is None else \
+            torch.as_tensor(tracks, device=manners.device)
+        out = out[:, torch.arange(t, device=manners.device), index]  # each track by its own weights
+        return out.reshape(b * t, -1, 1, 1)
 
     def _chord_offset(self, layer: nn.Linear, chords: torch.Tensor, t: int, octaves: int,
                       tracks=None) -> torch.Tensor:

@@ -103,6 +103,9 @@ class RunRequest:
     bar_tie: bool = _setting(False, "let the generator pull each track's bars toward the phrase's mean bar by a "
                                     "learned share, so that a groove can come back bar after bar (a warm "
                                     "start adds it at zero)")
+    manners: bool = _setting(False, "tell the generator each track's manner (onsets a bar, note length, notes of "
+                                    "a beat or more, pitch range), drawn in generation from the songs' own, so "
+                                    "that its phrases vary as the songs' do (a warm start adds it at zero)")
     chords: bool = _setting(False, "condition on each phrase's chords, so that it can be asked for a key and a "
                                    "progression")
     chord_register: bool = _setting(False, "with --chords: learn the chords' offsets per track and octave, so "
@@ -166,6 +169,8 @@ class RunRequest:
     marginal_loss: float = _setting(0.0, "weight of the generator's marginal term: each of the classifier "
                                          "test's phrase statistics, its distribution over a batch's phrases "
                                          "pulled to the songs' of their genre (0: none)")
+    manner_loss: float = _setting(0.0, "with --manners: weight of the term that asks each generated track to "
+                                       "play the manner it was given (0: none)")
     term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
                                       "phrases) as this model file decodes them (its per-track thresholds, bass "
                                       "as a line), not as the critic's notes at 0.5 (default: the critic's)")
@@ -235,7 +240,7 @@ class RunRequest:
             time_layers=shape["time_layers"], critic_bar_statistics=self.critic_bar_statistics,
             critic_onset_statistics=self.critic_onset_statistics,
             critic_repetition_statistics=self.critic_repetition_statistics, bar_tie=self.bar_tie,
-            chords=self.chords or self.chord_register, chord_register=self.chord_register,
+            manners=self.manners, chords=self.chords or self.chord_register, chord_register=self.chord_register,
         )
 
     def train_config(self):
@@ -257,7 +262,7 @@ class RunRequest:
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             spread_loss=self.spread_loss, hold_loss=self.hold_loss,
             feature_critic_loss=self.feature_critic_loss, marginal_loss=self.marginal_loss,
-            term_decoding=self.term_decoding,
+            manner_loss=self.manner_loss, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

@@ -45,6 +45,7 @@ from .feature_critic import (
 )
 from .generate import Composer
 from .grow_tracks import grown_critic, grown_generator
+from .manner import TABLE_PHRASES, manner_gap, manner_scale, manner_table, phrase_manners
 from .metrics import TONAL_CENTROID_BASIS
 from .model import (
     OCTAVE,
@@ -191,6 +192,10 @@ class TrainConfig:
     # between the songs' manners scores well; the test told the shipped rock from the songs by
     # the spread of its statistics, not their means (docs/quality.md, "What the test reads now").
     marginal_loss: float = 0.0
+    # With a manner model (ModelConfig.manners): the weight of the term that asks each
+    # generated track to play the manner it was given, a real phrase's (engine/manner.py's
+    # `manner_gap`; 0: none, the critic alone).
+    manner_loss: float = 0.0
     # A model file (name or path) whose decoding the generator's terms (and the feature critic,
     # trained and asked alike) count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -250,6 +255,7 @@ TRAIN_RULES = {
     "hold_loss": between(0, 1000),
     "feature_critic_loss": between(0, 1000),
     "marginal_loss": between(0, 1000),
+    "manner_loss": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -829,6 +835,8 @@ class Trainer:
         self.marginals = None  # the songs' statistics' distributions, per genre (marginal_loss)
         if train_cfg.marginal_loss > 0:
             self.marginals = self._marginals(model_cfg, train_cfg.seed).to(device)
+        if model_cfg.manners:
+            self._set_manners(train_cfg.seed)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -847,6 +855,29 @@ class Trainer:
             stats = torch.cat([phrase_statistics(unpack_torch(self.bits[part], self.n_pitches).float(), cfg)
                                for part in chosen.split(512)])
         return StatisticsMarginals(cfg, stats.cpu(), self.genres[chosen] if cfg.genres else None)
+
+    def _set_manners(self, seed: int) -> None:
+        """A manner model's scale and table of the songs' manners (engine/manner.py), from up to
+        TABLE_PHRASES x 8 training phrases: kept in the generator, so its files draw from them."""
+        cfg = self.model_cfg
+        order = torch.randperm(len(self.bits), generator=torch.Generator().manual_seed(seed))[:8 * TABLE_PHRASES]
+        order = order.to(self.device)
+        with torch.no_grad():
+            manners = torch.cat([phrase_manners(unpack_torch(self.bits[part], self.n_pitches).float(), cfg)
+                                 for part in order.split(512)]).cpu()
+        mean, scale = manner_scale(manners, cfg)
+        genre = self.genres[order].cpu() if cfg.genres else None
+        table = manner_table((manners - mean) / scale, genre, len(cfg.genres), seed)
+        for name, value in (("manner_mean", mean), ("manner_scale", scale), ("manner_table", table)):
+            getattr(self.generator, name).copy_(value.to(self.device))
+
+    def _manners(self, real: torch.Tensor) -> torch.Tensor | None:
+        """A manner model's manners of a real batch, standardized: what the generator is asked
+        to play (as chords and genres, each generated phrase takes one real phrase's)."""
+        if not self.model_cfg.manners:
+            return None
+        g = self.generator
+        return (phrase_manners(real, self.model_cfg) - g.manner_mean) / g.manner_scale
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -939,7 +970,7 @@ class Trainer:
         # The critic may gain its bar, onset and repetition views, the generator its chords
         # and its bar tie (new branches, starting at zero); nothing else may change.
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_",
-                 "critic_repetition_statistics": "repetition_", "chords": "chord_", "bar_tie": "bar_tie"}
+                 "critic_repetition_statistics": "repetition_", "chords": "chord_", "bar_tie": "bar_tie", "manners": "manner_"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
         # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres);
@@ -974,6 +1005,8 @@ class Trainer:
                 raise ValueError(f"{path}: its {name} does not fit this one ({reason})") from None
             if unexpected or any(not key.startswith(new) for key in missing):
                 raise ValueError(f"{path}: its {name} does not fit this one ({(unexpected or missing)[0]})")
+        if self.model_cfg.manners:  # the songs' manners are this run's data's, not the source's
+            self._set_manners(self.cfg.seed)
         self.started_from = {
             ("model" if is_model_file(path) else "checkpoint"): Path(path).name, "epoch": int(state["epoch"]),
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
@@ -1016,7 +1049,8 @@ class Trainer:
 
     def _critic_step(self, real, genre, chords=None) -> dict:
         with torch.no_grad(), self._autocast():
-            probabilities = self.generator(*self._noise(real.shape[0]), genre, chords).float()
+            probabilities = self.generator(*self._noise(real.shape[0]), genre, chords,
+                                           manners=self._manners(real)).float()
         fake = binary_neurons(probabilities, self.cfg.binary_neurons)
         with self._autocast():
             losses = critic_loss(self.d_step, real, fake, genre, self.cfg.gp_lambda, chords=chords)
@@ -1035,8 +1069,9 @@ class Trainer:
 
     def _generator_step(self, b: int, genre, chords=None, real=None) -> torch.Tensor:
         self.critic.requires_grad_(False)
+        manners = None if real is None else self._manners(real)
         with self._autocast():
-            probabilities = self.g_step(*self._noise(b), genre, chords).float()
+            probabilities = self.g_step(*self._noise(b), genre, chords, manners=manners).float()
             fake = binary_neurons(probabilities, self.cfg.binary_neurons)
             # The bare critic, not its DDP wrapper: its gradients are not wanted here.
             loss = -self.critic(fake, genre, chords).float().mean()
@@ -1071,6 +1106,9 @@ class Trainer:
             self.feature_critic.requires_grad_(True)
         if self.marginals is not None:
             loss = loss + self.cfg.marginal_loss * self.marginals(fake, genre)
+        if manners is not None and self.cfg.manner_loss > 0:
+            g = self.generator
+            loss = loss + self.cfg.manner_loss * manner_gap(fake, manners, cfg, g.manner_mean, g.manner_scale)
         if self.cfg.harmony_loss > 0 and real is not None:
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,

@@ -418,12 +418,13 @@ def _checkpoint_of(request: RunRequest) -> Path | None:
 
 def _model_from_checkpoint(model_cfg, request: RunRequest):
     """The checkpoint's model is the one trained on; a warm start (or fine-tuning) may add
-    the critic's new views, the chords and the bar tie."""
+    the critic's new views, the chords, the bar tie and the manners."""
     if not request.resume:
         model_cfg.critic_bar_statistics |= request.critic_bar_statistics
         model_cfg.critic_onset_statistics |= request.critic_onset_statistics
         model_cfg.critic_repetition_statistics |= request.critic_repetition_statistics
         model_cfg.bar_tie |= request.bar_tie
+        model_cfg.manners |= request.manners
         model_cfg.chords |= request.chords or request.chord_register
         model_cfg.chord_register |= request.chord_register
     return model_cfg

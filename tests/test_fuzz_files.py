@@ -311,7 +311,9 @@ def test_clips_made_as_they_go_are_the_clips_made_all_at_once():
     made = [probs for _, probs in composer.iter_probabilities(iter(ideas))]
     rows = [np.concatenate([getattr(i, name) for i in ideas]) for name in ("z_shared", "z_tracks")]
     genres = np.concatenate([np.full(i.n_phrases, i.genre or 0) for i in ideas])
-    all_at_once = np.concatenate([composer._run_generator((rows[0][s : s + 64], rows[1][s : s + 64], genres[s : s + 64]))
+    manners = np.zeros((90, composer.config.n_tracks, 4), dtype=np.float32)  # not a manner model: unread
+    all_at_once = np.concatenate([composer._run_generator((rows[0][s : s + 64], rows[1][s : s + 64],
+                                                           genres[s : s + 64], manners[s : s + 64]))
                                   for s in range(0, 90, 64)])
     for k, probs in enumerate(made):
         assert np.array_equal(probs, composer._full_pitch_range(all_at_once[3 * k : 3 * k + 3]))

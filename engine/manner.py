@@ -1,0 +1,91 @@
+"""A phrase's manner: how each track plays, as a few numbers a producer would name (how many
+notes a bar, how long they are held, how many last a beat or more, how wide the part ranges).
+
+Why: the classifier two-sample test of issue 14 reads *spread* (docs/quality.md, "What the test
+reads now"): the songs' players choose a manner per phrase (a bass of whole notes or of 8ths,
+strings as a pad or as a line) and the generator played every phrase in between, which no
+critic scoring phrase by phrase and no batch term moved. A manner model (`ModelConfig.manners`)
+is told each track's manner: in training the manner of a real phrase of the batch, with a term
+(`manner_gap`) that asks its notes to keep it; in generation a manner drawn from the songs'
+own (`Generator.manner_table`, the manners of training phrases of each genre, kept in the model
+file), so the spread of manners from phrase to phrase is the songs'.
+
+Every number is computed in torch on notes, differentiably with straight-through notes, and
+standardized per track by the training phrases' mean and spread.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .feature_critic import _ratio, note_edges, pitch_range
+from .model import ModelConfig
+
+# Per track: onsets a bar, mean note length (steps), share of notes of a beat or more, pitch
+# range (semitones). Counts and lengths as log(1 + v): a bass of 2 or 4 notes a bar differ as
+# much as one of 8 or 16.
+MANNERS = ("onsets a bar", "note length", "notes of a beat or more", "pitch range")
+N_MANNERS = len(MANNERS)
+TABLE_PHRASES = 256  # training phrases of each genre whose manners a model file keeps to draw from
+SOFTEN = 0.05  # added to a manner's spread over the songs before dividing by it
+
+
+def manner_mask(cfg: ModelConfig) -> torch.Tensor:
+    """(T, manners) 1 where a manner means something: a drum track has its onsets a bar only
+    (its hits have no length to speak of and no range)."""
+    mask = torch.ones(cfg.n_tracks, N_MANNERS)
+    for k, track in enumerate(cfg.tracks):
+        if track.is_drum:
+            mask[k, 1:] = 0
+    return mask
+
+
+def phrase_manners(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """(B, T, S, P) notes -> (B, T, manners), unstandardized; a silent track is all 0."""
+    starts, held, _ = note_edges(x, cfg.steps_per_beat)
+    count = starts.sum((2, 3))  # (B, T)
+    cells = x.sum((2, 3))
+    sounds = (cells.detach() > 0).to(x.dtype)
+    return torch.stack([
+        torch.log1p(count / cfg.n_bars),
+        torch.log1p(_ratio(cells, count)),
+        _ratio(held.sum((2, 3)), count),
+        torch.log1p(pitch_range(x.sum(2)).clamp(min=0) * sounds),
+    ], dim=2) * manner_mask(cfg).to(x)
+
+
+def manner_gap(fake: torch.Tensor, asked: torch.Tensor, cfg: ModelConfig, mean: torch.Tensor,
+               scale: torch.Tensor) -> torch.Tensor:
+    """How far generated notes (B, T, S, P) play from the manners they were asked for (B, T,
+    manners; standardized): a Huber distance in units of the songs' spread, over the manners
+    that mean something."""
+    mine = (phrase_manners(fake.float(), cfg) - mean) / scale
+    mask = manner_mask(cfg).to(fake.device)
+    gap = torch.nn.functional.smooth_l1_loss(mine, asked, reduction="none") * mask
+    return gap.sum() / (mask.sum() * len(fake))
+
+
+def manner_scale(manners: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T, manners) of training phrases -> the mean and softened spread (T, manners) that
+    standardize them; 0 and 1 where a manner means nothing."""
+    mask = manner_mask(cfg)
+    mean = manners.mean(0) * mask
+    scale = (manners.std(0) + SOFTEN) * mask + (1 - mask)
+    return mean, scale
+
+
+def manner_table(manners: torch.Tensor, genre: torch.Tensor | None, n_genres: int, seed: int = 0) -> torch.Tensor:
+    """Standardized manners of training phrases (N, T, manners) and their genres -> (genres,
+    TABLE_PHRASES, T, manners): each genre's rows to draw from (drawn with replacement where a
+    genre has fewer; a genre with none draws from all)."""
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(len(manners), dtype=torch.long) if genre is None else genre.cpu()
+    rows = []
+    for g in range(max(1, n_genres)):
+        own = manners[labels == g] if (labels == g).any() else manners
+        pick = torch.randperm(len(own), generator=rng)[:TABLE_PHRASES]
+        if len(pick) < TABLE_PHRASES:
+            pick = pick[torch.arange(TABLE_PHRASES) % len(pick)]
+        rows.append(own[pick])
+    return torch.stack(rows)
+

@@ -1,0 +1,105 @@
+"""Manners (engine/manner.py): each track of a phrase told how to play. The numbers are what a
+producer would count on a made-up part; the term asks generated notes for the manner given and
+its gradient reaches them; a real run keeps the songs' manners in the model file, a warm start
+adds the manners at zero, and a manner model's clips draw a manner from the songs' and keep it
+when another track is regenerated."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.manner import TABLE_PHRASES, manner_gap, manner_mask, phrase_manners
+from bytes2beats.engine.model import ModelConfig
+from bytes2beats.engine.run_request import RunPaths
+from bytes2beats.engine.train import TrainConfig, Trainer, binary_neurons, finish
+
+LPD = Path(__file__).parent / "fixtures" / "lpd"
+CFG = ModelConfig(steps_per_beat=4, n_bars=4)  # 16 steps a bar
+
+
+@pytest.fixture(scope="module")
+def phrases(tmp_path_factory):
+    return build_phrases(LPD, PhraseSpec(), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+
+
+def test_the_manners_count_what_a_producer_hears():
+    x = torch.zeros(1, 5, 64, 84)
+    x[0, 3, :, 10] = 1  # bass: one pitch, with a step of air at each bar line: a note of 15 steps a bar
+    x[0, 3, ::16, 10] = 0
+    for step in range(0, 64, 2):  # piano: 8ths-ish stabs of one step, a fifth apart in turn
+        x[0, 1, step, 30 + 7 * (step // 2 % 2)] = 1
+    x[0, 0, ::4, 2] = 1  # drums: four hits a bar
+    m = phrase_manners(x, CFG)[0]
+    drums, piano, bass = m[0].tolist(), m[1].tolist(), m[3].tolist()
+    assert drums == [pytest.approx(math.log1p(4)), 0, 0, 0]  # the drums' onsets a bar only
+    assert bass == pytest.approx([math.log1p(1), math.log1p(15), 1.0, 0.0])
+    assert piano == pytest.approx([math.log1p(8), math.log1p(1), 0.0, math.log1p(7)])
+    assert m[2].tolist() == [0, 0, 0, 0]  # a silent guitar
+    assert manner_mask(CFG)[0].tolist() == [1, 0, 0, 0]
+
+
+def test_the_term_asks_for_the_manner_given_and_reaches_the_notes(phrases):
+    real = torch.as_tensor(np.asarray(phrases.rolls[:16])).float()
+    manners = phrase_manners(real, CFG)
+    mean, scale = manners.mean(0), manners.std(0) + 0.05
+    asked = (manners - mean) / scale
+    assert manner_gap(real, asked, CFG, mean, scale).item() == 0  # each phrase plays its own
+    assert manner_gap(real.roll(1, 0), asked, CFG, mean, scale).item() > 0.1  # another's: far
+    probabilities = torch.full_like(real, 0.3).requires_grad_(True)
+    probabilities.data[real > 0] = 0.7
+    manner_gap(binary_neurons(probabilities, "deterministic"), asked.roll(1, 0), CFG, mean, scale).backward()
+    assert probabilities.grad.abs().sum() > 0
+
+
+def _trainer(phrases, folder, **model_changes):
+    cfg = ModelConfig(g_width=8, d_width=8, genres=phrases.genres, **model_changes)
+    tcfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=3, n_critic=1, transpose=2, sample_every=100,
+                       checkpoint_every=1, manner_loss=1.0)
+    return Trainer(cfg, tcfg, phrases, RunPaths.for_model(folder / "m.safetensors"), torch.device("cpu"),
+                   log=lambda s: None)
+
+
+def test_a_manner_model_trains_keeps_the_songs_manners_and_draws_them(phrases, tmp_path):
+    plain = _trainer(phrases, tmp_path / "plain")
+    plain.save_checkpoint()
+    trainer = _trainer(phrases, tmp_path / "manners", manners=True)
+    trainer.warm_start(plain.paths.checkpoint)
+    # a warm start adds the manners at zero: the same notes as its source, whatever the manner
+    noise, genre = plain._noise(4), plain.genres[:4]
+    plain.generator.eval(), trainer.generator.eval()
+    with torch.no_grad():
+        asked = torch.randn(4, 5, 4)
+        assert torch.equal(plain.generator(*noise, genre), trainer.generator(*noise, genre, manners=asked))
+    trainer.generator.train()
+    assert trainer.fit(show_progress=False)
+    g = trainer.generator
+    # the songs' manners are kept per genre: rows of real phrases of that genre, standardized
+    assert g.manner_table.shape == (2, TABLE_PHRASES, 5, 4)
+    rock = g.manner_table[phrases.genres.index("rock")].std(0)  # the fixtures' rock: four songs
+    assert (rock[manner_mask(g.cfg) > 0] > 0.5).all()  # every manner that means something varies
+    assert not torch.equal(g.manner_table[0], g.manner_table[1])
+    # after training the manner moves the notes: another manner, other probabilities
+    g.eval()
+    with torch.no_grad():
+        a = g(*noise, genre, manners=g.manner_table[1, :4])
+        b = g(*noise, genre, manners=g.manner_table[1, 4:8])
+    assert not torch.allclose(a, b)
+
+    composer = Composer.load(finish(trainer, phrases, "the test's songs"), "cpu")
+    assert composer.config.manners
+    idea = composer.new_idea(3, bars=8, genre="rock")
+    assert idea.manners.shape == (2, 5, 4) and np.array_equal(idea.manners[0], idea.manners[1])
+    table = composer.generator.manner_table[1].numpy()
+    assert any(np.allclose(idea.manners[0], row) for row in table)  # one phrase of the songs' rock
+    again = composer.regenerate_track(idea, 2, seed=9)
+    others = [0, 1, 3, 4]
+    assert np.array_equal(again.manners[:, others], idea.manners[:, others])
+    before, after = composer.probabilities([idea, again])
+    assert np.array_equal(before[others], after[others])  # only the guitar came out anew
+    assert not np.array_equal(before[2], after[2])
