@@ -29,6 +29,7 @@ from .chords import per_beat as chords_per_beat
 from .families import family_tracks, merge_to_families
 from .generate import Composer, Idea
 from .key_homing import move_pitches
+from .manner import N_MANNERS, phrase_manners
 from .music_io import MusicFileError, read_music
 from .pianoroll import BEATS_PER_BAR, Multitrack, resample
 
@@ -148,6 +149,8 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
     genre = None
     if cfg.genres:
         genre = torch.full((idea.n_phrases,), idea.genre or 0, dtype=torch.long, device=device)
+    manners = _part_manners(composer, idea, target, part.given)
+    given_manners = None if manners is None else manners[:, part.given]
     positive = target > 0.5
     optimizer = torch.optim.Adam([z_shared, z_given], lr=INVERSION_LR)
     given = torch.as_tensor(part.given, device=device)
@@ -163,19 +166,21 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
         # drawing the given tracks alone (and, for the harmony, the other pitched ones): a
         # track is drawn from the shared noise and its own, never from another track
         for _ in range(steps):
-            probs = generator(z_shared, z_given, genre, chords, tracks=given).clamp(1e-6, 1 - 1e-6)
+            probs = generator(z_shared, z_given, genre, chords, tracks=given, manners=given_manners).clamp(1e-6, 1 - 1e-6)
             notes = -torch.log(probs[positive]).mean() if positive.any() else probs.new_zeros(())
             silence = -torch.log(1 - probs[~positive]).mean()
             prior = (z_shared.pow(2).mean() - 1).abs() + (z_given.pow(2).mean() - 1).abs()
             loss = notes + silence + PRIOR_WEIGHT * prior
             if harmony_loss is not None:
-                loss = loss + weight * harmony_loss(generator(z_shared, z_others, genre, chords, tracks=other_tracks))
+                others_manners = None if manners is None else manners[:, others]
+                loss = loss + weight * harmony_loss(generator(z_shared, z_others, genre, chords, tracks=other_tracks,
+                                                              manners=others_manners))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         with torch.no_grad():
             tracks = z_tracks.index_copy(1, given, z_given)
-            probs = generator(z_shared, z_given, genre, chords, tracks=given)
+            probs = generator(z_shared, z_given, genre, chords, tracks=given, manners=given_manners)
     finally:
         generator.train(was_training)
     threshold = composer.default_threshold
@@ -183,8 +188,26 @@ def invert(composer: Composer, idea: Idea, part: Part, steps: int = INVERSION_ST
     hits = (played & positive).sum().item()
     f1 = 2 * hits / max(1, played.sum().item() + positive.sum().item())
     inverted = replace(idea, z_shared=z_shared.detach().cpu().numpy().astype(np.float32),
-                       z_tracks=tracks.detach().cpu().numpy().astype(np.float32))
+                       z_tracks=tracks.detach().cpu().numpy().astype(np.float32),
+                       manners=None if manners is None else manners.cpu().numpy())
     return inverted, f1
+
+
+def _part_manners(composer: Composer, idea: Idea, target: torch.Tensor, given: list[int]) -> torch.Tensor | None:
+    """A manner model's manners for an accompaniment (phrases, T, manners): the given tracks
+    play as the user's part does (measured on it), the others as the idea drew."""
+    cfg = composer.config
+    if not cfg.manners:
+        return None
+    g = composer.generator
+    manners = torch.as_tensor(idea.manners if idea.manners is not None else
+                              np.zeros((idea.n_phrases, cfg.n_tracks, N_MANNERS), np.float32), device=target.device)
+    played = torch.zeros(len(target), cfg.n_tracks, *target.shape[2:], device=target.device)
+    played[:, given] = (target > 0.5).float()
+    measured = (phrase_manners(played, cfg) - g.manner_mean) / g.manner_scale
+    manners = manners.clone()
+    manners[:, given] = measured[:, given]
+    return manners
 
 
 def _harmony_loss(composer: Composer, part: Part, target: torch.Tensor):

@@ -104,6 +104,10 @@ class TrainConfig:
     # steps has a few hundred generator steps, in which Adam at the base rate moves a weight
     # by a few hundredths at most.
     tie_lr_scale: float = 100.0
+    # With a manner model (ModelConfig.manners): how much faster than the rest its manner
+    # offsets learn; they start at zero in a warm start, as the chord layers do (at the base
+    # rate, 100 generator steps moved the notes toward the manners asked for by a tenth).
+    manner_lr_scale: float = 10.0
     # The chord-fit term's sides (CHORD_FIT): "at-least", a hinge up to the real phrases' fit
     # (the first chord models'); "match", pulled to it from either side, so that a model that
     # keeps to the chord tones and the bass note more than players do is pulled back too;
@@ -243,6 +247,7 @@ TRAIN_RULES = {
     "chord_loss": between(0, 1000),
     "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "tie_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
+    "manner_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "adapt": ((lambda v: v in ADAPT), " or ".join(ADAPT)),
     "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
     "chord_bass_dropout": between(0, 1),
@@ -678,13 +683,14 @@ def adapted_parameters(generator: nn.Module, adapt: str) -> list[str]:
 
 
 def _param_groups(net: nn.Module, lr: float, chord_scale: float, only: list[str] | None = None,
-                  tie_scale: float = 1.0) -> list[dict]:
+                  tie_scale: float = 1.0, manner_scale: float = 1.0) -> list[dict]:
     """The network's parameters (`only` these names, the rest frozen) at `lr`, its chord
-    layers (named chord_*) at lr * chord_scale, its bar tie at lr * tie_scale."""
+    layers (named chord_*) at lr * chord_scale, its bar tie at lr * tie_scale, its manner
+    offsets (manner_to_*) at lr * manner_scale."""
     trained = [(name, p) for name, p in net.named_parameters() if only is None or name in only]
     for name, p in net.named_parameters():
         p.requires_grad_(only is None or name in only)
-    scales = {"chord_": chord_scale, "bar_tie": tie_scale}
+    scales = {"chord_": chord_scale, "bar_tie": tie_scale, "manner_": manner_scale}
     groups = [{"params": [p for name, p in trained if not name.startswith(tuple(scales))], "lr": lr}]
     for prefix, scale in scales.items():
         params = [p for name, p in trained if name.startswith(prefix)]
@@ -800,7 +806,7 @@ class Trainer:
         betas = (train_cfg.beta1, train_cfg.beta2)
         self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale,
                                                     adapted_parameters(self.generator, train_cfg.adapt),
-                                                    train_cfg.tie_lr_scale), betas=betas)
+                                                    train_cfg.tie_lr_scale, train_cfg.manner_lr_scale), betas=betas)
         self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale), betas=betas)
         self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)

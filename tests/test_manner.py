@@ -12,10 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bytes2beats.engine.accompany import _targets, accompany, read_part
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases
+from bytes2beats.engine.families import merge_to_families
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.manner import TABLE_PHRASES, manner_gap, manner_mask, phrase_manners
 from bytes2beats.engine.model import ModelConfig
+from bytes2beats.engine.music_io import read_music, write_midi
+from bytes2beats.engine.pianoroll import Multitrack, resample
 from bytes2beats.engine.run_request import RunPaths
 from bytes2beats.engine.train import TrainConfig, Trainer, binary_neurons, finish
 
@@ -103,3 +107,18 @@ def test_a_manner_model_trains_keeps_the_songs_manners_and_draws_them(phrases, t
     before, after = composer.probabilities([idea, again])
     assert np.array_equal(before[others], after[others])  # only the guitar came out anew
     assert not np.array_equal(before[2], after[2])
+
+    # an accompaniment plays its given bass in the manner of the user's part, measured on it
+    song = resample(merge_to_families(read_music(next((LPD / "rock").glob("*.npz"))), 5), 4)
+    first = int(np.flatnonzero(song.rolls[3].any(axis=1))[0]) // 16 * 16  # the first bar the bass plays in
+    rolls = np.zeros((5, 64, 128), np.uint8)
+    rolls[3] = song.rolls[3, first : first + 64]
+    path = write_midi(Multitrack(song.tracks, rolls, 4, song.tempo, "bass"), tmp_path / "bass.mid")
+    part = read_part(path, 5, as_track="bass", bars=4)
+    made = accompany(composer, part, seed=1, genre="rock", steps=2)[0]
+    asked = made.idea.manners[0, 3]
+    notes = torch.zeros(1, 5, 64, 84)
+    notes[0, 3] = torch.as_tensor(_targets(part, composer)[0, 0] > 0.5).float()  # the part on the model's grid
+    g = composer.generator
+    own = (phrase_manners(notes, composer.config)[0, 3] - g.manner_mean[3]) / g.manner_scale[3]
+    assert np.allclose(asked, own.numpy(), atol=1e-5)
