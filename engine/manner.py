@@ -55,13 +55,16 @@ def phrase_manners(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
 
 
 def manner_gap(fake: torch.Tensor, asked: torch.Tensor, cfg: ModelConfig, mean: torch.Tensor,
-               scale: torch.Tensor) -> torch.Tensor:
+               scale: torch.Tensor, held_weight: float = 1.0) -> torch.Tensor:
     """How far generated notes (B, T, S, P) play from the manners they were asked for (B, T,
     manners; standardized): a Huber distance in units of the songs' spread, over the manners
-    that mean something."""
+    that mean something, the share of notes of a beat or more weighted `held_weight` (the one
+    a generator follows least: docs/quality.md, "Manners")."""
     mine = (phrase_manners(fake.float(), cfg) - mean) / scale
     mask = manner_mask(cfg).to(fake.device)
-    gap = torch.nn.functional.smooth_l1_loss(mine, asked, reduction="none") * mask
+    weights = torch.ones(N_MANNERS, device=fake.device)
+    weights[MANNERS.index("notes of a beat or more")] = held_weight
+    gap = torch.nn.functional.smooth_l1_loss(mine, asked, reduction="none") * mask * weights
     return gap.sum() / (mask.sum() * len(fake))
 
 

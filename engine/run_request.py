@@ -171,6 +171,8 @@ class RunRequest:
                                          "pulled to the songs' of their genre (0: none)")
     manner_loss: float = _setting(0.0, "with --manners: weight of the term that asks each generated track to "
                                        "play the manner it was given (0: none)")
+    manner_held_weight: float = _setting(1.0, "with --manner-loss: how much more the term weighs the share of "
+                                              "notes of a beat or more than the other manners")
     term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
                                       "phrases) as this model file decodes them (its per-track thresholds, bass "
                                       "as a line), not as the critic's notes at 0.5 (default: the critic's)")
@@ -262,7 +264,7 @@ class RunRequest:
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             spread_loss=self.spread_loss, hold_loss=self.hold_loss,
             feature_critic_loss=self.feature_critic_loss, marginal_loss=self.marginal_loss,
-            manner_loss=self.manner_loss, term_decoding=self.term_decoding,
+            manner_loss=self.manner_loss, manner_held_weight=self.manner_held_weight, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

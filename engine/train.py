@@ -200,6 +200,10 @@ class TrainConfig:
     # generated track to play the manner it was given, a real phrase's (engine/manner.py's
     # `manner_gap`; 0: none, the critic alone).
     manner_loss: float = 0.0
+    # How much more the manner term weighs the share of notes of a beat or more than the other
+    # manners (a manner model followed onsets at r 0.83-0.95 and held notes at 0.2-0.65 with 1;
+    # docs/quality.md, "Manners").
+    manner_held_weight: float = 1.0
     # A model file (name or path) whose decoding the generator's terms (and the feature critic,
     # trained and asked alike) count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -261,6 +265,7 @@ TRAIN_RULES = {
     "feature_critic_loss": between(0, 1000),
     "marginal_loss": between(0, 1000),
     "manner_loss": between(0, 1000),
+    "manner_held_weight": between(0, 1000),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -1114,7 +1119,8 @@ class Trainer:
             loss = loss + self.cfg.marginal_loss * self.marginals(fake, genre)
         if manners is not None and self.cfg.manner_loss > 0:
             g = self.generator
-            loss = loss + self.cfg.manner_loss * manner_gap(fake, manners, cfg, g.manner_mean, g.manner_scale)
+            loss = loss + self.cfg.manner_loss * manner_gap(fake, manners, cfg, g.manner_mean, g.manner_scale,
+                                                            self.cfg.manner_held_weight)
         if self.cfg.harmony_loss > 0 and real is not None:
             played = through_notes(fake) if self.cfg.harmony_notes_only else fake
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,

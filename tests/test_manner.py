@@ -55,6 +55,10 @@ def test_the_term_asks_for_the_manner_given_and_reaches_the_notes(phrases):
     asked = (manners - mean) / scale
     assert manner_gap(real, asked, CFG, mean, scale).item() == 0  # each phrase plays its own
     assert manner_gap(real.roll(1, 0), asked, CFG, mean, scale).item() > 0.1  # another's: far
+    held_only = asked.clone()
+    held_only[:, 1:, 2] += 1  # asked for held notes a spread further than played, and nothing else
+    plain, weighted = (manner_gap(real, held_only, CFG, mean, scale, w).item() for w in (1, 4))
+    assert plain > 0 and weighted == pytest.approx(4 * plain)
     probabilities = torch.full_like(real, 0.3).requires_grad_(True)
     probabilities.data[real > 0] = 0.7
     manner_gap(binary_neurons(probabilities, "deterministic"), asked.roll(1, 0), CFG, mean, scale).backward()
