@@ -7,7 +7,7 @@ The generator's held notes are the tell no term has moved (docs/quality.md, "Man
 shows how a note comes to be short: per pitched track, the chance that a sounding note ends
 after each step of the beat (its release hazard: notes ending there / notes sounding there; 12
 steps a beat at 48 a bar), for the genre's validation phrases, for the generator's notes at
-the 0.5 cut the critic is shown, and as decoded. A note's expected length is about one over the
+the 0.5 cut the critic is shown, and as `eval` hears them (decoded, with the feel). A note's expected length is about one over the
 mean hazard, so where the generated hazard stands above the songs' is where length is lost.
 """
 
@@ -19,7 +19,10 @@ import platform
 
 import numpy as np
 from bytes2beats.engine.dataset import PhraseSpec, build_phrases, default_cache_dir
+from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
+
+SEED = 10_000  # eval's first seed
 
 
 def release_hazard(notes: np.ndarray, steps_per_beat: int) -> np.ndarray:
@@ -78,11 +81,12 @@ def main() -> int:
     in_genre = phrases.genre == phrases.genres.index(args.genre)
     validation = np.flatnonzero(in_genre & phrases.validation_songs[phrases.song])
     real = np.asarray(phrases.rolls[validation]) > 0
-    ideas = [composer.new_idea(40_000 + k, genre=args.genre) for k in range(args.samples)]
+    # the same seeds as `eval`'s phrases: their raw notes, and as decoded and played with the feel
+    ideas = [composer.new_idea(SEED + k, genre=args.genre) for k in range(args.samples)]
     low = cfg.lowest_pitch
     probabilities = np.stack([p[:, :, low : low + cfg.n_pitches] for p in composer.probabilities(ideas)])
     sets = {"validation": real, "raw 0.5": probabilities > 0.5,
-            "decoded": composer.decode(probabilities, genre=args.genre)}
+            "decoded": generated_phrases(composer, args.samples, args.genre, None, seed=SEED)}
     spb = cfg.steps_per_beat
     hazards = {name: release_hazard(notes, spb) for name, notes in sets.items()}
     pitched = [t for t, track in enumerate(cfg.tracks) if not track.is_drum]

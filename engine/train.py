@@ -1008,6 +1008,8 @@ class Trainer:
         if self.model_cfg.chord_register and not source.chord_register:
             cfg = self.model_cfg
             weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
+        # the songs' manners are this run's data's (set when it began), not the source's
+        data_manners = {name: b.clone() for name, b in self.generator.named_buffers() if name.startswith("manner_")}
         for name, net in (("generator", self.generator), ("critic", self.critic)):
             try:
                 missing, unexpected = net.load_state_dict(weights[name], strict=False)
@@ -1016,8 +1018,8 @@ class Trainer:
                 raise ValueError(f"{path}: its {name} does not fit this one ({reason})") from None
             if unexpected or any(not key.startswith(new) for key in missing):
                 raise ValueError(f"{path}: its {name} does not fit this one ({(unexpected or missing)[0]})")
-        if self.model_cfg.manners:  # the songs' manners are this run's data's, not the source's
-            self._set_manners(self.cfg.seed)
+        for name, value in data_manners.items():
+            getattr(self.generator, name).copy_(value)
         self.started_from = {
             ("model" if is_model_file(path) else "checkpoint"): Path(path).name, "epoch": int(state["epoch"]),
             "seconds": round(float(state.get("elapsed", 0.0))), "trained_on": list(state.get("trained_on", [])),
