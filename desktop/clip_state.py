@@ -64,6 +64,7 @@ class ClipState:
             self.probabilities, self.threshold, self.bars, self.bpm,
             name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
             chords=getattr(self.idea, "chords", None), feel=self.feel, seed=self.seed,
+            manners=getattr(self.idea, "manners", None),
         )
         for track, roll in self.fixed.items():
             steps = min(clip.n_steps, len(roll))

@@ -286,7 +286,8 @@ def accompany(composer: Composer, part: Part, seed: int = 0, genre: str | None =
         probs = composer.probabilities([idea])[0]
         made = composer.to_clip(probs, threshold, part.n_bars, part.song.tempo,
                                 name=f"{part.song.name}-accompanied-seed{seed + k}", genre=genre,
-                                quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=seed + k)
+                                quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=seed + k,
+                                manners=idea.manners)
         clip = resample(made, PART_STEPS_PER_BEAT)
         clip.rolls[part.given] = part.song.rolls[part.given]  # the part itself, note for note
         clip.chords = made.chords

@@ -26,15 +26,16 @@ MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 def generated_phrases(composer: Composer, samples: int, genre: str | None, threshold: float | None,
                       seed: int = 10_000, quantize_strength: float | None = None,
                       feel: float | None = None) -> np.ndarray:
-    """`samples` generated phrases, binarized and played with the feel as a clip of the same
-    seed is (Composer.to_clip), cropped to the model's pitch range: (n, T, S, P) bool."""
+    """`samples` generated phrases, binarized, articulated and played with the feel as a clip
+    of the same seed is (Composer.to_clip), cropped to the model's pitch range: (n, T, S, P) bool."""
     cfg = composer.config
     ideas = [composer.new_idea(seed + k, genre=genre) for k in range(samples)]
     low = cfg.lowest_pitch
     # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
         np.stack([composer.play_with_feel(composer.decode(p[:, :, low : low + cfg.n_pitches], threshold, genre,
-                                                          quantize_strength), genre, feel, idea.seed)
+                                                          quantize_strength, manners=idea.manners),
+                                          genre, feel, idea.seed)
                   for idea, p in composer.iter_probabilities(ideas[start : start + 256], batch_size=128)])
         for start in range(0, len(ideas), 256)
     ]
@@ -153,7 +154,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         for name, x in sets.items():
             if len(x):
                 _save_matrix(self_similarity(x, steps_per_bar, cfg.lowest_pitch), folder / f"self_similarity_{name}.png")
-        clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength, feel=feel, seed=idea.seed)
+        clips = [composer.to_clip(p, threshold, genre=genre, quantize_strength=quantize_strength, feel=feel, seed=idea.seed,
+                                  manners=idea.manners)
                  for idea, p in composer.iter_probabilities([composer.new_idea(10_000 + k, genre=genre) for k in range(16)])]
         save_pianoroll_sheet(clips, folder / "generated_sheet.png")
     return result

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .articulation import fit_articulation
 from .binarize import (
     KIT_RANKS,
     PLAIN,
@@ -271,7 +272,8 @@ class Composer:
 
     def decode(self, probabilities: np.ndarray, threshold: float | None = None,
                genre: str | None = None, quantize_strength: float | None = None,
-               chords: list | None = None, lock: float = 0.0, pull: bool = True) -> np.ndarray:
+               chords: list | None = None, lock: float = 0.0, pull: bool = True,
+               manners: np.ndarray | None = None) -> np.ndarray:
         """(..., tracks, steps, pitches) probabilities -> bool notes: each track at its own
         threshold with the model's hysteresis (a note played again at once kept two notes,
         for models fitted so: `repeats`), its bars of a stray note or two silenced where the
@@ -290,11 +292,15 @@ class Composer:
         pulled toward their mean bar by the share (binarize.repeat_bars: a groove that comes
         back bar after bar, as in the songs); the bars it rests in stay rests. `pull` False
         leaves that out (songs' own rolls decoded as the model decodes, to compare like with
-        like: their bars repeat as they do already)."""
+        like: their bars repeat as they do already).
+
+        `manners` (an idea's: phrases, tracks, manners), for a manner model: each phrase's
+        pitched tracks then played as decoded or held, whichever is nearer the manner asked for
+        (engine/articulation.py); (tracks, steps, pitches) probabilities only."""
         args = (threshold, genre, quantize_strength, chords, lock)
         shares = self._fitted("repeat_bars", genre) if pull else None  # models fitted before it have none
         if not shares or not any(shares):
-            return self._decode(probabilities, *args)
+            return self._articulate(self._decode(probabilities, *args), manners)
         steps_per_bar = 4 * self.config.steps_per_beat
         plain = self._decode(probabilities, *args)
         bars = plain.shape[-2] // steps_per_bar
@@ -304,7 +310,14 @@ class Composer:
         for t, track in enumerate(self.config.tracks):
             pulled[..., t, :, :] = repeat_bars(probabilities[..., t, :, :], steps_per_bar, shares[t],
                                                whole_bar=track.is_drum, playing=playing[..., t, :])
-        return self._decode(pulled, *args)
+        return self._articulate(self._decode(pulled, *args), manners)
+
+    def _articulate(self, notes: np.ndarray, manners: np.ndarray | None) -> np.ndarray:
+        """Decoded notes played as long as their manners ask (a manner model's, given them)."""
+        if manners is None or not self.config.manners:
+            return notes
+        g = self.generator
+        return fit_articulation(notes, manners, self.config, g.manner_mean.cpu().numpy(), g.manner_scale.cpu().numpy())
 
     def _decode(self, probabilities: np.ndarray, threshold: float | None, genre: str | None,
                 quantize_strength: float | None, chords: list | None, lock: float) -> np.ndarray:
@@ -556,16 +569,17 @@ class Composer:
     def to_clip(self, probabilities: np.ndarray, threshold: float | None = None, bars: int | None = None,
                 bpm: float = 120.0, name: str = "", genre: str | None = None,
                 quantize_strength: float | None = None, chords: tuple | None = None,
-                feel: float | None = None, seed: int = 0) -> Multitrack:
+                feel: float | None = None, seed: int = 0, manners: np.ndarray | None = None) -> Multitrack:
         """Decode probabilities into a clip of `bars` bars (`decode`; the genre picks the
         per-track thresholds of a genre model), played with `feel` (0..1, default FEEL) of
-        the genre's feels (`play_with_feel`, drawn by `seed`: the idea's). The clip's chords
+        the genre's feels (`play_with_feel`, drawn by `seed`: the idea's), a manner model's
+        notes as long as the idea's `manners` ask (`decode`). The clip's chords
         are `chords` (those it was made to, one per beat) or else those detected in what was
         generated."""
         cfg = self.config
         steps = (bars or cfg.n_bars) * 4 * cfg.steps_per_beat
         probs = probabilities[:, :steps]
-        notes = self.decode(probs, threshold, genre, quantize_strength)
+        notes = self.decode(probs, threshold, genre, quantize_strength, manners=manners)
         rolls = self.play_with_feel(notes, genre, feel, seed).astype(np.uint8)
         clip = Multitrack(cfg.tracks, rolls, cfg.steps_per_beat, float(bpm), name, probabilities=probs)
         beats = steps // cfg.steps_per_beat
@@ -589,7 +603,8 @@ class Composer:
         ideas = (self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count))
         for idea, probs in self.iter_probabilities(ideas):
             yield self.to_clip(probs, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
-                               quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=idea.seed)
+                               quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=idea.seed,
+                               manners=idea.manners)
 
 
 def _join_rows(rows: tuple[np.ndarray, ...] | None, more: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:

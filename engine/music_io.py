@@ -412,7 +412,11 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
     conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
     changes = [] if mt.chords is None else chord_changes(mt.chords)
     conductor.extend(chord_markers(changes))
-    conductor.append(mido.MetaMessage("end_of_track", time=0))
+    ticks_per_step = PPQ // mt.steps_per_beat if PPQ % mt.steps_per_beat == 0 else PPQ / mt.steps_per_beat
+    # the conductor ends where the clip does: a clip whose last notes end early is still its
+    # whole length in a DAW (its loop lines up), not cut at its last note
+    clip_end = int(round(mt.n_steps * ticks_per_step))
+    conductor.append(mido.MetaMessage("end_of_track", time=max(0, clip_end - sum(m.time for m in conductor))))
     midi.tracks.append(conductor)
 
     indices = [i for i in range(len(mt.tracks)) if keep_empty or mt.rolls[i].any()]
@@ -420,7 +424,6 @@ def to_midi_file(mt: Multitrack, velocity: int = 100, keep_empty: bool = False) 
     # it streams on live, whichever others are silent
     layout = [assign_ports(mt.tracks)[i] for i in indices]
     two_ports = any(port for port, _ in layout)
-    ticks_per_step = PPQ // mt.steps_per_beat if PPQ % mt.steps_per_beat == 0 else PPQ / mt.steps_per_beat
     notes = {i: mt.notes(i) for i in indices}
     # each chord change's XF event: on the first track (pitched ones first) with a note starting there
     unplaced = {beat * PPQ: chord for beat, chord in changes if chord is not None}

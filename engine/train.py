@@ -1008,8 +1008,14 @@ class Trainer:
         if self.model_cfg.chord_register and not source.chord_register:
             cfg = self.model_cfg
             weights["generator"] = registered_chord_weights(weights["generator"], cfg.n_tracks, cfg.n_pitches // 12)
-        # the songs' manners are this run's data's (set when it began), not the source's
+        # The songs' manners: a model given manners now takes this run's data's (set when it
+        # began); one that had them keeps the source's scale (its offsets learned on it) and
+        # table, the genres the data adds drawing from this run's songs.
         data_manners = {name: b.clone() for name, b in self.generator.named_buffers() if name.startswith("manner_")}
+        if source.manners and self.model_cfg.manners and not grows_tracks:
+            weights["generator"] = {**weights["generator"], "manner_table": kept_manner_table(
+                weights["generator"], source.genres, self.model_cfg.genres, data_manners)}
+            data_manners = {}
         for name, net in (("generator", self.generator), ("critic", self.critic)):
             try:
                 missing, unexpected = net.load_state_dict(weights[name], strict=False)
@@ -1409,10 +1415,23 @@ def genre_rows(weights: dict, known: list[str], genres: list[str], like: str | N
     model grown into more families keeps only its folder's genres)."""
     out = dict(weights)
     for key, table in weights.items():
-        if key.endswith(("genre_embedding.weight", "genre_projection.weight")):
+        # (a manner model's table of the songs' manners per genre: a new genre's rows are
+        # then made its songs', in warm_start)
+        if key.endswith(("genre_embedding.weight", "genre_projection.weight")) or key == "manner_table":
             start = table[known.index(like)] if like in known else table.mean(0)
             out[key] = torch.stack([table[known.index(g)] if g in known else start for g in genres])
     return out
+
+
+def kept_manner_table(source: dict, known: list[str], genres: list[str], data: dict) -> torch.Tensor:
+    """A fine-tuned manner model's table of the songs' manners (genres, rows, T, manners),
+    standardized by the source's scale: a genre the source knew keeps its rows, one the data
+    adds takes this run's songs' (`data`: this run's manner_mean, manner_scale, manner_table)."""
+    mean, scale = source["manner_mean"], source["manner_scale"]
+    ours = (data["manner_table"] * data["manner_scale"] + data["manner_mean"] - mean) / scale
+    if not known or not genres:
+        return source["manner_table"] if not known and not genres else ours
+    return torch.stack([source["manner_table"][known.index(g)] if g in known else ours[k] for k, g in enumerate(genres)])
 
 
 def _most_common_genre(phrases: Phrases) -> str | None:

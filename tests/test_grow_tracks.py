@@ -52,10 +52,13 @@ def test_the_grown_generator_draws_each_family_as_the_one_it_was_merged_into(shi
     z_shared, z_tracks = torch.randn(2, 64), torch.randn(2, 5, 32)
     genre = torch.tensor([5, 2])
     sources = track_sources(5, 17)
+    manners = generator.manner_table[genre, torch.tensor([0, 1])]  # (2, 5, manners): a phrase of the songs' each
     with torch.no_grad():
-        five = generator(z_shared, z_tracks, genre)
-        seventeen = grown(z_shared, z_tracks[:, sources], genre)  # each family the noise of its source
+        five = generator(z_shared, z_tracks, genre, manners=manners)
+        # each family the noise and the manner of its source
+        seventeen = grown(z_shared, z_tracks[:, sources], genre, manners=manners[:, sources])
     assert seventeen.shape[1] == 17
+    assert torch.equal(grown.manner_table, generator.manner_table[..., sources, :])  # each family its source's manners
     for family, source in enumerate(sources):
         assert torch.allclose(seventeen[:, family], five[:, source], atol=1e-5), family_tracks(17)[family].name
 
@@ -103,9 +106,10 @@ def test_train_grows_the_shipped_model_into_seventeen_families(tmp_path):
     assert generator.cfg.track_set == 17 and generator.cfg.genres == ["rock"]
     grown = prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), tracks=17, batch_size=4,
                                cache_dir=str(tmp_path / "cache"))).trainer
-    shipped = load_model(resolve_model("genres"))[0]
+    shipped, shipped_meta = load_model(resolve_model("genres"))
     assert torch.equal(grown.generator.genre_embedding.weight[0], shipped.genre_embedding.weight[5])  # rock's row
-    assert grown.cfg.binary_neurons == "deterministic" and grown.cfg.g_lr == pytest.approx(0.000127 / 4)  # fine-tuning's
+    own_rate = shipped_meta["trained"]["train_config"]["g_lr"]
+    assert grown.cfg.binary_neurons == "deterministic" and grown.cfg.g_lr == pytest.approx(own_rate / 4)  # fine-tuning's
     assert grown.cfg.adapt == "all"  # not fine-tuning's style alone: the new families must learn to differ
     with pytest.raises(RunRefused, match="--adapt style keeps the track rows"):
         prepare(RunRequest(data=str(folder), out=str(tmp_path / "x.safetensors"), tracks=17, adapt="style",

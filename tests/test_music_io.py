@@ -54,6 +54,7 @@ def test_written_file_is_type1_with_named_tracks_programs_channels_tempo(tmp_pat
     conductor = midi.tracks[0]
     assert any(m.type == "set_tempo" and round(mido.tempo2bpm(m.tempo)) == 96 for m in conductor)
     assert any(m.type == "time_signature" and (m.numerator, m.denominator) == (4, 4) for m in conductor)
+    assert midi.length == pytest.approx(16 * 60 / 96)  # the clip's 4 bars, though its last note ends before them
     channels = {t.name: {m.channel for m in t if m.type == "note_on"} for t in midi.tracks[1:]}
     assert channels["Drums"] == {9}
     assert len({min(c) for c in channels.values()}) == 3

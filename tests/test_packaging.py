@@ -77,7 +77,9 @@ def test_the_installed_wheel_generates_from_any_folder(wheel, tmp_path):
     run([sys.executable, site / "bin" / "bytes2beats", "generate", "--out", "clip.mid", "--seed", "3"],
         cwd=elsewhere, env=env)
     midi = mido.MidiFile(elsewhere / "clip.mid")
-    assert [t.name for t in midi.tracks[1:]] == ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    names, families = [t.name for t in midi.tracks[1:]], ["Drums", "Piano", "Guitar", "Bass", "Strings"]
+    # the tracks that play in the manner the clip drew (a phrase of the songs': three or more)
+    assert len(names) >= 3 and names == [name for name in families if name in names]
 
 
 # ---------------------------------------------------------------------------------------

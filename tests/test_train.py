@@ -629,11 +629,16 @@ def test_train_fine_tunes_the_shipped_model_by_default(tmp_path):
     sounds_like = re.search(r"your songs sound most like (\w+) \(", run.stderr)
     assert sounds_like, run.stderr[-1500:]
     like = sounds_like.group(1)
-    assert (f"fine-tuning the model genres: 1 epochs of 2 critic steps, learning rates 3.17e-05 / 6.33e-05, "
-            f"the new genre starting as {like}, its decoding kept") in run.stderr
-    generator, meta = load_model(model)
     shipped_model, shipped = load_model(resolve_model("genres"))
+    own = shipped["trained"]["train_config"]  # a quarter of the model's own learning rates
+    assert (f"fine-tuning the model genres: 1 epochs of 2 critic steps, learning rates {own['g_lr'] / 4:.3g} / "
+            f"{own['d_lr'] / 4:.3g}, the new genre starting as {like}, its decoding kept") in run.stderr
+    generator, meta = load_model(model)
     shipped_genres = list(shipped_model.cfg.genres)
+    # its manners: the shipped genres' and their scale kept, the new genre's the user's songs'
+    assert torch.equal(generator.manner_table[: len(shipped_genres)], shipped_model.manner_table)
+    assert torch.equal(generator.manner_scale, shipped_model.manner_scale)
+    assert not torch.equal(generator.manner_table[-1], generator.manner_table[shipped_genres.index(like)])
     assert generator.cfg.steps_per_beat == 12 and generator.cfg.genres[-1] == "my-songs"  # the model's own shape
     assert meta["threshold"] == shipped["threshold"] and meta["trained"]["decoding_from"] == "genres"
     assert meta["trained"]["started_from"]["model"] == "genres.safetensors"

@@ -186,7 +186,7 @@ class JamSource:
         idea, self.fit = accompaniment_idea(self.composer, part, self.seed, self.genre, steps=self.steps, harmony=0.0)
         probs = self.composer.probabilities([idea])[0]
         clip = self.composer.to_clip(probs, self.threshold, self.loop_bars, genre=self.genre, chords=idea.chords,
-                                     feel=self.feel, seed=idea.seed)
+                                     feel=self.feel, seed=idea.seed, manners=idea.manners)
         clip.rolls[track] = 0  # the user plays their own part
         phrase = to_phrase(clip)
         self._made = (loop, phrase)

@@ -131,6 +131,7 @@ class ModelStream:
         clip = self.composer.to_clip(probs, self.threshold, self.phrase_bars,
                                      name=f"{self.composer.name}-seed{self._idea.seed}", genre=self.genre,
                                      quantize_strength=self.quantize_strength, chords=self._idea.chords,
-                                     feel=self.feel, seed=self.seed)  # one feel for the stream: one band
+                                     feel=self.feel, seed=self.seed,  # one feel for the stream: one band
+                                     manners=self._idea.manners)
         self._phrase = to_phrase(clip, self.velocity)
         return self._phrase
