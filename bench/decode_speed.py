@@ -7,7 +7,9 @@ Medians (timings here are noisy) of `Composer.decode` for one 4-bar phrase (what
 `stream` decode at a time, on the full MIDI pitch range as `to_clip` passes it) and for 64, and
 of a whole `generate` of one clip, the network included. A file with `repeat_bars` decodes each
 phrase twice (the plain decoding finds the bars each track rests in), so compare files side by
-side in one run.
+side in one run. A manner model's phrase is also decoded with its idea's manners (each pitched
+track then played as decoded or held, whichever is nearer: engine/articulation.py), as
+`generate` decodes it.
 """
 
 from __future__ import annotations
@@ -42,11 +44,16 @@ def main() -> None:
 
 
 def measure(composer: Composer, name: str, genre: str, repeats: int) -> None:
-    probs = np.stack(composer.probabilities([composer.new_idea(k, genre=genre) for k in range(64)]))
+    ideas = [composer.new_idea(k, genre=genre) for k in range(64)]
+    probs = np.stack(composer.probabilities(ideas))
     one = median_ms(lambda: composer.decode(probs[0], genre=genre), repeats)
     many = median_ms(lambda: composer.decode(probs, genre=genre), max(3, repeats // 5))
     clip = median_ms(lambda: composer.generate(seed=1, genre=genre), repeats)
-    print(f"  {name}: one phrase {one:.1f} ms, 64 phrases {many:.0f} ms, generate one clip {clip:.0f} ms")
+    articulated = ""
+    if composer.config.manners:
+        held = median_ms(lambda: composer.decode(probs[0], genre=genre, manners=ideas[0].manners), repeats)
+        articulated = f", one phrase with its manners (articulated) {held:.1f} ms"
+    print(f"  {name}: one phrase {one:.1f} ms{articulated}, 64 phrases {many:.0f} ms, generate one clip {clip:.0f} ms")
 
 if __name__ == "__main__":
     main()
