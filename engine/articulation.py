@@ -59,11 +59,12 @@ def held_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarray]:
     """(T, S, P) notes -> the candidates: as decoded, then held at each reach (drums as decoded)."""
     spb = cfg.steps_per_beat
     pitched = [t for t, track in enumerate(cfg.tracks) if not track.is_drum]
+    tied = {t: tie_restrikes(phrase[t], max(1, spb // 4)) for t in pitched}  # the same at every reach
     out = [phrase]
     for beats in REACHES_IN_BEATS:
         held = phrase.copy()
         for t in pitched:
-            held[t] = hold_to_next_onset(tie_restrikes(phrase[t], max(1, spb // 4)), int(beats * spb))
+            held[t] = hold_to_next_onset(tied[t], int(beats * spb))
         out.append(held)
     return out
 

@@ -77,9 +77,8 @@ def grown_generator(weights: dict, old: ModelConfig, new: ModelConfig) -> dict:
     if old.bar_tie:  # a share per track and channel
         grown["bar_tie"] = _grow_axis(weights["bar_tie"], 0, old.n_tracks, sources)
     if old.manners:  # offsets per track and channel, the songs' manners per track
-        for key in [k for k in weights if k.startswith(("manner_to_bars.", "manner_to_beats."))]:
-            grown[key] = _grow_axis(weights[key], 0, old.n_tracks, sources)
-        for key in ("manner_mean", "manner_scale"):
+        per_track = [k for k in weights if k.startswith(("manner_to_bars.", "manner_to_beats."))]
+        for key in [*per_track, "manner_mean", "manner_scale"]:
             grown[key] = _grow_axis(weights[key], 0, old.n_tracks, sources)
         grown["manner_table"] = _grow_axis(weights["manner_table"], 2, old.n_tracks, sources)
     return grown

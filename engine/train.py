@@ -1425,13 +1425,15 @@ def genre_rows(weights: dict, known: list[str], genres: list[str], like: str | N
 
 def kept_manner_table(source: dict, known: list[str], genres: list[str], data: dict) -> torch.Tensor:
     """A fine-tuned manner model's table of the songs' manners (genres, rows, T, manners),
-    standardized by the source's scale: a genre the source knew keeps its rows, one the data
+    standardized by the source's scale: a genre the source knew keeps its rows (`source`: the
+    source generator's weights, its table already in `genres`' order: genre_rows), one the data
     adds takes this run's songs' (`data`: this run's manner_mean, manner_scale, manner_table)."""
     mean, scale = source["manner_mean"], source["manner_scale"]
     ours = (data["manner_table"] * data["manner_scale"] + data["manner_mean"] - mean) / scale
-    if not known or not genres:
-        return source["manner_table"] if not known and not genres else ours
-    return torch.stack([source["manner_table"][known.index(g)] if g in known else ours[k] for k, g in enumerate(genres)])
+    table = source["manner_table"].clone()
+    added = [k for k, g in enumerate(genres) if g not in known]
+    table[added] = ours[added]
+    return table
 
 
 def _most_common_genre(phrases: Phrases) -> str | None:
