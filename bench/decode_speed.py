@@ -8,7 +8,7 @@ Medians (timings here are noisy) of `Composer.decode` for one 4-bar phrase (what
 of a whole `generate` of one clip, the network included. A file with `repeat_bars` decodes each
 phrase twice (the plain decoding finds the bars each track rests in), so compare files side by
 side in one run. A manner model's phrase is also decoded with its idea's manners (each pitched
-track then played as decoded or held, whichever is nearer: engine/articulation.py), as
+track then played as decoded, held or pulsed, whichever is nearer: engine/articulation.py), as
 `generate` decodes it.
 """
 

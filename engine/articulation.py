@@ -1,13 +1,17 @@
-"""Articulation: each pitched track of a phrase played as long as the manner it was asked for.
+"""Articulation: each pitched track of a phrase played as long, and as often, as the manner it
+was asked for.
 
-Why: a manner model (engine/manner.py) follows the onsets and the range it is asked for, and
-barely the share of notes held a beat or more (docs/quality.md, "Manners"): asked for a pad,
-its strings still let go between chords. The decoding finishes the job as a DAW's legato
-transform would: a phrase's track is played as decoded or *held* (re-strikes of a pitch a 16th
-apart tied into one note, then every note held over the rest to the track's next onset, up to a
-reach of half a beat, a beat, two beats or a bar), whichever plays nearest the manner asked
-for (its mean note length and its share of notes of a beat or more). Onsets stay where they
-were decoded, except a tied re-strike; notes are only ever lengthened.
+Why: a manner model (engine/manner.py) follows the range it is asked for, the onsets a bar
+only part way, and barely the share of notes held a beat or more (docs/quality.md, "Manners"):
+asked for a pad, its strings still let go between chords; asked for a driving bass, it holds.
+The decoding finishes the job as a DAW's legato and note-repeat transforms would: a phrase's
+track is played as decoded, *held* (re-strikes of a pitch a 16th apart tied into one note, then
+every note held over the rest to the track's next onset, up to a reach of half a beat, a beat,
+two beats or a bar) or *pulsed* (every note longer than an 8th, or a beat, struck again on each
+8th, or each beat, inside it: chugged chords, a driving bass), whichever plays nearest the
+manner asked for (its onsets a bar, mean note length and share of notes of a beat or more).
+Pitches and the decoded onsets stay; a held note only ever lengthens, a pulsed one is only
+ever struck again inside itself.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import torch
 from .manner import MANNERS, phrase_manners
 from .model import ModelConfig
 
-# The manners an articulation is chosen by: what holding notes changes.
-FITTED = [MANNERS.index("note length"), MANNERS.index("notes of a beat or more")]
+# The manners an articulation is chosen by: what holding or pulsing notes changes.
+FITTED = [MANNERS.index("onsets a bar"), MANNERS.index("note length"), MANNERS.index("notes of a beat or more")]
 REACHES_IN_BEATS = (0.5, 1, 2, 4)  # how far a note may be held over a rest, per candidate
+PULSES_IN_BEATS = (0.5, 1)  # how often a long note is struck again, per candidate
 
 
 def tie_restrikes(track: np.ndarray, gap: int) -> np.ndarray:
@@ -55,8 +60,31 @@ def hold_to_next_onset(track: np.ndarray, reach: int) -> np.ndarray:
     return out.astype(track.dtype)
 
 
-def held_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarray]:
-    """(T, S, P) notes -> the candidates: as decoded, then held at each reach (drums as decoded)."""
+def pulse(track: np.ndarray, every: int) -> np.ndarray:
+    """(steps, pitches) notes with every note longer than `every` steps struck again at each
+    multiple of `every` inside it (the step before a re-strike left silent, so that it sounds);
+    no piece shorter than two steps: a note a step past a grid line is not struck there, and a
+    pulse of under three steps leaves every note whole."""
+    x = track.astype(bool)
+    if every < 3:
+        return track.copy()
+    steps = np.arange(x.shape[0]).reshape(-1, 1)
+    before = np.vstack([np.zeros((1, x.shape[1]), bool), x[:-1]])
+    after = np.vstack([x[1:], np.zeros((1, x.shape[1]), bool)])
+    start = np.maximum.accumulate(np.where(x & ~before, steps, -1), axis=0)  # its note's first step
+    last = np.where(x & ~after, steps, x.shape[0])
+    end = np.flip(np.minimum.accumulate(np.flip(last, 0), axis=0), 0)  # its note's last step
+    line = np.zeros(x.shape[0], bool)
+    line[every::every] = True
+    cut = np.zeros_like(x)  # the step before each re-strike
+    cut[:-1] = (line[1:, None] & x[:-1] & x[1:] & (end[1:] - start[1:] + 1 > every)
+                & (steps[:-1] - start[:-1] >= 2) & (end[1:] - steps[1:] >= 1))
+    return (x & ~cut).astype(track.dtype)
+
+
+def articulated_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarray]:
+    """(T, S, P) notes -> the candidates: as decoded, held at each reach, then pulsed at each
+    pulse (drums as decoded)."""
     spb = cfg.steps_per_beat
     pitched = [t for t, track in enumerate(cfg.tracks) if not track.is_drum]
     tied = {t: tie_restrikes(phrase[t], max(1, spb // 4)) for t in pitched}  # the same at every reach
@@ -66,6 +94,11 @@ def held_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarray]:
         for t in pitched:
             held[t] = hold_to_next_onset(tied[t], int(beats * spb))
         out.append(held)
+    for beats in PULSES_IN_BEATS:
+        pulsed = phrase.copy()
+        for t in pitched:
+            pulsed[t] = pulse(phrase[t], max(1, int(beats * spb)))
+        out.append(pulsed)
     return out
 
 
@@ -73,14 +106,14 @@ def fit_articulation(notes: np.ndarray, manners: np.ndarray, cfg: ModelConfig, m
                      scale: np.ndarray) -> np.ndarray:
     """Decoded notes (T, steps, P) of one or more phrases and their asked manners (phrases, T,
     manners; standardized by `mean` and `scale`, as a manner model keeps them) -> the notes
-    with each phrase's pitched tracks played as decoded or held, whichever is nearest. (The
+    with each phrase's pitched tracks played as decoded, held or pulsed, whichever is nearest. (The
     fitted manners are ratios: a clip's phrase cut short is fitted as well.)"""
     out = notes.copy()
     n = cfg.n_steps
     mean_t, scale_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
     for k in range(min(len(manners), -(-notes.shape[-2] // n))):  # a clip's last phrase may be cut short
         phrase = notes[:, k * n : (k + 1) * n]
-        versions = held_versions(phrase, cfg)
+        versions = articulated_versions(phrase, cfg)
         played = (phrase_manners(torch.as_tensor(np.stack(versions), dtype=torch.float32), cfg) - mean_t) / scale_t
         asked = torch.as_tensor(manners[k], dtype=torch.float32)
         distance = ((played[..., FITTED] - asked[..., FITTED]) ** 2).sum(-1)  # (versions, T)

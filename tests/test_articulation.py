@@ -1,7 +1,8 @@
-"""Articulation (engine/articulation.py): a phrase's pitched tracks played as decoded or held,
-whichever is nearer the manner asked for. Made-up parts a producer would recognise (8ths
-re-struck, stabs before a rest, a pad asked for), then the shipped manner model: a clip asked
-for the songs' most held strings holds more of them than one asked for their shortest."""
+"""Articulation (engine/articulation.py): a phrase's pitched tracks played as decoded, held or
+pulsed, whichever is nearer the manner asked for. Made-up parts a producer would recognise (8ths
+re-struck, stabs before a rest, a pad asked for, a held bass asked to drive), then the shipped
+manner model: a clip asked for the songs' most held strings holds more of them than one asked
+for their shortest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from bytes2beats.engine.articulation import fit_articulation, hold_to_next_onset, tie_restrikes
+from bytes2beats.engine.articulation import (
+    fit_articulation,
+    hold_to_next_onset,
+    pulse,
+    tie_restrikes,
+)
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.manner import MANNERS, N_MANNERS, phrase_manners
 from bytes2beats.engine.model import ModelConfig
@@ -45,11 +51,25 @@ def test_notes_are_held_to_the_next_onset_within_the_reach():
     assert np.array_equal(np.flatnonzero(hold_to_next_onset(again, 4)[:, 40]), [0, 1, 2, 4])
 
 
-def _phrase(strings: np.ndarray) -> np.ndarray:
-    """(T, 64, 84) with a drum beat and the strings given."""
+def test_a_long_note_is_struck_again_on_each_pulse_inside_it():
+    quarters = pulse(_roll((0, 16, 28)), 4)  # a bar-long bass note struck on each beat (4 steps here)
+    assert np.array_equal(np.flatnonzero(quarters[:, 28]), [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15])
+    eighths = pulse(_roll((0, 24, 40), steps=48), 6)  # at 12 steps a beat: a chord tone chugged in 8ths
+    assert np.array_equal(np.flatnonzero(np.diff(eighths[:, 40].astype(int)) == 1) + 1, [6, 12, 18])
+    assert np.array_equal(pulse(_roll((0, 16, 28)), 2), _roll((0, 16, 28)))  # under 3 steps: left whole
+    short = _roll((0, 4, 28), (5, 1, 31))  # notes no longer than the pulse: as they are
+    assert np.array_equal(pulse(short, 4), short)
+    late = _roll((3, 6, 28))  # steps 3-8: a step before the line at 4, and one past the line at 8
+    assert np.array_equal(pulse(late, 4), late)
+
+
+def _phrase(strings: np.ndarray, bass: np.ndarray | None = None) -> np.ndarray:
+    """(T, 64, 84) with a drum beat and the strings (and bass) given."""
     notes = np.zeros((CFG.n_tracks, 64, 84), bool)
     notes[0] = _roll(*[(s, 1, 10) for s in range(0, 64, 4)])
     notes[4] = strings
+    if bass is not None:
+        notes[3] = bass
     return notes
 
 
@@ -65,6 +85,18 @@ def test_a_pad_asked_for_is_held_and_a_line_asked_for_is_played_as_decoded():
     assert np.array_equal(fit_articulation(chords, measured[None], CFG, mean, scale), chords)
     two_bars = fit_articulation(chords[:, :32], pad[None], CFG, mean, scale)  # a clip cut short
     assert two_bars[4, :15, [40, 44, 47]].all()
+
+
+def test_a_held_bass_asked_to_drive_is_pulsed():
+    bass = _roll(*[(bar * 16, 15, 28 + bar) for bar in range(4)])  # a whole note a bar
+    notes = _phrase(np.zeros((64, 84), bool), bass)
+    measured = phrase_manners(torch.as_tensor(notes[None], dtype=torch.float32), CFG)[0].numpy()
+    mean, scale = np.zeros((CFG.n_tracks, N_MANNERS)), np.ones((CFG.n_tracks, N_MANNERS))
+    driving = measured.copy()
+    driving[3, :3] = np.log1p(4), np.log1p(3), 1.0  # a note a beat, three steps long
+    played = fit_articulation(notes, driving[None], CFG, mean, scale)[3, :, 28]
+    assert np.array_equal(np.flatnonzero(played[:16]), [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14])
+    assert np.array_equal(fit_articulation(notes, measured[None], CFG, mean, scale), notes)
 
 
 def test_the_shipped_model_holds_the_strings_a_pad_manner_asks_for():
