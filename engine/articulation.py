@@ -106,15 +106,20 @@ def fit_articulation(notes: np.ndarray, manners: np.ndarray, cfg: ModelConfig, m
                      scale: np.ndarray) -> np.ndarray:
     """Decoded notes (T, steps, P) of one or more phrases and their asked manners (phrases, T,
     manners; standardized by `mean` and `scale`, as a manner model keeps them) -> the notes
-    with each phrase's pitched tracks played as decoded, held or pulsed, whichever is nearest. (The
-    fitted manners are ratios: a clip's phrase cut short is fitted as well.)"""
+    with each phrase's pitched tracks played as decoded, held or pulsed, whichever is nearest. (A
+    clip's last phrase may be cut short: its onsets are counted over the bars it has.)"""
     out = notes.copy()
     n = cfg.n_steps
     mean_t, scale_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
     for k in range(min(len(manners), -(-notes.shape[-2] // n))):  # a clip's last phrase may be cut short
         phrase = notes[:, k * n : (k + 1) * n]
         versions = articulated_versions(phrase, cfg)
-        played = (phrase_manners(torch.as_tensor(np.stack(versions), dtype=torch.float32), cfg) - mean_t) / scale_t
+        played = phrase_manners(torch.as_tensor(np.stack(versions), dtype=torch.float32), cfg)
+        if phrase.shape[-2] < n:  # phrase_manners counts onsets over a whole phrase's bars
+            onsets = MANNERS.index("onsets a bar")
+            count = torch.expm1(played[..., onsets]) * cfg.n_bars
+            played[..., onsets] = torch.log1p(count * n / (phrase.shape[-2] * cfg.n_bars))
+        played = (played - mean_t) / scale_t
         asked = torch.as_tensor(manners[k], dtype=torch.float32)
         distance = ((played[..., FITTED] - asked[..., FITTED]) ** 2).sum(-1)  # (versions, T)
         choice = distance.argmin(0).numpy()  # the first (as decoded) where several tie, as for a silent track

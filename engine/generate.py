@@ -295,7 +295,7 @@ class Composer:
         like: their bars repeat as they do already).
 
         `manners` (an idea's: phrases, tracks, manners), for a manner model: each phrase's
-        pitched tracks then played as decoded or held, whichever is nearer the manner asked for
+        pitched tracks then played as decoded, held or pulsed, whichever is nearer the manner asked for
         (engine/articulation.py); (tracks, steps, pitches) probabilities only."""
         args = (threshold, genre, quantize_strength, chords, lock)
         shares = self._fitted("repeat_bars", genre) if pull else None  # models fitted before it have none

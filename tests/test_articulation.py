@@ -97,6 +97,14 @@ def test_a_held_bass_asked_to_drive_is_pulsed():
     played = fit_articulation(notes, driving[None], CFG, mean, scale)[3, :, 28]
     assert np.array_equal(np.flatnonzero(played[:16]), [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14])
     assert np.array_equal(fit_articulation(notes, measured[None], CFG, mean, scale), notes)
+    # A clip cut to 2 bars counts its onsets over its own 2 bars: asked for 1.5 notes a bar (and
+    # nothing else: the other manners' spread made huge), the whole notes are nearer than 4 a bar.
+    by_onsets = scale.copy()
+    by_onsets[3, 1:] = 1e6
+    asked = measured.copy()
+    asked[3, 0] = np.log1p(1.5)
+    assert np.array_equal(fit_articulation(notes, asked[None], CFG, mean, by_onsets), notes)
+    assert np.array_equal(fit_articulation(notes[:, :32], asked[None], CFG, mean, by_onsets), notes[:, :32])
 
 
 def test_the_shipped_model_holds_the_strings_a_pad_manner_asks_for():
