@@ -36,18 +36,14 @@ def played_manners(composer: Composer, ideas, probabilities, genre: str, variant
     """(phrases, T, manners) standardized, of the clips decoded with `variant`'s articulation."""
     cfg, g = composer.config, composer.generator
     low, n = cfg.lowest_pitch, cfg.n_pitches
-    saved = articulation.PULSES_IN_BEATS, articulation.FITTED
-    try:
-        if variant is not None:
-            articulation.PULSES_IN_BEATS = variant[0]
-            articulation.FITTED = [MANNERS.index(m) for m in variant[1]]
-        notes = np.stack([composer.decode(p[:, :, low : low + n], genre=genre,
-                                          manners=None if variant is None else idea.manners)
-                          for idea, p in zip(ideas, probabilities)])
-    finally:
-        articulation.PULSES_IN_BEATS, articulation.FITTED = saved
+    mean, scale = g.manner_mean.numpy(), g.manner_scale.numpy()
+    notes = np.stack([composer.decode(p[:, :, low : low + n], genre=genre) for p in probabilities])
+    if variant is not None:
+        pulses, fitted = variant[0], [MANNERS.index(m) for m in variant[1]]
+        notes = np.stack([articulation.fit_articulation(x, idea.manners, cfg, mean, scale, pulses, fitted)
+                          for idea, x in zip(ideas, notes)])
     played = phrase_manners(torch.as_tensor(notes, dtype=torch.float32), cfg).numpy()
-    return (played - g.manner_mean.numpy()) / g.manner_scale.numpy()
+    return (played - mean) / scale
 
 
 def main() -> int:

@@ -82,7 +82,8 @@ def pulse(track: np.ndarray, every: int) -> np.ndarray:
     return (x & ~cut).astype(track.dtype)
 
 
-def articulated_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarray]:
+def articulated_versions(phrase: np.ndarray, cfg: ModelConfig,
+                         pulses_in_beats: tuple = PULSES_IN_BEATS) -> list[np.ndarray]:
     """(T, S, P) notes -> the candidates: as decoded, held at each reach, then pulsed at each
     pulse (drums as decoded)."""
     spb = cfg.steps_per_beat
@@ -94,7 +95,7 @@ def articulated_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarra
         for t in pitched:
             held[t] = hold_to_next_onset(tied[t], int(beats * spb))
         out.append(held)
-    for beats in PULSES_IN_BEATS:
+    for beats in pulses_in_beats:
         pulsed = phrase.copy()
         for t in pitched:
             pulsed[t] = pulse(phrase[t], max(1, int(beats * spb)))
@@ -103,25 +104,23 @@ def articulated_versions(phrase: np.ndarray, cfg: ModelConfig) -> list[np.ndarra
 
 
 def fit_articulation(notes: np.ndarray, manners: np.ndarray, cfg: ModelConfig, mean: np.ndarray,
-                     scale: np.ndarray) -> np.ndarray:
+                     scale: np.ndarray, pulses_in_beats: tuple = PULSES_IN_BEATS,
+                     fitted: list[int] = FITTED) -> np.ndarray:
     """Decoded notes (T, steps, P) of one or more phrases and their asked manners (phrases, T,
     manners; standardized by `mean` and `scale`, as a manner model keeps them) -> the notes
     with each phrase's pitched tracks played as decoded, held or pulsed, whichever is nearest. (A
-    clip's last phrase may be cut short: its onsets are counted over the bars it has.)"""
+    clip's last phrase may be cut short: its onsets are counted over the bars it has.)
+    `pulses_in_beats` and `fitted` (manner indices): the candidates and what chooses among
+    them, for a comparison (bench/manner_following.py)."""
     out = notes.copy()
     n = cfg.n_steps
     mean_t, scale_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
     for k in range(min(len(manners), -(-notes.shape[-2] // n))):  # a clip's last phrase may be cut short
         phrase = notes[:, k * n : (k + 1) * n]
-        versions = articulated_versions(phrase, cfg)
-        played = phrase_manners(torch.as_tensor(np.stack(versions), dtype=torch.float32), cfg)
-        if phrase.shape[-2] < n:  # phrase_manners counts onsets over a whole phrase's bars
-            onsets = MANNERS.index("onsets a bar")
-            count = torch.expm1(played[..., onsets]) * cfg.n_bars
-            played[..., onsets] = torch.log1p(count * n / (phrase.shape[-2] * cfg.n_bars))
-        played = (played - mean_t) / scale_t
+        versions = articulated_versions(phrase, cfg, pulses_in_beats)
+        played = (phrase_manners(torch.as_tensor(np.stack(versions), dtype=torch.float32), cfg) - mean_t) / scale_t
         asked = torch.as_tensor(manners[k], dtype=torch.float32)
-        distance = ((played[..., FITTED] - asked[..., FITTED]) ** 2).sum(-1)  # (versions, T)
+        distance = ((played[..., fitted] - asked[..., fitted]) ** 2).sum(-1)  # (versions, T)
         choice = distance.argmin(0).numpy()  # the first (as decoded) where several tie, as for a silent track
         for t, track in enumerate(cfg.tracks):
             if not track.is_drum:

@@ -41,13 +41,15 @@ def manner_mask(cfg: ModelConfig) -> torch.Tensor:
 
 
 def phrase_manners(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
-    """(B, T, S, P) notes -> (B, T, manners), unstandardized; a silent track is all 0."""
+    """(B, T, S, P) notes -> (B, T, manners), unstandardized; a silent track is all 0. Onsets a
+    bar are counted over the bars the notes have (a clip's last phrase may be cut short)."""
     starts, held, _ = note_edges(x, cfg.steps_per_beat)
+    bars = x.shape[2] / (4 * cfg.steps_per_beat)
     count = starts.sum((2, 3))  # (B, T)
     cells = x.sum((2, 3))
     sounds = (cells.detach() > 0).to(x.dtype)
     return torch.stack([
-        torch.log1p(count / cfg.n_bars),
+        torch.log1p(count / bars),
         torch.log1p(_ratio(cells, count)),
         _ratio(held.sum((2, 3)), count),
         torch.log1p(pitch_range(x.sum(2)).clamp(min=0) * sounds),
