@@ -122,6 +122,17 @@ def _source(args: argparse.Namespace):
         raise UserError(str(error)) from None
 
 
+def _model_line(source) -> str:
+    """Which model makes the bars and where it runs (the GPU where there is one), for the
+    stream's first line; nothing for a clip played as it is."""
+    composer = getattr(source, "composer", None)
+    if composer is None:
+        return ""
+    from bytes2beats.engine.device import describe_device
+
+    return f"; {composer.name} on {describe_device(composer.device)}"
+
+
 def _jam_source(args: argparse.Namespace):
     from bytes2beats.engine.generate import Composer
     from bytes2beats.engine.live.jam import JamSource
@@ -232,7 +243,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if not args.quiet:
         length = "until Ctrl-C" if args.forever else f"{args.bars} bars"
         clock = f"following the clock on '{sync.name}'" if sync else f"{args.bpm:g} BPM"
-        print(f"streaming to {target} ({api}), {clock}, {length}", file=sys.stderr, flush=True)
+        print(f"streaming to {target} ({api}), {clock}, {length}{_model_line(source)}", file=sys.stderr, flush=True)
     if not args.per_track_ports:
         for line in _port_lines(ports, session.tracks, args.connect or [], args.quiet):
             print(line, file=sys.stderr, flush=True)

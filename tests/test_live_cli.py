@@ -124,6 +124,7 @@ def test_stream_a_genre_of_the_shipped_model(monitor):
     assert run.returncode == 0, run.stderr
     notes = [m for _, m in monitor.close() if m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert notes and "stopped: finished (2 bars)" in run.stdout
+    assert re.search(r"streaming to .*; genres on (CPU|CUDA: )", run.stderr), run.stderr  # what plays, and where
     bad = cli("stream", "--genre", "polka", "--bars", "1", "--api", "jack")
     assert bad.returncode == 1 and "no genre 'polka'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
