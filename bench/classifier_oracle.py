@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bytes2beats.engine.metrics import chroma
 from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
 from classifier_groups import phrase_sets  # the same phrase sets and features as its screen
 from classifier_spread import ks_distances
@@ -56,15 +57,6 @@ def sources(n: int, available: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(available)[:n] if n <= available else rng.integers(available, size=n)
 
 
-def pitch_classes(rolls: np.ndarray, lowest_pitch: int) -> np.ndarray:
-    """(..., steps, pitches) notes -> (..., 12) sounding steps per pitch class."""
-    per_pitch = rolls.sum(-2)
-    out = np.zeros((*per_pitch.shape[:-1], 12))
-    for p in range(per_pitch.shape[-1]):
-        out[..., (p + lowest_pitch) % 12] += per_pitch[..., p]
-    return out
-
-
 def transposed(part: np.ndarray, shift: int) -> np.ndarray:
     """(steps, pitches) notes moved `shift` semitones; notes moved past the range dropped."""
     out = np.zeros_like(part)
@@ -78,7 +70,7 @@ def transposed(part: np.ndarray, shift: int) -> np.ndarray:
 def in_key(part: np.ndarray, rest: np.ndarray, lowest_pitch: int) -> np.ndarray:
     """A pitched part (steps, pitches) moved by up to a tritone to where its pitch classes agree
     most with the rest of the band's (12,)."""
-    own = pitch_classes(part, lowest_pitch)
+    own = chroma(part.sum(0), lowest_pitch)
     agreement = [own @ np.roll(rest, -shift) for shift in range(-5, 7)]
     return transposed(part, int(np.argmax(agreement)) - 5)
 
@@ -93,9 +85,16 @@ def with_track(phrases: np.ndarray, parts: np.ndarray, track: int, drum: int | N
         if track == drum:
             out[k, track] = parts[k]
         else:
-            rest = pitch_classes(phrases[k, pitched], lowest_pitch).sum(0)
+            rest = chroma(phrases[k, pitched].sum((0, 1)), lowest_pitch)
             out[k, track] = in_key(parts[k], rest, lowest_pitch)
     return out
+
+
+def accuracy(generated: np.ndarray, generated_songs: np.ndarray | None, real: np.ndarray,
+             real_songs: np.ndarray, names: list[str], columns: np.ndarray) -> float:
+    """`eval`'s classifier on the feature `columns` of two sets of rows."""
+    return classifier_two_sample_test(generated[:, columns], real[:, columns], [names[c] for c in columns],
+                                      real_songs=real_songs, generated_songs=generated_songs)["accuracy"]
 
 
 def main() -> int:
@@ -128,27 +127,23 @@ def main() -> int:
         b_features, b_songs = sets.real[~in_a], songs[~in_a]
         a_rolls, a_features, a_songs = real_rolls[in_a], sets.real[in_a], songs[in_a]
 
-        def test(label: str, generated: np.ndarray, generated_songs: np.ndarray | None,
-                 against: tuple = (b_features, b_songs)) -> None:
-            for columns, kept in ((every, rows), (no_harmony, rows_no_harmony)):
-                result = classifier_two_sample_test(generated[:, columns], against[0][:, columns],
-                                                    [names[c] for c in columns], real_songs=against[1],
-                                                    generated_songs=generated_songs)
-                kept.setdefault(label, []).append(result["accuracy"])
-
-        test("control: real phrases of A against B", a_features, a_songs)
-        test("as generated", sets.generated, None)
+        cases = [("control: real phrases of A against B", a_features, a_songs),
+                 ("as generated", sets.generated, None)]
         pick = sources(len(fake), len(a_rolls), rng)
         for t, track in enumerate(sets.track_names):
             one = with_track(fake, a_rolls[pick, t], t, sets.drum, cfg.lowest_pitch)
-            test(f"{track} replaced by a real phrase's", features(one), a_songs[pick])
+            cases.append((f"{track} replaced by a real phrase's", features(one), a_songs[pick]))
             others = with_track(a_rolls[pick], fake[:, t], t, sets.drum, cfg.lowest_pitch)
-            test(f"every track but {track} replaced", features(others), a_songs[pick])
+            cases.append((f"every track but {track} replaced", features(others), a_songs[pick]))
         order = np.argsort(-ks_distances(sets.generated, b_features))
         for n in FEATURE_COUNTS:
             mixed = sets.generated.copy()
             mixed[:, order[:n]] = a_features[pick][:, order[:n]]
-            test(f"the {n} features that separate most taken from a real phrase", mixed, a_songs[pick])
+            cases.append((f"the {n} features that separate most taken from a real phrase", mixed, a_songs[pick]))
+        for label, generated, generated_songs in cases:
+            for columns, kept in ((every, rows), (no_harmony, rows_no_harmony)):
+                kept.setdefault(label, []).append(
+                    accuracy(generated, generated_songs, b_features, b_songs, names, columns))
 
     medians = {label: float(np.median(values)) for label, values in rows.items()}
     medians_no_harmony = {label: float(np.median(values)) for label, values in rows_no_harmony.items()}

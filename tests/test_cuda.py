@@ -68,6 +68,6 @@ def test_fine_tuning_on_the_gpu(tmp_path):
     assert run.returncode == 0, run.stderr[-1500:]
     assert "CUDA: " in run.stderr  # the run says where it trains
     mine = Composer.load(model, "cpu")  # the file is the device's own no longer: it plays anywhere
-    notes = mine.decode(mine.probabilities([mine.new_idea(1)])[0][:, :, mine.config.lowest_pitch:][
-        :, :, : mine.config.n_pitches])
+    low, n = mine.config.lowest_pitch, mine.config.n_pitches
+    notes = mine.decode(mine.probabilities([mine.new_idea(1)])[0][:, :, low : low + n])
     assert notes.any()
