@@ -329,7 +329,7 @@ def cmd_calibrate(args) -> int:
     try:
         if is_phrase_pack(args.data):
             phrases, packed = load_phrase_pack(args.data)
-            if (packed.track_set, packed.steps_per_beat, packed.n_bars) != (cfg.track_set, cfg.steps_per_beat, cfg.n_bars):
+            if not packed.cut_for(cfg):
                 raise UserError(f"{args.data} was cut for another model than {composer.name!r}")
         else:
             cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()

@@ -29,7 +29,7 @@ import bytes2beats.engine.accompany as accompany_module
 import numpy as np
 import torch
 from bytes2beats.engine.accompany import Part, accompany
-from bytes2beats.engine.dataset import load_phrase_pack
+from bytes2beats.engine.dataset import load_phrase_pack_for
 from bytes2beats.engine.families import family_tracks
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import measure, tonal_distance
@@ -105,7 +105,7 @@ def main() -> None:
     cfg = composer.config
     tracks = family_tracks(cfg.track_set)
     given = [t.name for t in tracks].index(args.given)
-    phrases, _ = load_phrase_pack(args.pack)
+    phrases, _ = load_phrase_pack_for(args.pack, composer.config)
     validation = phrases.split(True)
     rows = np.flatnonzero(validation.genre == validation.genres.index(args.genre))
     rows = [r for r in rows if validation.rolls[r, given].any()]

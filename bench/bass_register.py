@@ -17,7 +17,7 @@ import argparse
 import platform
 
 import numpy as np
-from bytes2beats.engine.dataset import load_phrase_pack
+from bytes2beats.engine.dataset import load_phrase_pack_for
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.metrics import pitch_range
 
@@ -56,7 +56,7 @@ def main() -> None:
         batch = ideas[start : start + 100]
         for probs, idea in zip(composer.probabilities(batch, batch_size=100), batch):
             made.append(composer.decode(probs[:, :, low : low + cfg.n_pitches], None, args.genre, chords=idea.chords))
-    phrases, _ = load_phrase_pack(args.pack)
+    phrases, _ = load_phrase_pack_for(args.pack, composer.config)
     validation = phrases.split(True)
     rows = np.flatnonzero(validation.genre == validation.genres.index(args.genre))[:1000]
     print(f"{args.model}, {args.genre}, {args.phrases} phrases; {platform.machine()}")

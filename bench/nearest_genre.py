@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from bytes2beats.engine.dataset import load_phrase_pack
+from bytes2beats.engine.dataset import load_phrase_pack_for
 from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.genre_chooser import choose_genre, genre_classifier
@@ -62,7 +62,7 @@ def main() -> None:
         varies = spread > 1e-3
         centre, spread = centre[varies], spread[varies]
         genre_means = {g: np.nan_to_num((np.nanmean(v, axis=0)[varies] - centre) / spread) for g, v in generated.items()}
-    phrases, _ = load_phrase_pack(args.data)
+    phrases, _ = load_phrase_pack_for(args.data, composer.config)
     training = ~phrases.validation_songs[phrases.song]
     if classifier is not None and args.no_lean:
         composer.meta["genre_lean"] = {g: 1.0 for g in cfg.genres}

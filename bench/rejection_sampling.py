@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bytes2beats.engine.dataset import load_phrase_pack
+from bytes2beats.engine.dataset import load_phrase_pack_for
 from bytes2beats.engine.evaluate import generated_phrases, nearest_overlap
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
@@ -60,7 +60,7 @@ def main() -> None:
 
     started = time.monotonic()
     composer = Composer.load(args.model, "cpu")
-    phrases, _ = load_phrase_pack(args.data)
+    phrases, _ = load_phrase_pack_for(args.data, composer.config)
     genre = phrases.genres.index(args.genre)
     is_validation = phrases.validation_songs[phrases.song]
     rng = np.random.default_rng(0)

@@ -59,6 +59,12 @@ class PhraseSpec:
         """The phrases a model (its ModelConfig) reads and writes: its tracks, resolution and range."""
         return cls(cfg.track_set, cfg.steps_per_beat, cfg.n_bars, cfg.lowest_pitch, cfg.n_pitches)
 
+    def cut_for(self, cfg) -> bool:
+        """Whether a model (its ModelConfig) plays phrases cut so: its tracks, steps a beat and
+        bars (a pitch range is cropped when read). A pack of 16ths read by a 48-step model
+        would give phrases of a third of its length."""
+        return (self.track_set, self.steps_per_beat, self.n_bars) == (cfg.track_set, cfg.steps_per_beat, cfg.n_bars)
+
 
 @dataclass
 class Phrases:
@@ -360,6 +366,17 @@ def load_phrase_pack(path: str | os.PathLike) -> tuple[Phrases, PhraseSpec]:
         raise MusicFileError(Path(path), str(error)) from None
     except UNREADABLE as error:
         raise MusicFileError(Path(path), f"not a phrase pack ({short_reason(error)})") from None
+
+
+def load_phrase_pack_for(path: str | os.PathLike, cfg) -> tuple[Phrases, PhraseSpec]:
+    """`load_phrase_pack`, refused in one line (MusicFileError) when the model of `cfg` (its
+    ModelConfig) plays phrases cut otherwise."""
+    phrases, spec = load_phrase_pack(path)
+    if not spec.cut_for(cfg):
+        raise MusicFileError(Path(path), f"cut at {spec.steps_per_beat} steps a beat, {spec.n_bars} bars and track "
+                                         f"set {spec.track_set}; the model plays {cfg.steps_per_beat}, {cfg.n_bars} "
+                                         f"and {cfg.track_set} (bytes2beats phrases --steps-per-beat {cfg.steps_per_beat})")
+    return phrases, spec
 
 
 def is_phrase_pack(path: str | os.PathLike) -> bool:

@@ -140,8 +140,7 @@ def prepare(request: RunRequest, say: Callable[[str], None] = lambda text: None)
             say(f"reading the phrase pack {request.data} ...")
             phrases, packed = load_phrase_pack(request.data)
             # The pack was cut with its own settings: the model takes them.
-            grid = (packed.track_set, packed.steps_per_beat, packed.n_bars)
-            if checkpoint and grid != (model_cfg.track_set, model_cfg.steps_per_beat, model_cfg.n_bars):
+            if checkpoint and not packed.cut_for(model_cfg):
                 if not _fine_tunes_by_default(request, checkpoint):
                     raise RunRefused(f"{request.data} was cut for another model than the "
                                      f"{'model' if is_model_file(checkpoint) else 'checkpoint'}'s")

@@ -4,8 +4,17 @@ array they stand for, the pack file's layout is kept, and training's batches unp
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
-from bytes2beats.engine.dataset import PhraseSpec, build_phrases, load_phrase_pack, save_phrase_pack
+from bytes2beats.engine.dataset import (
+    PhraseSpec,
+    build_phrases,
+    load_phrase_pack,
+    load_phrase_pack_for,
+    save_phrase_pack,
+)
+from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.music_io import MusicFileError
 from bytes2beats.engine.packed_rolls import PACK_CHUNK, PackedRolls, unpack_torch
 from conftest import FIXTURES
 from hypothesis import given, settings
@@ -45,6 +54,14 @@ def test_a_real_pack_holds_an_eighth_of_its_bools_and_reads_back_the_same(tmp_pa
     path = save_phrase_pack(phrases, PhraseSpec(steps_per_beat=12), tmp_path / "songs.phrases.npz")
     again, _ = load_phrase_pack(path)
     assert np.array_equal(again.rolls.bits, phrases.rolls.bits) and np.array_equal(again.song, phrases.song)
+    # the shipped 48-step model reads it; a pack of 16ths is refused in one line saying how to cut one
+    model = Composer.load("genres", "cpu").config
+    assert load_phrase_pack_for(path, model)[1] == PhraseSpec(steps_per_beat=12)
+    sixteenths = save_phrase_pack(build_phrases(FIXTURES / "lpd", PhraseSpec(), cache_dir=None, workers=1), PhraseSpec(),
+                                  tmp_path / "sixteenths.phrases.npz")
+    with pytest.raises(MusicFileError, match=r"cut at 4 steps a beat.*--steps-per-beat 12") as refused:
+        load_phrase_pack_for(sixteenths, model)
+    assert "\n" not in str(refused.value)
     validation = phrases.split(True)
     assert np.array_equal(np.asarray(validation.rolls),
                           np.asarray(phrases.rolls)[phrases.validation_songs[phrases.song]])

@@ -337,6 +337,9 @@ def test_a_phrase_pack_trains_where_the_songs_are_not(tmp_path):
     (["phrases", "--data", "{lpd}", "--out", "x.npz"], "--out must end in .phrases.npz"),
     (["train", "--data", "{garbage}", "--out", "m.safetensors"], "not a phrase pack"),
     (["train", "--data", "{cut}", "--out", "m.safetensors"], "not a phrase pack"),
+    # a pack of 16ths for the 48-step model (engine/dataset.py: PhraseSpec.cut_for)
+    (["calibrate", "--model", "genres", "--data", "{whole}", "--out", "m.safetensors"],
+     "was cut for another model than 'genres'"),
 ])
 def test_phrase_pack_errors_are_one_line(tmp_path, args, message, cli_in_process, monkeypatch):
     garbage = tmp_path / "garbage.phrases.npz"
@@ -346,7 +349,7 @@ def test_phrase_pack_errors_are_one_line(tmp_path, args, message, cli_in_process
     cut = tmp_path / "cut.phrases.npz"  # an upload that broke off half-way
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     monkeypatch.chdir(tmp_path)
-    code, _, err = cli_in_process(*[a.format(lpd=LPD, garbage=garbage, cut=cut) for a in args])
+    code, _, err = cli_in_process(*[a.format(lpd=LPD, garbage=garbage, cut=cut, whole=whole) for a in args])
     # the error is one line, after the line that says what is being read, if any
     lines = err.strip().splitlines()
     assert code == 1 and "Traceback" not in err and len(lines) <= 2, err
