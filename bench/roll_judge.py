@@ -2,7 +2,7 @@
 check what `eval`'s test says with a judge that none of the decoding was tuned against.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/roll_judge.py [--model genres] [--genre rock]
-        [--samples 1500] [--data runs/lpd48.phrases.npz] [--control] [--json OUT]
+        [--samples 1500] [--data runs/lpd48.phrases.npz] [--control] [--each-track [--skip-whole]] [--json OUT]
 
 `eval`'s test reads 118 features of each phrase with gradient-boosted trees, and thirty
 sessions of decoding work were measured by it; a decoding can learn to move those features
@@ -13,7 +13,9 @@ strided convolutions, pooled, one score. It is trained to tell `--samples` gener
 song's phrases together (as `eval`'s), twelve epochs a fold; the accuracy on the held-out fold,
 averaged, is the test (50 %: it cannot tell). `--control` runs it on real *training* phrases
 against the validation ones first: the judge's floor (songs differ from songs), which should
-read near 50 %. `eval`'s feature test is reported beside it on the same phrases.
+read near 50 %. `eval`'s feature test is reported beside it on the same phrases. `--each-track`
+then trains it on one track at a time (the generated track against the same track of the songs):
+which parts it tells by.
 
 A weaker judge than the trees (it sees no hand-made feature, and trains 12 epochs on 2,400
 phrases), so its figure is not the issue's target; what it is for is direction: a change that
@@ -136,6 +138,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1500)
     parser.add_argument("--data", type=Path, default=ROOT / "runs" / "lpd48.phrases.npz")
     parser.add_argument("--control", action="store_true", help="the judge's floor first: real training phrases")
+    parser.add_argument("--each-track", action="store_true",
+                        help="then the generated phrases' tracks one at a time, against the same tracks of the songs")
+    parser.add_argument("--skip-whole", action="store_true", help="with --each-track: only the tracks one at a time")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -153,6 +158,8 @@ def main() -> None:
     results = {"model": args.model, "genre": args.genre, "samples": len(real), "folds": FOLDS,
                "epochs": EPOCHS, "machine": platform.processor() or platform.machine(),
                "threads": torch.get_num_threads(), "sets": {}}
+    if args.skip_whole:
+        sets = {}
     for name, (rolls, rows_songs) in sets.items():
         roll_test = roll_two_sample_test(rolls, real, rows_songs, songs.real_songs)
         feature_test = classifier_two_sample_test(songs.features(rolls), real_features, songs.feature_names,
@@ -161,6 +168,12 @@ def main() -> None:
         print(f"{name}: roll judge {roll_test['accuracy']:.1%} (folds "
               f"{', '.join(f'{v:.1%}' for v in roll_test['fold_accuracies'])}); eval's feature test "
               f"{feature_test['accuracy']:.1%}  [{time.monotonic() - started:.0f} s]", flush=True)
+    if args.each_track:  # which track does the judge tell by? each alone, the songs' same track against it
+        results["each_track"] = {}
+        for t, track in enumerate(composer.config.tracks):
+            alone = roll_two_sample_test(generated[:, [t]], real[:, [t]], np.arange(len(generated)), songs.real_songs)
+            results["each_track"][track.name] = alone
+            print(f"{track.name} alone: roll judge {alone['accuracy']:.1%}  [{time.monotonic() - started:.0f} s]", flush=True)
     results["seconds"] = round(time.monotonic() - started)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
