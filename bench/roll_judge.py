@@ -18,8 +18,9 @@ then trains it on one track at a time (the generated track against the same trac
 which parts it tells by.
 
 A weaker judge than the trees (it sees no hand-made feature, and trains 12 epochs on 2,400
-phrases), so its figure is not the issue's target; what it is for is direction: a change that
-the trees see and this judge does not moved features, not the music.
+phrases), so its figure is not the issue's target; what it is for is a second view: a change
+that the trees see and this judge does not may have moved the features more than the music, and
+wants listening to before it is believed.
 """
 
 from __future__ import annotations
