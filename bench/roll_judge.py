@@ -56,7 +56,6 @@ class GenreSongs:
     real: np.ndarray
     real_songs: np.ndarray
     training_rows: np.ndarray
-    feature_names: list[str]
     rng: np.random.Generator  # what draws from the songs next, after `real`
 
     @classmethod
@@ -69,10 +68,12 @@ class GenreSongs:
         validation_rows = np.flatnonzero((phrases.genre == index) & is_validation)
         real_rows = np.sort(rng.choice(validation_rows, min(samples, len(validation_rows)), replace=False))
         real = np.asarray(phrases.rolls[real_rows])
-        songs = cls(composer, phrases, real, phrases.song[real_rows],
-                    np.flatnonzero((phrases.genre == index) & ~is_validation), [], rng)
-        songs.feature_names = songs.phrase_features(real[:1])[1]
-        return songs
+        return cls(composer, phrases, real, phrases.song[real_rows],
+                   np.flatnonzero((phrases.genre == index) & ~is_validation), rng)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.phrase_features(self.real[:1])[1]
 
     def phrase_features(self, rolls: np.ndarray) -> tuple[np.ndarray, list[str]]:
         cfg = self.composer.config
