@@ -15,6 +15,7 @@ from bytes2beats import __version__
 from bytes2beats.cli_options import (
     add_chord_options,
     add_model_options,
+    add_takes_option,
     add_timing_options,
     check_in,
     check_output,
@@ -24,6 +25,7 @@ from bytes2beats.cli_options import (
     load_composer,
     make_output_folder,
     quantize_strength,
+    takes_for,
 )
 from bytes2beats.engine.limits import BPM, CLIP_BARS, DEFAULT_BPM, SEED, THRESHOLD
 from bytes2beats.engine.run_request import add_run_arguments
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threshold", type=float, default=None,
                    help="note probability that makes a note, 0-1 (default: the model's own)")
     add_timing_options(g)
+    add_takes_option(g)
     add_chord_options(g)
     g.add_argument("--bpm", type=float, default=DEFAULT_BPM)
     g.add_argument("--count", type=int, default=1, help="write this many clips into the folder --out")
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=float, default=None)
     e.add_argument("--seed", type=int, default=10_000, help="the generated phrases are seeds SEED, SEED+1, ...")
     add_timing_options(e)
+    add_takes_option(e)
     e.add_argument("--no-classifier", action="store_true",
                    help="skip the classifier two-sample test (generated against validation phrases)")
     e.add_argument("--novelty-samples", type=int, default=1000,
@@ -101,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure only how a classifier of the model's genres leans on real songs of every genre "
                         "alike, so that fine-tuning can choose the genre a user's songs sound most like; "
                         "the decoding is kept as it is")
+    c.add_argument("--takes-only", action="store_true",
+                   help="fit only the take judges (per genre, how like its training songs a decoded phrase is), "
+                        "so that generating can make several takes of an idea and keep the most song-like; "
+                        "the decoding is kept as it is")
+    c.add_argument("--default-takes", type=int, default=8,
+                   help="with --takes-only: the takes the app and `generate` make when not told (8)")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -160,7 +170,8 @@ def cmd_generate(args) -> int:
         make_output_folder(out)
     # Clips are made in batches and each written as it comes: memory stays flat at any --count.
     clips = composer.iter_generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
-                                   quantize_strength=strength, chords=chords, feel=feel)
+                                   quantize_strength=strength, chords=chords, feel=feel,
+                                   takes=takes_for(args, composer))
     try:
         for k, clip in enumerate(clips):
             path = out / f"{composer.name}-seed{args.seed + k}.mid" if args.count > 1 else out
@@ -281,10 +292,11 @@ def cmd_eval(args) -> int:
     results = {}
     for genre in genres:
         images = str(Path(args.images) / genre) if args.images and len(genres) > 1 else args.images
+        takes = takes_for(argparse.Namespace(takes=args.takes, genre=genre), composer)
         try:
             result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
                               cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed,
-                              classifier=not args.no_classifier, quantize_strength=strength, feel=feel)
+                              classifier=not args.no_classifier, quantize_strength=strength, feel=feel, takes=takes)
         except (MusicFileError, ValueError) as error:
             raise UserError(str(error)) from None
         if len(genres) > 1:
@@ -346,6 +358,12 @@ def cmd_calibrate(args) -> int:
         raise UserError(f"no training phrases in {args.data}")
     if not args.genre_lean_only:  # a new decoding makes other phrases: the lean was measured on the old ones
         composer.meta.pop("genre_lean", None)
+    if args.takes_only:
+        return _write_takes(args, composer, training)
+    if composer.take_judges and not args.genre_lean_only:  # fitted to the old decoding's phrases, as the lean
+        composer.meta.pop("takes", None)
+        composer.take_judges = {}
+        print("its take judges were fitted to the old decoding: fit them again with `calibrate --takes-only`")
     if args.register_only:
         return _write_register(args, composer, training)
     if args.rhythm_only:
@@ -411,17 +429,37 @@ def _save_calibrated(args, composer) -> Path:
     (so that it can still be fine-tuned)."""
     from bytes2beats.engine.model import Critic, load_critic_weights, save_model
     from bytes2beats.engine.model_store import resolve_model
+    from bytes2beats.engine.takes import judges_to_tensors
 
     out = Path(args.out) if args.out else resolve_model(args.model)
     critic, critic_weights = None, load_critic_weights(resolve_model(args.model))
     if critic_weights is not None:
         critic = Critic(composer.config)
         critic.load_state_dict(critic_weights)
+    takes = judges_to_tensors(composer.take_judges)[0] if composer.take_judges else None
     try:
-        save_model(composer.generator, out, composer.meta, critic=critic)
+        save_model(composer.generator, out, composer.meta, critic=critic, takes=takes)
     except OSError as error:
         raise UserError(str(error)) from None
     return out
+
+
+def _write_takes(args, composer, training) -> int:
+    """`calibrate --takes-only`: a take judge per genre fitted to the training songs against
+    the model's phrases as it decodes them now; the decoding is kept."""
+    from bytes2beats.engine.takes import MAX_TAKES, SAMPLES, fit_take_judges
+
+    if not 1 <= args.default_takes <= MAX_TAKES:
+        raise UserError(f"--default-takes must be 1 to {MAX_TAKES}, not {args.default_takes}")
+    judges = fit_take_judges(composer, training, samples=args.samples or SAMPLES,
+                             progress=lambda genre, s: print(f"  {genre or 'all'}: judge fitted [{s:.0f} s]", flush=True))
+    if not judges:
+        raise UserError(f"too few training phrases in {args.data} to fit a take judge")
+    composer.take_judges = judges
+    composer.meta["takes"] = {"genres": list(judges), "default": args.default_takes}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: take judges for {', '.join(g or 'all' for g in judges)}; {args.default_takes} takes by default")
+    return 0
 
 
 def _write_register(args, composer, training) -> int:

@@ -12,12 +12,14 @@ import argparse
 from bytes2beats.cli_options import (
     add_chord_options,
     add_model_options,
+    add_takes_option,
     add_timing_options,
     check_in,
     chord_model_default,
     chord_request,
     feel_amount,
     quantize_strength,
+    takes_for,
 )
 from bytes2beats.engine.limits import BPM, DEFAULT_BPM, MIDI_APIS, SEED, THRESHOLD
 from bytes2beats.errors import UserError, error_line
@@ -60,6 +62,7 @@ def add_live_commands(sub) -> None:
                    help="0: loop the same phrase; small: a latent walk; 1: fresh each phrase (default 0.3)")
     s.add_argument("--threshold", type=float, default=None, help="note probability that makes a note, 0-1")
     add_timing_options(s)
+    add_takes_option(s)
     add_chord_options(s)
     s.add_argument("--listen", metavar="PORT",
                    help="jam: read your looped part from this MIDI output port (your DAW's track or a "
@@ -117,7 +120,7 @@ def _source(args: argparse.Namespace):
         composer = Composer.load(args.model, args.device)
         return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,
                            quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed),
-                           feel=feel_amount(args))
+                           feel=feel_amount(args), takes=takes_for(args, composer))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

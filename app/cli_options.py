@@ -38,6 +38,24 @@ def add_timing_options(p: argparse.ArgumentParser) -> None:
                         "(default 100; models fitted before feels stay on the grid)")
 
 
+def add_takes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--takes", type=int, default=None, metavar="N",
+                   help="make N takes of each idea and keep the one the model's take judge finds most like "
+                        "the genre's songs, 1-64 (default: the model's own choice, 8 for the shipped genres "
+                        "model; 1 for a model without take judges); N times the work")
+
+
+def takes_for(args, composer) -> int:
+    """--takes, or the model's default when not given; a UserError for a number out of range
+    or more than one take from a model without take judges."""
+    takes = composer.default_takes if args.takes is None else args.takes
+    try:
+        composer.check_takes(takes, args.genre)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    return takes
+
+
 def quantize_strength(args) -> float | None:
     """--quantize as a strength 0..1 (None: the default), or a UserError."""
     check_in("--quantize", args.quantize, QUANTIZE_PERCENT)

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from bytes2beats.engine.evaluate import generated_phrases
+from bytes2beats.engine.takes import fit_roll_net, roll_scores
 from bytes2beats.engine.two_sample import classifier_two_sample_test
-from roll_judge import BATCH, EPOCHS, GenreSongs, channels, judge_net, roll_two_sample_test
-from torch import nn
+from roll_judge import GenreSongs, roll_two_sample_test
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTOR_SAMPLES = 3000
@@ -54,26 +54,10 @@ def trees_selector(generated: np.ndarray, songs: np.ndarray):
 
 
 def roll_selector(generated: np.ndarray, songs: np.ndarray, seed: int = 0):
-    """Log odds of "song" for rolls, from the roll judge's network trained on the two sets."""
-    torch.manual_seed(seed)
-    x = torch.cat([channels(generated), channels(songs)])
-    y = torch.cat([torch.zeros(len(generated)), torch.ones(len(songs))])
-    net = judge_net(generated.shape[1])
-    optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-2)
-    net.train()
-    for _ in range(EPOCHS):
-        for batch in torch.randperm(len(x)).split(BATCH):
-            loss = nn.functional.binary_cross_entropy_with_logits(net(x[batch]).squeeze(1), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    net.eval()
-
-    def score(rolls: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([net(channels(rolls[i : i + 500])).squeeze(1) for i in range(0, len(rolls), 500)]).numpy()
-
-    return score
+    """Log odds of "song" for rolls, from the roll judge's network trained on the two sets
+    (engine/takes.py's, as a take judge fits it)."""
+    net = fit_roll_net(generated, songs, seed)
+    return lambda rolls: roll_scores(net, rolls)
 
 
 def best_of(scores: np.ndarray, takes: int, kept: int) -> np.ndarray:

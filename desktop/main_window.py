@@ -36,6 +36,7 @@ from .live_player import LivePlayer
 from .model_worker import JobResult, LoadedModel, ModelWorker, random_seed
 from .pianoroll_view import PianorollView
 from .status_bar import StatusBar
+from .takes_menu import TakesMenu
 from .theme import apply_system_theme
 from .track_panel import TrackPanel
 from .window_actions import make_actions, make_menus
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.docks = {"tracks": docks[0], "clips": docks[1]}
         self.resizeDocks(docks[:1], [370], Qt.Orientation.Horizontal)
         self.resizeDocks(docks, [260, 400], Qt.Orientation.Vertical)
+        self.takes_menu = TakesMenu(self.settings, self)
         self.playback_menu = make_menus(self)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
@@ -283,6 +285,7 @@ class MainWindow(QMainWindow):
             combo.setCurrentText(self.composer.default_genre)
         self.toolbar.set_threshold(self.composer.default_threshold)
         self.toolbar.feel.setEnabled(bool(self.composer.meta.get("feel")))  # a 16th-grid model has no feel
+        self.takes_menu.set_model(self.composer.default_takes, bool(self.composer.take_judges))
         self._update_chord_editing()
         self._busy_changed(self.worker.busy)
         if self.generate_on_load and self.document.state is None:
@@ -306,7 +309,13 @@ class MainWindow(QMainWindow):
         threshold = state.threshold if same_model else self.composer.default_threshold
         self.worker.generate(self.composer, self.model_name, seed, self.toolbar.bars.value(), self._genre(),
                              threshold, self.toolbar.bpm.value(), self.toolbar.quantize.value() / 100,
-                             self.chord_bar.setting, self._locked_for(self.composer), self.toolbar.feel.value() / 100)
+                             self.chord_bar.setting, self._locked_for(self.composer), self.toolbar.feel.value() / 100,
+                             self._takes())
+
+    def _takes(self) -> int:
+        """The takes the Takes menu asks for, where the loaded model's judge has the genre."""
+        takes = self.takes_menu.takes()
+        return takes if takes == 1 or self.composer.take_judge(self._genre()) is not None else 1
 
     def _locked_for(self, composer) -> dict:
         """The locked lanes, when they fit the model about to play around them (the same

@@ -138,10 +138,12 @@ class ModelWorker(QObject):
 
     def generate(self, composer, model: str, seed: int, bars: int, genre: str | None,
                  threshold: float, bpm: float, quantize: float = QUANTIZE,
-                 chords: ChordSetting | None = None, fixed: dict | None = None, feel: float = FEEL) -> None:
+                 chords: ChordSetting | None = None, fixed: dict | None = None, feel: float = FEEL,
+                 takes: int = 1) -> None:
         """A new clip; `chords`: the progression or key asked for (a chord model only);
         `fixed`: locked lanes (track -> roll), kept as they are, the rest played around them;
-        `feel`: how much of its genre's feel it is played with (engine/feel.py)."""
+        `feel`: how much of its genre's feel it is played with (engine/feel.py); `takes`: the
+        best of so many takes of the idea (engine/takes.py; not around locked lanes)."""
         setting = chords if chords is not None and composer.takes_chords else ChordSetting()
         fixed = dict(fixed or {})
 
@@ -153,7 +155,9 @@ class ModelWorker(QObject):
                 idea = _around(composer, fixed, seed, bars, genre, chords)
                 label += f", around your {' and '.join(composer.config.tracks[t].name for t in sorted(fixed))}"
             else:
-                idea = composer.new_idea(seed, bars, genre, chords=chords)
+                idea = composer.best_idea(seed, takes, bars, genre, chords)
+                if takes > 1:
+                    label += f", best of {takes} takes"
             probs = composer.probabilities([idea])[0]
             state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, label, quantize,
                               feel=feel, chord_setting=setting, fixed=fixed)

@@ -62,7 +62,10 @@ def make_menus(window) -> PlaybackMenu:
     bar, a = window.menuBar(), window.commands
     bar.addMenu("&File").addActions([a["export"], a["quit"]])
     bar.addMenu("&Edit").addActions([a["undo"], a["redo"]])
-    bar.addMenu("&Clip").addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
+    clip = bar.addMenu("&Clip")
+    clip.addActions([a["generate"], a["variation"], a["regenerate"], a["mute"], a["solo"], a["ab"]])
+    clip.addSeparator()
+    clip.addMenu(window.takes_menu)
     bar.addMenu("&Tools").addAction(a["train"])
     view = bar.addMenu("&View")
     view.addActions([a["overlay"], a["empty"], a["fit"]])

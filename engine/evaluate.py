@@ -25,11 +25,12 @@ MAX_DATA_PHRASES = 4000  # enough for stable means; keeps eval quick on a CPU
 
 def generated_phrases(composer: Composer, samples: int, genre: str | None, threshold: float | None,
                       seed: int = 10_000, quantize_strength: float | None = None,
-                      feel: float | None = None) -> np.ndarray:
+                      feel: float | None = None, takes: int = 1) -> np.ndarray:
     """`samples` generated phrases, binarized, articulated and played with the feel as a clip
-    of the same seed is (Composer.to_clip), cropped to the model's pitch range: (n, T, S, P) bool."""
+    of the same seed is (Composer.to_clip), cropped to the model's pitch range: (n, T, S, P) bool.
+    Each the best of `takes` takes (Composer.best_idea), as the app keeps them."""
     cfg = composer.config
-    ideas = [composer.new_idea(seed + k, genre=genre) for k in range(samples)]
+    ideas = [composer.best_idea(seed + k, takes, cfg.n_bars, genre) for k in range(samples)]
     low = cfg.lowest_pitch
     # Decoded a chunk at a time: 5,000 phrases of probabilities at 48 steps a bar are 2.4 GB.
     chunks = [
@@ -64,7 +65,8 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
              threshold: float | None = None, cache_dir: str | os.PathLike | None = None,
              images: str | os.PathLike | None = None, novelty_samples: int = 200,
              phrases: Phrases | None = None, seed: int = 10_000, classifier: bool = True,
-             quantize_strength: float | None = None, like_for_like: bool = True, feel: float | None = None) -> dict:
+             quantize_strength: float | None = None, like_for_like: bool = True, feel: float | None = None,
+             takes: int = 1) -> dict:
     """Metrics of generated, training and validation phrases; optional images.
 
     `seed`: the generated phrases are those of seeds seed, seed + 1, ... (another seed
@@ -101,7 +103,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
             rows = np.sort(rng.choice(rows, MAX_DATA_PHRASES, replace=False))
         return rows
 
-    fake = generated_phrases(composer, samples, genre, threshold, seed, quantize_strength, feel)
+    fake = generated_phrases(composer, samples, genre, threshold, seed, quantize_strength, feel, takes)
     names = [t.name for t in cfg.tracks]
     drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
     steps_per_bar = 4 * cfg.steps_per_beat
@@ -115,6 +117,7 @@ def evaluate(composer: Composer, data: str | os.PathLike, samples: int = 1000, g
         "seed": seed,
         "quantize": QUANTIZE if quantize_strength is None else float(quantize_strength),
         "feel": (FEEL if feel is None else float(feel)) if len(composer.feels(genre)) else 0.0,
+        "takes": int(takes),  # each generated phrase the best of this many (Composer.best_idea)
         "track_thresholds": {t.name: round(float(v), 4) for t, v in zip(cfg.tracks, composer.track_thresholds(threshold, genre).ravel())},
         "monophonic": [cfg.tracks[t].name for t in composer.monophonic_tracks],
         "data": str(data),
@@ -315,6 +318,8 @@ def format_table(result: dict) -> str:
         f"notes (median {100 * novelty['median_overlap']:.1f}%, {novelty['over_90_percent']} of {novelty['samples']} over 90%)"
     )
     lines.append(copy_verdict(novelty))
+    if result.get("takes", 1) > 1:
+        lines.append(f"generated: each phrase the best of {result['takes']} takes by the model's take judge")
     for name, fit in result.get("chords", {}).items():
         lines.append(f"chords, {name}: {_percent(fit['chord_tones'])} of pitched sounding time on a chord tone, "
                      f"{_percent(fit['bass_on_root'])} of chord spans with the bass on the root")

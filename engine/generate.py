@@ -37,7 +37,7 @@ from .device import pick_device
 from .feel import FEEL, apply_feel, unpack_feels
 from .key_homing import home_keys_from, home_shift, is_key_name, move_chord_features, move_pitches
 from .manner import N_MANNERS
-from .model import Generator, ModelConfig, ModelFileError, load_model
+from .model import Generator, ModelConfig, ModelFileError, load_model, load_take_judges
 from .model_store import resolve_model
 from .pianoroll import N_PITCHES, Multitrack
 
@@ -183,10 +183,13 @@ def _feel_problem(fit, tracks: int, steps_per_beat: int) -> str | None:
 class Composer:
     """A loaded generator that makes clips."""
 
-    def __init__(self, generator: Generator, meta: dict | None = None, name: str = ""):
+    def __init__(self, generator: Generator, meta: dict | None = None, name: str = "",
+                 take_judges: dict | None = None):
         self.generator = generator.eval()
         self.meta = meta or {}
         self.name = name
+        # genre ("" for a model without genres) -> engine.takes.TakeJudge; empty: one take only
+        self.take_judges = take_judges or {}
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "auto") -> Composer:
@@ -197,7 +200,7 @@ class Composer:
         problem = decoding_problem(meta, generator.cfg)
         if problem:
             raise ModelFileError(f"{path}: {problem}")
-        return cls(generator, meta, path.stem)
+        return cls(generator, meta, path.stem, load_take_judges(path, meta, generator.cfg))
 
     @property
     def config(self) -> ModelConfig:
@@ -444,6 +447,69 @@ class Composer:
         return Idea(np.stack(shared), np.stack(tracks), index, seed, chosen,
                     manners=self.drawn_manners(rng, phrases, index))
 
+    @property
+    def default_takes(self) -> int:
+        """How many takes of an idea the app and the command line make when not told: the
+        model file's choice where it carries take judges, else one."""
+        if not self.take_judges:
+            return 1
+        return int(self.meta.get("takes", {}).get("default", 1))
+
+    def take_judge(self, genre: str | None):
+        """The judge of takes of `genre` (the model's default genre for None), or None."""
+        if not self.take_judges:
+            return None
+        return self.take_judges.get((genre or self.default_genre or "") if self.config.genres else "")
+
+    def phrase_features(self, phrases: np.ndarray) -> np.ndarray:
+        """engine/two_sample.py's features of (n, T, S, P) phrases on the model's pitch range."""
+        from .two_sample import phrase_features
+
+        cfg = self.config
+        drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
+        return phrase_features(phrases, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat, cfg.lowest_pitch)[0]
+
+    def best_idea(self, seed: int, takes: int = 1, bars: int | None = None, genre: str | None = None,
+                  chords: list | None = None) -> Idea:
+        """Of `takes` ideas (seeds engine/takes.py: take_seeds, the first `seed` itself), the one
+        the genre's take judge finds most like its songs (`best_of`). One take is
+        `new_idea(seed, ...)`. A ValueError of one line for more takes than MAX_TAKES or a
+        model without judges."""
+        from .takes import take_seeds
+
+        self.check_takes(takes, genre)
+        ideas = [self.new_idea(s, bars, genre, chords=chords) for s in take_seeds(seed, takes)]
+        return self.best_of(ideas, genre)
+
+    def check_takes(self, takes: int, genre: str | None) -> None:
+        from .takes import MAX_TAKES
+
+        if not 1 <= takes <= MAX_TAKES:
+            raise ValueError(f"takes must be 1 to {MAX_TAKES}, not {takes}")
+        if takes > 1 and self.take_judge(genre) is None:
+            raise ValueError(f"model {self.name!r} has no take judge for {genre or 'its phrases'}, so it makes "
+                             f"one take (fit judges with `bytes2beats calibrate --takes-only`)")
+
+    def best_of(self, ideas: list[Idea], genre: str | None = None, feel_seed: int | None = None) -> Idea:
+        """The idea whose phrases, decoded and played as `to_clip` makes them by default (the
+        feel drawn by `feel_seed`, each idea's own seed for None), the genre's take judge scores
+        most like its songs (their mean score); the first where there is one idea. The
+        default decoding, not the user's threshold, quantize and feel: those shape the idea
+        kept, and a seed keeps its idea whatever they are."""
+        if len(ideas) == 1:
+            return ideas[0]
+        judge = self.take_judge(genre)
+        cfg = self.config
+        steps, low = cfg.n_bars * 4 * cfg.steps_per_beat, cfg.lowest_pitch
+        scores = []
+        for idea, probs in self.iter_probabilities(ideas):
+            notes = self.decode(probs[:, :, low : low + cfg.n_pitches], None, genre, manners=idea.manners)
+            played = self.play_with_feel(notes, genre, None, idea.seed if feel_seed is None else feel_seed)
+            phrases = played[:, : played.shape[1] // steps * steps].reshape(cfg.n_tracks, -1, steps, cfg.n_pitches)
+            phrases = phrases.transpose(1, 0, 2, 3)
+            scores.append(float(judge.score(phrases, self.phrase_features(phrases)).mean()))
+        return ideas[int(np.argmax(scores))]
+
     def drawn_manners(self, rng: np.random.Generator, phrases: int, genre: int | None) -> np.ndarray | None:
         """A manner model's manners for a clip: one phrase of the genre's songs' (its tracks'
         manners together, as one band played them), the same for every phrase of the clip."""
@@ -589,20 +655,24 @@ class Composer:
     def generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
                  threshold: float | None = None, bpm: float = 120.0, count: int = 1,
                  quantize_strength: float | None = None, chords: list | None = None,
-                 feel: float | None = None) -> list[Multitrack]:
+                 feel: float | None = None, takes: int = 1) -> list[Multitrack]:
         """`count` clips from seeds seed, seed + 1, ...; `chords`: one Chord (or None) per
-        beat for a chord model (repeating when shorter than the clip)."""
-        return list(self.iter_generate(seed, bars, genre, threshold, bpm, count, quantize_strength, chords, feel))
+        beat for a chord model (repeating when shorter than the clip); each clip the best of
+        `takes` takes of its seed's idea (`best_idea`)."""
+        return list(self.iter_generate(seed, bars, genre, threshold, bpm, count, quantize_strength, chords, feel,
+                                       takes))
 
     def iter_generate(self, seed: int = 0, bars: int | None = None, genre: str | None = None,
                       threshold: float | None = None, bpm: float = 120.0, count: int = 1,
                       quantize_strength: float | None = None, chords: list | None = None,
-                      feel: float | None = None) -> Iterator[Multitrack]:
+                      feel: float | None = None, takes: int = 1) -> Iterator[Multitrack]:
         """The clips of `generate`, one by one as they are made: memory does not grow with
         `count`, and the clips are the same as `generate`'s."""
-        ideas = (self.new_idea(seed + k, bars, genre, chords=chords) for k in range(count))
-        for idea, probs in self.iter_probabilities(ideas):
-            yield self.to_clip(probs, threshold, bars, bpm, name=f"{self.name}-seed{idea.seed}", genre=genre,
+        self.check_takes(takes, genre)
+        ideas = (self.best_idea(seed + k, takes, bars, genre, chords) for k in range(count))
+        for k, (idea, probs) in enumerate(self.iter_probabilities(ideas)):
+            # named by the seed asked for: with takes, the idea's own seed is the kept take's
+            yield self.to_clip(probs, threshold, bars, bpm, name=f"{self.name}-seed{seed + k}", genre=genre,
                                quantize_strength=quantize_strength, chords=idea.chords, feel=feel, seed=idea.seed,
                                manners=idea.manners)
 

@@ -20,7 +20,7 @@ from .atomic import atomic_write
 from .chords import N_FEATURES as CHORD_FEATURES
 from .failures import os_reason
 from .families import family_tracks
-from .model_store import CRITIC_PREFIX
+from .model_store import CRITIC_PREFIX, TAKES_PREFIX
 from .pianoroll import BEATS_PER_BAR
 
 OCTAVE = 12
@@ -676,12 +676,13 @@ class Critic(nn.Module):
 
 
 def save_model(generator: Generator, path: str | Path, extra: dict | None = None,
-               critic: Critic | None = None) -> Path:
+               critic: Critic | None = None, takes: dict | None = None) -> Path:
     """Write a generator as `.safetensors` with its config (and `extra` notes) inside, and
     its critic's weights (under `critic.`) when given: a model that carries its critic can be
     fine-tuned on a user's songs (`train --fine-tune`), which the generator alone cannot
     (a new critic would have to learn from nothing what the old one knew). About 0.9 MB more
-    for the shipped configuration.
+    for the shipped configuration. `takes`: take judges' tensors (engine/takes.py:
+    judges_to_tensors, already under TAKES_PREFIX), with `extra["takes"]` naming their genres.
 
     Written whole or not at all (engine/atomic.py), so a failed write leaves the old file
     whole; any failure is an OSError."""
@@ -694,6 +695,7 @@ def save_model(generator: Generator, path: str | Path, extra: dict | None = None
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     if critic is not None:
         state.update({CRITIC_PREFIX + k: v.detach().cpu().contiguous() for k, v in critic.state_dict().items()})
+    state.update(takes or {})
     try:
         data = save(state, metadata=metadata)  # bytes, written as one file whole
         atomic_write(path, lambda handle: handle.write(data))
@@ -722,7 +724,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()
+                      if not key.startswith(TAKES_PREFIX)}  # the take judges: load_take_judges
     except (OSError, SafetensorError, ValueError, TypeError) as error:
         raise ModelFileError(f"{path}: not a Bytes to Beats model ({str(error)[:100]})") from None
     if "config" not in metadata:
@@ -754,7 +757,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         raise ModelFileError(f"{path}: its weights hold NaN or infinite numbers ({broken})")
     generator = Generator(cfg)
     try:
-        generator.load_state_dict({k: v for k, v in state.items() if not k.startswith(CRITIC_PREFIX)})
+        generator.load_state_dict({k: v for k, v in state.items()
+                                   if not k.startswith((CRITIC_PREFIX, TAKES_PREFIX))})
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not fit its config ({str(error)[:100]})") from None
     extra = {}
@@ -766,6 +770,38 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         except (ValueError, RecursionError):
             raise ModelFileError(f"{path}: its metadata entry {key!r} is not JSON") from None
     return generator.to(device).eval(), extra
+
+
+def load_take_judges(path: str | Path, meta: dict, cfg: ModelConfig) -> dict:
+    """The take judges a model file carries (engine/takes.py), by genre; {} for a file without
+    them. A ModelFileError of one line for judges that are damaged or not this model's."""
+    from safetensors.torch import safe_open
+
+    from .takes import judges_from_tensors
+    from .two_sample import phrase_features
+
+    entry = meta.get("takes")
+    if entry is None:
+        return {}
+    genres = entry.get("genres") if isinstance(entry, dict) else None
+    if (not isinstance(genres, list) or not all(isinstance(g, str) for g in genres)
+            or (cfg.genres and not set(genres) <= set(cfg.genres)) or (not cfg.genres and genres != [""])):
+        raise ModelFileError(f"{path}: its 'takes' entry does not name this model's genres")
+    default = entry.get("default", 1)
+    if not isinstance(default, int) or not 1 <= default <= 64:
+        raise ModelFileError(f"{path}: its 'takes' entry's default is not a number of takes from 1 to 64")
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys() if key.startswith(TAKES_PREFIX)}
+    import numpy as np
+
+    empty = np.zeros((1, cfg.n_tracks, 4 * cfg.steps_per_beat * cfg.n_bars, cfg.n_pitches), dtype=bool)
+    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
+    features = phrase_features(empty, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat,
+                               cfg.lowest_pitch)[0].shape[1]
+    try:
+        return judges_from_tensors(tensors, genres, cfg.n_tracks, features)
+    except (ValueError, RuntimeError, TypeError) as error:
+        raise ModelFileError(f"{path}: {str(error)[:200]}") from None
 
 
 def load_critic_weights(path: str | Path) -> dict | None:

@@ -12,6 +12,7 @@ DEFAULT_MODEL = "genres"
 DEFAULT_CHORD_MODEL = "genres-chords"  # what plays `--chords` and `--key` when no model is named
 MODEL_SUFFIX = ".safetensors"
 CRITIC_PREFIX = "critic."  # a model file's critic weights (engine/model.py: save_model)
+TAKES_PREFIX = "takes."  # a model file's take judges (engine/takes.py)
 HEADER_LIMIT = 100 << 20  # a safetensors header larger than this is no model of ours
 
 

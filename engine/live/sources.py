@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from ..pianoroll import BEATS_PER_BAR, Multitrack, Track
+from ..takes import take_seeds
 from .clock import TICKS_PER_BEAT
 
 TICKS_PER_BAR = TICKS_PER_BEAT * BEATS_PER_BAR
@@ -80,8 +81,11 @@ class ModelStream:
     def __init__(self, composer, seed: int = 0, genre: str | None = None, variation: float = 0.3,
                  threshold: float | None = None, phrase_bars: int | None = None,
                  velocity: int = DEFAULT_VELOCITY, quantize_strength: float | None = None,
-                 chords: list | None = None, feel: float | None = None):
+                 chords: list | None = None, feel: float | None = None, takes: int = 1):
         self.composer = composer
+        # each phrase the best of this many takes (engine/takes.py), the first from the seed,
+        # the rest as many moves from the phrase before
+        self.takes = takes
         # A chord model's chords, one per beat (None: drawn from the genre's songs); may be
         # set from any thread, and the next phrase plays to them.
         self.chords = chords
@@ -94,6 +98,7 @@ class ModelStream:
         self.phrase_bars = phrase_bars or composer.config.n_bars
         self.velocity = velocity
         composer.genre_index(genre)  # a ValueError now, rather than on the worker thread
+        composer.check_takes(takes, genre)
         self._idea = None
         self._chords_played = None
         self._phrase: Phrase | None = None
@@ -118,11 +123,14 @@ class ModelStream:
         variation = self._variation
         chords = self.chords  # one read: another thread may set a new progression
         if self._idea is None:
-            self._idea = self.composer.new_idea(self.seed, self.phrase_bars, self.genre, chords=chords)
+            takes = [self.composer.new_idea(s, self.phrase_bars, self.genre, chords=chords)
+                     for s in take_seeds(self.seed, self.takes)]
+            self._idea = self.composer.best_of(takes, self.genre, feel_seed=self.seed)
         elif variation == 0.0 and self._phrase is not None and chords == self._chords_played:
             return self._phrase
         else:
-            self._idea = self.composer.vary(self._idea, variation, next(self._seeds))
+            moves = [self.composer.vary(self._idea, variation, next(self._seeds)) for _ in range(self.takes)]
+            self._idea = self.composer.best_of(moves, self.genre, feel_seed=self.seed)
             if chords != self._chords_played:
                 self._idea = replace(self._idea, chords=self.composer.chords_for(
                     chords, self._idea.n_phrases, self.seed, self.genre))
