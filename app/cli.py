@@ -356,10 +356,10 @@ def cmd_calibrate(args) -> int:
     del phrases
     if not len(training):
         raise UserError(f"no training phrases in {args.data}")
+    if args.takes_only:  # the decoding stays: the lean measured on its phrases stays too
+        return _write_takes(args, composer, training)
     if not args.genre_lean_only:  # a new decoding makes other phrases: the lean was measured on the old ones
         composer.meta.pop("genre_lean", None)
-    if args.takes_only:
-        return _write_takes(args, composer, training)
     if composer.take_judges and not args.genre_lean_only:  # fitted to the old decoding's phrases, as the lean
         composer.meta.pop("takes", None)
         composer.take_judges = {}

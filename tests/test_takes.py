@@ -80,6 +80,8 @@ def test_calibrate_fits_a_judge_per_genre_and_generation_keeps_the_best_take(jud
     composer = Composer.load(judged_model, "cpu")
     assert set(composer.take_judges) == {"pop", "rock"} and composer.default_takes == 4  # the songs' genres
     assert Composer.load(plain_model, "cpu").default_takes == 1
+    # the decoding is kept, and with it what was measured on its phrases (the genre lean)
+    assert load_model(judged_model)[1]["genre_lean"] == load_model(plain_model)[1]["genre_lean"]
     one = composer.best_idea(5, 1, genre="rock")
     assert one.seed == 5 and np.array_equal(one.z_shared, composer.new_idea(5, genre="rock").z_shared)
 
