@@ -171,7 +171,7 @@ def cmd_generate(args) -> int:
     # Clips are made in batches and each written as it comes: memory stays flat at any --count.
     clips = composer.iter_generate(args.seed, args.bars, args.genre, args.threshold, args.bpm, args.count,
                                    quantize_strength=strength, chords=chords, feel=feel,
-                                   takes=takes_for(args, composer))
+                                   takes=takes_for(composer, args.takes, args.genre))
     try:
         for k, clip in enumerate(clips):
             path = out / f"{composer.name}-seed{args.seed + k}.mid" if args.count > 1 else out
@@ -292,7 +292,7 @@ def cmd_eval(args) -> int:
     results = {}
     for genre in genres:
         images = str(Path(args.images) / genre) if args.images and len(genres) > 1 else args.images
-        takes = takes_for(argparse.Namespace(takes=args.takes, genre=genre), composer)
+        takes = takes_for(composer, args.takes, genre)
         try:
             result = evaluate(composer, args.data, samples=args.samples, genre=genre, threshold=args.threshold,
                               cache_dir=cache, images=images, novelty_samples=args.novelty_samples, seed=args.seed,

@@ -120,7 +120,7 @@ def _source(args: argparse.Namespace):
         composer = Composer.load(args.model, args.device)
         return ModelStream(composer, args.seed, args.genre, args.variation, args.threshold,
                            quantize_strength=quantize_strength(args), chords=chord_request(args, composer, args.seed),
-                           feel=feel_amount(args), takes=takes_for(args, composer))
+                           feel=feel_amount(args), takes=takes_for(composer, args.takes, args.genre))
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         raise UserError(str(error)) from None
 

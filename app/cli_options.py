@@ -45,12 +45,12 @@ def add_takes_option(p: argparse.ArgumentParser) -> None:
                         "model; 1 for a model without take judges); N times the work")
 
 
-def takes_for(args, composer) -> int:
-    """--takes, or the model's default when not given; a UserError for a number out of range
-    or more than one take from a model without take judges."""
-    takes = composer.default_takes if args.takes is None else args.takes
+def takes_for(composer, takes: int | None, genre: str | None) -> int:
+    """--takes, or the model's default when not given (None); a UserError for a number out of
+    range or more than one take from a model without take judges for the genre."""
+    takes = composer.default_takes if takes is None else takes
     try:
-        composer.check_takes(takes, args.genre)
+        composer.check_takes(takes, genre)
     except ValueError as error:
         raise UserError(str(error)) from None
     return takes

@@ -40,7 +40,7 @@ from bytes2beats.engine.evaluate import generated_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.takes import roll_channels as channels
 from bytes2beats.engine.takes import roll_net as judge_net
-from bytes2beats.engine.two_sample import classifier_two_sample_test, phrase_features
+from bytes2beats.engine.two_sample import classifier_two_sample_test, model_phrase_features
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +79,7 @@ class GenreSongs:
         return self.phrase_features(self.real[:1])[1]
 
     def phrase_features(self, rolls: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        cfg = self.composer.config
-        drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
-        return phrase_features(rolls, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat, cfg.lowest_pitch)
+        return model_phrase_features(self.composer.config, rolls)
 
     def features(self, rolls: np.ndarray) -> np.ndarray:
         return self.phrase_features(rolls)[0]

@@ -461,14 +461,6 @@ class Composer:
             return None
         return self.take_judges.get((genre or self.default_genre or "") if self.config.genres else "")
 
-    def phrase_features(self, phrases: np.ndarray) -> np.ndarray:
-        """engine/two_sample.py's features of (n, T, S, P) phrases on the model's pitch range."""
-        from .two_sample import phrase_features
-
-        cfg = self.config
-        drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
-        return phrase_features(phrases, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat, cfg.lowest_pitch)[0]
-
     def best_idea(self, seed: int, takes: int = 1, bars: int | None = None, genre: str | None = None,
                   chords: list | None = None) -> Idea:
         """Of `takes` ideas (seeds engine/takes.py: take_seeds, the first `seed` itself), the one
@@ -496,18 +488,20 @@ class Composer:
         most like its songs (their mean score); the first where there is one idea. The
         default decoding, not the user's threshold, quantize and feel: those shape the idea
         kept, and a seed keeps its idea whatever they are."""
+        from .two_sample import model_phrase_features
+
         if len(ideas) == 1:
             return ideas[0]
         judge = self.take_judge(genre)
         cfg = self.config
-        steps, low = cfg.n_bars * 4 * cfg.steps_per_beat, cfg.lowest_pitch
+        steps, low = cfg.n_steps, cfg.lowest_pitch
         scores = []
         for idea, probs in self.iter_probabilities(ideas):
             notes = self.decode(probs[:, :, low : low + cfg.n_pitches], None, genre, manners=idea.manners)
             played = self.play_with_feel(notes, genre, None, idea.seed if feel_seed is None else feel_seed)
             phrases = played[:, : played.shape[1] // steps * steps].reshape(cfg.n_tracks, -1, steps, cfg.n_pitches)
             phrases = phrases.transpose(1, 0, 2, 3)
-            scores.append(float(judge.score(phrases, self.phrase_features(phrases)).mean()))
+            scores.append(float(judge.score(phrases, model_phrase_features(cfg, phrases)[0]).mean()))
         return ideas[int(np.argmax(scores))]
 
     def drawn_manners(self, rng: np.random.Generator, phrases: int, genre: int | None) -> np.ndarray | None:

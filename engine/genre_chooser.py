@@ -26,11 +26,9 @@ LEAN_PHRASES_A_GENRE = 100  # training phrases of each genre the lean is measure
 
 def phrase_features_of(composer, rolls: np.ndarray) -> np.ndarray:
     """The classifier two-sample test's features of phrases of this model's shape."""
-    from .two_sample import phrase_features
+    from .two_sample import model_phrase_features
 
-    cfg = composer.config
-    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
-    return phrase_features(rolls, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat, cfg.lowest_pitch)[0]
+    return model_phrase_features(composer.config, rolls)[0]
 
 
 def genre_classifier(composer):

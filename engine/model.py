@@ -777,8 +777,8 @@ def load_take_judges(path: str | Path, meta: dict, cfg: ModelConfig) -> dict:
     them. A ModelFileError of one line for judges that are damaged or not this model's."""
     from safetensors.torch import safe_open
 
-    from .takes import judges_from_tensors
-    from .two_sample import phrase_features
+    from .takes import MAX_TAKES, judges_from_tensors
+    from .two_sample import model_phrase_features
 
     entry = meta.get("takes")
     if entry is None:
@@ -788,16 +788,13 @@ def load_take_judges(path: str | Path, meta: dict, cfg: ModelConfig) -> dict:
             or (cfg.genres and not set(genres) <= set(cfg.genres)) or (not cfg.genres and genres != [""])):
         raise ModelFileError(f"{path}: its 'takes' entry does not name this model's genres")
     default = entry.get("default", 1)
-    if not isinstance(default, int) or not 1 <= default <= 64:
-        raise ModelFileError(f"{path}: its 'takes' entry's default is not a number of takes from 1 to 64")
+    if not isinstance(default, int) or not 1 <= default <= MAX_TAKES:
+        raise ModelFileError(f"{path}: its 'takes' entry's default is not a number of takes from 1 to {MAX_TAKES}")
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys() if key.startswith(TAKES_PREFIX)}
     import numpy as np
 
-    empty = np.zeros((1, cfg.n_tracks, 4 * cfg.steps_per_beat * cfg.n_bars, cfg.n_pitches), dtype=bool)
-    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
-    features = phrase_features(empty, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat,
-                               cfg.lowest_pitch)[0].shape[1]
+    features = len(model_phrase_features(cfg, np.zeros((1, cfg.n_tracks, cfg.n_steps, cfg.n_pitches), bool))[1])
     try:
         return judges_from_tensors(tensors, genres, cfg.n_tracks, features)
     except (ValueError, RuntimeError, TypeError) as error:

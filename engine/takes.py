@@ -238,6 +238,7 @@ def fit_take_judges(composer, training, samples: int = SAMPLES, seed: int = 50_0
     import time
 
     from .evaluate import generated_phrases
+    from .two_sample import model_phrase_features
 
     started = time.monotonic()
     cfg = composer.config
@@ -253,7 +254,8 @@ def fit_take_judges(composer, training, samples: int = SAMPLES, seed: int = 50_0
         n = min(samples, len(rows))
         songs = np.asarray(training.rolls[np.sort(rng.choice(rows, n, replace=False))])
         made = generated_phrases(composer, n, genre or None, None, seed)
-        judges[genre] = fit_take_judge(made, songs, composer.phrase_features(made), composer.phrase_features(songs))
+        judges[genre] = fit_take_judge(made, songs, model_phrase_features(cfg, made)[0],
+                                       model_phrase_features(cfg, songs)[0])
         if progress:
             progress(genre, time.monotonic() - started)
     return judges

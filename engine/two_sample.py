@@ -26,6 +26,13 @@ FOLDS = 5
 TOP = 8  # separating features reported
 
 
+def model_phrase_features(cfg, phrases: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """`phrase_features` of (n, T, S, P) phrases of a model's shape (a ModelConfig: its tracks,
+    drum track, grid and pitch range)."""
+    drum = next((i for i, t in enumerate(cfg.tracks) if t.is_drum), None)
+    return phrase_features(phrases, [t.name for t in cfg.tracks], drum, cfg.steps_per_beat, cfg.lowest_pitch)
+
+
 def phrase_features(phrases: np.ndarray, track_names: list[str], drum_track: int | None,
                     steps_per_beat: int, lowest_pitch: int) -> tuple[np.ndarray, list[str]]:
     """(n, T, S, P) bool -> ((n, features) float, feature names); NaN where a feature has no

@@ -15,7 +15,7 @@ from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig, ModelFileError, load_model, save_model
 from bytes2beats.engine.model_store import DEFAULT_MODEL, resolve_model
 from bytes2beats.engine.takes import TreeEnsemble, take_seeds
-from bytes2beats.engine.two_sample import phrase_features
+from bytes2beats.engine.two_sample import model_phrase_features, phrase_features
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
 
@@ -92,7 +92,7 @@ def test_calibrate_fits_a_judge_per_genre_and_generation_keeps_the_best_take(jud
         idea = composer.new_idea(seed, genre="rock")
         clip = composer.generate(seed, genre="rock")[0]
         rolls = (clip.rolls[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches] > 0)[None]
-        scores.append(float(judge.score(rolls, composer.phrase_features(rolls))[0]))
+        scores.append(float(judge.score(rolls, model_phrase_features(cfg, rolls)[0])[0]))
         assert idea.seed == seed
     assert len(set(scores)) > 1  # the judge tells the takes apart
     assert best.seed == take_seeds(5, 4)[int(np.argmax(scores))]
