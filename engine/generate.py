@@ -485,9 +485,12 @@ class Composer:
     def best_of(self, ideas: list[Idea], genre: str | None = None, feel_seed: int | None = None) -> Idea:
         """The idea whose phrases, decoded and played as `to_clip` makes them by default (the
         feel drawn by `feel_seed`, each idea's own seed for None), the genre's take judge scores
-        most like its songs (their mean score); the first where there is one idea. The
-        default decoding, not the user's threshold, quantize and feel: those shape the idea
-        kept, and a seed keeps its idea whatever they are."""
+        most like its songs (their mean score), less ARRANGEMENT_COST for each bar a part
+        plays or rests in otherwise than in the first idea: the takes vary the playing, not
+        which parts play when. The first where there is one idea. The default decoding, not
+        the user's threshold, quantize and feel: those shape the idea kept, and a seed keeps
+        its idea whatever they are."""
+        from .takes import ARRANGEMENT_COST, arrangement_change, bars_playing
         from .two_sample import model_phrase_features
 
         if len(ideas) == 1:
@@ -495,13 +498,16 @@ class Composer:
         judge = self.take_judge(genre)
         cfg = self.config
         steps, low = cfg.n_steps, cfg.lowest_pitch
-        scores = []
+        scores, first = [], None
         for idea, probs in self.iter_probabilities(ideas):
             notes = self.decode(probs[:, :, low : low + cfg.n_pitches], None, genre, manners=idea.manners)
             played = self.play_with_feel(notes, genre, None, idea.seed if feel_seed is None else feel_seed)
             phrases = played[:, : played.shape[1] // steps * steps].reshape(cfg.n_tracks, -1, steps, cfg.n_pitches)
             phrases = phrases.transpose(1, 0, 2, 3)
-            scores.append(float(judge.score(phrases, model_phrase_features(cfg, phrases)[0]).mean()))
+            playing = bars_playing(phrases, cfg.n_bars)
+            first = playing if first is None else first
+            scores.append(float(judge.score(phrases, model_phrase_features(cfg, phrases)[0]).mean())
+                          - ARRANGEMENT_COST * arrangement_change(playing, first))
         return ideas[int(np.argmax(scores))]
 
     def drawn_manners(self, rng: np.random.Generator, phrases: int, genre: int | None) -> np.ndarray | None:

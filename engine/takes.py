@@ -33,12 +33,30 @@ EPOCHS = 12
 BATCH = 64
 TAKE_SEED_STRIDE = 1_000_003  # take k of seed s is drawn from seed s + k * stride (take 0: s itself)
 MAX_TAKES = 64
+# What a bar of a part that plays in the first take and rests in another (or the other way)
+# costs a take, in the judge's units (the spread of its scores over an idea's 8 takes is about 1.7):
+# the judge alone prefers takes whose parts drop out (fewer notes, fewer tells), and a best of 8
+# left every pitched part's bars silent 4-10 points past the songs'. Takes vary the playing,
+# not the arrangement (docs/quality.md, session 39).
+ARRANGEMENT_COST = 1.0
 
 
 def take_seeds(seed: int, takes: int) -> list[int]:
     """The seeds of an idea's takes: the first is the seed itself, so one take is the idea as
     it always was."""
     return [seed + k * TAKE_SEED_STRIDE for k in range(max(1, takes))]
+
+
+def bars_playing(phrases: np.ndarray, bars: int) -> np.ndarray:
+    """(n, T, S, P) bool -> (n, T): how many of each phrase's `bars` bars each track plays in."""
+    n, t, s, _ = phrases.shape
+    return phrases.reshape(n, t, bars, s // bars, -1).any(axis=(3, 4)).sum(2)
+
+
+def arrangement_change(playing: np.ndarray, first: np.ndarray) -> float:
+    """How far a take's arrangement (`bars_playing` of its phrases) lies from the first take's:
+    bars played or rested otherwise, summed over the tracks, a phrase's mean."""
+    return float(np.abs(playing - first).sum(1).mean())
 
 
 def roll_channels(rolls: np.ndarray) -> torch.Tensor:

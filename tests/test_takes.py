@@ -1,6 +1,7 @@
 """The best of several takes (engine/takes.py): the judge's trees kept as arrays score as
 scikit-learn's do, `calibrate --takes-only` fits a judge per genre into the model file, and
-generate, stream, eval and the window keep the take the judge finds most like the songs."""
+generate, stream, eval and the window keep the take the judge finds most like the songs, the
+first take's arrangement kept."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig, ModelFileError, load_model, save_model
 from bytes2beats.engine.model_store import DEFAULT_MODEL, resolve_model
-from bytes2beats.engine.takes import TreeEnsemble, take_seeds
+from bytes2beats.engine.takes import ARRANGEMENT_COST, TreeEnsemble, take_seeds
 from bytes2beats.engine.two_sample import model_phrase_features, phrase_features
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
@@ -87,15 +88,19 @@ def test_calibrate_fits_a_judge_per_genre_and_generation_keeps_the_best_take(jud
 
     best = composer.best_idea(5, 4, genre="rock")
     judge, cfg = composer.take_judge("rock"), composer.config
-    scores = []
+    scores, playing = [], []
     for seed in take_seeds(5, 4):  # each take scored on its own, as a clip of it plays
         idea = composer.new_idea(seed, genre="rock")
         clip = composer.generate(seed, genre="rock")[0]
         rolls = (clip.rolls[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches] > 0)[None]
         scores.append(float(judge.score(rolls, model_phrase_features(cfg, rolls)[0])[0]))
+        # the bars each track plays in, counted from the clip's notes
+        playing.append(rolls[0].reshape(cfg.n_tracks, cfg.n_bars, -1).any(2).sum(1))
         assert idea.seed == seed
     assert len(set(scores)) > 1  # the judge tells the takes apart
-    assert best.seed == take_seeds(5, 4)[int(np.argmax(scores))]
+    # less what a take changes of the first take's arrangement: a bar a part plays or rests in otherwise
+    kept = [score - ARRANGEMENT_COST * np.abs(bars - playing[0]).sum() for score, bars in zip(scores, playing)]
+    assert best.seed == take_seeds(5, 4)[int(np.argmax(kept))]
     assert composer.generate(5, genre="rock", takes=4)[0].name.endswith("seed5")  # named by the seed asked for
 
 
