@@ -33,7 +33,8 @@ class TakesMenu(QMenu):
             action.setCheckable(True)
             action.setChecked(choice == self.choice)
             action.setToolTip("Each Generate makes this many takes of the idea and keeps the one most like "
-                              "the genre's songs;\nmore takes, more time. Takes effect at the next Generate.")
+                              "the genre's songs,\nits parts playing in the same bars as the first take's; "
+                              "more takes, more time. Takes effect at the next Generate.")
             action.triggered.connect(lambda _=False, c=choice: self.choose(c))
             group.addAction(action)
             self.actions_by_choice[choice] = action

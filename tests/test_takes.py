@@ -15,7 +15,13 @@ from bytes2beats.engine.dataset import PhraseSpec, build_phrases
 from bytes2beats.engine.generate import Composer
 from bytes2beats.engine.model import ModelConfig, ModelFileError, load_model, save_model
 from bytes2beats.engine.model_store import DEFAULT_MODEL, resolve_model
-from bytes2beats.engine.takes import ARRANGEMENT_COST, TreeEnsemble, take_seeds
+from bytes2beats.engine.takes import (
+    ARRANGEMENT_COST,
+    TreeEnsemble,
+    arrangement_change,
+    bars_playing,
+    take_seeds,
+)
 from bytes2beats.engine.two_sample import model_phrase_features, phrase_features
 
 LPD = Path(__file__).parent / "fixtures" / "lpd"
@@ -75,6 +81,20 @@ def test_the_trees_kept_as_arrays_score_as_scikit_learn_does(cfg, tmp_path):
     damaged["left"][inner] = inner  # a loop: a walk that would never reach a leaf
     with pytest.raises(ValueError, match="damaged"):
         TreeEnsemble.from_tensors(damaged, both.shape[1])
+
+
+def test_a_takes_arrangement_is_the_bars_each_part_plays_in():
+    phrases = np.zeros((2, 3, 4 * 48, 84), dtype=bool)  # two phrases of four 48-step bars, three tracks
+    phrases[0, 0, 10:12, 40] = True  # bar 1
+    phrases[0, 0, 150, 41] = True  # bar 4
+    phrases[0, 2, 47:49, 30] = True  # a note held over the bar line sounds in bars 1 and 2
+    phrases[1, 1] = True
+    playing = bars_playing(phrases, 4)
+    assert playing.tolist() == [[2, 0, 2], [0, 4, 0]]
+    assert arrangement_change(playing, playing) == 0
+    rested = playing.copy()
+    rested[0, 2] = 0  # the third part silent in the first phrase: two bars rested otherwise
+    assert arrangement_change(rested, playing) == 1.0  # a phrase's mean
 
 
 def test_calibrate_fits_a_judge_per_genre_and_generation_keeps_the_best_take(judged_model, plain_model):
