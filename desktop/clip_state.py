@@ -43,6 +43,10 @@ class ClipState:
     quantize: float = QUANTIZE  # 0..1: how far notes move onto the beat's grid
     feel: float = FEEL  # 0..1: how much of a real phrase's timing they take back (engine/feel.py)
     chord_setting: ChordSetting = field(default_factory=ChordSetting)  # the chords and key asked for
+    # The seed Generate was given, where the idea kept is another's (the best of several takes:
+    # take k is seed + k * stride); None: the idea's own. What the window shows and generates
+    # again, so that the seed box and Enter make this clip again with the same takes.
+    asked_seed: int | None = None
     # Lanes that are the user's own (a dropped part) or locked as they were: track -> its
     # (steps, 128) roll on the clip's grid, shown and exported as is whatever the threshold.
     fixed: dict = field(default_factory=dict)
@@ -51,7 +55,13 @@ class ClipState:
 
     @property
     def seed(self) -> int:
+        """The idea's own seed (its noise; the feel is drawn by it)."""
         return int(self.idea.seed)
+
+    @property
+    def shown_seed(self) -> int:
+        """The seed the user knows the clip by: the one asked for."""
+        return self.seed if self.asked_seed is None else int(self.asked_seed)
 
     @property
     def title(self) -> str:

@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
             self.show_error(read.error)
             return
         self.document.set_part(read.track, read.roll)
-        self.generate_seed(self.document.state.seed)
+        self.generate_seed(self.document.state.shown_seed)
 
     def regenerate(self, track: int) -> None:
         if self.document.state is not None and 0 <= track < self.document.track_count():
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         if state is None or not state.composer.takes_chords:
             self.chord_bar.show_clip(self.document.multitrack, setting)
             if state is not None and self.composer is not None and self.composer.takes_chords:
-                self.generate_seed(state.seed)
+                self.generate_seed(state.shown_seed)
             return
         if setting.bars is not None and setting.bars == state.chord_setting.bars:
             state.chord_setting = setting  # the same chords, another key named: nothing to play again
@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
     def _clip_changed(self) -> None:
         state = self.document.state
         self.setWindowTitle(f"{state.title} – {state.model} – Bytes to Beats")
-        self.toolbar.set_seed(state.seed)
+        self.toolbar.set_seed(state.shown_seed)
         self.toolbar.set_threshold(state.threshold)
         self.toolbar.set_quantize(state.quantize)
         self.toolbar.set_feel(state.feel)

@@ -160,7 +160,7 @@ class ModelWorker(QObject):
                     label += f", best of {takes} takes"
             probs = composer.probabilities([idea])[0]
             state = ClipState(composer, idea, probs, threshold, bars, bpm, model, genre, label, quantize,
-                              feel=feel, chord_setting=setting, fixed=fixed)
+                              feel=feel, chord_setting=setting, fixed=fixed, asked_seed=seed)
             return JobResult("generate", state, time.perf_counter() - start)
 
         self._submit(work, self.clipReady)

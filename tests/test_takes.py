@@ -209,6 +209,13 @@ def test_the_window_makes_the_models_number_of_takes_and_the_takes_menu_changes_
     state = generate(win, 8)
     assert state.label == "seed 8, best of 4 takes"
     assert state.idea.seed == Composer.load(judged_model, "cpu").best_idea(8, 4, 8, "pop").seed
+    # the seed box shows the seed asked for, so that Enter makes the same clip again
+    assert win.toolbar.seed.value() == 8
+    kept = next(s for s in range(8, 40) if generate(win, s).idea.seed != s)  # a seed whose first take is not kept
+    assert win.toolbar.seed.value() == kept and win.document.state.label == f"seed {kept}, best of 4 takes"
+    again = win.document.state.idea.seed
+    win.generate_seed(win.toolbar.seed.value())
+    qtbot.waitUntil(lambda: not win.worker.busy and win.document.state.idea.seed == again, timeout=90_000)
     menu.actions_by_choice[1].trigger()  # Clip > Takes > One take
     assert generate(win, 8).label == "seed 8" and win.document.state.idea.seed == 8
     win.worker.wait(30_000)
