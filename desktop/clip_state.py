@@ -72,7 +72,7 @@ class ClipState:
         only; the feel drawn by the idea's seed), with its fixed lanes as they are."""
         clip = self.composer.to_clip(
             self.probabilities, self.threshold, self.bars, self.bpm,
-            name=f"{self.model}-seed{self.seed}", genre=self.genre, quantize_strength=self.quantize,
+            name=f"{self.model}-seed{self.shown_seed}", genre=self.genre, quantize_strength=self.quantize,
             chords=getattr(self.idea, "chords", None), feel=self.feel, seed=self.seed,
             manners=getattr(self.idea, "manners", None),
         )
