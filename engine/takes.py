@@ -49,8 +49,9 @@ def take_seeds(seed: int, takes: int) -> list[int]:
 
 def bars_playing(phrases: np.ndarray, bars: int) -> np.ndarray:
     """(n, T, S, P) bool -> (n, T): how many of each phrase's `bars` bars each track plays in."""
-    n, t, s, _ = phrases.shape
-    return phrases.reshape(n, t, bars, s // bars, -1).any(axis=(3, 4)).sum(2)
+    from .metrics import bars_of
+
+    return bars_of(phrases, phrases.shape[2] // bars).any(axis=(2, 3)).reshape(len(phrases), bars, -1).sum(1)
 
 
 def arrangement_change(playing: np.ndarray, first: np.ndarray) -> float:

@@ -185,7 +185,7 @@ def test_recalibrating_the_decoding_drops_the_judges_it_outdates(judged_model, t
 def test_the_window_makes_the_models_number_of_takes_and_the_takes_menu_changes_it(qtbot, tmp_path, judged_model,
                                                                                     plain_model):
     from bytes2beats.desktop.main_window import MainWindow
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
 
     def window(model):
         win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
@@ -214,8 +214,10 @@ def test_the_window_makes_the_models_number_of_takes_and_the_takes_menu_changes_
     kept = next(s for s in range(8, 40) if generate(win, s).idea.seed != s)  # a seed whose first take is not kept
     assert win.toolbar.seed.value() == kept and win.document.state.label == f"seed {kept}, best of 4 takes"
     again = win.document.state.idea.seed
-    win.generate_seed(win.toolbar.seed.value())
-    qtbot.waitUntil(lambda: not win.worker.busy and win.document.state.idea.seed == again, timeout=90_000)
+    with qtbot.waitSignal(win.document.clipChanged, timeout=90_000):  # Enter in the seed box, as a user does
+        qtbot.keyClick(win.toolbar.seed.lineEdit(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not win.worker.busy)
+    assert win.document.state.idea.seed == again
     menu.actions_by_choice[1].trigger()  # Clip > Takes > One take
     assert generate(win, 8).label == "seed 8" and win.document.state.idea.seed == 8
     win.worker.wait(30_000)
