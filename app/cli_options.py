@@ -46,10 +46,12 @@ def add_takes_option(p: argparse.ArgumentParser) -> None:
 
 
 def takes_for(composer, takes: int | None, genre: str | None) -> int:
-    """--takes, or the model's default when not given (None); a UserError for a number out of
-    range or more than one take from a model without take judges for the genre."""
+    """--takes, or the model's default when not given (None); a UserError for a genre the
+    model lacks (checked first: a judge is missing because the genre is), a number out of
+    range, or more than one take from a model without take judges for the genre."""
     takes = composer.default_takes if takes is None else takes
     try:
+        composer.genre_index(genre)
         composer.check_takes(takes, genre)
     except ValueError as error:
         raise UserError(str(error)) from None
