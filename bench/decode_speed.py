@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 from bytes2beats.engine.generate import Composer
+from bytes2beats.engine.takes import take_seeds
 
 
 def median_ms(work, repeats: int) -> float:
@@ -54,6 +55,18 @@ def measure(composer: Composer, name: str, genre: str, repeats: int) -> None:
         held = median_ms(lambda: composer.decode(probs[0], genre=genre, manners=ideas[0].manners), repeats)
         articulated = f", one phrase with its manners (articulated) {held:.1f} ms"
     print(f"  {name}: one phrase {one:.1f} ms{articulated}, 64 phrases {many:.0f} ms, generate one clip {clip:.0f} ms")
+    if composer.take_judges:
+        takes = [composer.new_idea(seed, 8, genre) for seed in take_seeds(1, 8)]
+        low, pitches = composer.config.lowest_pitch, composer.config.n_pitches
+        take_probs = [p[:, :, low : low + pitches] for _, p in composer.iter_probabilities(takes)]
+        stacked, manners = np.stack(take_probs), np.stack([idea.manners for idea in takes])
+        together = median_ms(lambda: composer.decode(stacked, None, genre, manners=manners), repeats)
+        alone = median_ms(lambda: [composer.decode(p, None, genre, manners=idea.manners)
+                                   for p, idea in zip(take_probs, takes)], repeats)
+        best = median_ms(lambda: composer.generate(seed=1, bars=8, genre=genre, takes=8), repeats)
+        first = median_ms(lambda: composer.generate(seed=1, bars=8, genre=genre, takes=1), repeats)
+        print(f"  {name}: an 8-bar clip's 8 takes decoded together {together:.0f} ms, one by one {alone:.0f} ms "
+              f"(the network's work not counted); generate an 8-bar clip of 8 takes {best:.0f} ms, of one {first:.0f} ms")
 
 if __name__ == "__main__":
     main()

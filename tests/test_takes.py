@@ -97,6 +97,20 @@ def test_a_takes_arrangement_is_the_bars_each_part_plays_in():
     assert arrangement_change(rested, playing) == 1.0  # a phrase's mean
 
 
+def test_takes_decoded_together_are_each_as_decoded_alone(plain_model):
+    # best_of decodes a clip's takes in one call: each take's notes must be the ones a decode
+    # of it alone gives, its manners (the shipped model is a manner model) included.
+    composer = Composer.load(plain_model, "cpu")
+    cfg = composer.config
+    assert cfg.manners
+    ideas = [composer.new_idea(seed, 8, "rock") for seed in take_seeds(5, 3)]
+    together = list(composer._decoded_takes(ideas, "rock"))
+    for idea, (_, probs), notes in zip(ideas, composer.iter_probabilities(ideas), together, strict=True):
+        alone = composer.decode(probs[:, :, cfg.lowest_pitch : cfg.lowest_pitch + cfg.n_pitches], None, "rock",
+                                manners=idea.manners)
+        assert alone.any() and np.array_equal(notes, alone)
+
+
 def test_calibrate_fits_a_judge_per_genre_and_generation_keeps_the_best_take(judged_model, plain_model):
     composer = Composer.load(judged_model, "cpu")
     assert set(composer.take_judges) == {"pop", "rock"} and composer.default_takes == 4  # the songs' genres
