@@ -173,6 +173,13 @@ class RunRequest:
                                        "play the manner it was given (0: none)")
     manner_held_weight: float = _setting(1.0, "with --manner-loss: how much more the term weighs the share of "
                                               "notes of a beat or more than the other manners")
+    nearest_take_loss: float = _setting(0.0, "weight of the generator's nearest-take term: each real phrase pulls "
+                                             "the nearest of --nearest-takes phrases drawn for it toward itself, "
+                                             "note for note (0: none)")
+    nearest_takes: int = _setting(8, "with --nearest-take-loss: phrases drawn for each real phrase")
+    nearest_take_view: str = _setting("notes", "with --nearest-take-loss: how near a take is, by its notes or by "
+                                               "its band's harmony (the pitch classes sounding each half bar)",
+                                      choices=("notes", "harmony"))
     term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
                                       "phrases) as this model file decodes them (its per-track thresholds, bass "
                                       "as a line), not as the critic's notes at 0.5 (default: the critic's)")
@@ -264,7 +271,9 @@ class RunRequest:
             repetition_loss=self.repetition_loss, onset_loss=self.onset_loss,
             spread_loss=self.spread_loss, hold_loss=self.hold_loss,
             feature_critic_loss=self.feature_critic_loss, marginal_loss=self.marginal_loss,
-            manner_loss=self.manner_loss, manner_held_weight=self.manner_held_weight, term_decoding=self.term_decoding,
+            manner_loss=self.manner_loss, manner_held_weight=self.manner_held_weight,
+            nearest_take_loss=self.nearest_take_loss, nearest_takes=self.nearest_takes,
+            nearest_take_view=self.nearest_take_view, term_decoding=self.term_decoding,
         )
 
     def shape(self) -> dict:

@@ -60,6 +60,8 @@ from .model import (
     save_model,
 )
 from .model_store import is_model_file
+from .nearest_take import HARMONY_VIEW, HarmonyGaps, nearest_noises, nearest_take_gap, note_gaps
+from .nearest_take import VIEWS as NEAREST_TAKE_VIEWS
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
 from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
@@ -204,6 +206,13 @@ class TrainConfig:
     # manners (a manner model followed onsets at r 0.83-0.95 and held notes at 0.2-0.65 with 1;
     # docs/quality.md, "Manners").
     manner_held_weight: float = 1.0
+    # The weight of the nearest-take term (engine/nearest_take.py; 0: none): each real phrase
+    # of a batch pulls the nearest of `nearest_takes` phrases drawn for it (its genre, chords
+    # and manners) toward itself, a cross-entropy per cell. The terms above compare batches;
+    # this one asks that every real phrase, whole, have a generated phrase near it.
+    nearest_take_loss: float = 0.0
+    nearest_takes: int = 8
+    nearest_take_view: str = "notes"  # or "harmony": the band's pitch classes, half bar by half bar
     # A model file (name or path) whose decoding the generator's terms (and the feature critic,
     # trained and asked alike) count notes by ("": the notes the critic is shown). The critic's notes are cut at 0.5;
     # the user hears each track decoded at its own threshold with hysteresis, its bass made a
@@ -266,6 +275,9 @@ TRAIN_RULES = {
     "marginal_loss": between(0, 1000),
     "manner_loss": between(0, 1000),
     "manner_held_weight": between(0, 1000),
+    "nearest_take_loss": between(0, 1e6),
+    "nearest_takes": ((lambda v: isinstance(v, int) and 1 <= v <= 64), "a whole number from 1 to 64"),
+    "nearest_take_view": ((lambda v: v in NEAREST_TAKE_VIEWS), " or ".join(NEAREST_TAKE_VIEWS)),
     "harmony_tracks": ((lambda v: v == "" or len(track_names(v)) >= 2),
                        "two or more track names separated by commas, or empty for every pitched track"),
     "harmony_anchors": ((lambda v: v == "" or len(track_names(v)) >= 1),
@@ -848,6 +860,11 @@ class Trainer:
             self.marginals = self._marginals(model_cfg, train_cfg.seed).to(device)
         if model_cfg.manners:
             self._set_manners(train_cfg.seed)
+        self.nearest_gaps = note_gaps  # how far a take lies from a real phrase (nearest_take_loss)
+        if train_cfg.nearest_take_view == HARMONY_VIEW:
+            self.nearest_gaps = HarmonyGaps([i for i, t in enumerate(model_cfg.tracks) if not t.is_drum],
+                                            model_cfg.n_steps // model_cfg.n_bars // 2, model_cfg.lowest_pitch,
+                                            model_cfg.n_pitches)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)
@@ -1089,8 +1106,18 @@ class Trainer:
     def _generator_step(self, b: int, genre, chords=None, real=None) -> torch.Tensor:
         self.critic.requires_grad_(False)
         manners = None if real is None else self._manners(real)
+        z_shared, z_track = self._noise(b)
+        nearest = self.cfg.nearest_take_loss > 0 and real is not None
+        if nearest:  # the takes nearest the real phrases, played in the same pass as the fakes
+            with self._autocast():
+                kept = nearest_noises(self.generator, self._noise, real, genre, chords, manners, self.cfg.nearest_takes,
+                                      self.nearest_gaps)
+            z_shared, z_track = torch.cat([z_shared, kept[0]]), torch.cat([z_track, kept[1]])
         with self._autocast():
-            probabilities = self.g_step(*self._noise(b), genre, chords, manners=manners).float()
+            both = lambda t: t if t is None or not nearest else torch.cat([t, t])  # noqa: E731
+            probabilities = self.g_step(z_shared, z_track, both(genre), both(chords), manners=both(manners)).float()
+            if nearest:
+                probabilities, takes = probabilities[:b], probabilities[b:]
             fake = binary_neurons(probabilities, self.cfg.binary_neurons)
             # The bare critic, not its DDP wrapper: its gradients are not wanted here.
             loss = -self.critic(fake, genre, chords).float().mean()
@@ -1134,6 +1161,9 @@ class Trainer:
             loss = loss + self.cfg.harmony_loss * harmony_gap(played, real, self.harmony_tracks,
                                                               cfg.n_steps // cfg.n_bars, cfg.lowest_pitch,
                                                               self.harmony_anchors)
+        if nearest:
+            played = binary_neurons(takes, self.cfg.binary_neurons)
+            loss = loss + self.cfg.nearest_take_loss * nearest_take_gap(played, real, self.nearest_gaps)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
