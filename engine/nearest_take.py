@@ -23,8 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-NOTE_VIEW, HARMONY_VIEW = "notes", "harmony"
-VIEWS = (NOTE_VIEW, HARMONY_VIEW)
+from .model import pitch_classes_per_beat
 
 
 def _each(t: torch.Tensor | None, takes: int) -> torch.Tensor | None:
@@ -51,15 +50,11 @@ class HarmonyGaps:
     one factor detached): it may take a note away, never add one. Through every cell it raised
     each octave of a missing class alike, and in a screen the bass rose 30 semitones."""
 
-    def __init__(self, pitched: list[int], steps_per_half_bar: int, lowest_pitch: int, n_pitches: int):
-        self.pitched, self.half = pitched, steps_per_half_bar
-        classes = (torch.arange(n_pitches) + lowest_pitch) % 12
-        self.to_classes = torch.nn.functional.one_hot(classes, 12).float()  # (P, 12)
+    def __init__(self, pitched: list[int], steps_per_half_bar: int, lowest_pitch: int):
+        self.pitched, self.half, self.lowest_pitch = pitched, steps_per_half_bar, lowest_pitch
 
     def profiles(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, S, P) -> (B, half bars, 12)
-        band = x[:, self.pitched].sum(1)  # (B, S, P)
-        b, s, _ = band.shape
-        return (band @ self.to_classes.to(x.device)).view(b, s // self.half, self.half, 12).sum(2)
+        return pitch_classes_per_beat(x[:, self.pitched], self.half, self.lowest_pitch).sum(1)
 
     def __call__(self, takes: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         have, want = self.profiles(takes * takes.detach()), self.profiles(real)

@@ -42,6 +42,7 @@ GENRE_CONDITIONED = ("auto", "yes", "no")
 # What of the generator a fine-tuning run changes (engine/train.py: ADAPTED); the critic learns whole.
 ADAPT = ("all", "late", "style")
 CHORD_FIT = ("at-least", "match", "bass-match", "bass-by-root")  # the chord-fit term's sides (engine/train.py: chord_fit_loss)
+NEAREST_TAKE_VIEWS = ("notes", "harmony")  # how near a take is (engine/nearest_take.py)
 
 
 def _setting(default, help: str, choices=None, metavar: str | None = None, type=None):
@@ -175,11 +176,11 @@ class RunRequest:
                                               "notes of a beat or more than the other manners")
     nearest_take_loss: float = _setting(0.0, "weight of the generator's nearest-take term: each real phrase pulls "
                                              "the nearest of --nearest-takes phrases drawn for it toward itself, "
-                                             "note for note (0: none)")
+                                             "by --nearest-take-view (0: none)")
     nearest_takes: int = _setting(8, "with --nearest-take-loss: phrases drawn for each real phrase")
     nearest_take_view: str = _setting("notes", "with --nearest-take-loss: how near a take is, by its notes or by "
                                                "its band's harmony (the pitch classes sounding each half bar)",
-                                      choices=("notes", "harmony"))
+                                      choices=NEAREST_TAKE_VIEWS)
     term_decoding: str = _setting("", "count the generator's terms' notes (and show the feature critic the "
                                       "phrases) as this model file decodes them (its per-track thresholds, bass "
                                       "as a line), not as the critic's notes at 0.5 (default: the critic's)")

@@ -60,11 +60,10 @@ from .model import (
     save_model,
 )
 from .model_store import is_model_file
-from .nearest_take import HARMONY_VIEW, HarmonyGaps, nearest_noises, nearest_take_gap, note_gaps
-from .nearest_take import VIEWS as NEAREST_TAKE_VIEWS
+from .nearest_take import HarmonyGaps, nearest_noises, nearest_take_gap, note_gaps
 from .packed_rolls import unpack_torch
 from .render import pianoroll_sheet
-from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
+from .run_request import ADAPT, BINARY_NEURONS, CHORD_FIT, NEAREST_TAKE_VIEWS, RunPaths, flag_of  # noqa: F401 - RunPaths: where runs write
 
 CHECKPOINT_FORMAT = "bytes2beats-train-1"
 
@@ -208,8 +207,9 @@ class TrainConfig:
     manner_held_weight: float = 1.0
     # The weight of the nearest-take term (engine/nearest_take.py; 0: none): each real phrase
     # of a batch pulls the nearest of `nearest_takes` phrases drawn for it (its genre, chords
-    # and manners) toward itself, a cross-entropy per cell. The terms above compare batches;
-    # this one asks that every real phrase, whole, have a generated phrase near it.
+    # and manners) toward itself, by the cells it plays otherwise or by the band's harmony
+    # (`nearest_take_view`). The terms above compare batches; this one asks that every real
+    # phrase, whole, have a generated phrase near it.
     nearest_take_loss: float = 0.0
     nearest_takes: int = 8
     nearest_take_view: str = "notes"  # or "harmony": the band's pitch classes, half bar by half bar
@@ -861,10 +861,9 @@ class Trainer:
         if model_cfg.manners:
             self._set_manners(train_cfg.seed)
         self.nearest_gaps = note_gaps  # how far a take lies from a real phrase (nearest_take_loss)
-        if train_cfg.nearest_take_view == HARMONY_VIEW:
-            self.nearest_gaps = HarmonyGaps([i for i, t in enumerate(model_cfg.tracks) if not t.is_drum],
-                                            model_cfg.n_steps // model_cfg.n_bars // 2, model_cfg.lowest_pitch,
-                                            model_cfg.n_pitches)
+        if train_cfg.nearest_take_view == "harmony":
+            self.nearest_gaps = HarmonyGaps(harmony_track_indices(model_cfg, ""),  # every pitched track
+                                            model_cfg.n_steps // model_cfg.n_bars // 2, model_cfg.lowest_pitch)
         self.term_composer = None  # the decoding the training terms count notes by (term_decoding)
         if train_cfg.term_decoding:
             self.term_composer = term_decoder(train_cfg.term_decoding, self.generator)

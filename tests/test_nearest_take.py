@@ -62,7 +62,7 @@ def test_the_gap_counts_the_cells_played_otherwise_and_moves_only_those():
 
 def test_the_harmony_view_reads_the_bands_pitch_classes_half_bar_by_half_bar():
     # two tracks (a drum track and one pitched), 2 half bars of 4 steps, two octaves from C
-    gaps = HarmonyGaps(pitched=[1], steps_per_half_bar=4, lowest_pitch=24, n_pitches=24)
+    gaps = HarmonyGaps(pitched=[1], steps_per_half_bar=4, lowest_pitch=24)
     real = torch.zeros(4, 2, 8, 24)
     real[:, 1, :4, 4] = 1  # E in the first half bar, the second silent
     takes = torch.zeros(4, 2, 8, 24)
