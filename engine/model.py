@@ -58,6 +58,10 @@ class ModelConfig:
     # The critic also sees how much each track's bars repeat one another, in rhythm and in
     # pitch classes (see `RepetitionStatistics`); off in the models trained before it.
     critic_repetition_statistics: bool = False
+    # The critic also sees how much the phrases of a small group of the batch differ from
+    # one another, in its own features (ProGAN's minibatch standard deviation, see
+    # `group_variety`); off in the models trained before it.
+    critic_batch_variety: bool = False
     # Chord conditioning: the generator and the critic read a chord per beat (24 numbers:
     # its pitch classes and its bass note, engine/chords.py); off in the models before it.
     chords: bool = False
@@ -617,6 +621,13 @@ class Critic(nn.Module):
         self.chord_statistics = None
         if cfg.chords:
             self._add_view("chord", ChordFit(cfg, 4 * w), 4 * w)
+        self.variety_score = None
+        if cfg.critic_batch_variety:  # over the features and every view's: zero at first, as a view's score
+            views = sum(1 for on in (cfg.critic_bar_statistics, cfg.critic_onset_statistics,
+                                     cfg.critic_repetition_statistics, cfg.chords) if on)
+            self.variety_score = nn.Linear(features + 4 * w * views, 1)
+            nn.init.zeros_(self.variety_score.weight)
+            nn.init.zeros_(self.variety_score.bias)
 
     def _add_view(self, name: str, view: nn.Module, width: int) -> None:
         """A view beside the convolutions: `{name}_statistics`, its score `{name}_score` and
@@ -653,7 +664,8 @@ class Critic(nn.Module):
         x = self.layers(notes)  # (B, 2w, beats, octaves)
         x = self.attention(x)
         x = self.to_bars(x)  # (B, 4w, bars, 1)
-        h = self.dropout(x.flatten(1))  # (B, 4w * bars)
+        seen = [x.flatten(1)]  # what the variety score compares across the batch
+        h = self.dropout(seen[0])  # (B, 4w * bars)
         score = self.score(h).squeeze(1)  # (B,)
         if self.genre_projection is not None:
             score = score + (self.genre_projection(genre) * h).sum(dim=1)
@@ -663,11 +675,34 @@ class Critic(nn.Module):
                 if name == "chord" and chords is None:
                     chords = notes.new_zeros(notes.shape[0], self.cfg.n_beats, CHORD_FEATURES)
                 hv = view(notes, chords) if name == "chord" else view(notes)  # (B, 4w)
+                seen.append(hv)
                 score = score + getattr(self, f"{name}_score")(hv).squeeze(1)
                 projection = getattr(self, f"{name}_genre_projection")
                 if projection is not None:
                     score = score + (projection(genre) * hv).sum(dim=1)
+        if self.variety_score is not None:
+            score = score + self.variety_score(group_variety(torch.cat(seen, dim=1))).squeeze(1)
         return score
+
+
+VARIETY_GROUP = 4  # phrases compared at once: ProGAN's group size
+
+
+def group_variety(features: torch.Tensor) -> torch.Tensor:
+    """(B, F) -> (B, F): each feature's standard deviation over the phrase's group of the
+    batch (VARIETY_GROUP consecutive phrases; fewer where B does not divide by it), given
+    to every phrase of the group: ProGAN's minibatch standard deviation (Karras et al. 2018),
+    kept per feature. A generator that plays every phrase alike, or every phrase in between
+    the songs' manners, shows less of it than a group of songs. Groups of 4, 2 or 1 divide
+    both a batch and the critic's joined real, fake and interpolated batches (3B) alike, so
+    a group never mixes them; a group of one has no variety (zeros)."""
+    n = features.shape[0]
+    group = next(g for g in (VARIETY_GROUP, 2, 1) if n % g == 0)
+    if group == 1:
+        return torch.zeros_like(features)
+    grouped = features.view(n // group, group, -1)
+    spread = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt()  # (groups, F)
+    return spread.repeat_interleave(group, dim=0)
 
 
 # ---------------------------------------------------------------------------------------

@@ -101,6 +101,9 @@ class RunRequest:
                                                     "track's notes start and end")
     critic_repetition_statistics: bool = _setting(False, "let the critic also score how alike each track's bars "
                                                          "are, in rhythm and in pitch classes")
+    critic_batch_variety: bool = _setting(False, "let the critic also score how much the phrases of a small group "
+                                                 "of the batch differ, feature by feature (ProGAN's minibatch "
+                                                 "standard deviation; a warm start adds it at zero)")
     bar_tie: bool = _setting(False, "let the generator pull each track's bars toward the phrase's mean bar by a "
                                     "learned share, so that a groove can come back bar after bar (a warm "
                                     "start adds it at zero)")
@@ -249,7 +252,8 @@ class RunRequest:
             g_width=shape["width"], d_width=shape["width"], attention=not self.no_attention,
             time_layers=shape["time_layers"], critic_bar_statistics=self.critic_bar_statistics,
             critic_onset_statistics=self.critic_onset_statistics,
-            critic_repetition_statistics=self.critic_repetition_statistics, bar_tie=self.bar_tie,
+            critic_repetition_statistics=self.critic_repetition_statistics,
+            critic_batch_variety=self.critic_batch_variety, bar_tie=self.bar_tie,
             manners=self.manners, chords=self.chords or self.chord_register, chord_register=self.chord_register,
         )
 

@@ -105,6 +105,11 @@ class TrainConfig:
     # steps has a few hundred generator steps, in which Adam at the base rate moves a weight
     # by a few hundredths at most.
     tie_lr_scale: float = 100.0
+    # With the critic's variety view (ModelConfig.critic_batch_variety): how much faster than
+    # the rest its score learns. It starts at zero in a warm start, and the group spreads it
+    # reads are small (a few hundredths): at the base rate, 300 critic steps left it adding a
+    # tenth of a point to scores that differ by two between real and fake phrases.
+    variety_lr_scale: float = 100.0
     # With a manner model (ModelConfig.manners): how much faster than the rest its manner
     # offsets learn; they start at zero in a warm start, as the chord layers do (at the base
     # rate, 100 generator steps moved the notes toward the manners asked for by a tenth).
@@ -260,6 +265,7 @@ TRAIN_RULES = {
     "chord_loss": between(0, 1000),
     "chord_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "tie_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
+    "variety_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "manner_lr_scale": ((lambda v: 0 < v <= 1000), "above 0 and at most 1000"),
     "adapt": ((lambda v: v in ADAPT), " or ".join(ADAPT)),
     "chord_fit": ((lambda v: v in CHORD_FIT), " or ".join(CHORD_FIT)),
@@ -700,14 +706,14 @@ def adapted_parameters(generator: nn.Module, adapt: str) -> list[str]:
 
 
 def _param_groups(net: nn.Module, lr: float, chord_scale: float, only: list[str] | None = None,
-                  tie_scale: float = 1.0, manner_scale: float = 1.0) -> list[dict]:
+                  tie_scale: float = 1.0, manner_scale: float = 1.0, variety_scale: float = 1.0) -> list[dict]:
     """The network's parameters (`only` these names, the rest frozen) at `lr`, its chord
     layers (named chord_*) at lr * chord_scale, its bar tie at lr * tie_scale, its manner
-    offsets (manner_to_*) at lr * manner_scale."""
+    offsets (manner_to_*) at lr * manner_scale, a critic's variety score at lr * variety_scale."""
     trained = [(name, p) for name, p in net.named_parameters() if only is None or name in only]
     for name, p in net.named_parameters():
         p.requires_grad_(only is None or name in only)
-    scales = {"chord_": chord_scale, "bar_tie": tie_scale, "manner_": manner_scale}
+    scales = {"chord_": chord_scale, "bar_tie": tie_scale, "manner_": manner_scale, "variety_": variety_scale}
     groups = [{"params": [p for name, p in trained if not name.startswith(tuple(scales))], "lr": lr}]
     for prefix, scale in scales.items():
         params = [p for name, p in trained if name.startswith(prefix)]
@@ -824,7 +830,8 @@ class Trainer:
         self.opt_g = torch.optim.Adam(_param_groups(self.generator, train_cfg.g_lr, train_cfg.chord_lr_scale,
                                                     adapted_parameters(self.generator, train_cfg.adapt),
                                                     train_cfg.tie_lr_scale, train_cfg.manner_lr_scale), betas=betas)
-        self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale), betas=betas)
+        self.opt_d = torch.optim.Adam(_param_groups(self.critic, train_cfg.d_lr, train_cfg.chord_lr_scale,
+                                                    variety_scale=train_cfg.variety_lr_scale), betas=betas)
         self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.StepLR(self.opt_d, train_cfg.lr_decay_every, train_cfg.lr_decay)
         self.g_step, self.d_step = self.generator, self.critic
@@ -994,10 +1001,11 @@ class Trainer:
         model may grow into seventeen families (engine/grow_tracks.py)."""
         state = read_fine_tuning_start(path) if is_model_file(path) else read_checkpoint(path)
         source = ModelConfig.from_json(state["model_config"])
-        # The critic may gain its bar, onset and repetition views, the generator its chords
+        # The critic may gain its bar, onset, repetition and variety views, the generator its chords
         # and its bar tie (new branches, starting at zero); nothing else may change.
         views = {"critic_bar_statistics": "bar_", "critic_onset_statistics": "onset_",
-                 "critic_repetition_statistics": "repetition_", "chords": "chord_", "bar_tie": "bar_tie", "manners": "manner_"}
+                 "critic_repetition_statistics": "repetition_", "critic_batch_variety": "variety_",
+                 "chords": "chord_", "bar_tie": "bar_tie", "manners": "manner_"}
         # A chord model may also gain its offsets per track and octave, copied from the shared ones.
         changes = [*views, "chord_register"]
         # New data may add genres after the checkpoint's own (train_run.fine_tuning_genres);

@@ -422,6 +422,7 @@ def _model_from_checkpoint(model_cfg, request: RunRequest):
         model_cfg.critic_bar_statistics |= request.critic_bar_statistics
         model_cfg.critic_onset_statistics |= request.critic_onset_statistics
         model_cfg.critic_repetition_statistics |= request.critic_repetition_statistics
+        model_cfg.critic_batch_variety |= request.critic_batch_variety
         model_cfg.bar_tie |= request.bar_tie
         model_cfg.manners |= request.manners
         model_cfg.chords |= request.chords or request.chord_register

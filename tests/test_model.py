@@ -212,6 +212,38 @@ def test_a_new_view_starts_at_zero_and_passes_the_generators_gradient(view, name
     assert grads and any(grad.abs().sum() > 0 for grad in grads)
 
 
+def test_the_variety_view_compares_a_group_of_real_or_of_fake_phrases_never_both():
+    from dataclasses import replace
+
+    from bytes2beats.engine.model import group_variety
+    from bytes2beats.engine.train import critic_loss
+
+    torch.manual_seed(0)
+    base = ModelConfig(steps_per_beat=12, n_bars=2, genres=["rock", "pop"], g_width=8, d_width=8,
+                       time_layers="staged", critic_bar_statistics=True)
+    before, after = Critic(base).eval(), Critic(replace(base, critic_batch_variety=True)).eval()
+    missing, _ = after.load_state_dict(before.state_dict(), strict=False)
+    assert missing == ["variety_score.weight", "variety_score.bias"]
+    real = (torch.rand(8, 5, base.n_steps, base.n_pitches) > 0.97).float()
+    genre = torch.randint(0, 2, (8,))
+    assert torch.equal(after(real, genre), before(real, genre))  # zero at first: a warm start scores as before
+    # each feature's spread over the group: alike phrases have none, a group of one none either
+    features = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0], [6.0, 1.0]])
+    assert torch.allclose(group_variety(features)[:, 0], torch.full((4,), 5.0 ** 0.5))
+    assert torch.allclose(group_variety(features)[:, 1], torch.full((4,), 1e-4))
+    assert torch.equal(group_variety(features[:3]), torch.zeros(3, 2))
+    # with weight, a phrase's score depends on its group: in the critic's joined batch (real,
+    # fake, interpolates) a real phrase's score never depends on a fake one
+    after.variety_score.weight.data.normal_()
+    fake = torch.rand_like(real)
+    scores = lambda f: after(torch.cat([real, f, (real + f) / 2]), genre.repeat(3))  # noqa: E731
+    moved = fake.clone()
+    moved[0] = 1.0
+    a, b = scores(fake), scores(moved)
+    assert torch.equal(a[:8], b[:8]) and not torch.equal(a[8:12], b[8:12]) and torch.equal(a[12:16], b[12:16])
+    assert critic_loss(after, real, fake, genre)["loss"].isfinite()
+
+
 def test_the_bar_tie_starts_at_zero_and_pulls_each_tracks_bars_to_one():
     from dataclasses import replace
 

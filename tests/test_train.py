@@ -252,10 +252,13 @@ def test_a_warm_start_may_give_the_critic_its_new_views_and_nothing_else(phrases
     plain = _trainer(phrases, tmp_path / "plain", epochs=1)
     plain.save_checkpoint()
     every = _trainer(phrases, tmp_path / "every", epochs=1, critic_bar_statistics=True, critic_onset_statistics=True,
-                     critic_repetition_statistics=True)
+                     critic_repetition_statistics=True, critic_batch_variety=True)
     every.warm_start(plain.paths.checkpoint)
     plain.critic.eval(), every.critic.eval()
     assert torch.allclose(plain.critic(x, genre), every.critic(x, genre))
+    critic_rates = {id(p): group["lr"] for group in every.opt_d.param_groups for p in group["params"]}
+    assert critic_rates[id(every.critic.variety_score.weight)] == every.cfg.d_lr * every.cfg.variety_lr_scale
+    assert critic_rates[id(every.critic.score.weight)] == every.cfg.d_lr
     # the generator may gain its bar tie, starting at zero and learning faster than the rest
     tie = _trainer(phrases, tmp_path / "tie", epochs=1, bar_tie=True)
     tie.warm_start(plain.paths.checkpoint)
