@@ -592,6 +592,8 @@ class Critic(nn.Module):
     after it (`bar_`, `onset_`, `repetition_`, `chord_`), so a warm start can tell the new ones.
     """
 
+    VIEWS = ("bar", "onset", "repetition", "chord")  # the views beside the convolutions, in scoring order
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -623,8 +625,7 @@ class Critic(nn.Module):
             self._add_view("chord", ChordFit(cfg, 4 * w), 4 * w)
         self.variety_score = None
         if cfg.critic_batch_variety:  # over the features and every view's: zero at first, as a view's score
-            views = sum(1 for on in (cfg.critic_bar_statistics, cfg.critic_onset_statistics,
-                                     cfg.critic_repetition_statistics, cfg.chords) if on)
+            views = sum(getattr(self, f"{name}_statistics") is not None for name in self.VIEWS)
             self.variety_score = nn.Linear(features + 4 * w * views, 1)
             nn.init.zeros_(self.variety_score.weight)
             nn.init.zeros_(self.variety_score.bias)
@@ -669,7 +670,7 @@ class Critic(nn.Module):
         score = self.score(h).squeeze(1)  # (B,)
         if self.genre_projection is not None:
             score = score + (self.genre_projection(genre) * h).sum(dim=1)
-        for name in ("bar", "onset", "repetition", "chord"):
+        for name in self.VIEWS:
             view = getattr(self, f"{name}_statistics")
             if view is not None:
                 if name == "chord" and chords is None:
