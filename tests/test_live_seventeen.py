@@ -266,6 +266,41 @@ def test_seventeen_families_open_two_named_ports_and_close_them(jack_server):
         open_outputs([t.name for t in SEVENTEEN], "jack", name)
 
 
+def test_ports_closed_one_after_another_leave_the_server_time_to_notify_between(jack_server):
+    """Seventeen ports closed in a row, as a per-track stream stops: each port goes only once
+    the server has had jack_graph.SETTLE_S to tell every client of the one before (libjack
+    walks a client's port list for those notifications while an unregister erases from it:
+    CI's stop 52 was a segfault in the second of two closes). Seen by another JACK client."""
+    import jack
+    from bytes2beats.engine.live.jack_graph import SETTLE_S
+
+    name = f"B2B spaced {next(_names)}"
+    gone: list[float] = []
+    observer = jack.Client(f"observer {next(_names)}", no_start_server=True)
+
+    @observer.set_port_registration_callback(only_available=False)
+    def _registration(port, registered):
+        if not registered and port is not None and port.name.startswith(name):
+            gone.append(time.monotonic())
+
+    observer.activate()
+    try:
+        observer.get_ports()  # so that the callback is given every port, the ones there before too
+        ports = open_outputs(SEVENTEEN, "jack", name, per_track=True)
+        ports.close()
+        deadline = time.monotonic() + 5
+        while len(gone) < 17 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        observer.deactivate()
+        observer.close()
+    assert len(gone) == 17
+    gaps = np.diff(gone)
+    # Without the wait they came 0.0-36 ms apart (0.1 ms or less for 5 of 16, measured); with
+    # it 58-64 ms. The observer's notification thread adds jitter of its own.
+    assert SETTLE_S >= 0.02 and gaps.min() > 0.6 * SETTLE_S, np.round(gaps * 1000, 1)
+
+
 def test_a_port_that_cannot_open_leaves_none_open(jack_server):
     name = f"B2B half {next(_names)}"
     receiver = MonitorProcess(f"mon17-{next(_names)}", api="jack")

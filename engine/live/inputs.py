@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import rtmidi
 
+from .jack_graph import close_client
 from .jack_server import shared_watch
 from .ports import PortError, find_port, open_port, open_rtmidi
 
@@ -61,7 +62,7 @@ class StampedInput:
             virtual = f"{self._client_name}:{self._port_name}" if api == "jack" else self._client_name
             self.name = connected or virtual
         except (rtmidi.RtMidiError, NotImplementedError, PortError) as error:
-            midi.delete()
+            close_client(midi)
             if isinstance(error, PortError):
                 raise
             raise PortError(f"{api}: cannot open a MIDI input ({error})") from None
@@ -75,7 +76,7 @@ class StampedInput:
         if server.down and not self.released:
             midi, self._midi = self._midi, None
             if midi is not None:
-                midi.delete()  # about 1 s on a dead server
+                close_client(midi)  # about 1 s on a dead server
             self.released = True
         elif self.released and server.back():
             try:
@@ -99,7 +100,7 @@ class StampedInput:
             self._tell("input lost", self.name)
         elif there and self.sender_lost:
             try:
-                self._midi.close_port()
+                close_client(self._midi, keep_client=True)
                 self.name = open_port(self._midi, self.api, self._port_name, self._connect, "output")
             except (rtmidi.RtMidiError, PortError):
                 return  # gone again, or not ready: look again at the next look
@@ -148,7 +149,4 @@ class StampedInput:
         self.released = True
         if midi is None:
             return
-        try:
-            midi.close_port()
-        finally:
-            midi.delete()
+        close_client(midi)

@@ -27,6 +27,7 @@ from ..failures import one_line
 from ..limits import MIDI_APIS
 from ..music_io import assign_channels, assign_ports, port_name_at
 from ..pianoroll import Track
+from .jack_graph import changing, close_client
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
 
@@ -97,7 +98,8 @@ def _open_rtmidi(kind: type, api: str, client_name: str):
     if reason:
         raise PortError(f"{api}: {reason}")
     try:
-        with _quiet_stderr(), prioritized_new_threads():  # the backend's threads start here
+        # One change to the JACK graph at a time (jack_graph.py); the backend's threads start here
+        with changing(), _quiet_stderr(), prioritized_new_threads():
             return kind(rtapi=API_IDS[api], name=client_name)
     except rtmidi.RtMidiError as error:
         raise PortError(f"{api}: {_rtmidi_reason(error)}") from None
@@ -134,13 +136,15 @@ def open_port(midi, api: str, port_name: str, connect: str | None, kind: str) ->
     to (None for a virtual port); PortError, listing the ports there, when it is not there.
     rtmidi's own errors pass through: the caller says what they mean for it."""
     if connect is None:
-        midi.open_virtual_port(port_name)
+        with changing():
+            midi.open_virtual_port(port_name)
         return None
     names = midi.get_ports()
     index = find_port(names, connect)
     if index is None:
         raise PortError(f"no MIDI {kind} port {connect!r} on {api} (ports: {', '.join(names) or 'none'})")
-    midi.open_port(index, port_name)
+    with changing():
+        midi.open_port(index, port_name)
     return names[index]
 
 
@@ -243,12 +247,12 @@ class RtMidiOutput(OutputPort):
         try:
             self.connect_to = open_port(self._midi, self.api, port_name, connect, "input")
         except PortError:
-            self._midi.delete()
+            close_client(self._midi)
             raise
         except rtmidi.InvalidUseError as error:
             raise PortError(f"{self.api}: {_rtmidi_reason(error)}") from None
         except (rtmidi.RtMidiError, NotImplementedError) as error:
-            self._midi.delete()
+            close_client(self._midi)
             reason = "virtual ports are not supported (use loopMIDI and --connect)" \
                 if isinstance(error, NotImplementedError) else _rtmidi_reason(error)
             raise PortError(f"{self.api}: {reason}") from None
@@ -316,7 +320,7 @@ class RtMidiOutput(OutputPort):
                     old_probe, self._probe = self._probe, None
                 for client in (old, old_probe):  # clients of the dead server: about 1 s each
                     if client is not None:
-                        client.delete()
+                        close_client(client)
                 self.released = True
             if not server.back():
                 return None
@@ -335,12 +339,12 @@ class RtMidiOutput(OutputPort):
             except PortError:  # the receiver is not back yet: `check` looks for it from now on
                 target = None
         except (PortError, rtmidi.RtMidiError):
-            new.delete()
+            close_client(new)
             server.mark_down()
             return None
         with self._lock:
             if self._closed:
-                new.delete()
+                close_client(new)
                 return None
             self._midi = new
             if self._wanted is not None and target is None:
@@ -351,16 +355,18 @@ class RtMidiOutput(OutputPort):
         return "back"
 
     def _reconnect(self, target: str) -> str | None:
-        """A new client connected to `target` in place of the old one, which is closed whole:
-        unregistering a port while its client runs its JACK cycle is a race inside rtmidi."""
+        """A new client connected to `target` in place of the old one, which is closed whole
+        (jack_graph.close_client: unregistering a port under libjack's notifications of a
+        change to the graph is a race inside libjack)."""
         with self._lock:
             old, self._midi = self._midi, None  # sends are dropped meanwhile (the port is lost)
         if old is None:
             return None
-        old.delete()
+        close_client(old)
         try:
             new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)
-            new.open_port(new.get_ports().index(target), self._port_name)
+            with changing():
+                new.open_port(new.get_ports().index(target), self._port_name)
         except (PortError, rtmidi.RtMidiError, ValueError):
             try:
                 new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)  # lost, but open
@@ -369,7 +375,7 @@ class RtMidiOutput(OutputPort):
             target = None
         with self._lock:
             if self._closed:  # closed meanwhile
-                new.delete()
+                close_client(new)
                 return None
             self._midi = new
             if target is None:
@@ -381,7 +387,7 @@ class RtMidiOutput(OutputPort):
     def close(self) -> None:
         with self._probe_lock:
             if self._probe is not None:
-                self._probe.delete()
+                close_client(self._probe)
                 self._probe = None
         with self._lock:
             self._closed = True
@@ -389,9 +395,8 @@ class RtMidiOutput(OutputPort):
             if self._midi is None:
                 return
             try:
-                self._midi.close_port()
+                close_client(self._midi)
             finally:
-                self._midi.delete()
                 self._midi = None
                 self.lost = True
 
@@ -522,8 +527,8 @@ def list_ports() -> list[ApiPorts]:
             out = _open_rtmidi(rtmidi.MidiOut, api, "Bytes to Beats lister")
             inp = _open_rtmidi(rtmidi.MidiIn, api, "Bytes to Beats lister")
             found.append(ApiPorts(api, out.get_ports(), inp.get_ports()))
-            out.delete()
-            inp.delete()
+            close_client(out)
+            close_client(inp)
         except (PortError, rtmidi.RtMidiError) as error:
             found.append(ApiPorts(api, [], [], str(error).removeprefix(f"{api}: ")))
     return found
