@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import rtmidi
@@ -73,8 +74,7 @@ def main() -> int:
               f"{report[step]['median_ms']:+.2f} ms after the step returned (median), "
               f"{report[step]['max_ms']:+.2f} ms at most")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
