@@ -59,9 +59,10 @@ def changing():
 
 def close_client(midi, keep_client: bool = False) -> None:
     """Close an rtmidi client's port and then the client (or only the port, `keep_client`,
-    to open another on it), after the server has had SETTLE_S to notify our last change."""
+    to open another on it), after the server has had SETTLE_S to notify our last change.
+    A client with no port open (a lister, a probe) unregisters nothing, and closes at once."""
     with changing():
-        if _on_jack(midi):
+        if _on_jack(midi) and midi.is_port_open():
             _wait_for_quiet()
         try:
             midi.close_port()
