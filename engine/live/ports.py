@@ -365,9 +365,8 @@ class RtMidiOutput(OutputPort):
         close_client(old)
         try:
             new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)
-            with changing():
-                new.open_port(new.get_ports().index(target), self._port_name)
-        except (PortError, rtmidi.RtMidiError, ValueError):
+            open_port(new, self.api, self._port_name, target, "input")  # PortError if it went again
+        except (PortError, rtmidi.RtMidiError):
             try:
                 new, _ = open_rtmidi(rtmidi.MidiOut, self.api, self._client_name)  # lost, but open
             except PortError:
