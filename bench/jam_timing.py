@@ -163,9 +163,17 @@ def analyse(events: list[tuple[int, list[int]]], said: list[str], sent: dict, ba
         if later:
             follows.append(min(later) - change_bar)
 
+    # where pulses may have gone missing: each gap of more than 1.5 pulse periods between two
+    # heard pulses, as [the pulse before it, the gap in periods] (a late pulse followed by one
+    # on time shows as a long gap and a short one: delayed, not lost)
+    periods = np.diff(pulses) / slope if len(pulses) > 1 else np.array([])
+    gaps = [[int(i), round(float(p), 2)] for i, p in enumerate(periods) if p > 1.5]
+
     pct = lambda a, q: float(np.percentile(a, q)) if len(a) else None  # noqa: E731
     return {
-        "clock_pulses": {"sent": sent["pulses"], "heard": len(pulses),
+        "clock_pulses": {"sent": sent["pulses"], "heard": len(pulses), "long_gaps": gaps,
+                         "last_heard_frame": float(pulses[-1]) if len(pulses) else None,
+                         "last_heard_frame_expected": float(intercept + slope * (sent["pulses"] - 1)),
                          "jitter_ms_p50_abs": pct(np.abs(clock_jitter_ms), 50),
                          "jitter_ms_p99_abs": pct(np.abs(clock_jitter_ms), 99)},
         "part_notes": {"sent": sent["notes"], "heard": len(part), **note_check([m for _, m in part])},
@@ -204,9 +212,9 @@ def main() -> None:
     try:
         # into a file: a pipe that fills (64 KB, under a minute of clock) blocks the dump, whose
         # ring buffer then drops what JACK hands it
-        dump_file = tempfile.TemporaryFile("w+")
+        dump_file, dump_said = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         dump = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a"], stdout=dump_file,
-                                stderr=subprocess.DEVNULL, text=True)
+                                stderr=dump_said, text=True)  # silent, but for a ring buffer that overflowed
         processes.append(dump)
         for _ in range(50):
             if "midi-monitor:input" in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
@@ -239,6 +247,8 @@ def main() -> None:
         dump.wait(10)
         dump_file.seek(0)
         text = dump_file.read()
+        dump_said.seek(0)
+        dump_err = dump_said.read()
         daw.stdin.write("done\n")
         daw.stdin.flush()
         daw.wait(10)
@@ -252,6 +262,7 @@ def main() -> None:
     result = analyse(dumped(text), said, sent, bars, args.loop_bars, args.change_every)
     result.update({
         "stream_exit": stream.returncode, "stream_stderr_tail": err.strip().splitlines()[-3:],
+        "dump_stderr_tail": dump_err.strip().splitlines()[-3:],
         "late_lines": sum(line.startswith("late") for line in said),
         "changes_said": [line for line in said if line.startswith("change")], "minutes": (time.monotonic() - started) / 60,
         "args": {k: v for k, v in vars(args).items() if k not in ("daw", "bars")}, "bars": bars,

@@ -26,7 +26,7 @@ def test_a_jam_of_three_processes_plays_along_from_the_second_pass_and_follows_a
     result = json.loads(out.read_text())
     assert result["stream_exit"] == 0 and result["bars"] == 12
     clock, part, ours = result["clock_pulses"], result["part_notes"], result["accompaniment"]
-    assert clock["heard"] == clock["sent"] and part["heard"] == part["sent"]
+    assert clock["heard"] == clock["sent"] and part["heard"] == part["sent"], (clock, part)
     assert ours["note_ons"] > 50 and ours["on_wrong_channel"] == 0
     assert ours["begun_twice"] == ours["offs_without_on"] == ours["left_sounding"] == 0
     # in from a beat of the second pass (bar 4; bar 5 only on a machine too loaded to make it in a bar)

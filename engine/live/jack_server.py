@@ -106,6 +106,36 @@ class JackServerWatch:
             self._down.clear()
         return True
 
+    def port_names(self) -> set[str] | None:
+        """Every port's full name on the server, or None while it is down (or will not say)."""
+        with self._lock:
+            client = self._client
+            if client is None or self._down.is_set():
+                return None
+            try:
+                return {port.name for port in client.get_ports()}
+            except Exception:  # the server went meanwhile: the shutdown callback says so
+                return None
+
+    def disconnect_all(self, port_name: str) -> int:
+        """Take every connection of the port `port_name` away (a client need not be active
+        to disconnect others' ports); how many there were (0 while the server is down)."""
+        with self._lock:
+            client = self._client
+            if client is None or self._down.is_set():
+                return 0
+            try:
+                port = client.get_port_by_name(port_name)
+                others = client.get_all_connections(port)
+                for other in others:
+                    if port.is_output:
+                        client.disconnect(port, other)
+                    else:
+                        client.disconnect(other, port)
+                return len(others)
+            except Exception:  # gone already (a receiver that closed, a server that died)
+                return 0
+
     def mark_down(self) -> None:
         """A holder could not open its client on the new server: it went again."""
         self._down.set()

@@ -27,7 +27,7 @@ from ..failures import one_line
 from ..limits import MIDI_APIS
 from ..music_io import assign_channels, assign_ports, port_name_at
 from ..pianoroll import Track
-from .jack_graph import changing, close_client
+from .jack_graph import changing, close_client, opening_port
 from .jack_server import shared_watch
 from .priority import prioritized_new_threads
 
@@ -136,14 +136,14 @@ def open_port(midi, api: str, port_name: str, connect: str | None, kind: str) ->
     to (None for a virtual port); PortError, listing the ports there, when it is not there.
     rtmidi's own errors pass through: the caller says what they mean for it."""
     if connect is None:
-        with changing():
+        with opening_port(midi, port_name):
             midi.open_virtual_port(port_name)
         return None
     names = midi.get_ports()
     index = find_port(names, connect)
     if index is None:
         raise PortError(f"no MIDI {kind} port {connect!r} on {api} (ports: {', '.join(names) or 'none'})")
-    with changing():
+    with opening_port(midi, port_name):
         midi.open_port(index, port_name)
     return names[index]
 
