@@ -46,7 +46,7 @@ import time
 
 import rtmidi
 
-from .jack_server import shared_watch
+from .jack_server import current_watch, shared_watch
 
 SETTLE_S = 0.05  # how long the server is given to notify a change before we unregister a port
 
@@ -102,7 +102,7 @@ def close_client(midi, keep_client: bool = False) -> None:
     with changing():
         _, port = _port_names.pop(id(midi), (None, None))
         if _on_jack(midi) and midi.is_port_open():
-            watch = shared_watch() if port is not None else None
+            watch = current_watch() if port is not None else None
             if watch is not None and watch.disconnect_all(port):
                 _last_change = time.monotonic()  # a change too: its notifications go out before the unregister
             _wait_for_quiet()

@@ -51,6 +51,13 @@ def shared_watch() -> JackServerWatch | None:
         return _shared
 
 
+def current_watch() -> JackServerWatch | None:
+    """The process's watch if one is open, without opening one: for a close, which may come
+    at exit, after the watch's own client was closed."""
+    with _shared_lock:
+        return _shared if _shared is not None and not _shared.closed else None
+
+
 class JackServerWatch:
     def __init__(self, client_name: str):
         import jack
