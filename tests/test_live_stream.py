@@ -379,7 +379,6 @@ def test_one_port_per_track(jack_server):
     assert {m[0] & 0x0F for _, m in arrivals if m[0] < 0xF0} == {DRUMS}
 
 
-
 # A keyboard and the DAW input it plays into, one JACK client in a process of its own (its
 # process callback is Python: in ours it would wait for the interpreter while a close held
 # it, and the server's cycle with it). One event every cycle, from "go" on stdin to "stop";

@@ -52,7 +52,9 @@ SETTLE_S = 0.05  # how long the server is given to notify a change before we unr
 
 _lock = threading.RLock()
 _last_change = float("-inf")  # time.monotonic() of our last change to the JACK graph
-_port_names: dict[int, tuple[object, str]] = {}  # id(rtmidi client): (the client, its open port's JACK name)
+# id(rtmidi client): (the client, its open port's JACK name); the client is held so that its id
+# cannot pass to another object before close_client takes the entry out
+_port_names: dict[int, tuple[object, str]] = {}
 
 
 def _on_jack(midi) -> bool:
