@@ -7,7 +7,8 @@
 #     .venv/bin/python -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
 #         -d .whl mido python-rtmidi platformdirs pychord importlib_resources
-#     .venv/bin/python -m pip wheel --no-deps -w .whl pretty_midi
+#   (pretty_midi stays behind: only a test here reads with it, and its wheel is 5.6 MB of the
+#   64 MiB a call may send; the working tree is about 46 MiB since session 45)
 #   then:  run(command="bash bench/gpu_checks.sh", carry=[".whl"], timeout_s=560)
 #
 # It installs the wheels and the project into /tmp/site, then runs tests/test_cuda.py, the
@@ -20,11 +21,7 @@ REPEATS=${REPEATS:-20}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 if [ "$DEVICE" = cuda ]; then
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && "$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target /tmp/site . \
-        || { echo "gpu_checks: the install failed"; exit 1; }
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+    source bench/gpu_install.sh
 fi
 export PYTHONUNBUFFERED=1
 step() {  # name, then the command: its output in $OUT/name.log, its exit status said
