@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure only how a classifier of the model's genres leans on real songs of every genre "
                         "alike, so that fine-tuning can choose the genre a user's songs sound most like; "
                         "the decoding is kept as it is")
+    c.add_argument("--manners-only", action="store_true",
+                   help="draw only a manner model's table of the songs' manners anew, from every training phrase of "
+                        "each genre, in the songs' shares of which parts play; the decoding is kept as it is")
     c.add_argument("--takes-only", action="store_true",
                    help="fit only the take judges (per genre, how like its training songs a decoded phrase is), "
                         "so that generating can make several takes of an idea and keep the most song-like; "
@@ -358,6 +361,8 @@ def cmd_calibrate(args) -> int:
         raise UserError(f"no training phrases in {args.data}")
     if args.takes_only:  # the decoding stays: the lean measured on its phrases stays too
         return _write_takes(args, composer, training)
+    if args.manners_only:  # the network and the decoding stay, and with them the judges and the lean
+        return _write_manners(args, composer, training)
     if not args.genre_lean_only:  # a new decoding makes other phrases: the lean was measured on the old ones
         composer.meta.pop("genre_lean", None)
     if composer.take_judges and not args.genre_lean_only:  # fitted to the old decoding's phrases, as the lean
@@ -460,6 +465,42 @@ def _write_takes(args, composer, training) -> int:
     out = _save_calibrated(args, composer)
     print(f"{out}: take judges for {', '.join(g or 'all' for g in judges)}; {args.default_takes} takes by default")
     return 0
+
+
+def _write_manners(args, composer, training) -> int:
+    """`calibrate --manners-only`: a manner model's table drawn anew from the training songs,
+    per arrangement (engine/calibrate.py: fitted_manner_table). The network, its manners' scale
+    and the decoding stay, so the take judges and the genre lean stay too: they read decoded
+    phrases, and only which of the songs' own manners are asked for changes."""
+    from bytes2beats.engine.calibrate import fitted_manner_table
+    from bytes2beats.engine.manner import arrangements
+
+    g = composer.generator
+    before = g.manner_table.detach().cpu().clone()
+    table = fitted_manner_table(g, training)
+    if table is None:
+        raise UserError(f"model {composer.name!r} has no manners: there is no table to draw")
+    g.manner_table.copy_(table)
+    out = _save_calibrated(args, composer)
+    print(f"{out}: the songs' manners, {table.shape[1]} phrases a genre, drawn per arrangement")
+    silent = -(g.manner_mean[:, 0] / g.manner_scale[:, 0]).cpu()  # a resting track's onsets, standardized
+    for k, genre in enumerate(composer.config.genres or [None]):
+        shares = [f"{t.name} {old:.0%} -> {new:.0%}" for t, old, new in zip(
+            composer.config.tracks, _playing_share(before[k], silent), _playing_share(table[k], silent))]
+        print(f"  {genre or 'all'}: phrases asking each part to play: {', '.join(shares)}; "
+              f"{len(arrangements(_playing(table[k], silent)).unique())} arrangements")
+    return 0
+
+
+def _playing(rows, silent):
+    """(rows, tracks, manners) standardized manners -> (rows, tracks): which parts play."""
+    import torch
+
+    return ~torch.isclose(rows[:, :, 0], silent.expand_as(rows[:, :, 0]), atol=1e-5)
+
+
+def _playing_share(rows, silent) -> list[float]:
+    return _playing(rows, silent).float().mean(0).tolist()
 
 
 def _write_register(args, composer, training) -> int:

@@ -430,3 +430,42 @@ def _probabilities(composer: Composer, ideas: list) -> np.ndarray:
     """(ideas, tracks, steps, pitches) probabilities over the model's pitch range."""
     low, n = composer.config.lowest_pitch, composer.config.n_pitches
     return np.stack([p[:, :, low : low + n] for p in composer.probabilities(ideas)])
+
+
+def fitted_manner_table(generator: Generator, phrases: Phrases, seed: int = 0, chunk: int = 64):
+    """A manner model's table of the songs' manners (genres, TABLE_PHRASES, tracks, manners)
+    drawn anew from up to TABLE_PHRASES x 8 training phrases of each of its genres that
+    `phrases` has (as training draws it), per arrangement (engine/manner.py: manner_table),
+    standardized by the generator's own mean and spread (the scale it was trained with stays):
+    the manners it draws, in the songs' shares of which parts play. A genre the data lacks
+    keeps its rows. None for a model without manners. (Chunks of 64 phrases: the manners of
+    larger ones take twice as long a phrase on this CPU, their tensors' allocation.)"""
+    import torch
+
+    from .manner import TABLE_PHRASES, manner_table, phrase_manners
+    from .packed_rolls import unpack_torch
+
+    cfg = generator.cfg
+    if not cfg.manners:
+        return None
+    known = {name: k for k, name in enumerate(cfg.genres)}
+    own = np.array([known.get(name, -1) for name in phrases.genres] + [-1])[phrases.genre]  # -1: unlabelled
+    if not cfg.genres:
+        own = np.zeros(len(phrases), dtype=int)
+    rng = np.random.default_rng(seed)
+    present = sorted(set(own[own >= 0].tolist()))
+    pools = [np.flatnonzero(own == g) for g in present]
+    rows = np.sort(np.concatenate([rng.choice(pool, min(8 * TABLE_PHRASES, len(pool)), replace=False)
+                                   for pool in pools]))
+    low = cfg.lowest_pitch if phrases.rolls.n_pitches != cfg.n_pitches else 0
+    with torch.no_grad():
+        manners = torch.cat([
+            phrase_manners(unpack_torch(torch.from_numpy(phrases.rolls.bits[part]), phrases.rolls.n_pitches)
+                           [..., low : low + cfg.n_pitches].float(), cfg)
+            for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
+    standard = (manners - generator.manner_mean.cpu()) / generator.manner_scale.cpu()
+    fresh = manner_table(standard, torch.from_numpy(own[rows]), max(1, len(cfg.genres)), seed,
+                         playing=manners[:, :, 0] > 0)
+    table = generator.manner_table.detach().cpu().clone()
+    table[present] = fresh[present]
+    return table

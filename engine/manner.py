@@ -79,18 +79,47 @@ def manner_scale(manners: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor,
     return mean, scale
 
 
-def manner_table(manners: torch.Tensor, genre: torch.Tensor | None, n_genres: int, seed: int = 0) -> torch.Tensor:
+def manner_table(manners: torch.Tensor, genre: torch.Tensor | None, n_genres: int, seed: int = 0,
+                 playing: torch.Tensor | None = None) -> torch.Tensor:
     """Standardized manners of training phrases (N, T, manners) and their genres -> (genres,
     TABLE_PHRASES, T, manners): each genre's rows to draw from (drawn with replacement where a
-    genre has fewer; a genre with none draws from all)."""
+    genre has fewer; a genre with none draws from all).
+
+    With `playing` (N, T: which tracks play in each phrase), each genre's rows are drawn per
+    arrangement, as many of each as its share of the genre's phrases gives (`stratified`):
+    one plain draw of 256 rows asked for a piano in 49 % of rock phrases where the songs have
+    one in 55 % (docs/quality.md, "The manner table drawn per arrangement")."""
     rng = torch.Generator().manual_seed(seed)
     labels = torch.zeros(len(manners), dtype=torch.long) if genre is None else genre.cpu()
     rows = []
     for g in range(max(1, n_genres)):
-        own = manners[labels == g] if (labels == g).any() else manners
-        pick = torch.randperm(len(own), generator=rng)[:TABLE_PHRASES]
-        if len(pick) < TABLE_PHRASES:
-            pick = pick[torch.arange(TABLE_PHRASES) % len(pick)]
-        rows.append(own[pick])
+        own = (labels == g) if (labels == g).any() else torch.ones(len(manners), dtype=torch.bool)
+        index = own.nonzero().flatten()
+        if playing is not None and len(index) >= TABLE_PHRASES:
+            pick = index[stratified(arrangements(playing[index].cpu()), TABLE_PHRASES, rng)]
+        else:
+            pick = index[torch.randperm(len(index), generator=rng)[:TABLE_PHRASES]]
+            if len(pick) < TABLE_PHRASES:
+                pick = pick[torch.arange(TABLE_PHRASES) % len(pick)]
+        rows.append(manners[pick])
     return torch.stack(rows)
+
+
+def arrangements(playing: torch.Tensor) -> torch.Tensor:
+    """(N, T) bool: which tracks play -> (N,) one number per arrangement."""
+    return (playing.long() << torch.arange(playing.shape[1])).sum(1)
+
+
+def stratified(groups: torch.Tensor, n: int, rng: torch.Generator) -> torch.Tensor:
+    """n of len(groups) >= n indices, drawn without replacement, each group's count its share
+    of n (floored, the rows left over to the largest remainders): a draw whose groups' shares
+    are the population's, not one random draw's."""
+    keys, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
+    quota = counts.double() * n / len(groups)
+    take = quota.floor().long()
+    left = n - int(take.sum())
+    take[torch.argsort(quota - take, descending=True, stable=True)[:left]] += 1
+    picks = [(inverse == k).nonzero().flatten()[torch.randperm(int(counts[k]), generator=rng)[: int(take[k])]]
+             for k in range(len(keys))]
+    return torch.cat(picks)
 

@@ -901,7 +901,7 @@ class Trainer:
                                  for part in order.split(512)]).cpu()
         mean, scale = manner_scale(manners, cfg)
         genre = self.genres[order].cpu() if cfg.genres else None
-        table = manner_table((manners - mean) / scale, genre, len(cfg.genres), seed)
+        table = manner_table((manners - mean) / scale, genre, len(cfg.genres), seed, playing=manners[:, :, 0] > 0)
         for name, value in (("manner_mean", mean), ("manner_scale", scale), ("manner_table", table)):
             getattr(self.generator, name).copy_(value.to(self.device))
 

@@ -301,3 +301,22 @@ def test_the_drums_are_played_as_a_kit_that_stacks_as_the_songs_drummers_do(trai
     run, meta = calibrated_alone(generator, tmp_path, "--kit-only", "--samples", "16")
     assert "drums: hits at once past the surest kept" in run.stdout
     assert set(meta["kit"]) == set(meta["repeat_bars"]) == {"pop", "rock"}
+
+
+def test_manners_only_draws_the_table_anew_per_arrangement_and_keeps_the_rest(tmp_path):
+    # the shipped manner model, its table drawn anew from the fixture songs (rock and pop): those
+    # two genres' rows are the songs' phrases, every other genre's rows, the network, the
+    # decoding, the take judges and the genre lean are the file's own
+    out = tmp_path / "manners.safetensors"
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", "genres", "--data", str(LPD),
+                          "--manners-only", "--out", str(out), "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "drawn per arrangement" in run.stdout and "rock: phrases asking each part to play" in run.stdout
+    shipped, fitted = Composer.load("genres", "cpu"), Composer.load(out, "cpu")
+    assert fitted.meta == shipped.meta and set(fitted.take_judges) == set(shipped.take_judges)
+    before, after = shipped.generator.state_dict(), fitted.generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k != "manner_table")
+    genres = shipped.config.genres
+    changed = [g for k, g in enumerate(genres) if not torch.equal(before["manner_table"][k], after["manner_table"][k])]
+    assert changed == ["pop", "rock"]
