@@ -113,7 +113,8 @@ def arrangements(playing: torch.Tensor) -> torch.Tensor:
 def stratified(groups: torch.Tensor, n: int, rng: torch.Generator) -> torch.Tensor:
     """n of len(groups) >= n indices, drawn without replacement, each group's count its share
     of n (floored, the rows left over to the largest remainders): a draw whose groups' shares
-    are the population's, not one random draw's."""
+    are the population's, not one random draw's. Returned group by group: a clip draws its row
+    of the table at random, so the order does not matter."""
     keys, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
     quota = counts.double() * n / len(groups)
     take = quota.floor().long()
