@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "alike, so that fine-tuning can choose the genre a user's songs sound most like; "
                         "the decoding is kept as it is")
     c.add_argument("--manners-only", action="store_true",
-                   help="draw only a manner model's table of the songs' manners anew, from every training phrase of "
-                        "each genre, in the songs' shares of which parts play; the decoding is kept as it is")
+                   help="draw only a manner model's table of the songs' manners anew, from up to 2,048 training phrases "
+                        "of each genre, in the songs' shares of which parts play; the decoding is kept as it is")
     c.add_argument("--takes-only", action="store_true",
                    help="fit only the take judges (per genre, how like its training songs a decoded phrase is), "
                         "so that generating can make several takes of an idea and keep the most song-like; "
@@ -473,7 +473,7 @@ def _write_manners(args, composer, training) -> int:
     and the decoding stay, so the take judges and the genre lean stay too: they read decoded
     phrases, and only which of the songs' own manners are asked for changes."""
     from bytes2beats.engine.calibrate import fitted_manner_table
-    from bytes2beats.engine.manner import arrangements
+    from bytes2beats.engine.manner import arrangements, parts_playing
 
     g = composer.generator
     before = g.manner_table.detach().cpu().clone()
@@ -483,24 +483,14 @@ def _write_manners(args, composer, training) -> int:
     g.manner_table.copy_(table)
     out = _save_calibrated(args, composer)
     print(f"{out}: the songs' manners, {table.shape[1]} phrases a genre, drawn per arrangement")
-    silent = -(g.manner_mean[:, 0] / g.manner_scale[:, 0]).cpu()  # a resting track's onsets, standardized
+    mean, scale = g.manner_mean.cpu(), g.manner_scale.cpu()
     for k, genre in enumerate(composer.config.genres or [None]):
+        was, now = parts_playing(before[k], mean, scale), parts_playing(table[k], mean, scale)
         shares = [f"{t.name} {old:.0%} -> {new:.0%}" for t, old, new in zip(
-            composer.config.tracks, _playing_share(before[k], silent), _playing_share(table[k], silent))]
+            composer.config.tracks, was.float().mean(0).tolist(), now.float().mean(0).tolist())]
         print(f"  {genre or 'all'}: phrases asking each part to play: {', '.join(shares)}; "
-              f"{len(arrangements(_playing(table[k], silent)).unique())} arrangements")
+              f"{len(arrangements(now).unique())} arrangements")
     return 0
-
-
-def _playing(rows, silent):
-    """(rows, tracks, manners) standardized manners -> (rows, tracks): which parts play."""
-    import torch
-
-    return ~torch.isclose(rows[:, :, 0], silent.expand_as(rows[:, :, 0]), atol=1e-5)
-
-
-def _playing_share(rows, silent) -> list[float]:
-    return _playing(rows, silent).float().mean(0).tolist()
 
 
 def _write_register(args, composer, training) -> int:

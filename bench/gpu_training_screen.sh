@@ -23,7 +23,8 @@
 #
 # RUNS picks the runs (names below); TRAIN_S the seconds they train (the install and the packing
 # take about a minute more); STEPS the critic steps between checkpoints.
-# DEVICE=cpu TRAIN_S=90 STEPS=2 bash bench/gpu_training_screen.sh: a dry run of the same commands here.
+# DEVICE=cpu PYTHON=.venv/bin/python TRAIN_S=150 STEPS=1 RUNS="control nearest64" bash bench/gpu_training_screen.sh:
+# a dry run of the same commands here (a nearest64 step takes about a minute on this CPU).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-training-screen}
 DEVICE=${DEVICE:-cuda}

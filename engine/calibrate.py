@@ -448,9 +448,10 @@ def fitted_manner_table(generator: Generator, phrases: Phrases, seed: int = 0, c
     cfg = generator.cfg
     if not cfg.manners:
         return None
-    known = {name: k for k, name in enumerate(cfg.genres)}
-    own = np.array([known.get(name, -1) for name in phrases.genres] + [-1])[phrases.genre]  # -1: unlabelled
-    if not cfg.genres:
+    if cfg.genres:
+        known = {name: k for k, name in enumerate(cfg.genres)}
+        own = np.array([known.get(name, -1) for name in phrases.genres] + [-1])[phrases.genre]  # -1: unlabelled
+    else:
         own = np.zeros(len(phrases), dtype=int)
     rng = np.random.default_rng(seed)
     present = sorted(set(own[own >= 0].tolist()))

@@ -110,6 +110,12 @@ def arrangements(playing: torch.Tensor) -> torch.Tensor:
     return (playing.long() << torch.arange(playing.shape[1])).sum(1)
 
 
+def parts_playing(standardized: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """(..., T, manners) manners standardized by `mean` and `scale` (T, manners) -> (..., T)
+    bool: which tracks play (a resting track's manners are all 0 before standardizing)."""
+    return ~torch.isclose(standardized[..., 0] * scale[:, 0] + mean[:, 0], torch.zeros(()), atol=1e-4)
+
+
 def stratified(groups: torch.Tensor, n: int, rng: torch.Generator) -> torch.Tensor:
     """n of len(groups) >= n indices, drawn without replacement, each group's count its share
     of n (floored, the rows left over to the largest remainders): a draw whose groups' shares
