@@ -37,10 +37,11 @@ PARTS = {  # what each row keeps of the decoding: its meta entries, and whether 
     "quantize (onto the grid)": ((), True),
     "quantize and straight 8ths": (("straight_eighths",), True),
     "quantize and straight 16ths": (("straight_sixteenths",), True),
+    "drums as a kit (hits)": (("kit",), False),
     "bass as a line": (("monophonic",), False),
     "register": (("register",), False),
 }
-LEFT_OUT = ("bar_gate", "straight_sixteenths", "straight_eighths", "monophonic", "register")  # the pull: never, as in eval
+LEFT_OUT = ("bar_gate", "straight_sixteenths", "straight_eighths", "kit", "monophonic", "register")  # the pull: never, as in eval
 
 
 def main() -> int:
