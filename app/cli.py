@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="fit a model's decoding (each track's threshold, per genre) to songs")
     c.add_argument("--model", help="a model name (see `bytes2beats info`) or a .safetensors path")
-    c.add_argument("--data", required=True,
-                   help="the songs it was trained on: a folder, or a .phrases.npz pack (its training songs are used)")
+    c.add_argument("--data",
+                   help="the songs it was trained on: a folder, or a .phrases.npz pack (its training songs are used); "
+                        "needed by all but --default-takes alone")
     c.add_argument("--out", help="write the model here (default: rewrite the model's own file)")
     c.add_argument("--samples", type=int, default=None, help="generated phrases per genre to fit to (1024)")
     c.add_argument("--register-only", action="store_true",
@@ -112,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit only the take judges (per genre, how like its training songs a decoded phrase is), "
                         "so that generating can make several takes of an idea and keep the most song-like; "
                         "the decoding is kept as it is")
-    c.add_argument("--default-takes", type=int, default=8,
-                   help="with --takes-only: the takes the app and `generate` make when not told (8)")
+    c.add_argument("--default-takes", type=int, default=None,
+                   help="the takes the app and `generate` make when not told: with --takes-only, set with the "
+                        "judges it fits (8 when not given); alone, set in a file whose judges are fitted, keeping "
+                        "them (no --data needed)")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -337,7 +340,20 @@ def cmd_calibrate(args) -> int:
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples must be 1 or more, not {args.samples}")
+    only = [flag for flag in ("register_only", "rhythm_only", "feel_only", "kit_only", "genre_lean_only",
+                              "manners_only", "takes_only") if getattr(args, flag)]
+    if len(only) > 1:
+        raise UserError("give one of " + ", ".join("--" + f.replace("_", "-") for f in only) + ", not several")
+    if args.default_takes is not None and only and only != ["takes_only"]:
+        raise UserError("--default-takes goes with --takes-only, or alone")
     args.device = "cpu"
+    if args.default_takes is not None and not only:  # only the default changes: no songs needed
+        if args.data is not None:
+            raise UserError("--default-takes alone keeps the judges and needs no --data "
+                            "(add --takes-only to fit them to the songs again)")
+        return _set_default_takes(args, load_composer(args))
+    if args.data is None:
+        raise UserError("calibrate needs --data: the songs the model was trained on")
     composer = load_composer(args)
     cfg = composer.config
     spec = PhraseSpec.of_model(cfg)
@@ -452,18 +468,40 @@ def _save_calibrated(args, composer) -> Path:
 def _write_takes(args, composer, training) -> int:
     """`calibrate --takes-only`: a take judge per genre fitted to the training songs against
     the model's phrases as it decodes them now; the decoding is kept."""
-    from bytes2beats.engine.takes import MAX_TAKES, SAMPLES, fit_take_judges
+    from bytes2beats.engine.takes import SAMPLES, fit_take_judges
 
-    if not 1 <= args.default_takes <= MAX_TAKES:
-        raise UserError(f"--default-takes must be 1 to {MAX_TAKES}, not {args.default_takes}")
+    default = _checked_default_takes(8 if args.default_takes is None else args.default_takes)
     judges = fit_take_judges(composer, training, samples=args.samples or SAMPLES,
                              progress=lambda genre, s: print(f"  {genre or 'all'}: judge fitted [{s:.0f} s]", flush=True))
     if not judges:
         raise UserError(f"too few training phrases in {args.data} to fit a take judge")
     composer.take_judges = judges
-    composer.meta["takes"] = {"genres": list(judges), "default": args.default_takes}
+    composer.meta["takes"] = {"genres": list(judges), "default": default}
     out = _save_calibrated(args, composer)
-    print(f"{out}: take judges for {', '.join(g or 'all' for g in judges)}; {args.default_takes} takes by default")
+    print(f"{out}: take judges for {', '.join(g or 'all' for g in judges)}; {default} takes by default")
+    return 0
+
+
+def _checked_default_takes(takes: int) -> int:
+    from bytes2beats.engine.takes import MAX_TAKES
+
+    if not 1 <= takes <= MAX_TAKES:
+        raise UserError(f"--default-takes must be 1 to {MAX_TAKES}, not {takes}")
+    return takes
+
+
+def _set_default_takes(args, composer) -> int:
+    """`calibrate --default-takes N` alone: the takes made when not told, rewritten in the file;
+    the judges, the decoding and the weights are kept as they are (the judges read decoded
+    phrases, and the number of takes drawn changes none of those)."""
+    default = _checked_default_takes(args.default_takes)
+    if not composer.take_judges:
+        raise UserError(f"{args.model or 'the model'} has no take judges: fit them with "
+                        "`calibrate --takes-only --data DIR` (which sets the default too)")
+    before = composer.default_takes
+    composer.meta["takes"] = {**composer.meta["takes"], "default": default}
+    out = _save_calibrated(args, composer)
+    print(f"{out}: {default} takes by default (was {before}); its take judges kept")
     return 0
 
 

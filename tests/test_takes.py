@@ -196,6 +196,34 @@ def test_recalibrating_the_decoding_drops_the_judges_it_outdates(judged_model, t
     assert composer.take_judges == {} and composer.default_takes == 1
 
 
+def test_the_default_takes_change_alone_keeping_the_judges_and_weights(cli_in_process, judged_model, plain_model,
+                                                                       tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "sixteen.safetensors"
+    code, said, err = cli_in_process("calibrate", "--model", str(judged_model), "--default-takes", "16",
+                                     "--out", str(out))
+    assert code == 0, err
+    assert "16 takes by default (was 4); its take judges kept" in said
+    before, after = load_file(str(judged_model)), load_file(str(out))
+    assert before.keys() == after.keys()  # generator, critic and judges alike, unrefitted
+    assert all(np.array_equal(before[key].numpy(), after[key].numpy()) for key in before)
+    composer = Composer.load(out, "cpu")
+    assert composer.default_takes == 16 and set(composer.take_judges) == {"pop", "rock"}
+    assert composer.meta["takes"]["genres"] == Composer.load(judged_model, "cpu").meta["takes"]["genres"]
+    # Each wrong way gets one line and writes nothing.
+    for args, said in ((["--model", str(judged_model), "--default-takes", "0"], "must be 1 to"),
+                       (["--model", str(plain_model), "--default-takes", "8"], "has no take judges"),
+                       (["--model", str(judged_model), "--default-takes", "8", "--data", str(LPD)], "needs no --data"),
+                       (["--model", str(judged_model), "--default-takes", "8", "--register-only"], "goes with"),
+                       (["--model", str(judged_model), "--register-only", "--takes-only"], "not several"),
+                       (["--model", str(judged_model)], "needs --data")):
+        bad = tmp_path / "bad.safetensors"
+        code, _, err = cli_in_process("calibrate", *args, "--out", str(bad))
+        assert code == 1 and err.count("\n") == 1 and said in err, err
+        assert not bad.exists()
+
+
 def test_the_window_makes_the_models_number_of_takes_and_the_takes_menu_changes_it(qtbot, tmp_path, judged_model,
                                                                                     plain_model):
     from bytes2beats.desktop.main_window import MainWindow
