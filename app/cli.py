@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the decoding is kept as it is")
     c.add_argument("--default-takes", type=int, default=None,
                    help="the takes the app and `generate` make when not told: with --takes-only, set with the "
-                        "judges it fits (8 when not given); alone, set in a file whose judges are fitted, keeping "
-                        "them (no --data needed)")
+                        "judges it fits (when not given, the file's own, or 16 for a file judged for the first "
+                        "time); alone, set in a file whose judges are fitted, keeping them (no --data needed)")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -468,9 +468,11 @@ def _save_calibrated(args, composer) -> Path:
 def _write_takes(args, composer, training) -> int:
     """`calibrate --takes-only`: a take judge per genre fitted to the training songs against
     the model's phrases as it decodes them now; the decoding is kept."""
-    from bytes2beats.engine.takes import SAMPLES, fit_take_judges
+    from bytes2beats.engine.takes import FIRST_DEFAULT_TAKES, SAMPLES, fit_take_judges
 
-    default = _checked_default_takes(8 if args.default_takes is None else args.default_takes)
+    # Refitted judges keep the file's own default; a file judged for the first time the shipped one's.
+    kept = composer.default_takes if composer.take_judges else FIRST_DEFAULT_TAKES
+    default = _checked_default_takes(kept if args.default_takes is None else args.default_takes)
     judges = fit_take_judges(composer, training, samples=args.samples or SAMPLES,
                              progress=lambda genre, s: print(f"  {genre or 'all'}: judge fitted [{s:.0f} s]", flush=True))
     if not judges:

@@ -33,6 +33,9 @@ EPOCHS = 12
 BATCH = 64
 TAKE_SEED_STRIDE = 1_000_003  # take k of seed s is drawn from seed s + k * stride (take 0: s itself)
 MAX_TAKES = 64
+# The takes a file judged for the first time makes when not told: the shipped model's choice,
+# read over every genre with 1, 8 and 16 (docs/quality.md, "Sixteen takes by default").
+FIRST_DEFAULT_TAKES = 16
 # What a bar of a part that plays in the first take and rests in another (or the other way)
 # costs a take, in the judge's units (the spread of its scores over an idea's 8 takes is about 1.7):
 # the judge alone prefers takes whose parts drop out (fewer notes, fewer tells), and a best of 8

@@ -222,6 +222,14 @@ def test_the_default_takes_change_alone_keeping_the_judges_and_weights(cli_in_pr
         code, _, err = cli_in_process("calibrate", *args, "--out", str(bad))
         assert code == 1 and err.count("\n") == 1 and said in err, err
         assert not bad.exists()
+    # Judges fitted again keep the file's own default (a file judged for the first time gets 16).
+    again = tmp_path / "again.safetensors"
+    run = subprocess.run([sys.executable, "-m", "bytes2beats", "calibrate", "--model", str(judged_model), "--data",
+                          str(LPD),
+                          "--takes-only", "--samples", "24", "--out", str(again), "--cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert "4 takes by default" in run.stdout and Composer.load(again, "cpu").default_takes == 4
 
 
 def test_the_window_makes_the_models_number_of_takes_and_the_takes_menu_changes_it(qtbot, tmp_path, judged_model,
