@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the decoding is kept as it is")
     c.add_argument("--default-takes", type=int, default=None,
                    help="the takes the app and `generate` make when not told: with --takes-only, set with the "
-                        "judges it fits (when not given, the file's own, or 16 for a file judged for the first "
-                        "time); alone, set in a file whose judges are fitted, keeping them (no --data needed)")
+                        "judges it fits (when not given, the file's own, or the shipped model's for a file judged for "
+                        "the first time); alone, set in a file whose judges are fitted, keeping them (no --data needed)")
     c.add_argument("--cache-dir")
 
     sub.add_parser("info", help="version, device and the models available")
@@ -340,8 +340,7 @@ def cmd_calibrate(args) -> int:
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples must be 1 or more, not {args.samples}")
-    only = [flag for flag in ("register_only", "rhythm_only", "feel_only", "kit_only", "genre_lean_only",
-                              "manners_only", "takes_only") if getattr(args, flag)]
+    only = [flag for flag, given in vars(args).items() if flag.endswith("_only") and given]  # the --*-only asked
     if len(only) > 1:
         raise UserError("give one of " + ", ".join("--" + f.replace("_", "-") for f in only) + ", not several")
     if args.default_takes is not None and only and only != ["takes_only"]:
