@@ -20,6 +20,10 @@
 #         --weights CHECKPOINT.pt --all-only --samples 1000
 #   and through its own, refitted: `train --resume CHECKPOINT.pt --epochs N --out FILE`, then
 #   `bytes2beats calibrate --model FILE --data runs/lpd48.phrases.npz` and the screen with --model FILE.
+#   First, in a minute for every checkpoint at once, where each part's probabilities sit (the
+#   control thins on the CPU as its mass greys below 0.5: docs/quality.md, "The fine-tune's
+#   drift on the CPU, run on (session 48)"):
+#     OMP_NUM_THREADS=1 PYTHONPATH=bench .venv/bin/python bench/probability_mass.py shipped CHECKPOINT.pt ...
 #
 # RUNS picks the runs (names below); TRAIN_S the seconds they train (the install and the packing
 # take about a minute more); STEPS the critic steps between checkpoints.
@@ -45,6 +49,8 @@ lever() {  # a run's name -> what it adds to the recipe
     case $1 in
         control) ;;
         control-seed1) echo "--seed 1" ;;
+        control-glr5) echo "--g-lr 5.06e-5" ;;  # the generator at a fifth of the rate: flat on the CPU (session 48)
+        stochastic) echo "--binary-neurons stochastic" ;;  # the critic hears the mass below 0.5; on the CPU the drums fell silent (session 48)
         variety) echo "--critic-batch-variety" ;;  # docs/quality.md, "The critic's variety view"
         nearest64) echo "--nearest-take-loss 20 --nearest-take-view harmony --nearest-takes 64" ;;
         nearest64-notes) echo "--nearest-take-loss 300 --nearest-take-view notes --nearest-takes 64" ;;
