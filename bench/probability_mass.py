@@ -11,8 +11,8 @@ Why (docs/quality.md, "The fine-tune's drift on the CPU, run on (session 48)"): 
 recipe, run on from the shipped weights, thins the drums at every checkpoint, and a decoding
 refitted to the run does not bring them back. What thins is the probabilities' shape: the
 cells over 0.5 fall while the mean probability rises many times, mass spread thin below the
-line the critic sees. A screen of a training run reads this in a minute a checkpoint, before
-the minutes of the classifier test (bench/classifier_groups.py).
+line the critic sees. A screen of a training run reads this in seconds a checkpoint (eleven in
+30 s on one thread here), before the minutes of the classifier test (bench/classifier_groups.py).
 """
 
 from __future__ import annotations
