@@ -24,6 +24,9 @@
 #   control thins on the CPU as its mass greys below 0.5: docs/quality.md, "The fine-tune's
 #   drift on the CPU, run on (session 48)"):
 #     OMP_NUM_THREADS=1 PYTHONPATH=bench .venv/bin/python bench/probability_mass.py shipped CHECKPOINT.pt ...
+#   Read a lever against the controls' checkpoints at the same steps, not against the shipped
+#   file's figure: a checkpoint picked at a high of its run falls back when the run goes on,
+#   with its optimizer's moments or without (docs/quality.md, "Adam's restart is not what thins").
 #
 # RUNS picks the runs (names below); TRAIN_S the seconds they train (the install and the packing
 # take about a minute more); STEPS the critic steps between checkpoints.
