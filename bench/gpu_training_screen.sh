@@ -3,15 +3,15 @@
 # GPU machine: every run fine-tunes the shipped `genres` with the shipped recipe (models/genres.md,
 # docs/quality.md "The nearest-take term": the manner and harmony terms, one critic step a
 # generator step, Adam 2.53e-4, batch 64) side by side on the one GPU, a control without a lever
-# among them, for TRAIN_S seconds, and brings back each run's last checkpoint and the one halfway
-# to it, with its log. A CPU screen (400 steps a run, sessions 41-42) could not tell a lever from
-# the control's own drift; thousands of steps a run can.
+# among them, for TRAIN_S seconds, and brings back each run's last checkpoint and three before it
+# (slim: no optimizer moments), with its log. A CPU screen (400 steps a run, sessions 41-42)
+# could not tell a lever from the control's own drift; thousands of steps a run can.
 #
 #   here, once: the wheels as bench/gpu_checks.sh's header says (.whl/), and the phrase pack
 #     .venv/bin/bytes2beats phrases --data ../shared/data/lpd --steps-per-beat 12 --out runs/lpd48.phrases.npz
 #   then:  run(command="bash bench/gpu_training_screen.sh", carry=[".whl", "runs/lpd48.phrases.npz"], timeout_s=480)
 #   (what travels: the working tree, about 46 MiB, the wheels 0.5 MB and the pack 14.4 MB, under
-#   the tool's 64 MiB; what comes back: a 12 MB tar a run, at most 8 files. A lent session has 15
+#   the tool's 64 MiB; what comes back: a 13 MB tar a run, at most 8 files. A lent session has 15
 #   minutes of device time, the machine's start included: bench/gpu_checks.sh first, issue 18's,
 #   then this on the machine still warm, with TRAIN_S what status's budget_left_s leaves less 150)
 #   back here, each checkpoint read as issue 14 reads one (docs/quality.md, "The control with its
@@ -81,8 +81,25 @@ for name in $RUNS; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-# Each run's last checkpoint and the one halfway to it, with its log, in one file a run
-# (the device tool brings back at most 8 files of 16 MiB; a checkpoint is about 6 MB).
+# Each run's last checkpoint whole, and three before it (a quarter, half and three quarters of
+# the way) without their optimizers' moments, 2 MB instead of 6: at the CPU's scale the recipe's
+# own swing from checkpoint to checkpoint is larger than a lever's effect (docs/quality.md, "The
+# shipped recipe drawn again"), so a run is read over several. A slim checkpoint reads as any
+# (bench/classifier_groups.py --weights, bench/probability_mass.py) and resumes as a warm start's
+# fresh moments would, which session 49 found trains alike. One file a run, with its log (the
+# device tool brings back at most 8 files of 16 MiB).
+slim() {  # CHECKPOINT OUT: the checkpoint with its optimizers' moments left out
+    "$PYTHON" - "$1" "$2" <<'PY'
+import sys
+
+import torch
+
+state = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
+for name in [key for key in state if key.startswith("opt_")]:
+    state[name]["state"] = {}
+torch.save(state, sys.argv[2])
+PY
+}
 for name in $RUNS; do
     kept=("$WORK/$name"/checkpoints/epoch_*.pt)
     if [ ! -e "${kept[0]}" ]; then
@@ -90,11 +107,15 @@ for name in $RUNS; do
         continue
     fi
     last=$(( ${#kept[@]} - 1 ))
-    picks=("${kept[$(( last / 2 ))]}" "${kept[$last]}")
-    [ "$last" -eq 0 ] && picks=("${kept[0]}")
+    back="$WORK/$name/back"
+    rm -rf "$back"; mkdir -p "$back"
+    cp "${kept[$last]}" "$back/"
+    for at in $(( last / 4 )) $(( last / 2 )) $(( 3 * last / 4 )); do
+        [ "$at" -lt "$last" ] && [ ! -e "$back/$(basename "${kept[$at]}")" ] \
+            && slim "${kept[$at]}" "$back/$(basename "${kept[$at]}")"
+    done
     tr '\r' '\n' < "$WORK/$name.log" | grep -v '^$' | tail -n 20 > "$WORK/$name/train.log"
-    tar -cf "$OUT/$name.tar" -C "$WORK/$name" train.log log.jsonl \
-        "${picks[@]/#$WORK\/$name\//}"
-    echo "== $name: ${#kept[@]} checkpoints of $STEPS critic steps; brought back: ${picks[*]##*/}" \
+    tar -cf "$OUT/$name.tar" -C "$WORK/$name" train.log log.jsonl back
+    echo "== $name: ${#kept[@]} checkpoints of $STEPS critic steps; brought back: $(ls "$back" | tr '\n' ' ')" \
         "($(du -h "$OUT/$name.tar" | cut -f1))"
 done
